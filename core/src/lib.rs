@@ -1,1 +1,37 @@
-//! The Busker peer.
+//! The Busker peer: everything except pixels.
+//!
+//! A peer keeps a signed catalog of tracks in a [`Store`] (sled), indexes it for local full-text
+//! search in a [`SearchIndex`] (tantivy), probes and decodes audio with [`media`] (symphonia), and
+//! ties them together in a [`Library`], the handle the CLI and the GUI use.
+//!
+//! ```no_run
+//! use busker_core::{Library, LibraryOptions};
+//!
+//! let library = Library::open(LibraryOptions::new("/tmp/busker-demo"))?;
+//! for hit in library.search("sprng of love", 10)? {
+//!     println!("{} by {}", hit.info.title, hit.info.artist);
+//! }
+//! # Ok::<(), busker_core::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod config;
+mod datadir;
+mod demo;
+mod error;
+mod index;
+mod library;
+pub mod media;
+pub mod model;
+mod store;
+pub mod wire;
+
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
+
+pub use config::Config;
+pub use datadir::DataDir;
+pub use error::{Error, PublishError, Result};
+pub use index::{SearchHit, SearchIndex};
+pub use library::{Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary};
+pub use store::Store;

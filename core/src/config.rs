@@ -1,0 +1,73 @@
+//! The peer's settings, kept as TOML in the data dir.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::datadir::write_private_atomic;
+use crate::error::{Error, Result};
+
+/// Settings a user can change; every field has a default so old files keep loading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The artist display name put on published tracks that carry no artist tag.
+    pub artist_name: Option<String>,
+    /// Seed a new data dir with the bundled demo library.
+    pub seed_demo_library: bool,
+    /// LAN discovery (mDNS). Off by default: it sends traffic beyond this machine.
+    pub lan_discovery: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            artist_name: None,
+            seed_demo_library: true,
+            lan_discovery: false,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path`, or the defaults when it does not exist.
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| Error::Config {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Saves to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        write_private_atomic(path, text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_take_defaults_and_bad_toml_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config.toml");
+        assert_eq!(Config::load(&path).unwrap(), Config::default());
+        std::fs::write(&path, "artist_name = \"Ada\"\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.artist_name.as_deref(), Some("Ada"));
+        assert!(c.seed_demo_library);
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
+        std::fs::write(&path, "artist_name = [").unwrap();
+        assert!(matches!(Config::load(&path), Err(Error::Config { .. })));
+    }
+}

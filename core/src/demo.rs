@@ -1,0 +1,41 @@
+//! The demo library a new data dir is seeded with: a few free tracks from `assets/audio/`,
+//! embedded in the binary so that a fresh install has something to find and play.
+//!
+//! Demo tracks are signed by a fixed, publicly known key and carry a fixed publication time, so
+//! every peer derives byte-identical manifests for them: they are labelled demo, not owned.
+
+use crate::model::ArtistKeypair;
+
+/// One embedded file.
+pub(crate) struct DemoTrack {
+    /// The original file name (extension hint and title fallback).
+    pub file_name: &'static str,
+    /// The file's bytes.
+    pub bytes: &'static [u8],
+}
+
+macro_rules! demo {
+    ($($name:literal),* $(,)?) => {
+        &[$(DemoTrack {
+            file_name: $name,
+            bytes: include_bytes!(concat!("../../assets/audio/", $name)),
+        }),*]
+    };
+}
+
+/// The bundled tracks (credits in `assets/CREDITS.md`).
+pub(crate) const TRACKS: &[DemoTrack] = demo!(
+    "pg10284_spring_of_love_1903.id3v2_3.mp3",
+    "opsound_manolo_camp-morning_coffee.tagged.ogg",
+    "sonicpi_guit_em9.tagged.flac",
+    "sonicpi_loop_tabla.flac",
+    "freedesktop_alarm-clock-elapsed.oga",
+);
+
+/// The artist name used when a demo file has no artist tag.
+pub(crate) const FALLBACK_ARTIST: &str = "Busker demo library";
+
+/// The public demo key (its secret is derived from a published constant on purpose).
+pub(crate) fn artist_key() -> ArtistKeypair {
+    ArtistKeypair::from_seed(*blake3::hash(b"busker demo library v1").as_bytes())
+}

@@ -1,0 +1,78 @@
+//! The one error type of `busker-core`.
+
+use std::path::PathBuf;
+
+use crate::media::MediaError;
+use crate::model::TrackId;
+use crate::wire::DecodeError;
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the peer. Each variant says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder could not be read or written; check the path and its permissions.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// Another Busker process uses this data dir; stop it or choose another `--data-dir`.
+    #[error("data dir {0} is in use by another Busker process")]
+    DataDirLocked(PathBuf),
+    /// The database failed (disk full, corruption); the store stays as it was before the call.
+    #[error("database error: {0}")]
+    Store(#[from] sled::Error),
+    /// A database transaction failed.
+    #[error("database transaction failed: {0}")]
+    Transaction(String),
+    /// The search index failed; it is rebuilt from the store on the next start.
+    #[error("search index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// A stored or received record is malformed.
+    #[error("malformed record: {0}")]
+    Decode(#[from] DecodeError),
+    /// The file is not audio Busker can play, or it is damaged.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The track is already in the library.
+    #[error("already published as {0}")]
+    Duplicate(TrackId),
+    /// The file is empty or larger than a manifest can describe (4 GiB).
+    #[error("file size {0} bytes is not publishable (1 byte to 4 GiB)")]
+    BadFileSize(u64),
+    /// No track with this id is known.
+    #[error("no track {0} in this library")]
+    UnknownTrack(TrackId),
+    /// The config file is not valid TOML for Busker.
+    #[error("config {path}: {reason}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Publishing one file failed; the library is unchanged by it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct PublishError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: Error,
+}

@@ -1,0 +1,389 @@
+//! [`Library`]: the local catalog of one peer (store + search index + keys + config), and the
+//! publish flow.
+//!
+//! Publishing a file: read it, [`crate::media::probe`] it, cut it into chunks with BLAKE3 hashes,
+//! sign a [`Manifest`] with the artist key, then write the chunks and, in one transaction, the
+//! manifest with its "local" mark, and finally index it. A file that fails any step leaves nothing
+//! behind (see [`crate::Store`] for how an interrupted write is swept).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::demo;
+use crate::error::{Error, PublishError, Result};
+use crate::index::SearchIndex;
+use crate::media;
+use crate::model::{ArtistKey, ArtistKeypair, Manifest, ManifestDraft, TrackId, TrackInfo};
+use crate::store::Store;
+
+/// File extensions picked up when publishing a folder.
+pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav"];
+const DEMO_SEEDED: &str = "demo_seeded";
+
+/// How to open a [`Library`].
+#[derive(Debug, Clone)]
+pub struct LibraryOptions {
+    root: PathBuf,
+    artist_name: Option<String>,
+    seed_demo: Option<bool>,
+}
+
+impl LibraryOptions {
+    /// Options for the data dir `root`, with the settings from its config file.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            artist_name: None,
+            seed_demo: None,
+        }
+    }
+
+    /// Sets (and saves) the artist display name.
+    pub fn artist_name(mut self, name: impl Into<String>) -> Self {
+        self.artist_name = Some(name.into());
+        self
+    }
+
+    /// Overrides the config's `seed_demo_library` for this open.
+    pub fn seed_demo(mut self, seed: bool) -> Self {
+        self.seed_demo = Some(seed);
+        self
+    }
+}
+
+/// Per-publish overrides of what the tags say.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOptions {
+    /// Title instead of the title tag.
+    pub title: Option<String>,
+    /// Artist instead of the artist tag.
+    pub artist: Option<String>,
+    /// Album instead of the album tag.
+    pub album: Option<String>,
+}
+
+/// Progress of [`Library::publish_paths`].
+#[derive(Debug)]
+pub enum PublishEvent<'a> {
+    /// The paths were expanded into this many files.
+    Found(usize),
+    /// One file finished, well or not.
+    Finished(&'a std::result::Result<Manifest, PublishError>),
+}
+
+/// A track as lists and search results show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackSummary {
+    /// The track.
+    pub id: TrackId,
+    /// Who signed it.
+    pub artist_key: ArtistKey,
+    /// Tags and stream parameters.
+    pub info: TrackInfo,
+    /// Every chunk is here.
+    pub local: bool,
+    /// How many peers are known to hold it (this one included when local).
+    pub providers: usize,
+}
+
+/// One peer's catalog. Thread-safe; every method blocks on disk I/O, so call it off the UI thread.
+#[derive(Debug)]
+pub struct Library {
+    dir: DataDir,
+    store: Store,
+    index: SearchIndex,
+    artist: ArtistKeypair,
+    config: Mutex<Config>,
+    publishing: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Library {
+    /// Opens the data dir: takes its lock, creates the keys on first start, opens the store and
+    /// the index (rebuilding the index when it disagrees with the store), and seeds the demo
+    /// library into a new data dir.
+    pub fn open(options: LibraryOptions) -> Result<Self> {
+        let dir = DataDir::open(&options.root)?;
+        let mut config = Config::load(&dir.config_path())?;
+        if let Some(name) = &options.artist_name
+            && config.artist_name.as_deref() != Some(name.as_str())
+        {
+            config.artist_name = Some(name.clone());
+            config.save(&dir.config_path())?;
+        }
+        let artist = dir.artist_key()?;
+        dir.key_seed("peer")?;
+        let store = Store::open(&dir.db_path())?;
+        let index = SearchIndex::open(&dir.index_path())?;
+        if index.len() != store.manifest_count() {
+            let n = index.rebuild(store.manifests())?;
+            tracing::info!(tracks = n, "rebuilt the search index from the store");
+        }
+        let seed = options.seed_demo.unwrap_or(config.seed_demo_library);
+        let library = Self {
+            dir,
+            store,
+            index,
+            artist,
+            config: Mutex::new(config),
+            publishing: Mutex::new(()),
+        };
+        if seed && !library.store.flag(DEMO_SEEDED)? {
+            library.seed_demo()?;
+        }
+        Ok(library)
+    }
+
+    fn seed_demo(&self) -> Result<()> {
+        let key = demo::artist_key();
+        let overrides = PublishOptions::default();
+        for track in demo::TRACKS {
+            let result = self.publish_bytes(
+                track.bytes.to_vec(),
+                Path::new(track.file_name),
+                &key,
+                &overrides,
+                Some(demo::FALLBACK_ARTIST),
+                0,
+            );
+            match result {
+                Ok(_) | Err(Error::Duplicate(_)) => {}
+                Err(e) => tracing::warn!(file = track.file_name, error = %e, "demo track skipped"),
+            }
+        }
+        self.store.set_flag(DEMO_SEEDED)?;
+        self.store.flush()
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.root()
+    }
+
+    /// The store (for the network and transfer layers).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The search index.
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// The data dir handle (keys, paths).
+    pub fn dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    /// This peer's artist key.
+    pub fn artist_key(&self) -> ArtistKey {
+        self.artist.public()
+    }
+
+    /// The current settings.
+    pub fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    /// Publishes one file. On error the library is unchanged.
+    pub fn publish_file(
+        &self,
+        path: &Path,
+        options: &PublishOptions,
+    ) -> std::result::Result<Manifest, PublishError> {
+        let fail = |source| PublishError {
+            path: path.to_owned(),
+            source,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(Error::io(path, e)))?;
+        let fallback = self.config().artist_name;
+        self.publish_bytes(
+            bytes,
+            path,
+            &self.artist,
+            options,
+            fallback.as_deref(),
+            unix_now(),
+        )
+        .map_err(fail)
+    }
+
+    /// Publishes files and folders (recursively, audio extensions only inside folders), in
+    /// order, calling `on_event` as it goes. One file failing does not stop the others.
+    pub fn publish_paths(
+        &self,
+        paths: &[PathBuf],
+        options: &PublishOptions,
+        mut on_event: impl FnMut(PublishEvent<'_>),
+    ) -> Vec<std::result::Result<Manifest, PublishError>> {
+        let mut files = Vec::new();
+        let mut results = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                if let Err(e) = collect_audio_files(path, &mut files) {
+                    results.push(Err(PublishError {
+                        path: path.clone(),
+                        source: e,
+                    }));
+                }
+            } else {
+                files.push(path.clone());
+            }
+        }
+        on_event(PublishEvent::Found(files.len()));
+        for e in &results {
+            on_event(PublishEvent::Finished(e));
+        }
+        for file in files {
+            let result = self.publish_file(&file, options);
+            on_event(PublishEvent::Finished(&result));
+            results.push(result);
+        }
+        results
+    }
+
+    fn publish_bytes(
+        &self,
+        bytes: Vec<u8>,
+        name: &Path,
+        key: &ArtistKeypair,
+        options: &PublishOptions,
+        fallback_artist: Option<&str>,
+        published_at: u64,
+    ) -> Result<Manifest> {
+        let size = bytes.len() as u64;
+        let (chunk_size, chunks) =
+            crate::model::split_chunks(&bytes).ok_or(Error::BadFileSize(size))?;
+        let id = TrackId::derive(size, chunk_size, &chunks);
+        if self.store.is_local(&id)? {
+            return Err(Error::Duplicate(id));
+        }
+        let mut info = media::probe(bytes.clone(), name)?.info;
+        for (field, value) in [
+            (&mut info.title, &options.title),
+            (&mut info.artist, &options.artist),
+            (&mut info.album, &options.album),
+        ] {
+            if let Some(v) = value.as_ref().filter(|v| !v.trim().is_empty()) {
+                *field = v.clone();
+            }
+        }
+        if info.artist.trim().is_empty() {
+            info.artist = fallback_artist.unwrap_or("Unknown artist").to_owned();
+        }
+        let manifest = ManifestDraft {
+            info,
+            file_size: size,
+            chunk_size,
+            chunks,
+            published_at,
+        }
+        .sign(key);
+
+        let _guard = lock(&self.publishing);
+        self.store.begin_write()?;
+        let written = manifest
+            .chunks()
+            .iter()
+            .zip(bytes.chunks(chunk_size as usize))
+            .try_for_each(|(hash, chunk)| self.store.put_chunk(hash, chunk))
+            .and_then(|()| self.store.commit_local_track(&manifest));
+        match written {
+            Ok(()) => self.store.end_write()?,
+            Err(e) => {
+                // Sweep this file's chunks now rather than at the next start.
+                if let Err(gc) = self.store.collect_garbage() {
+                    tracing::warn!(error = %gc, "could not sweep after a failed publish");
+                }
+                return Err(e);
+            }
+        }
+        if let Err(e) = self.index.add(std::slice::from_ref(&manifest)) {
+            // The store is the source of truth; the index is rebuilt from it on the next start.
+            tracing::warn!(error = %e, "published but not indexed yet");
+        }
+        Ok(manifest)
+    }
+
+    /// A track as lists show it.
+    pub fn summary(&self, manifest: &Manifest) -> Result<TrackSummary> {
+        let local = self.store.is_local(&manifest.id())?;
+        Ok(TrackSummary {
+            id: manifest.id(),
+            artist_key: manifest.artist_key(),
+            info: manifest.info().clone(),
+            local,
+            providers: usize::from(local),
+        })
+    }
+
+    /// Every known track, sorted by artist, then title.
+    pub fn list(&self) -> Result<Vec<TrackSummary>> {
+        let mut out = Vec::with_capacity(self.store.manifest_count());
+        for m in self.store.manifests() {
+            out.push(self.summary(&m?)?);
+        }
+        out.sort_by(|a, b| {
+            (a.info.artist.to_lowercase(), a.info.title.to_lowercase())
+                .cmp(&(b.info.artist.to_lowercase(), b.info.title.to_lowercase()))
+        });
+        Ok(out)
+    }
+
+    /// Local full-text search, best first.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<TrackSummary>> {
+        let mut out = Vec::new();
+        for hit in self.index.search(query, limit)? {
+            if let Some(m) = self.store.manifest(&hit.id)? {
+                out.push(self.summary(&m)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The manifest of `id`.
+    pub fn manifest(&self, id: &TrackId) -> Result<Manifest> {
+        self.store.manifest(id)?.ok_or(Error::UnknownTrack(*id))
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn collect_audio_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_audio_files(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/audio")
+        .join(name)
+}
+
+fn open(dir: &Path) -> Library {
+    Library::open(LibraryOptions::new(dir).seed_demo(false)).unwrap()
+}
+
+/// What a user could observe of the store: tracks, local marks, chunks.
+fn snapshot(lib: &Library) -> (usize, usize, usize) {
+    let local = lib.list().unwrap().iter().filter(|t| t.local).count();
+    (lib.store.manifest_count(), local, lib.store.chunk_count())
+}
+
+#[test]
+fn publish_then_find_by_search_and_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = open(tmp.path());
+    let m = lib
+        .publish_file(
+            &fixture("opsound_manolo_camp-morning_coffee.tagged.flac"),
+            &PublishOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(m.info().title, "Morning Coffee");
+    assert_eq!(m.artist_key(), lib.artist_key());
+    let hits = lib.search("mornin cofee", 5).unwrap();
+    assert_eq!(hits[0].id, m.id());
+    assert!(hits[0].local);
+    assert_eq!(lib.list().unwrap().len(), 1);
+
+    // Chunks reassemble into the original bytes.
+    let original =
+        std::fs::read(fixture("opsound_manolo_camp-morning_coffee.tagged.flac")).unwrap();
+    let mut rebuilt = Vec::new();
+    for h in m.chunks() {
+        rebuilt.extend_from_slice(&lib.store.chunk(h).unwrap().unwrap());
+    }
+    assert_eq!(rebuilt, original);
+}
+
+#[test]
+fn a_folder_publishes_every_good_file_and_reports_each_bad_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let music = tmp.path().join("music");
+    std::fs::create_dir_all(music.join("sub")).unwrap();
+    std::fs::copy(fixture("sonicpi_ambi_piano.flac"), music.join("a.flac")).unwrap();
+    std::fs::copy(fixture("freedesktop_bell.oga"), music.join("sub/b.oga")).unwrap();
+    std::fs::write(
+        music.join("not-audio.mp3"),
+        b"hello, I am a text file".repeat(50),
+    )
+    .unwrap();
+    let wav = std::fs::read(fixture("opsound_manolo_camp-morning_coffee.wav")).unwrap();
+    std::fs::write(music.join("cut.wav"), &wav[..wav.len() / 3]).unwrap();
+    std::fs::write(music.join("cover.jpg"), b"jpeg").unwrap();
+
+    let lib = open(&tmp.path().join("data"));
+    let mut found = 0;
+    let mut finished = 0;
+    let results = lib.publish_paths(
+        &[music.clone(), tmp.path().join("missing.flac")],
+        &PublishOptions::default(),
+        |e| match e {
+            PublishEvent::Found(n) => found = n,
+            PublishEvent::Finished(_) => finished += 1,
+        },
+    );
+    assert_eq!(found, 5);
+    assert_eq!(finished, 5);
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(failed.iter().any(|e| e.contains("not-audio.mp3")));
+    assert!(
+        failed
+            .iter()
+            .any(|e| e.contains("cut.wav") && e.contains("truncated"))
+    );
+    assert!(failed.iter().any(|e| e.contains("missing.flac")));
+    // Only the two good files are in the store, with exactly their chunks.
+    let (manifests, local, _) = snapshot(&lib);
+    assert_eq!((manifests, local), (2, 2));
+    let expected_chunks: usize = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|m| m.chunks().len())
+        .sum();
+    assert_eq!(lib.store.chunk_count(), expected_chunks);
+    assert_eq!(lib.index.len(), 2);
+}
+
+#[test]
+fn a_duplicate_is_refused_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = open(tmp.path());
+    let path = fixture("sonicpi_guit_em9.flac");
+    let first = lib.publish_file(&path, &PublishOptions::default()).unwrap();
+    let before = snapshot(&lib);
+    let err = lib
+        .publish_file(&path, &PublishOptions::default())
+        .unwrap_err();
+    assert!(matches!(err.source, Error::Duplicate(id) if id == first.id()));
+    assert!(err.to_string().contains("sonicpi_guit_em9.flac"));
+    assert_eq!(snapshot(&lib), before);
+}
+
+#[test]
+fn overrides_and_artist_name_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = Library::open(
+        LibraryOptions::new(tmp.path())
+            .seed_demo(false)
+            .artist_name("Ada Busker"),
+    )
+    .unwrap();
+    let untagged = lib
+        .publish_file(
+            &fixture("sonicpi_loop_tabla.flac"),
+            &PublishOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(untagged.info().artist, "Ada Busker");
+    assert_eq!(untagged.info().title, "sonicpi loop tabla");
+    let renamed = lib
+        .publish_file(
+            &fixture("freedesktop_complete.oga"),
+            &PublishOptions {
+                title: Some("Complete".into()),
+                album: Some("Sounds".into()),
+                ..PublishOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(renamed.info().title, "Complete");
+    assert_eq!(renamed.info().album, "Sounds");
+    drop(lib);
+    // The name is remembered in the config.
+    let lib = open(tmp.path());
+    assert_eq!(lib.config().artist_name.as_deref(), Some("Ada Busker"));
+}
+
+#[test]
+fn a_fresh_data_dir_is_seeded_with_the_demo_library_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = Library::open(LibraryOptions::new(tmp.path())).unwrap();
+    let tracks = lib.list().unwrap();
+    assert_eq!(tracks.len(), demo::TRACKS.len());
+    assert!(tracks.iter().all(|t| t.local));
+    assert_eq!(
+        lib.search("spring of love", 3).unwrap()[0].info.title,
+        "Spring of love"
+    );
+    let ids: Vec<_> = tracks.iter().map(|t| t.id).collect();
+    drop(lib);
+    // Demo manifests are identical on every peer and are not seeded twice.
+    let other = tempfile::tempdir().unwrap();
+    let lib2 = Library::open(LibraryOptions::new(other.path())).unwrap();
+    let mut ids2: Vec<_> = lib2.list().unwrap().iter().map(|t| t.id).collect();
+    let mut ids1 = ids.clone();
+    ids1.sort();
+    ids2.sort();
+    assert_eq!(ids1, ids2);
+    let lib = Library::open(LibraryOptions::new(tmp.path())).unwrap();
+    assert_eq!(lib.list().unwrap().len(), demo::TRACKS.len());
+}
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let lib = open(tmp.path());
+        lib.publish_file(
+            &fixture("sonicpi_ambi_piano.flac"),
+            &PublishOptions::default(),
+        )
+        .unwrap();
+    }
+    std::fs::remove_dir_all(tmp.path().join("index")).unwrap();
+    let lib = open(tmp.path());
+    assert_eq!(lib.search("ambi piano", 5).unwrap().len(), 1);
+}
+
+#[test]
+fn a_second_process_on_the_same_data_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _lib = open(tmp.path());
+    let err = Library::open(LibraryOptions::new(tmp.path())).unwrap_err();
+    assert!(matches!(err, Error::DataDirLocked(_)), "{err}");
+}

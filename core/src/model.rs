@@ -1,0 +1,753 @@
+//! The records Busker peers agree on: ids, keys and the signed track [`Manifest`].
+//!
+//! A track's bytes are cut into fixed-size chunks; the manifest lists every chunk's BLAKE3 hash
+//! and is signed with the artist's ed25519 key. The [`TrackId`] is the BLAKE3 hash of the chunk
+//! list (with the sizes), so it is derived from the content alone: equal files get one id, and a
+//! peer can check that a manifest really describes the id it is stored under before it fetches a
+//! single chunk.
+//!
+//! ```
+//! use busker_core::model::{ArtistKeypair, Format, ManifestDraft, TrackInfo, split_chunks};
+//!
+//! let bytes = vec![7u8; 200_000];
+//! let (chunk_size, chunks) = split_chunks(&bytes).unwrap();
+//! let artist = ArtistKeypair::generate();
+//! let info = TrackInfo { title: "Demo".into(), ..TrackInfo::default() };
+//! let manifest = ManifestDraft { info, file_size: bytes.len() as u64, chunk_size, chunks, published_at: 0 }
+//!     .sign(&artist);
+//! let decoded = busker_core::model::Manifest::decode(manifest.encoded()).unwrap();
+//! assert_eq!(decoded, manifest);
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use ed25519_dalek::{Signer, Verifier};
+
+use crate::wire::{DecodeError, Reader, Writer, truncate_utf8};
+
+/// Version of the manifest encoding this build writes and reads.
+pub const MANIFEST_VERSION: u8 = 1;
+/// The largest encoded manifest a peer accepts.
+pub const MAX_MANIFEST_BYTES: usize = 160 * 1024;
+/// Smallest chunk size.
+pub const MIN_CHUNK_SIZE: u32 = 16 * 1024;
+/// Chunk size for files small enough to stay under [`MAX_CHUNKS`] with it.
+pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
+/// Largest chunk size.
+pub const MAX_CHUNK_SIZE: u32 = 1024 * 1024;
+/// Most chunks a manifest may list (so the largest file is `MAX_CHUNKS * MAX_CHUNK_SIZE`, 4 GiB).
+pub const MAX_CHUNKS: usize = 4096;
+/// Longest title, artist or album in bytes.
+pub const MAX_TEXT: usize = 256;
+/// Most tags (genres) on a track.
+pub const MAX_TAGS: usize = 16;
+/// Longest tag in bytes.
+pub const MAX_TAG: usize = 64;
+/// Longest codec name in bytes.
+pub const MAX_CODEC: usize = 32;
+
+const MANIFEST_MAGIC: &[u8; 4] = b"BKM\0";
+const SIGNING_CONTEXT: &[u8] = b"busker manifest signature v1\0";
+const TRACK_ID_CONTEXT: &[u8] = b"busker track id v1\0";
+
+macro_rules! hash_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; 32]);
+
+        impl $name {
+            /// The raw 32 bytes.
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+
+            /// Lower-case hex, 64 characters.
+            pub fn to_hex(&self) -> String {
+                hex(&self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), &self.to_hex()[..12])
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseIdError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_hex32(s).map(Self)
+            }
+        }
+    };
+}
+
+hash_id!(
+    /// A track, named by the hash of its chunk list: equal content has one id.
+    TrackId
+);
+hash_id!(
+    /// The BLAKE3 hash of one chunk's bytes.
+    ChunkHash
+);
+hash_id!(
+    /// An artist's public ed25519 key; releases signed by it prove their artist.
+    ArtistKey
+);
+
+/// A string that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected 64 hex digits, got {0:?}")]
+pub struct ParseIdError(String);
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn parse_hex32(s: &str) -> Result<[u8; 32], ParseIdError> {
+    let err = || ParseIdError(s.chars().take(80).collect());
+    let s = s.trim();
+    if s.len() != 64 || !s.is_ascii() {
+        return Err(err());
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
+        let digit = |c: u8| (c as char).to_digit(16).ok_or_else(err);
+        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+    }
+    Ok(out)
+}
+
+impl ChunkHash {
+    /// Hashes one chunk.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(*blake3::hash(bytes).as_bytes())
+    }
+}
+
+impl TrackId {
+    /// The id of a track with these sizes and chunk hashes.
+    pub fn derive(file_size: u64, chunk_size: u32, chunks: &[ChunkHash]) -> Self {
+        let mut h = blake3::Hasher::new();
+        h.update(TRACK_ID_CONTEXT);
+        h.update(&file_size.to_be_bytes());
+        h.update(&chunk_size.to_be_bytes());
+        for c in chunks {
+            h.update(&c.0);
+        }
+        Self(*h.finalize().as_bytes())
+    }
+}
+
+/// An artist's signing key. Kept in the data dir with owner-only permissions.
+#[derive(Clone)]
+pub struct ArtistKeypair(ed25519_dalek::SigningKey);
+
+impl fmt::Debug for ArtistKeypair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ArtistKeypair")
+            .field(&self.public())
+            .finish()
+    }
+}
+
+impl ArtistKeypair {
+    /// A new random key.
+    pub fn generate() -> Self {
+        Self(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// The key with this 32-byte secret seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    /// The 32-byte secret seed (for saving and exporting the key).
+    pub fn seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The public key.
+    pub fn public(&self) -> ArtistKey {
+        ArtistKey(self.0.verifying_key().to_bytes())
+    }
+
+    /// Signs `msg` under a domain-separation `context`.
+    pub fn sign(&self, context: &[u8], msg: &[u8]) -> [u8; 64] {
+        let mut buf = Vec::with_capacity(context.len() + msg.len());
+        buf.extend_from_slice(context);
+        buf.extend_from_slice(msg);
+        self.0.sign(&buf).to_bytes()
+    }
+}
+
+impl ArtistKey {
+    /// Checks a signature made by [`ArtistKeypair::sign`] with the same context.
+    pub fn verify(&self, context: &[u8], msg: &[u8], sig: &[u8; 64]) -> Result<(), DecodeError> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
+            .map_err(|_| DecodeError::Invalid("artist key"))?;
+        let mut buf = Vec::with_capacity(context.len() + msg.len());
+        buf.extend_from_slice(context);
+        buf.extend_from_slice(msg);
+        key.verify(&buf, &ed25519_dalek::Signature::from_bytes(sig))
+            .map_err(|_| DecodeError::BadSignature)
+    }
+}
+
+/// The container format of a track's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Format {
+    /// MPEG audio (layer 3).
+    Mp3,
+    /// Free Lossless Audio Codec.
+    Flac,
+    /// Ogg (Vorbis).
+    Ogg,
+    /// RIFF WAVE.
+    Wav,
+    /// Anything else symphonia could read.
+    #[default]
+    Other,
+}
+
+impl Format {
+    const ALL: [Format; 5] = [Self::Mp3, Self::Flac, Self::Ogg, Self::Wav, Self::Other];
+
+    /// The short lower-case name used in the CLI and JSON (`"mp3"`, `"flac"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mp3 => "mp3",
+            Self::Flac => "flac",
+            Self::Ogg => "ogg",
+            Self::Wav => "wav",
+            Self::Other => "other",
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Other => "bin",
+            f => f.as_str(),
+        }
+    }
+
+    fn code(self) -> u8 {
+        self as u8
+    }
+
+    fn from_code(code: u8) -> Result<Self, DecodeError> {
+        Self::ALL
+            .get(code as usize)
+            .copied()
+            .ok_or(DecodeError::Invalid("format"))
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a listener sees of a track: tags and stream parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrackInfo {
+    /// Title (never empty in a published manifest: the file name is the fallback).
+    pub title: String,
+    /// Artist display name.
+    pub artist: String,
+    /// Album, empty when unknown.
+    pub album: String,
+    /// Genres and other free tags.
+    pub tags: Vec<String>,
+    /// Container format.
+    pub format: Format,
+    /// Codec short name as symphonia reports it (`"mp3"`, `"flac"`, `"vorbis"`, `"pcm_s16le"`).
+    pub codec: String,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Channel count.
+    pub channels: u8,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl TrackInfo {
+    /// Cuts every text field to its limit and drops empty or surplus tags, so that any
+    /// `TrackInfo` can be signed and decoded again.
+    pub fn normalized(mut self) -> Self {
+        let clean = |s: &str, max: usize| truncate_utf8(s.trim(), max).trim().to_owned();
+        self.title = clean(&self.title, MAX_TEXT);
+        self.artist = clean(&self.artist, MAX_TEXT);
+        self.album = clean(&self.album, MAX_TEXT);
+        self.codec = clean(&self.codec, MAX_CODEC);
+        let mut tags = Vec::new();
+        for t in &self.tags {
+            let t = clean(t, MAX_TAG);
+            if !t.is_empty() && !tags.contains(&t) && tags.len() < MAX_TAGS {
+                tags.push(t);
+            }
+        }
+        self.tags = tags;
+        self
+    }
+}
+
+/// A manifest before it is signed.
+#[derive(Debug, Clone)]
+pub struct ManifestDraft {
+    /// Tags and stream parameters.
+    pub info: TrackInfo,
+    /// Size of the file in bytes.
+    pub file_size: u64,
+    /// Chunk size in bytes (a power of two).
+    pub chunk_size: u32,
+    /// Hash of every chunk, in order.
+    pub chunks: Vec<ChunkHash>,
+    /// Publication time, seconds since the Unix epoch.
+    pub published_at: u64,
+}
+
+impl ManifestDraft {
+    /// Signs the draft with the artist's key.
+    pub fn sign(self, artist: &ArtistKeypair) -> Manifest {
+        let track_id = TrackId::derive(self.file_size, self.chunk_size, &self.chunks);
+        let mut m = Manifest {
+            track_id,
+            artist_key: artist.public(),
+            info: self.info.normalized(),
+            file_size: self.file_size,
+            chunk_size: self.chunk_size,
+            chunks: self.chunks,
+            published_at: self.published_at,
+            signature: [0; 64],
+            encoded: Vec::new(),
+        };
+        let body = m.encode_body();
+        m.signature = artist.sign(SIGNING_CONTEXT, &body);
+        let mut w = Writer::with_capacity(body.len() + 64);
+        w.raw(&body);
+        w.raw(&m.signature);
+        m.encoded = w.into_bytes();
+        m
+    }
+}
+
+/// A signed track record: what a peer stores, indexes, gossips and fetches by.
+///
+/// A `Manifest` value is always valid: it is made by [`ManifestDraft::sign`] or
+/// [`Manifest::decode`], which checks the signature, the sizes and the id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Manifest {
+    track_id: TrackId,
+    artist_key: ArtistKey,
+    info: TrackInfo,
+    file_size: u64,
+    chunk_size: u32,
+    chunks: Vec<ChunkHash>,
+    published_at: u64,
+    signature: [u8; 64],
+    encoded: Vec<u8>,
+}
+
+impl fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manifest")
+            .field("track_id", &self.track_id)
+            .field("artist_key", &self.artist_key)
+            .field("title", &self.info.title)
+            .field("file_size", &self.file_size)
+            .field("chunks", &self.chunks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manifest {
+    /// The content-derived track id.
+    pub fn id(&self) -> TrackId {
+        self.track_id
+    }
+
+    /// The key that signed this manifest.
+    pub fn artist_key(&self) -> ArtistKey {
+        self.artist_key
+    }
+
+    /// Tags and stream parameters.
+    pub fn info(&self) -> &TrackInfo {
+        &self.info
+    }
+
+    /// File size in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// Chunk size in bytes.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size
+    }
+
+    /// Every chunk's hash, in order.
+    pub fn chunks(&self) -> &[ChunkHash] {
+        &self.chunks
+    }
+
+    /// Length of chunk `index` (the last one may be short).
+    pub fn chunk_len(&self, index: usize) -> usize {
+        let start = index as u64 * self.chunk_size as u64;
+        (self.file_size.saturating_sub(start)).min(self.chunk_size as u64) as usize
+    }
+
+    /// Publication time, seconds since the Unix epoch.
+    pub fn published_at(&self) -> u64 {
+        self.published_at
+    }
+
+    /// The canonical encoding: exactly the bytes that were signed, followed by the signature.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    fn encode_body(&self) -> Vec<u8> {
+        let i = &self.info;
+        let mut w = Writer::with_capacity(256 + self.chunks.len() * 32);
+        w.raw(MANIFEST_MAGIC);
+        w.u8(MANIFEST_VERSION);
+        w.raw(&self.track_id.0);
+        w.raw(&self.artist_key.0);
+        w.u64(self.published_at);
+        w.u64(self.file_size);
+        w.u32(self.chunk_size);
+        w.u8(i.format.code());
+        w.str(&i.codec);
+        w.u32(i.sample_rate);
+        w.u8(i.channels);
+        w.u64(i.duration_ms);
+        w.str(&i.title);
+        w.str(&i.artist);
+        w.str(&i.album);
+        w.u8(i.tags.len() as u8);
+        for t in &i.tags {
+            w.str(t);
+        }
+        w.u32(self.chunks.len() as u32);
+        for c in &self.chunks {
+            w.raw(&c.0);
+        }
+        w.into_bytes()
+    }
+
+    /// Decodes and fully checks a manifest: version, limits, sizes, id and signature.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_MANIFEST_BYTES {
+            return Err(DecodeError::TooLarge {
+                what: "manifest",
+                len: bytes.len(),
+                max: MAX_MANIFEST_BYTES,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        if r.take(4, "magic")? != MANIFEST_MAGIC {
+            return Err(DecodeError::BadMagic("manifest"));
+        }
+        let version = r.u8("version")?;
+        if version != MANIFEST_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "manifest",
+                found: version,
+                supported: MANIFEST_VERSION,
+            });
+        }
+        let track_id = TrackId(r.array("track id")?);
+        let artist_key = ArtistKey(r.array("artist key")?);
+        let published_at = r.u64("published_at")?;
+        let file_size = r.u64("file_size")?;
+        let chunk_size = r.u32("chunk_size")?;
+        let format = Format::from_code(r.u8("format")?)?;
+        let codec = r.str("codec", MAX_CODEC)?;
+        let sample_rate = r.u32("sample_rate")?;
+        let channels = r.u8("channels")?;
+        let duration_ms = r.u64("duration_ms")?;
+        let title = r.str("title", MAX_TEXT)?;
+        let artist = r.str("artist", MAX_TEXT)?;
+        let album = r.str("album", MAX_TEXT)?;
+        let tag_count = r.u8("tag count")? as usize;
+        if tag_count > MAX_TAGS {
+            return Err(DecodeError::TooLarge {
+                what: "tags",
+                len: tag_count,
+                max: MAX_TAGS,
+            });
+        }
+        let mut tags = Vec::with_capacity(tag_count);
+        for _ in 0..tag_count {
+            tags.push(r.str("tag", MAX_TAG)?);
+        }
+        let chunk_count = r.u32("chunk count")? as usize;
+        if chunk_count > MAX_CHUNKS {
+            return Err(DecodeError::TooLarge {
+                what: "chunk list",
+                len: chunk_count,
+                max: MAX_CHUNKS,
+            });
+        }
+        let mut chunks = Vec::with_capacity(chunk_count);
+        for _ in 0..chunk_count {
+            chunks.push(ChunkHash(r.array("chunk hash")?));
+        }
+        let body_len = r.position();
+        let signature: [u8; 64] = r.array("signature")?;
+        r.finish()?;
+
+        if !chunk_size.is_power_of_two() || !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size)
+        {
+            return Err(DecodeError::Invalid("chunk size"));
+        }
+        if file_size == 0 || file_size.div_ceil(chunk_size as u64) != chunk_count as u64 {
+            return Err(DecodeError::Invalid("chunk count for the file size"));
+        }
+        if TrackId::derive(file_size, chunk_size, &chunks) != track_id {
+            return Err(DecodeError::Invalid("track id"));
+        }
+        let info = TrackInfo {
+            title,
+            artist,
+            album,
+            tags,
+            format,
+            codec,
+            sample_rate,
+            channels,
+            duration_ms,
+        };
+        // Canonical form: text is stored trimmed and tags deduplicated, so a second encoding of
+        // the same track cannot exist.
+        if info.clone().normalized() != info || info.title.is_empty() {
+            return Err(DecodeError::Invalid("text fields"));
+        }
+        artist_key.verify(SIGNING_CONTEXT, &bytes[..body_len], &signature)?;
+        Ok(Self {
+            track_id,
+            artist_key,
+            info,
+            file_size,
+            chunk_size,
+            chunks,
+            published_at,
+            signature,
+            encoded: bytes.to_vec(),
+        })
+    }
+}
+
+/// The chunk size for a file of `len` bytes: the smallest power of two from
+/// [`DEFAULT_CHUNK_SIZE`] up that keeps the chunk count within [`MAX_CHUNKS`].
+pub fn chunk_size_for(len: u64) -> Option<u32> {
+    let mut size = DEFAULT_CHUNK_SIZE;
+    while len.div_ceil(size as u64) > MAX_CHUNKS as u64 {
+        if size >= MAX_CHUNK_SIZE {
+            return None;
+        }
+        size *= 2;
+    }
+    Some(size)
+}
+
+/// Cuts `bytes` into chunks and hashes each one. `None` when the file is empty or larger than a
+/// manifest can describe.
+pub fn split_chunks(bytes: &[u8]) -> Option<(u32, Vec<ChunkHash>)> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let size = chunk_size_for(bytes.len() as u64)?;
+    let hashes = bytes.chunks(size as usize).map(ChunkHash::of).collect();
+    Some((size, hashes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample(bytes: &[u8], info: TrackInfo) -> Manifest {
+        let (chunk_size, chunks) = split_chunks(bytes).unwrap();
+        ManifestDraft {
+            info,
+            file_size: bytes.len() as u64,
+            chunk_size,
+            chunks,
+            published_at: 1_700_000_000,
+        }
+        .sign(&ArtistKeypair::from_seed([9; 32]))
+    }
+
+    fn info(title: &str) -> TrackInfo {
+        TrackInfo {
+            title: title.into(),
+            artist: "Manolo Camp".into(),
+            album: "Opsound".into(),
+            tags: vec!["jazz".into(), "lounge".into()],
+            format: Format::Flac,
+            codec: "flac".into(),
+            sample_rate: 8000,
+            channels: 1,
+            duration_ms: 73_096,
+        }
+    }
+
+    #[test]
+    fn equal_content_has_one_id() {
+        let a = sample(&[1u8; 100_000], info("A"));
+        let b = sample(&[1u8; 100_000], info("B"));
+        let c = sample(&[2u8; 100_000], info("A"));
+        assert_eq!(a.id(), b.id());
+        assert_ne!(a.id(), c.id());
+        assert_eq!(a.chunks().len(), 2);
+        assert_eq!(a.chunk_len(0), 65_536);
+        assert_eq!(a.chunk_len(1), 100_000 - 65_536);
+    }
+
+    #[test]
+    fn decode_checks_signature_and_id() {
+        let m = sample(&[3u8; 70_000], info("Morning Coffee"));
+        let bytes = m.encoded().to_vec();
+        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+
+        // Flip a byte in the title: the signature no longer verifies.
+        let mut forged = bytes.clone();
+        let pos = forged.windows(7).position(|w| w == b"Morning").unwrap();
+        forged[pos] = b'X';
+        assert_eq!(Manifest::decode(&forged), Err(DecodeError::BadSignature));
+
+        // Swap in another chunk hash: the id no longer matches.
+        let mut wrong_chunk = bytes.clone();
+        let len = wrong_chunk.len();
+        wrong_chunk[len - 64 - 1] ^= 1;
+        assert_eq!(
+            Manifest::decode(&wrong_chunk),
+            Err(DecodeError::Invalid("track id"))
+        );
+
+        // Anything after the signature is rejected rather than ignored.
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(
+            Manifest::decode(&trailing),
+            Err(DecodeError::TrailingBytes(1))
+        );
+    }
+
+    #[test]
+    fn decode_rejects_oversized_and_foreign_input() {
+        assert!(matches!(
+            Manifest::decode(&vec![0; MAX_MANIFEST_BYTES + 1]),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        assert_eq!(
+            Manifest::decode(b"RIFF...."),
+            Err(DecodeError::BadMagic("manifest"))
+        );
+        let mut v2 = sample(&[1; 10], info("x")).encoded().to_vec();
+        v2[4] = 2;
+        assert!(matches!(
+            Manifest::decode(&v2),
+            Err(DecodeError::UnsupportedVersion { found: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn chunk_size_grows_for_large_files() {
+        assert_eq!(chunk_size_for(1), Some(DEFAULT_CHUNK_SIZE));
+        assert_eq!(chunk_size_for(256 << 20), Some(DEFAULT_CHUNK_SIZE));
+        assert_eq!(
+            chunk_size_for((256 << 20) + 1),
+            Some(2 * DEFAULT_CHUNK_SIZE)
+        );
+        assert_eq!(chunk_size_for(4 << 30), Some(MAX_CHUNK_SIZE));
+        assert_eq!(chunk_size_for((4 << 30) + 1), None);
+    }
+
+    #[test]
+    fn ids_parse_from_their_hex() {
+        let id = TrackId([0xab; 32]);
+        assert_eq!(id.to_hex().parse::<TrackId>().unwrap(), id);
+        assert!("abc".parse::<TrackId>().is_err());
+        assert!("zz".repeat(32).parse::<TrackId>().is_err());
+    }
+
+    fn any_info() -> impl Strategy<Value = TrackInfo> {
+        (
+            "\\PC{0,300}",
+            "\\PC{0,40}",
+            "\\PC{0,40}",
+            proptest::collection::vec("\\PC{0,80}", 0..20),
+            0u8..5,
+            any::<u32>(),
+            any::<u8>(),
+            any::<u64>(),
+        )
+            .prop_map(|(title, artist, album, tags, f, rate, ch, dur)| {
+                let mut info = TrackInfo {
+                    title,
+                    artist,
+                    album,
+                    tags,
+                    format: Format::from_code(f).unwrap(),
+                    codec: "pcm".into(),
+                    sample_rate: rate,
+                    channels: ch,
+                    duration_ms: dur,
+                }
+                .normalized();
+                if info.title.is_empty() {
+                    info.title = "untitled".into();
+                }
+                info
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn encoding_round_trips(info in any_info(), len in 1usize..300_000, fill in any::<u8>()) {
+            let m = sample(&vec![fill; len], info);
+            let back = Manifest::decode(m.encoded()).unwrap();
+            prop_assert_eq!(back.encoded(), m.encoded());
+            prop_assert_eq!(back, m);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = Manifest::decode(&bytes);
+        }
+
+        #[test]
+        fn mutated_manifests_never_panic(pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+            let m = sample(&[5u8; 150_000], info("Spring of love"));
+            let mut bytes = m.encoded().to_vec();
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            bytes.truncate(cut % (bytes.len() + 1));
+            if let Ok(decoded) = Manifest::decode(&bytes) {
+                // Only an unchanged record may decode.
+                prop_assert_eq!(decoded.encoded(), m.encoded());
+            }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The sled database behind one small `Clone` handle.
+//!
+//! Trees:
+//! - `manifests`: track id -> encoded manifest, for every track this peer has heard of;
+//! - `chunks`: chunk hash -> chunk bytes, content-addressed, so equal chunks are stored once;
+//! - `local`: track id -> empty, for tracks whose every chunk is here and verified;
+//! - `meta`: small flags (schema version, demo seeded, a write in progress).
+//!
+//! Invariants: a chunk is stored only under the BLAKE3 hash of its bytes; a track is marked local
+//! only in the same transaction that checks all its chunks are present. A publish writes its
+//! chunks first and the manifest plus the `local` mark last, atomically, so a crash in between
+//! leaves only unreferenced chunks, which [`Store::open`] sweeps away.
+//!
+//! All methods block on disk I/O: call them from a worker thread, never from a UI thread.
+
+use std::path::Path;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::error::{Error, Result};
+use crate::model::{ChunkHash, Manifest, TrackId};
+
+const SCHEMA_VERSION: &[u8] = b"1";
+const KEY_SCHEMA: &[u8] = b"schema";
+const KEY_WRITE_IN_PROGRESS: &[u8] = b"write_in_progress";
+
+/// The peer's database. Cheap to clone; all clones share one database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    manifests: sled::Tree,
+    chunks: sled::Tree,
+    local: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` and repairs what an interrupted write left.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .open()?;
+        let store = Self {
+            manifests: db.open_tree("manifests")?,
+            chunks: db.open_tree("chunks")?,
+            local: db.open_tree("local")?,
+            meta: db.open_tree("meta")?,
+            db,
+        };
+        match store.meta.get(KEY_SCHEMA)? {
+            None => {
+                store.meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(Error::Config {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "database schema {} is newer than this build understands",
+                        String::from_utf8_lossy(&v)
+                    ),
+                });
+            }
+        }
+        if store.meta.get(KEY_WRITE_IN_PROGRESS)?.is_some() {
+            let removed = store.collect_garbage()?;
+            tracing::info!(removed, "swept chunks left by an interrupted write");
+        }
+        Ok(store)
+    }
+
+    /// Stores a manifest heard from the network (or published here). Returns `false` when it was
+    /// already known. The manifest was verified when it was decoded.
+    pub fn put_manifest(&self, manifest: &Manifest) -> Result<bool> {
+        let old = self
+            .manifests
+            .insert(manifest.id().as_bytes(), manifest.encoded())?;
+        Ok(old.is_none())
+    }
+
+    /// The manifest of `id`, if known.
+    pub fn manifest(&self, id: &TrackId) -> Result<Option<Manifest>> {
+        match self.manifests.get(id.as_bytes())? {
+            Some(bytes) => Ok(Some(Manifest::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every known manifest, in id order.
+    pub fn manifests(&self) -> impl Iterator<Item = Result<Manifest>> + '_ {
+        self.manifests
+            .iter()
+            .values()
+            .map(|v| Ok(Manifest::decode(&v?)?))
+    }
+
+    /// How many manifests are known.
+    pub fn manifest_count(&self) -> usize {
+        self.manifests.len()
+    }
+
+    /// Whether every chunk of `id` is here.
+    pub fn is_local(&self, id: &TrackId) -> Result<bool> {
+        Ok(self.local.contains_key(id.as_bytes())?)
+    }
+
+    /// Stores one chunk after checking it against its hash. A chunk that does not match is
+    /// refused: nothing unverified is ever stored.
+    pub fn put_chunk(&self, hash: &ChunkHash, bytes: &[u8]) -> Result<()> {
+        if ChunkHash::of(bytes) != *hash {
+            return Err(Error::Decode(crate::wire::DecodeError::Invalid(
+                "chunk does not match its hash",
+            )));
+        }
+        self.chunks.insert(hash.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// The bytes of one chunk, if here.
+    pub fn chunk(&self, hash: &ChunkHash) -> Result<Option<sled::IVec>> {
+        Ok(self.chunks.get(hash.as_bytes())?)
+    }
+
+    /// Whether a chunk is here.
+    pub fn has_chunk(&self, hash: &ChunkHash) -> Result<bool> {
+        Ok(self.chunks.contains_key(hash.as_bytes())?)
+    }
+
+    /// Marks the start of a multi-step write; if the process dies before
+    /// [`Store::end_write`], the next open sweeps unreferenced chunks.
+    pub fn begin_write(&self) -> Result<()> {
+        self.meta.insert(KEY_WRITE_IN_PROGRESS, &[])?;
+        Ok(())
+    }
+
+    /// Marks the end of a multi-step write and makes it durable.
+    pub fn end_write(&self) -> Result<()> {
+        self.meta.remove(KEY_WRITE_IN_PROGRESS)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Atomically stores `manifest` and marks its track local, after checking that every chunk
+    /// is present. Fails with [`Error::Duplicate`] when the track is already local.
+    pub fn commit_local_track(&self, manifest: &Manifest) -> Result<()> {
+        for hash in manifest.chunks() {
+            if !self.has_chunk(hash)? {
+                return Err(Error::Transaction(format!(
+                    "chunk {hash} of {} is missing",
+                    manifest.id()
+                )));
+            }
+        }
+        let id = manifest.id();
+        let result = (&self.manifests, &self.local).transaction(|(manifests, local)| {
+            if local.get(id.as_bytes())?.is_some() {
+                return Err(ConflictableTransactionError::Abort(()));
+            }
+            manifests.insert(id.as_bytes(), manifest.encoded())?;
+            local.insert(id.as_bytes(), &[])?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(())) => Err(Error::Duplicate(id)),
+            Err(TransactionError::Storage(e)) => Err(Error::Store(e)),
+        }
+    }
+
+    /// Reads a flag from `meta`.
+    pub fn flag(&self, key: &str) -> Result<bool> {
+        Ok(self.meta.contains_key(key.as_bytes())?)
+    }
+
+    /// Sets a flag in `meta`.
+    pub fn set_flag(&self, key: &str) -> Result<()> {
+        self.meta.insert(key.as_bytes(), &[])?;
+        Ok(())
+    }
+
+    /// Removes every chunk that no known manifest references. Returns how many were removed.
+    pub fn collect_garbage(&self) -> Result<usize> {
+        let mut referenced = std::collections::HashSet::new();
+        for m in self.manifests() {
+            referenced.extend(m?.chunks().iter().copied());
+        }
+        let mut removed = 0;
+        for key in self.chunks.iter().keys() {
+            let key = key?;
+            let Ok(hash) = <[u8; 32]>::try_from(key.as_ref()) else {
+                self.chunks.remove(&key)?;
+                removed += 1;
+                continue;
+            };
+            if !referenced.contains(&ChunkHash(hash)) {
+                self.chunks.remove(&key)?;
+                removed += 1;
+            }
+        }
+        self.meta.remove(KEY_WRITE_IN_PROGRESS)?;
+        self.db.flush()?;
+        Ok(removed)
+    }
+
+    /// How many chunks are stored.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
+
+    fn manifest(bytes: &[u8]) -> Manifest {
+        let (chunk_size, chunks) = split_chunks(bytes).unwrap();
+        ManifestDraft {
+            info: TrackInfo {
+                title: "t".into(),
+                ..TrackInfo::default()
+            },
+            file_size: bytes.len() as u64,
+            chunk_size,
+            chunks,
+            published_at: 0,
+        }
+        .sign(&ArtistKeypair::from_seed([1; 32]))
+    }
+
+    fn put_all_chunks(store: &Store, bytes: &[u8], m: &Manifest) {
+        for (hash, chunk) in m.chunks().iter().zip(bytes.chunks(m.chunk_size() as usize)) {
+            store.put_chunk(hash, chunk).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_match_its_hash_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db")).unwrap();
+        let hash = ChunkHash::of(b"good");
+        assert!(store.put_chunk(&hash, b"evil").is_err());
+        assert!(!store.has_chunk(&hash).unwrap());
+        store.put_chunk(&hash, b"good").unwrap();
+        assert_eq!(store.chunk(&hash).unwrap().unwrap().as_ref(), b"good");
+    }
+
+    #[test]
+    fn a_track_becomes_local_only_with_all_chunks_and_only_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db")).unwrap();
+        let bytes = vec![4u8; 150_000];
+        let m = manifest(&bytes);
+        assert!(store.commit_local_track(&m).is_err());
+        assert!(!store.is_local(&m.id()).unwrap());
+        put_all_chunks(&store, &bytes, &m);
+        store.commit_local_track(&m).unwrap();
+        assert!(store.is_local(&m.id()).unwrap());
+        assert!(matches!(
+            store.commit_local_track(&m),
+            Err(Error::Duplicate(id)) if id == m.id()
+        ));
+        assert_eq!(store.manifest(&m.id()).unwrap().unwrap(), m);
+    }
+
+    #[test]
+    fn an_interrupted_write_is_swept_on_the_next_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        let kept = vec![1u8; 70_000];
+        let lost = vec![2u8; 70_000];
+        {
+            let store = Store::open(&path).unwrap();
+            let m = manifest(&kept);
+            put_all_chunks(&store, &kept, &m);
+            store.commit_local_track(&m).unwrap();
+            store.begin_write().unwrap();
+            put_all_chunks(&store, &lost, &manifest(&lost));
+            store.flush().unwrap();
+            // The process "dies" here: no commit, no end_write.
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.chunk_count(), 2);
+        assert_eq!(store.manifest_count(), 1);
+        assert!(
+            !store
+                .flag(std::str::from_utf8(KEY_WRITE_IN_PROGRESS).unwrap())
+                .unwrap()
+        );
+    }
+}

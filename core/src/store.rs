@@ -4,7 +4,7 @@
 //! - `manifests`: track id -> encoded manifest, for every track this peer has heard of;
 //! - `chunks`: chunk hash -> chunk bytes, content-addressed, so equal chunks are stored once;
 //! - `local`: track id -> empty, for tracks whose every chunk is here and verified;
-//! - `meta`: small flags (schema version, demo seeded, a write in progress).
+//! - `meta`: small flags (schema version, a write in progress).
 //!
 //! Invariants: a chunk is stored only under the BLAKE3 hash of its bytes; a track is marked local
 //! only in the same transaction that checks all its chunks are present. A publish writes its
@@ -33,6 +33,7 @@ pub struct Store {
     chunks: sled::Tree,
     local: sled::Tree,
     meta: sled::Tree,
+    created: bool,
 }
 
 impl Store {
@@ -42,16 +43,18 @@ impl Store {
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
             .open()?;
-        let store = Self {
+        let mut store = Self {
             manifests: db.open_tree("manifests")?,
             chunks: db.open_tree("chunks")?,
             local: db.open_tree("local")?,
             meta: db.open_tree("meta")?,
             db,
+            created: false,
         };
         match store.meta.get(KEY_SCHEMA)? {
             None => {
                 store.meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+                store.created = true;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}
             Some(v) => {
@@ -69,6 +72,11 @@ impl Store {
             tracing::info!(removed, "swept chunks left by an interrupted write");
         }
         Ok(store)
+    }
+
+    /// Whether this open created the database (a first start).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Stores a manifest heard from the network (or published here). Returns `false` when it was

@@ -153,12 +153,23 @@ impl SearchIndex {
 
     /// Adds (or replaces) manifests and commits, so that the next search sees them.
     pub fn add(&self, manifests: &[Manifest]) -> Result<()> {
-        let mut writer = self.writer();
+        self.add_uncommitted(manifests)?;
+        self.commit()
+    }
+
+    /// Adds (or replaces) manifests without committing: searches see them after the next
+    /// [`SearchIndex::commit`]. A commit costs milliseconds, so batch work commits once.
+    pub fn add_uncommitted(&self, manifests: &[Manifest]) -> Result<()> {
+        let writer = self.writer();
         for m in manifests {
             self.stage(&writer, m)?;
         }
-        writer.commit()?;
-        drop(writer);
+        Ok(())
+    }
+
+    /// Makes every added manifest searchable.
+    pub fn commit(&self) -> Result<()> {
+        self.writer().commit()?;
         self.reader.reload()?;
         Ok(())
     }

@@ -1,1 +1,52 @@
-//! Collaborative filtering for Busker.
+//! Collaborative filtering for Busker: pure, synchronous, no I/O.
+//!
+//! The crate has two halves.
+//!
+//! **Models** turn listening histories into ranked items. Feedback (plays, skips, stars)
+//! becomes weights ([`Feedback`], [`implicit_weight`]); models implement [`Scorer`]:
+//! [`Popularity`], [`ItemKnn`], [`UserKnn`], [`Ease`] (closed-form linear model, inverted with
+//! [`invert_spd`]), the friend signal [`Friends`] and a [`Blend`] of them. [`top_k`] picks the
+//! best unknown items; [`evaluate`] runs the offline protocol of the `busker-eval` binary on a
+//! [`Split`] of a [`Dataset`].
+//!
+//! ```
+//! use busker_recommender::{ItemKnn, Scorer, SparseRows, top_k};
+//! let m = SparseRows::from_triplets(2, 3, &[(0, 0, 1.0), (0, 1, 1.0), (1, 0, 1.0)]);
+//! let knn = ItemKnn::fit(&m, 10, 0.0);
+//! let mut scores = vec![0.0; 3];
+//! knn.score(1, &[0], &[1.0], &mut scores);
+//! assert_eq!(top_k(&scores, 1, |i| i == 0), vec![1]);
+//! ```
+#![deny(missing_docs)]
+
+mod blend;
+mod data;
+mod ease;
+mod error;
+mod evaluate;
+mod feedback;
+mod item_knn;
+mod linalg;
+mod matrix;
+mod metrics;
+mod popularity;
+mod rank;
+mod similarity;
+mod split;
+mod user_knn;
+
+pub use blend::{Blend, Friends};
+pub use data::{Dataset, RawInteraction, parse_friends, parse_interactions};
+pub use ease::Ease;
+pub use error::{Error, Result};
+pub use evaluate::evaluate;
+pub use feedback::{Feedback, Weighting, implicit_weight};
+pub use item_knn::ItemKnn;
+pub use linalg::invert_spd;
+pub use matrix::SparseRows;
+pub use metrics::{Metrics, MetricsMean, rank_metrics};
+pub use popularity::Popularity;
+pub use rank::{Scorer, normalise_max, top_k};
+pub use similarity::{cosine, norm, sparse_dot};
+pub use split::{Split, split_random, split_sizes};
+pub use user_knn::UserKnn;

@@ -5,7 +5,7 @@
 //! taste profile from the network) can log it and drop the input.
 
 /// What went wrong in the recommender.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum Error {
     /// A line of a tab-separated data file could not be parsed.
     #[error("line {line}: {reason}")]

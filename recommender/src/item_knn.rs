@@ -53,6 +53,52 @@ impl ItemKnn {
         ItemKnn { neighbours }
     }
 
+    /// Fits the RP3beta variant (Paudel et al. 2017): the similarity of `i` to `j` is the
+    /// probability of a random walk item -> user -> item going from `i` to `j` (transition
+    /// probabilities raised to `alpha`), divided by `popularity(j)^beta` so that popular items
+    /// do not win every walk.
+    pub fn fit_rp3(train: &SparseRows, k: usize, alpha: f32, beta: f32) -> Self {
+        let by_item = train.transpose();
+        let n = train.ncols();
+        let user_deg: Vec<f32> = (0..train.nrows())
+            .map(|u| train.row(u).1.iter().sum())
+            .collect();
+        let item_deg: Vec<f32> = (0..n).map(|i| by_item.row(i).1.iter().sum()).collect();
+        let pop = train.column_counts();
+        let mut acc = vec![0.0f32; n];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut neighbours = Vec::with_capacity(n);
+        for (i, &deg_i) in item_deg.iter().enumerate() {
+            let (users, wu) = by_item.row(i);
+            for (&u, &w) in users.iter().zip(wu) {
+                let p_iu = (w / deg_i).powf(alpha);
+                let (items, wi) = train.row(u as usize);
+                for (&j, &v) in items.iter().zip(wi) {
+                    if j as usize != i {
+                        if acc[j as usize] == 0.0 {
+                            touched.push(j);
+                        }
+                        acc[j as usize] += p_iu * (v / user_deg[u as usize]).powf(alpha);
+                    }
+                }
+            }
+            let mut row: Vec<(u32, f32)> = touched
+                .iter()
+                .map(|&j| (j, acc[j as usize] / (pop[j as usize] as f32).powf(beta)))
+                .collect();
+            for &j in &touched {
+                acc[j as usize] = 0.0;
+            }
+            touched.clear();
+            if row.len() > k && k > 0 {
+                row.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+                row.truncate(k);
+            }
+            neighbours.push(row);
+        }
+        ItemKnn { neighbours }
+    }
+
     /// The kept neighbours of `item` with their similarity.
     pub fn neighbours(&self, item: u32) -> &[(u32, f32)] {
         self.neighbours

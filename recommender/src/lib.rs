@@ -25,12 +25,16 @@ mod ease;
 mod error;
 mod evaluate;
 mod feedback;
+mod gossip;
 mod item_knn;
 mod linalg;
 mod matrix;
 mod metrics;
+mod neighbourhood;
 mod popularity;
+mod profile;
 mod rank;
+mod recommendation;
 mod similarity;
 mod split;
 mod user_knn;
@@ -41,12 +45,22 @@ pub use ease::Ease;
 pub use error::{Error, Result};
 pub use evaluate::evaluate;
 pub use feedback::{Feedback, Weighting, implicit_weight};
+pub use gossip::{Attack, GossipConfig, GossipSim, RoundStats};
 pub use item_knn::ItemKnn;
 pub use linalg::invert_spd;
 pub use matrix::SparseRows;
 pub use metrics::{Metrics, MetricsMean, rank_metrics};
+pub use neighbourhood::{
+    Admission, HINT_BUDDIES, HINT_RANDOM, MAX_ANSWERS_PER_ROUND, MAX_GOSSIP_BYTES, MAX_NEIGHBOURS,
+    Neighbour, Neighbourhood, NeighbourhoodConfig, profile_similarity,
+};
 pub use popularity::Popularity;
+pub use profile::{
+    Key, MAX_FOLLOWS, MAX_PROFILE_BYTES, MAX_PROFILE_ITEMS, MAX_WEIGHT, PROFILE_FORMAT,
+    TasteProfile,
+};
 pub use rank::{Scorer, normalise_max, top_k};
+pub use recommendation::{Reason, Recommendation, promote};
 pub use similarity::{cosine, norm, sparse_dot};
 pub use split::{Split, split_random, split_sizes};
 pub use user_knn::UserKnn;

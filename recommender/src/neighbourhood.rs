@@ -13,15 +13,19 @@
 //!   taste buddies and a few random peers, which the receiver adds to its candidates.
 //! - **Eviction.** When full, the kept profile with the lowest similarity times trust makes room
 //!   for a better one. Followed peers are always kept (they rank first).
-//! - **Trust.** 1 for a peer the owner follows, 0.7 for one followed by a followed neighbour,
-//!   otherwise 0.3 rising to 0.5 with the rounds the peer stayed in the neighbourhood.
+//! - **Trust.** From follows: 1 for a peer the owner follows, 0.8 two follow hops away, 0.6
+//!   three and 0.5 four hops away (distances are learnt from the `follows` of profiles that pass by, keeping
+//!   only keys). A peer with no follow path is a stranger: 0.05 rising to 0.1 with the rounds it
+//!   stayed in the neighbourhood (history). Sybils can follow each other, but real users do not
+//!   follow them, so they stay strangers. An owner who follows nobody has no anchor; for them
+//!   every peer gets 0.3 rising to 0.5 with history.
 //! - **Sybil and shilling defences** (on unless [`NeighbourhoodConfig::defences`] is off): each
 //!   profile is normalised to unit length and any one item's share of it is capped
 //!   ([`NeighbourhoodConfig::item_cap`]), so no peer can pour its whole weight into one item;
 //!   near-duplicate profiles (cosine above [`NeighbourhoodConfig::clique_threshold`] with each
 //!   other) share one weight instead of adding up; an item needs support from at least
-//!   [`NeighbourhoodConfig::min_support`] independent neighbours or one trusted (followed or
-//!   vouched) neighbour to be recommended at all.
+//!   [`NeighbourhoodConfig::min_support`] independent neighbours or one trusted (at most four
+//!   follow hops away) neighbour to be recommended at all; influence is similarity times trust.
 //!
 //! ```
 //! use busker_recommender::{Key, Neighbourhood, NeighbourhoodConfig, TasteProfile};
@@ -60,6 +64,11 @@ const HINT_RESERVE: usize = 2 + 32 * (HINT_BUDDIES + HINT_RANDOM);
 /// at most `(1 + MAX_ANSWERS_PER_ROUND) * MAX_GOSSIP_BYTES`, 96 KB, per round.
 pub const MAX_ANSWERS_PER_ROUND: usize = 3;
 
+/// Longest follow path along which trust flows (1 = followed by the owner).
+pub const MAX_TRUST_HOPS: u8 = 4;
+/// Most peer keys with a known follow distance kept by one peer.
+pub const MAX_TRUSTED: usize = 4096;
+
 /// The similarity a followed peer counts with at least, whatever its profile.
 pub const FOLLOWED_MIN_SIMILARITY: f32 = 0.2;
 
@@ -82,6 +91,10 @@ pub struct NeighbourhoodConfig {
     pub clique_threshold: f32,
     /// Independent neighbours needed to recommend an item no trusted neighbour has.
     pub min_support: usize,
+    /// Factor on the score of an item that no trusted neighbour has (with defences).
+    pub untrusted_factor: f32,
+    /// Exponent of trust in a neighbour's influence (0: trust only filters items).
+    pub trust_exponent: f32,
 }
 
 impl Default for NeighbourhoodConfig {
@@ -90,12 +103,14 @@ impl Default for NeighbourhoodConfig {
         NeighbourhoodConfig {
             max_profiles: MAX_NEIGHBOURS,
             max_candidates: 256,
-            exploration: 0.3,
-            alpha: 2.0,
+            exploration: 0.5,
+            alpha: 3.0,
             defences: true,
             item_cap: 0.35,
             clique_threshold: 0.6,
             min_support: 2,
+            untrusted_factor: 0.25,
+            trust_exponent: 0.25,
         }
     }
 }
@@ -111,8 +126,6 @@ pub struct Neighbour {
     pub followed: bool,
     /// Rounds this peer has stayed in the neighbourhood (interaction history).
     pub rounds_kept: u32,
-    /// A followed neighbour follows this peer (refreshed by [`Neighbourhood::tick`]).
-    pub vouched: bool,
 }
 
 /// What [`Neighbourhood::consider`] did with a profile.
@@ -139,6 +152,8 @@ pub struct Neighbourhood {
     config: NeighbourhoodConfig,
     neighbours: Vec<Neighbour>,
     candidates: VecDeque<Key>,
+    trust_hops: HashMap<Key, u8>,
+    follows_tried: usize,
 }
 
 /// Cosine similarity of two profiles' item vectors.
@@ -174,6 +189,8 @@ impl Neighbourhood {
             config,
             neighbours: Vec::new(),
             candidates: VecDeque::new(),
+            trust_hops: HashMap::new(),
+            follows_tried: 0,
         })
     }
 
@@ -191,6 +208,7 @@ impl Neighbourhood {
     pub fn set_own(&mut self, own: TasteProfile) -> Result<()> {
         own.validate()?;
         self.own = own;
+        self.follows_tried = 0;
         for n in &mut self.neighbours {
             n.similarity = profile_similarity(&self.own, &n.profile);
             n.followed = self.own.follows.binary_search(&n.profile.peer).is_ok();
@@ -208,42 +226,69 @@ impl Neighbourhood {
         self.candidates.len()
     }
 
-    /// Marks the end of a gossip round: every kept peer gains one round of history, and who
-    /// vouches for whom is refreshed.
+    /// Marks the end of a gossip round: every kept peer gains one round of history.
     pub fn tick(&mut self) {
-        let vouched: Vec<bool> = self
-            .neighbours
-            .iter()
-            .map(|n| self.vouched(&n.profile.peer))
-            .collect();
-        for (n, v) in self.neighbours.iter_mut().zip(vouched) {
+        for n in &mut self.neighbours {
             n.rounds_kept = n.rounds_kept.saturating_add(1);
-            n.vouched = v;
         }
     }
 
-    fn vouched(&self, peer: &Key) -> bool {
-        self.neighbours
-            .iter()
-            .any(|n| n.followed && n.profile.follows.binary_search(peer).is_ok())
+    /// Follow-graph distance from the owner to `peer` (1 = followed), if known and at most
+    /// [`MAX_TRUST_HOPS`].
+    pub fn follow_hops(&self, peer: &Key) -> Option<u8> {
+        if self.own.follows.binary_search(peer).is_ok() {
+            return Some(1);
+        }
+        self.trust_hops.get(peer).copied()
     }
 
-    /// How far the owner trusts a kept neighbour, in `[0.3, 1]` (see the module docs).
+    /// Learns follow-graph distances from a profile: the peers followed by a peer at distance
+    /// `h < MAX_TRUST_HOPS` are at distance at most `h + 1`. Only keys are kept (at most
+    /// [`MAX_TRUSTED`]), never the profile.
+    fn note_follows(&mut self, profile: &TasteProfile) {
+        let Some(h) = self.follow_hops(&profile.peer) else {
+            return;
+        };
+        if h >= MAX_TRUST_HOPS {
+            return;
+        }
+        for f in &profile.follows {
+            if *f == self.own.peer || self.own.follows.binary_search(f).is_ok() {
+                continue;
+            }
+            let full = self.trust_hops.len() >= MAX_TRUSTED;
+            match self.trust_hops.get_mut(f) {
+                Some(old) => *old = (*old).min(h + 1),
+                None if !full => {
+                    self.trust_hops.insert(*f, h + 1);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// How far the owner trusts a kept neighbour, in `(0, 1]` (see the module docs).
     pub fn trust(&self, n: &Neighbour) -> f32 {
-        if n.followed {
-            1.0
-        } else if n.vouched {
-            0.7
-        } else {
-            0.3 + 0.2 * (n.rounds_kept.min(10) as f32 / 10.0)
+        let history = n.rounds_kept.min(10) as f32 / 10.0;
+        match self.follow_hops(&n.profile.peer) {
+            Some(1) => 1.0,
+            Some(2) => 0.8,
+            Some(3) => 0.6,
+            Some(_) => 0.5,
+            // Without any follow the owner has no trust anchor: every peer is a stranger and
+            // only history counts.
+            None if self.own.follows.is_empty() => 0.3 + 0.2 * history,
+            None => 0.05 + 0.05 * history,
         }
     }
 
     fn retention(&self, n: &Neighbour) -> f32 {
+        // Trust decides influence, not membership: weighing history here would make
+        // incumbents hard to replace and slow the search for the closest peers.
         if n.followed {
             2.0 + n.similarity
         } else {
-            n.similarity * self.trust(n)
+            n.similarity
         }
     }
 
@@ -256,6 +301,7 @@ impl Neighbourhood {
         if peer == self.own.peer {
             return Admission::NotKept;
         }
+        self.note_follows(&profile);
         let similarity = profile_similarity(&self.own, &profile);
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.profile.peer == peer) {
             if profile.version <= n.profile.version {
@@ -270,13 +316,11 @@ impl Neighbourhood {
             self.learn_peers([peer]);
             return Admission::NotKept;
         }
-        let vouched = self.vouched(&peer);
         let new = Neighbour {
             profile,
             similarity,
             followed,
             rounds_kept: 0,
-            vouched,
         };
         let cap = self.config.max_profiles.min(MAX_NEIGHBOURS);
         if self.neighbours.len() < cap {
@@ -324,6 +368,14 @@ impl Neighbourhood {
     /// random candidate is taken out of the candidate list (it comes back if not kept).
     pub fn choose_partner(&mut self, rng: &mut impl Rng) -> Option<Key> {
         let explore = self.neighbours.is_empty() || rng.r#gen::<f32>() < self.config.exploration;
+        // Followed peers come first: their profiles anchor trust (and they are always kept).
+        while explore && self.follows_tried < self.own.follows.len() {
+            let f = self.own.follows[self.follows_tried];
+            self.follows_tried += 1;
+            if !self.neighbours.iter().any(|n| n.profile.peer == f) {
+                return Some(f);
+            }
+        }
         if explore && !self.candidates.is_empty() {
             let i = rng.gen_range(0..self.candidates.len());
             return self.candidates.remove(i);
@@ -402,7 +454,7 @@ impl Neighbourhood {
                 };
                 let s = sim.max(0.0).powf(self.config.alpha);
                 if self.config.defences {
-                    s * self.trust(n)
+                    s * self.trust(n).powf(self.config.trust_exponent)
                 } else {
                     s
                 }
@@ -446,7 +498,7 @@ impl Neighbourhood {
             if norm <= 0.0 {
                 continue;
             }
-            let trusted = n.followed || self.trust(n) >= 0.7;
+            let trusted = n.followed || self.trust(n) >= 0.5;
             for (item, w) in &n.profile.items {
                 let mut c = w / norm;
                 if self.config.defences {
@@ -479,15 +531,21 @@ impl Neighbourhood {
             .filter(|(_, (_, support, _, trusted))| {
                 !self.config.defences || *trusted || *support as usize >= self.config.min_support
             })
-            .map(|(item, &(score, support, followed, _))| Recommendation {
-                item: *item,
-                score,
-                reason: if followed > 0 {
-                    Reason::Followed { peers: followed }
-                } else {
-                    Reason::Neighbours { peers: support }
+            .map(
+                |(item, &(score, support, followed, trusted))| Recommendation {
+                    item: *item,
+                    score: if self.config.defences && !trusted {
+                        score * self.config.untrusted_factor
+                    } else {
+                        score
+                    },
+                    reason: if followed > 0 {
+                        Reason::Followed { peers: followed }
+                    } else {
+                        Reason::Neighbours { peers: support }
+                    },
                 },
-            })
+            )
             .collect();
         let cmp = |a: &Recommendation, b: &Recommendation| {
             b.score.total_cmp(&a.score).then(a.item.cmp(&b.item))
@@ -594,28 +652,23 @@ mod tests {
 
     #[test]
     fn shilling_clique_is_damped_and_needs_support() {
-        // Me: items 1..=4. Honest neighbour 1 has item 100 as well.
-        // Three Sybils copy my taste and push item 666 with a huge weight.
-        let me = profile(0, &[1, 2, 3, 4], &[]);
-        let sybil = |p: u64| {
-            TasteProfile::new(
-                k(p),
-                1,
-                [(k(1), 1.0), (k(2), 1.0), (k(3), 1.0), (k(666), 1.0)],
-                [],
-            )
-        };
+        // Me: items 1..=4, following peer 1, who follows peer 2; both have item 100.
+        // Three Sybils (whom nobody follows) copy my taste and push item 666.
+        let me = profile(0, &[1, 2, 3, 4], &[1]);
+        let sybil = |p: u64| profile(p, &[1, 2, 3, 666], &[]);
         for defences in [false, true] {
             let config = NeighbourhoodConfig {
                 defences,
                 ..Default::default()
             };
             let mut h = Neighbourhood::new(me.clone(), config).unwrap();
-            h.consider(profile(1, &[1, 2, 100], &[]));
+            h.consider(profile(1, &[1, 2, 100], &[2]));
             h.consider(profile(2, &[3, 4, 100], &[]));
             for p in 50..53 {
                 h.consider(sybil(p));
             }
+            assert_eq!(h.follow_hops(&k(2)), Some(2));
+            assert_eq!(h.follow_hops(&k(50)), None);
             let top = h.recommend(1, |_| false, &[], 0.0);
             let want = if defences { k(100) } else { k(666) };
             assert_eq!(top[0].item, want, "defences {defences}");

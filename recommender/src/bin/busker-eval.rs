@@ -37,7 +37,7 @@ struct Args {
     #[arg(long)]
     valid: bool,
     /// Gossip rounds to simulate.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 50)]
     rounds: usize,
     /// Gossip: print NDCG@10 after every round (JSON: a "curve" array).
     #[arg(long)]
@@ -316,6 +316,8 @@ fn run_gossip(
         item_cap: knobs.get("item_cap", defaults.item_cap),
         clique_threshold: knobs.get("clique", defaults.clique_threshold),
         min_support: knobs.get("min_support", defaults.min_support as f32) as usize,
+        untrusted_factor: knobs.get("untrusted", defaults.untrusted_factor),
+        trust_exponent: knobs.get("trust_exp", defaults.trust_exponent),
         defences: !args.no_defences,
         ..defaults
     };

@@ -62,22 +62,19 @@ pub struct RoundStats {
 pub struct GossipSim {
     hoods: Vec<Neighbourhood>,
     fakes: Vec<TasteProfile>,
+    /// Canonical bytes of every profile (real peers, then fakes); profiles do not change
+    /// during a simulation, so each is encoded once.
+    wire: Vec<Vec<u8>>,
     rng: rand::rngs::StdRng,
     peers_seen_max: usize,
 }
 
-/// One gossip message: encoded profiles (the sender's first) and a hint of peer keys.
+/// One gossip message: profiles (indices into the encoded profiles, the sender's first) and a
+/// hint of peer keys.
 struct Message {
     from: Key,
-    profiles: Vec<Vec<u8>>,
+    profiles: Vec<usize>,
     hint: Vec<Key>,
-}
-
-impl Message {
-    /// Bytes on the wire: each profile with a 2-byte length, the hint with a 2-byte count.
-    fn len(&self) -> usize {
-        self.profiles.iter().map(|p| p.len() + 2).sum::<usize>() + 2 + 32 * self.hint.len()
-    }
 }
 
 impl GossipSim {
@@ -133,9 +130,15 @@ impl GossipSim {
                 ));
             }
         }
+        let wire = hoods
+            .iter()
+            .map(|h| h.own().encode())
+            .chain(fakes.iter().map(TasteProfile::encode))
+            .collect();
         Ok(GossipSim {
             hoods,
             fakes,
+            wire,
             rng,
             peers_seen_max: 0,
         })
@@ -151,22 +154,30 @@ impl GossipSim {
         self.peers_seen_max
     }
 
+    /// Index in `wire` of a peer's profile.
+    fn wire_index(&self, k: Key) -> Option<usize> {
+        match self.index(k) {
+            Peer::Real(u) if u < self.hoods.len() => Some(u),
+            Peer::Fake(f) if f < self.fakes.len() => Some(self.hoods.len() + f),
+            _ => None,
+        }
+    }
+
     /// A fake peer's message: its own profile, other fakes' profiles (as many as the budget
     /// allows, the attack's best amplification) and fake peers as hints.
     fn fake_message(&mut self, f: usize) -> Message {
         let hint: Vec<Key> = (0..HINT_BUDDIES + HINT_RANDOM)
             .map(|_| self.fakes[self.rng.gen_range(0..self.fakes.len())].peer)
             .collect();
-        let mut profiles = vec![self.fakes[f].encode()];
-        let mut bytes = profiles[0].len();
+        let n = self.hoods.len();
+        let mut profiles = vec![n + f];
+        let mut bytes = 2 + self.wire[n + f].len() + 2 + 32 * hint.len();
         for _ in 0..self.fakes.len() {
-            let other = self.fakes[self.rng.gen_range(0..self.fakes.len())].encode();
-            if bytes + 2 + other.len() + 2 + 32 * hint.len()
-                > crate::neighbourhood::MAX_GOSSIP_BYTES
-            {
+            let other = n + self.rng.gen_range(0..self.fakes.len());
+            if bytes + 2 + self.wire[other].len() > crate::neighbourhood::MAX_GOSSIP_BYTES {
                 break;
             }
-            bytes += 2 + other.len();
+            bytes += 2 + self.wire[other].len();
             profiles.push(other);
         }
         Message {
@@ -181,7 +192,7 @@ impl GossipSim {
         let profiles = self.hoods[u]
             .gossip_profiles()
             .into_iter()
-            .map(|p| p.encode())
+            .filter_map(|p| self.wire_index(p.peer))
             .collect();
         Message {
             from: self.hoods[u].own().peer,
@@ -190,11 +201,21 @@ impl GossipSim {
         }
     }
 
+    /// Bytes on the wire: each profile with a 2-byte length, the hint with a 2-byte count.
+    fn message_len(&self, msg: &Message) -> usize {
+        msg.profiles
+            .iter()
+            .map(|&p| self.wire[p].len() + 2)
+            .sum::<usize>()
+            + 2
+            + 32 * msg.hint.len()
+    }
+
     /// Delivers a message to real peer `u`, decoding every profile like the network would. The
     /// first profile must be the sender's; the others are forwarded (signed by their owners).
     fn deliver(&mut self, u: usize, msg: Message) {
-        for (i, bytes) in msg.profiles.iter().enumerate() {
-            if let Ok(profile) = TasteProfile::decode(bytes)
+        for (i, &p) in msg.profiles.iter().enumerate() {
+            if let Ok(profile) = TasteProfile::decode(&self.wire[p])
                 && (i > 0 || profile.peer == msg.from)
             {
                 self.hoods[u].consider(profile);
@@ -232,7 +253,7 @@ impl GossipSim {
                 let msg = self.fake_message(f);
                 self.deliver(q, msg);
                 let reply = self.real_message(q);
-                sent[q] += reply.len();
+                sent[q] += self.message_len(&reply);
                 continue;
             }
             let Some(partner) = self.hoods[p].choose_partner(&mut self.rng) else {
@@ -245,15 +266,15 @@ impl GossipSim {
                     }
                     answered[q] += 1;
                     let msg = self.real_message(p);
-                    sent[p] += msg.len();
+                    sent[p] += self.message_len(&msg);
                     self.deliver(q, msg);
                     let reply = self.real_message(q);
-                    sent[q] += reply.len();
+                    sent[q] += self.message_len(&reply);
                     self.deliver(p, reply);
                 }
                 Peer::Fake(f) if f < self.fakes.len() => {
                     let msg = self.real_message(p);
-                    sent[p] += msg.len();
+                    sent[p] += self.message_len(&msg);
                     let reply = self.fake_message(f);
                     self.deliver(p, reply);
                 }

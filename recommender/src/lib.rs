@@ -3,11 +3,23 @@
 //! The crate has two halves.
 //!
 //! **Models** turn listening histories into ranked items. Feedback (plays, skips, stars)
-//! becomes weights ([`Feedback`], [`implicit_weight`]); models implement [`Scorer`]:
-//! [`Popularity`], [`ItemKnn`], [`UserKnn`], [`Ease`] (closed-form linear model, inverted with
-//! [`invert_spd`]), the friend signal [`Friends`] and a [`Blend`] of them. [`top_k`] picks the
-//! best unknown items; [`evaluate`] runs the offline protocol of the `busker-eval` binary on a
-//! [`Split`] of a [`Dataset`].
+//! becomes weights ([`Feedback`], [`implicit_weight`]: `ln(1 + plays)`); models implement
+//! [`Scorer`]: [`Popularity`], [`ItemKnn`] (cosine, or RP3beta with [`ItemKnn::fit_rp3`]),
+//! [`UserKnn`], [`Ease`] (closed-form linear model, inverted with [`invert_spd`]), the friend
+//! signal [`Friends`] and a [`Blend`] of them. [`top_k`] picks the best unknown items;
+//! [`evaluate`] runs the offline protocol of the `busker-eval` binary on a [`Split`] of a
+//! [`Dataset`].
+//!
+//! **Exchange rules**, shared by the simulation ([`GossipSim`]) and the live network
+//! (`busker-core`'s `taste` module): a [`TasteProfile`] is what a peer shares (bounded by
+//! [`MAX_PROFILE_ITEMS`] and [`MAX_FOLLOWS`], canonical bytes from [`TasteProfile::encode`],
+//! strict [`TasteProfile::decode`]; `busker-core` signs those bytes). A [`Neighbourhood`]
+//! keeps at most [`MAX_NEIGHBOURS`] profiles, picks gossip partners
+//! ([`Neighbourhood::choose_partner`]), says what to send
+//! ([`Neighbourhood::gossip_profiles`], [`Neighbourhood::gossip_hint`]), takes in what
+//! arrives ([`Neighbourhood::consider`], [`Neighbourhood::learn_peers`]) and recommends with a
+//! [`Reason`] for every item and a promotion share for new releases
+//! ([`Neighbourhood::recommend`]).
 //!
 //! ```
 //! use busker_recommender::{ItemKnn, Scorer, SparseRows, top_k};
@@ -51,8 +63,9 @@ pub use linalg::invert_spd;
 pub use matrix::SparseRows;
 pub use metrics::{Metrics, MetricsMean, rank_metrics};
 pub use neighbourhood::{
-    Admission, HINT_BUDDIES, HINT_RANDOM, MAX_ANSWERS_PER_ROUND, MAX_GOSSIP_BYTES, MAX_NEIGHBOURS,
-    Neighbour, Neighbourhood, NeighbourhoodConfig, profile_similarity,
+    Admission, FOLLOWED_MIN_SIMILARITY, HINT_BUDDIES, HINT_RANDOM, MAX_ANSWERS_PER_ROUND,
+    MAX_GOSSIP_BYTES, MAX_NEIGHBOURS, MAX_TRUST_HOPS, MAX_TRUSTED, Neighbour, Neighbourhood,
+    NeighbourhoodConfig, profile_similarity,
 };
 pub use popularity::Popularity;
 pub use profile::{

@@ -9,7 +9,7 @@ groups = {}
 for r in rows:
     key = r["method"]
     if "shill_rise_points" in r:
-        key += " (shill, " + ("curve" if "curve" in r else "no defences") + ")"
+        key += " --shill 0.05" + (" --no-defences" if r.get("defences") is False else "")
     groups.setdefault(key, []).append(r)
 fields = ["ndcg@10", "recall@10", "precision@10", "hit@10", "seconds", "bytes_per_peer_round",
           "peers_seen_max", "shill_rise_points", "shill_hit@10_before", "shill_hit@10_after",

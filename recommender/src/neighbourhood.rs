@@ -42,6 +42,7 @@
 //! ```
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::OnceLock;
 
 use rand::Rng;
 
@@ -154,6 +155,7 @@ pub struct Neighbourhood {
     candidates: VecDeque<Key>,
     trust_hops: HashMap<Key, u8>,
     follows_tried: usize,
+    influence_cache: OnceLock<Vec<f32>>,
 }
 
 /// Cosine similarity of two profiles' item vectors.
@@ -191,6 +193,7 @@ impl Neighbourhood {
             candidates: VecDeque::new(),
             trust_hops: HashMap::new(),
             follows_tried: 0,
+            influence_cache: OnceLock::new(),
         })
     }
 
@@ -207,6 +210,7 @@ impl Neighbourhood {
     /// Replaces the owner's profile (after new plays or ratings) and refreshes similarities.
     pub fn set_own(&mut self, own: TasteProfile) -> Result<()> {
         own.validate()?;
+        self.influence_cache = OnceLock::new();
         self.own = own;
         self.follows_tried = 0;
         for n in &mut self.neighbours {
@@ -228,6 +232,7 @@ impl Neighbourhood {
 
     /// Marks the end of a gossip round: every kept peer gains one round of history.
     pub fn tick(&mut self) {
+        self.influence_cache = OnceLock::new();
         for n in &mut self.neighbours {
             n.rounds_kept = n.rounds_kept.saturating_add(1);
         }
@@ -301,6 +306,8 @@ impl Neighbourhood {
         if peer == self.own.peer {
             return Admission::NotKept;
         }
+        // Trust distances or the kept set may change below.
+        self.influence_cache = OnceLock::new();
         self.note_follows(&profile);
         let similarity = profile_similarity(&self.own, &profile);
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.profile.peer == peer) {
@@ -440,8 +447,15 @@ impl Neighbourhood {
         out
     }
 
-    /// The weight of every kept neighbour in recommendations, after the defences.
+    /// The weight of every kept neighbour in recommendations, after the defences. Computed
+    /// once after each change of the neighbourhood (the clique check compares all pairs).
     pub fn influence(&self) -> Vec<f32> {
+        self.influence_cache
+            .get_or_init(|| self.compute_influence())
+            .clone()
+    }
+
+    fn compute_influence(&self) -> Vec<f32> {
         let base: Vec<f32> = self
             .neighbours
             .iter()

@@ -43,24 +43,25 @@ pub const MAX_PROFILE_BYTES: usize = HEADER + 2 + MAX_PROFILE_ITEMS * 36 + 2 + M
 pub struct Key(pub [u8; 32]);
 
 impl Key {
-    /// A key whose last 8 bytes are `x` big-endian (so keys sort like the numbers).
+    /// A key whose first 8 bytes are `x` big-endian and the rest zero (so keys sort like the
+    /// numbers, and compare as fast as random keys do).
     pub fn from_u64(x: u64) -> Key {
         let mut k = [0u8; 32];
-        k[24..].copy_from_slice(&x.to_be_bytes());
+        k[..8].copy_from_slice(&x.to_be_bytes());
         Key(k)
     }
 
-    /// The number a [`Key::from_u64`] key was made from (the last 8 bytes).
+    /// The number a [`Key::from_u64`] key was made from (the first 8 bytes).
     pub fn low_u64(&self) -> u64 {
         let mut b = [0u8; 8];
-        b.copy_from_slice(&self.0[24..]);
+        b.copy_from_slice(&self.0[..8]);
         u64::from_be_bytes(b)
     }
 }
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0[..24].iter().all(|&b| b == 0) {
+        if self.0[8..].iter().all(|&b| b == 0) {
             write!(f, "Key({})", self.low_u64())
         } else {
             for b in &self.0[..6] {

@@ -353,6 +353,7 @@ fn run_gossip(
     let (sim, points, max_bytes) = run(&config, args.curve)?;
     let mean = gossip_metrics(&sim, known, target);
     extra.insert("rounds".into(), args.rounds.into());
+    extra.insert("defences".into(), (!args.no_defences).into());
     extra.insert("peers_seen_max".into(), sim.peers_seen_max().into());
     extra.insert("bytes_per_peer_round".into(), max_bytes.into());
     if args.curve {

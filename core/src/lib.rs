@@ -34,4 +34,4 @@ pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary};
-pub use store::Store;
+pub use store::{Listen, ListenKind, MAX_STARS, Store};

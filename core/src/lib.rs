@@ -23,6 +23,7 @@ mod index;
 mod library;
 pub mod media;
 pub mod model;
+mod player;
 mod store;
 pub mod wire;
 
@@ -34,4 +35,5 @@ pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary};
+pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
 pub use store::{Listen, ListenKind, MAX_STARS, Store};

@@ -258,8 +258,15 @@ impl TrackDecoder {
             .map(|c| c.count() as u16)
             .filter(|&c| c > 0)
             .ok_or_else(|| MediaError::Corrupt("no channel layout".to_owned()))?;
+        let float_source = matches!(
+            params.sample_format,
+            Some(
+                symphonia::core::sample::SampleFormat::F32
+                    | symphonia::core::sample::SampleFormat::F64
+            )
+        );
         let format_kind = match params.bits_per_sample {
-            Some(bits @ 1..=32) => SampleFormat::Int(bits as u8),
+            Some(bits @ 1..=32) if !float_source => SampleFormat::Int(bits as u8),
             _ => SampleFormat::Float,
         };
         let md5 = match params.verification_check {

@@ -277,3 +277,140 @@ impl symphonia::core::io::MediaSource for ChunkSource {
         Some(self.manifest.file_size())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+    use std::sync::mpsc::{SyncSender, sync_channel};
+
+    use super::*;
+    use crate::media::{Pcm, TrackDecoder};
+    use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
+
+    const WAV: &str = "opsound_manolo_camp-morning_coffee.wav";
+
+    fn fixture() -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../assets/audio")
+                .join(WAV),
+        )
+        .unwrap()
+    }
+
+    fn manifest_of(bytes: &[u8]) -> Manifest {
+        let (chunk_size, chunks) = split_chunks(bytes).unwrap();
+        ManifestDraft {
+            info: TrackInfo {
+                title: "Morning Coffee".into(),
+                ..TrackInfo::default()
+            },
+            file_size: bytes.len() as u64,
+            chunk_size,
+            chunks,
+            published_at: 0,
+        }
+        .sign(&ArtistKeypair::from_seed([3; 32]))
+    }
+
+    /// Records every `need` and hands it to the "network" thread.
+    struct Recorder {
+        asked: Mutex<Vec<usize>>,
+        requests: SyncSender<usize>,
+    }
+
+    impl ChunkProvider for Recorder {
+        fn need(&self, _manifest: &Manifest, index: usize) {
+            self.asked.lock().unwrap().push(index);
+            let _ = self.requests.try_send(index);
+        }
+    }
+
+    fn samples(pcm: Pcm) -> Vec<i16> {
+        match pcm {
+            Pcm::I16(v) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_seek_into_a_missing_part_asks_for_that_chunk_first_and_resumes_on_the_sample() {
+        let bytes = fixture();
+        let m = Arc::new(manifest_of(&bytes));
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db")).unwrap();
+        store.put_manifest(&m).unwrap();
+        // Only the first chunk (with the header) is here.
+        store
+            .put_chunk(&m.chunks()[0], &bytes[..m.chunk_len(0)])
+            .unwrap();
+
+        let (tx, rx) = sync_channel(16);
+        let recorder = Arc::new(Recorder {
+            asked: Mutex::new(Vec::new()),
+            requests: tx,
+        });
+        let network_store = store.clone();
+        let network_manifest = m.clone();
+        let file = bytes.clone();
+        std::thread::spawn(move || {
+            for index in rx {
+                let start = index * network_manifest.chunk_size() as usize;
+                let chunk = &file[start..start + network_manifest.chunk_len(index)];
+                network_store
+                    .put_chunk(&network_manifest.chunks()[index], chunk)
+                    .unwrap();
+            }
+        });
+
+        let source = ChunkSource::new(store, m.clone(), recorder.clone());
+        let mut decoder = TrackDecoder::open(Box::new(source), Some("wav")).unwrap();
+        assert!(
+            recorder.asked.lock().unwrap().is_empty(),
+            "the header was here"
+        );
+
+        // 60 s into an 8 kHz mono 16-bit file: byte 44 + 960,000, far past the first chunk.
+        let target = 480_000u64;
+        decoder.seek(target).unwrap();
+        let block = decoder.next_block().unwrap().unwrap();
+        let expected_chunk = ((44 + target * 2) / m.chunk_size() as u64) as usize;
+        let asked = recorder.asked.lock().unwrap().clone();
+        assert_eq!(asked.first(), Some(&expected_chunk), "asked {asked:?}");
+        assert_eq!(
+            block.start_frame, target,
+            "playback resumes on the sample sought"
+        );
+
+        let mut reference = TrackDecoder::from_bytes(bytes, Some("wav")).unwrap();
+        let mut all = Vec::new();
+        while let Some(b) = reference.next_block().unwrap() {
+            all.extend(samples(b.pcm));
+        }
+        let got = samples(block.pcm);
+        assert_eq!(got[..], all[target as usize..target as usize + got.len()]);
+    }
+
+    #[test]
+    fn a_wait_ends_promptly_on_cancel_and_on_timeout() {
+        let bytes = fixture();
+        let m = Arc::new(manifest_of(&bytes));
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db")).unwrap();
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let mut source = ChunkSource::new(store.clone(), m.clone(), Arc::new(NoNetwork))
+            .with_cancel(cancel.clone());
+        let err = source.read(&mut [0; 16]).unwrap_err();
+        assert_eq!(SourceError::from_io(&err), Some(&SourceError::Cancelled));
+        cancel.reset();
+        let mut source =
+            ChunkSource::new(store, m, Arc::new(NoNetwork)).with_timeout(Duration::from_millis(30));
+        let err = source.read(&mut [0; 16]).unwrap_err();
+        assert!(matches!(
+            SourceError::from_io(&err),
+            Some(SourceError::Timeout { index: 0, .. })
+        ));
+    }
+}

@@ -1,1 +1,158 @@
-fn main() {}
+//! The `busker` binary: the command line (and, with no command, the desktop app).
+//!
+//! Every command opens the data dir, does its work through [`busker_core::Library`] and prints
+//! either readable text or, with `--json`, one JSON object per line (`CLI.md` is the contract).
+//! Errors print once, as one line on stderr, and the exit code is non-zero.
+
+mod cli;
+mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use busker_core::{DataDir, Library, LibraryOptions, PublishEvent, PublishOptions};
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,symphonia=error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn data_dir(cli: &Cli) -> Result<PathBuf> {
+    match &cli.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => DataDir::default_root()
+            .context("no home directory to keep Busker's data in; pass --data-dir DIR"),
+    }
+}
+
+fn open_library(cli: &Cli, artist: Option<&str>) -> Result<Library> {
+    let dir = data_dir(cli)?;
+    let mut options = LibraryOptions::new(&dir);
+    if cli.no_demo {
+        options = options.seed_demo(false);
+    }
+    if let Some(name) = artist {
+        options = options.artist_name(name);
+    }
+    Library::open(options).with_context(|| format!("cannot open data dir {}", dir.display()))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let Some(command) = &cli.command else {
+        anyhow::bail!(
+            "the desktop app is not built into this binary yet; run `busker --help` for the commands"
+        );
+    };
+    match command {
+        Command::Publish {
+            paths,
+            artist,
+            title,
+            album,
+        } => publish(&cli, paths, artist.as_deref(), title.clone(), album.clone()),
+        Command::List => {
+            let library = open_library(&cli, None)?;
+            for track in library.list()? {
+                if cli.json {
+                    output::print_json(&output::summary_json(&track));
+                } else {
+                    println!("{}", output::summary_line(&track));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { query, limit } => {
+            let library = open_library(&cli, None)?;
+            let query = query.join(" ");
+            let hits = library.search(&query, *limit)?;
+            if hits.is_empty() && !cli.json {
+                eprintln!("no tracks match {query:?}");
+            }
+            for track in hits {
+                if cli.json {
+                    output::print_json(&output::summary_json(&track));
+                } else {
+                    println!("{}", output::summary_line(&track));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn publish(
+    cli: &Cli,
+    paths: &[PathBuf],
+    artist: Option<&str>,
+    title: Option<String>,
+    album: Option<String>,
+) -> Result<ExitCode> {
+    let library = open_library(cli, artist)?;
+    let options = PublishOptions {
+        title,
+        artist: artist.map(str::to_owned),
+        album,
+    };
+    let show_progress = !cli.json && std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::hidden();
+    let results = library.publish_paths(paths, &options, |event| match event {
+        PublishEvent::Found(n) => {
+            if show_progress && n > 1 {
+                bar.set_length(n as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+        }
+        PublishEvent::Finished(result) => {
+            bar.inc(1);
+            match result {
+                Ok(m) => {
+                    bar.set_message(m.info().title.clone());
+                    if cli.json {
+                        output::print_json(&output::track_json(m));
+                    } else {
+                        bar.suspend(|| {
+                            println!(
+                                "published {}  {} - {}",
+                                &m.id().to_hex()[..12],
+                                m.info().artist,
+                                m.info().title
+                            )
+                        });
+                    }
+                }
+                Err(e) => bar.suspend(|| eprintln!("error: {e}")),
+            }
+        }
+    });
+    bar.finish_and_clear();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed > 0 {
+        if !cli.json {
+            eprintln!("{} published, {failed} failed", results.len() - failed);
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

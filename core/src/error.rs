@@ -20,6 +20,9 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// A file to publish could not be read; check that it exists and is readable.
+    #[error("cannot read the file: {0}")]
+    ReadFile(#[source] std::io::Error),
     /// Another Busker process uses this data dir; stop it or choose another `--data-dir`.
     #[error("data dir {0} is in use by another Busker process")]
     DataDirLocked(PathBuf),
@@ -50,6 +53,9 @@ pub enum Error {
     /// A rating must be 0 (clear) to 5 stars.
     #[error("{0} stars is not a rating (1 to 5, 0 clears)")]
     BadRating(u8),
+    /// A track id (or id prefix) that matches no known track, or more than one.
+    #[error("{0}")]
+    BadTrackRef(String),
     /// The config file is not valid TOML for Busker.
     #[error("config {path}: {reason}")]
     Config {

@@ -21,7 +21,6 @@ use crate::store::Store;
 
 /// File extensions picked up when publishing a folder.
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav"];
-const DEMO_SEEDED: &str = "demo_seeded";
 
 /// How to open a [`Library`].
 #[derive(Debug, Clone)]
@@ -107,7 +106,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Library {
     /// Opens the data dir: takes its lock, creates the keys on first start, opens the store and
     /// the index (rebuilding the index when it disagrees with the store), and seeds the demo
-    /// library into a new data dir.
+    /// library into a data dir on its first start.
     pub fn open(options: LibraryOptions) -> Result<Self> {
         let dir = DataDir::open(&options.root)?;
         let mut config = Config::load(&dir.config_path())?;
@@ -134,7 +133,8 @@ impl Library {
             config: Mutex::new(config),
             publishing: Mutex::new(()),
         };
-        if seed && !library.store.flag(DEMO_SEEDED)? {
+        // Only a first start seeds: a user who started without the demo never gets it later.
+        if seed && library.store.created() {
             library.seed_demo()?;
         }
         Ok(library)
@@ -157,7 +157,6 @@ impl Library {
                 Err(e) => tracing::warn!(file = track.file_name, error = %e, "demo track skipped"),
             }
         }
-        self.store.set_flag(DEMO_SEEDED)?;
         self.store.flush()
     }
 
@@ -201,7 +200,7 @@ impl Library {
             path: path.to_owned(),
             source,
         };
-        let bytes = std::fs::read(path).map_err(|e| fail(Error::io(path, e)))?;
+        let bytes = std::fs::read(path).map_err(|e| fail(Error::ReadFile(e)))?;
         let fallback = self.config().artist_name;
         self.publish_bytes(
             bytes,
@@ -345,6 +344,34 @@ impl Library {
             }
         }
         Ok(out)
+    }
+
+    /// Resolves a full id or a unique prefix of at least 6 hex digits (as `list` prints them).
+    pub fn resolve(&self, id_or_prefix: &str) -> Result<TrackId> {
+        let text = id_or_prefix.trim().to_ascii_lowercase();
+        if let Ok(id) = text.parse::<TrackId>() {
+            return Ok(id);
+        }
+        if text.len() < 6 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::BadTrackRef(format!(
+                "{id_or_prefix:?} is not a track id (64 hex digits, or a unique prefix of 6 or more)"
+            )));
+        }
+        let mut found = None;
+        for m in self.store.manifests() {
+            let id = m?.id();
+            if id.to_hex().starts_with(&text) {
+                if found.is_some() {
+                    return Err(Error::BadTrackRef(format!(
+                        "{id_or_prefix:?} matches more than one track; give more digits"
+                    )));
+                }
+                found = Some(id);
+            }
+        }
+        found.ok_or_else(|| {
+            Error::BadTrackRef(format!("no known track starts with {id_or_prefix:?}"))
+        })
     }
 
     /// The manifest of `id`.

@@ -4,7 +4,7 @@
 //! - `manifests`: track id -> encoded manifest, for every track this peer has heard of;
 //! - `chunks`: chunk hash -> chunk bytes, content-addressed, so equal chunks are stored once;
 //! - `local`: track id -> empty, for tracks whose every chunk is here and verified;
-//! - `meta`: small flags (schema version, demo seeded, a write in progress);
+//! - `meta`: small flags (schema version, a write in progress);
 //! - `history`: listening events (plays, skips with their position, completions) in time order,
 //!   the implicit feedback the recommender learns from;
 //! - `ratings`: track id -> stars (1..=5), the explicit feedback.
@@ -38,6 +38,7 @@ pub struct Store {
     meta: sled::Tree,
     history: sled::Tree,
     ratings: sled::Tree,
+    created: bool,
 }
 
 /// What happened when a track was listened to.
@@ -108,7 +109,7 @@ impl Store {
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
             .open()?;
-        let store = Self {
+        let mut store = Self {
             manifests: db.open_tree("manifests")?,
             chunks: db.open_tree("chunks")?,
             local: db.open_tree("local")?,
@@ -116,10 +117,12 @@ impl Store {
             history: db.open_tree("history")?,
             ratings: db.open_tree("ratings")?,
             db,
+            created: false,
         };
         match store.meta.get(KEY_SCHEMA)? {
             None => {
                 store.meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+                store.created = true;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}
             Some(v) => {
@@ -137,6 +140,11 @@ impl Store {
             tracing::info!(removed, "swept chunks left by an interrupted write");
         }
         Ok(store)
+    }
+
+    /// Whether this open created the database (a first start).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Stores a manifest heard from the network (or published here). Returns `false` when it was

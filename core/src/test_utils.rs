@@ -1,4 +1,6 @@
-//! Helpers for tests and benches in other crates (feature `test-utils`).
+//! Helpers for tests and benches in other crates (feature `test-utils`). They panic on setup
+//! failures, as test code does.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -172,6 +172,12 @@ fn a_fresh_data_dir_is_seeded_with_the_demo_library_once() {
     assert_eq!(ids1, ids2);
     let lib = Library::open(LibraryOptions::new(tmp.path())).unwrap();
     assert_eq!(lib.list().unwrap().len(), demo::TRACKS.len());
+
+    // A data dir first opened without the demo never gets it later.
+    let bare = tempfile::tempdir().unwrap();
+    drop(open(bare.path()));
+    let lib = Library::open(LibraryOptions::new(bare.path())).unwrap();
+    assert!(lib.list().unwrap().is_empty());
 }
 
 #[test]
@@ -196,4 +202,30 @@ fn a_second_process_on_the_same_data_dir_is_refused() {
     let _lib = open(tmp.path());
     let err = Library::open(LibraryOptions::new(tmp.path())).unwrap_err();
     assert!(matches!(err, Error::DataDirLocked(_)), "{err}");
+}
+
+#[test]
+fn ids_resolve_from_unique_prefixes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = open(tmp.path());
+    let m = lib
+        .publish_file(
+            &fixture("sonicpi_ambi_piano.flac"),
+            &PublishOptions::default(),
+        )
+        .unwrap();
+    let hex = m.id().to_hex();
+    assert_eq!(lib.resolve(&hex).unwrap(), m.id());
+    assert_eq!(lib.resolve(&hex[..8].to_uppercase()).unwrap(), m.id());
+    assert!(matches!(lib.resolve(&hex[..4]), Err(Error::BadTrackRef(_))));
+    assert!(matches!(
+        lib.resolve("not-hex!"),
+        Err(Error::BadTrackRef(_))
+    ));
+    let other = if hex.starts_with('0') {
+        "ffffff"
+    } else {
+        "000000"
+    };
+    assert!(matches!(lib.resolve(other), Err(Error::BadTrackRef(_))));
 }

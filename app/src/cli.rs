@@ -1,0 +1,57 @@
+//! The command line, as documented in `CLI.md`: a contract that outside tests rely on.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Busker: the music network nobody can shut down.
+///
+/// With no command, opens the desktop app.
+#[derive(Debug, Parser)]
+#[command(name = "busker", version, about, long_about = None)]
+pub struct Cli {
+    /// Where this peer keeps everything (default: the platform data dir).
+    #[arg(long, global = true, value_name = "DIR", env = "BUSKER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Machine-readable output: one JSON value per line on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Do not seed a new data dir with the bundled demo library.
+    #[arg(long, global = true)]
+    pub no_demo: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish audio files or folders (recursively) as signed tracks.
+    Publish {
+        /// Files or folders to publish.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Artist display name (remembered for later publishes).
+        #[arg(long, value_name = "NAME")]
+        artist: Option<String>,
+        /// Title instead of the title tag (single files).
+        #[arg(long)]
+        title: Option<String>,
+        /// Album instead of the album tag.
+        #[arg(long)]
+        album: Option<String>,
+    },
+    /// List the tracks this peer knows.
+    List,
+    /// Search the local index (typo-tolerant, prefix-aware).
+    Search {
+        /// What to look for.
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}

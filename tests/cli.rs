@@ -1,0 +1,122 @@
+//! The command-line contract of `CLI.md`, driven through the real binary.
+
+use crate::util::{Peer, audio};
+
+fn titles(values: &[serde_json::Value]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| v["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn fresh_data_dir_lists_and_finds_the_demo_library() {
+    let peer = Peer::new();
+    let (ok, list, _) = peer.json(&["list"]);
+    assert!(ok);
+    assert_eq!(list.len(), 5);
+    for track in &list {
+        for key in [
+            "id",
+            "title",
+            "artist",
+            "album",
+            "duration_secs",
+            "format",
+            "local",
+            "providers",
+        ] {
+            assert!(track.get(key).is_some(), "{key} missing in {track}");
+        }
+        assert_eq!(track["local"], true);
+    }
+    for query in ["spring lov", "sprng of love", "Spring of love"] {
+        let (ok, hits, _) = peer.json(&["search", query]);
+        assert!(ok);
+        assert_eq!(
+            titles(&hits).first().map(String::as_str),
+            Some("Spring of love"),
+            "{query}"
+        );
+    }
+}
+
+#[test]
+fn publish_files_and_folders_with_clear_errors_for_bad_ones() {
+    let peer = Peer::new();
+    let music = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        audio("sonicpi_ambi_piano.flac"),
+        music.path().join("piano.flac"),
+    )
+    .unwrap();
+    std::fs::write(music.path().join("broken.ogg"), b"OggS but not really").unwrap();
+    let (ok, published, stderr) = peer.json(&[
+        "--no-demo",
+        "publish",
+        "--artist",
+        "Ada Busker",
+        music.path().to_str().unwrap(),
+        &audio("opsound_manolo_camp-morning_coffee.tagged.flac"),
+    ]);
+    assert!(!ok, "one file failed, so the exit code says so");
+    // Results come in the order of the arguments, folders expanded in place.
+    assert_eq!(titles(&published), vec!["piano", "Morning Coffee"]);
+    assert_eq!(published[0]["artist"], "Ada Busker");
+    assert_eq!(
+        published[1]["artist"], "Ada Busker",
+        "--artist overrides the tag"
+    );
+    assert_eq!(published[1]["format"], "flac");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("broken.ogg"), "{stderr}");
+
+    // Nothing of the broken file was kept; the good ones are searchable.
+    let (_, list, _) = peer.json(&["list"]);
+    assert_eq!(list.len(), 2);
+    let (_, hits, _) = peer.json(&["search", "mornin"]);
+    assert_eq!(titles(&hits), vec!["Morning Coffee"]);
+
+    // Publishing the same file again is refused and changes nothing.
+    let out = peer.run(&[
+        "publish",
+        &audio("opsound_manolo_camp-morning_coffee.tagged.flac"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already published"));
+    let (_, list, _) = peer.json(&["list"]);
+    assert_eq!(list.len(), 2);
+}
+
+#[test]
+fn a_data_dir_in_use_is_refused_with_one_line() {
+    let peer = Peer::new();
+    let _held = busker_core::Library::open(
+        busker_core::LibraryOptions::new(peer.dir.path()).seed_demo(false),
+    )
+    .unwrap();
+    let out = peer.run(&["list"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("in use by another Busker process"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreadable_paths_and_empty_queries_are_handled() {
+    let peer = Peer::new();
+    let out = peer.run(&["--no-demo", "publish", "/definitely/not/here.flac"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/definitely/not/here.flac") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
+    let (ok, hits, _) = peer.json(&["search", "   "]);
+    assert!(ok);
+    assert!(hits.is_empty());
+}

@@ -30,6 +30,8 @@ mod source;
 
 pub use decode::{Pcm, PcmBlock, PcmSpec, SampleFormat, TrackDecoder};
 pub use resample::Resampler;
+#[cfg(feature = "cpal")]
+pub use sink::CpalSink;
 pub use sink::{AudioSink, NullSink, PulseSink, SinkInput, WavSink, open_device};
 pub use source::{
     CancelToken, ChunkProvider, ChunkSource, DEFAULT_CHUNK_TIMEOUT, NoNetwork, SourceError,

@@ -673,15 +673,16 @@ impl Engine {
             self.prefetch_next();
         }
         if frames > 0 {
-            self.write(&spec, &pcm);
-            self.frames += frames;
-            self.played += Duration::from_secs_f64(frames as f64 / spec.sample_rate as f64);
-            self.last_spec = Some(spec);
+            // First audio is when decoded samples reach the sink, before a device's buffer.
             if let Some(at) = self.load_at.take() {
                 let after = at.elapsed();
                 self.first_audio.get_or_insert(after);
                 self.emit(PlayerEvent::FirstAudio { id, after });
             }
+            self.write(&spec, &pcm);
+            self.frames += frames;
+            self.played += Duration::from_secs_f64(frames as f64 / spec.sample_rate as f64);
+            self.last_spec = Some(spec);
         }
         if due {
             self.emit(PlayerEvent::Position { id, ms });

@@ -356,3 +356,142 @@ fn device_sinks_get_f32_resampled_to_their_rate_with_the_volume_applied() {
     );
     assert_eq!(peak, 0.0, "volume 0 is silence");
 }
+
+/// A network that sends the first chunks at once and holds back the rest until released, and
+/// reports every request to the test.
+struct Gate {
+    state: Mutex<(bool, Vec<usize>)>,
+    free: usize,
+    network: SyncSender<usize>,
+    seen: SyncSender<usize>,
+}
+
+impl Gate {
+    fn release(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.0 = true;
+        for index in state.1.drain(..) {
+            self.network.try_send(index).unwrap();
+        }
+    }
+}
+
+impl ChunkProvider for Gate {
+    fn need(&self, _manifest: &Manifest, index: usize) {
+        let _ = self.seen.try_send(index);
+        let mut state = self.state.lock().unwrap();
+        if state.0 || index < self.free {
+            self.network.try_send(index).unwrap();
+        } else {
+            state.1.push(index);
+        }
+    }
+}
+
+#[test]
+fn seeking_while_waiting_for_a_chunk_asks_for_the_sought_chunk_first_and_plays_from_there() {
+    let name = "opsound_manolo_camp-morning_coffee.wav";
+    let (_dir, library) = library();
+    let m = publish(&library, name);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("db")).unwrap();
+    store.put_manifest(&m).unwrap();
+    let (network_tx, network_rx) = sync_channel(256);
+    let (seen_tx, seen) = sync_channel(256);
+    let gate = Arc::new(Gate {
+        state: Mutex::new((false, Vec::new())),
+        free: 3,
+        network: network_tx,
+        seen: seen_tx,
+    });
+    serve(
+        store.clone(),
+        m.clone(),
+        std::fs::read(fixture_path(name)).unwrap(),
+        network_rx,
+    );
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let player = Player::spawn(
+        store.clone(),
+        gate.clone(),
+        Box::new(WavSink::create(out.path()).unwrap()),
+        PlayerOptions::default(),
+    );
+    player.load(vec![m.id()], 0).unwrap();
+    // The player plays chunks 0..3, then waits for chunk 3, which the gate holds back.
+    let wait = Duration::from_secs(30);
+    while seen.recv_timeout(wait).unwrap() != 3 {}
+
+    let target = 480_000u64; // 60 s at 8 kHz
+    player.seek(Duration::from_secs(60)).unwrap();
+    let sought_chunk = ((44 + target * 2) / m.chunk_size() as u64) as usize;
+    assert_eq!(seen.recv_timeout(wait).unwrap(), sought_chunk);
+    gate.release();
+    wait_finished(&player);
+    player.shutdown();
+
+    // The recording ends with exactly the samples from 60 s to the end.
+    let (_, reference) = direct_decode(name);
+    let tail = &reference[target as usize * 2..];
+    let wav = read_wav(out.path());
+    assert!(wav.data.len() > tail.len());
+    assert!(
+        wav.data.ends_with(tail),
+        "playback resumed on the sample sought"
+    );
+    // Before the seek, only what chunks 0..3 hold was played.
+    let before = wav.data.len() - tail.len();
+    assert!(
+        before <= 3 * m.chunk_size() as usize,
+        "{before} bytes before the seek"
+    );
+}
+
+#[test]
+fn pause_resume_and_next_are_reported_and_the_skip_keeps_its_position() {
+    let (_dir, library) = library();
+    let a = publish(&library, "opsound_manolo_camp-morning_coffee.tagged.flac");
+    let b = publish(&library, "sonicpi_drum_heavy_kick.flac");
+    let player = Player::spawn(
+        library.store().clone(),
+        Arc::new(NoNetwork),
+        Box::new(NullSink::paced()),
+        PlayerOptions::default(),
+    );
+    player.load(vec![a.id(), b.id()], 0).unwrap();
+    let wait = Duration::from_secs(30);
+    loop {
+        if let Some(PlayerEvent::TrackStarted { .. }) = player.next_event_timeout(wait) {
+            break;
+        }
+    }
+    player.pause().unwrap();
+    while player.next_event_timeout(wait).unwrap() != PlayerEvent::Paused(true) {}
+    player.play().unwrap();
+    while player.next_event_timeout(wait).unwrap() != PlayerEvent::Paused(false) {}
+    player.next().unwrap();
+    let mut started = Vec::new();
+    let events = wait_finished(&player);
+    for e in &events {
+        if let PlayerEvent::TrackStarted { id, .. } = e {
+            started.push(*id);
+        }
+    }
+    assert_eq!(started, [b.id()]);
+    player.shutdown();
+    let kinds: Vec<_> = library
+        .store()
+        .listens()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.id, l.kind))
+        .collect();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    assert_eq!(kinds[0], (a.id(), ListenKind::Play));
+    assert!(
+        matches!(kinds[1], (id, ListenKind::Skip { position_ms }) if id == a.id() && position_ms < 73_000),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds[2], (b.id(), ListenKind::Play));
+    assert_eq!(kinds[3], (b.id(), ListenKind::Complete));
+}

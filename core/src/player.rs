@@ -206,6 +206,7 @@ impl Player {
             first_audio: None,
             last_spec: None,
             sink_open: false,
+            reopen: false,
         };
         let thread = std::thread::Builder::new()
             .name("busker-player".to_owned())
@@ -220,14 +221,14 @@ impl Player {
     }
 
     fn send(&self, command: Command, interrupts: bool) -> Result<(), PlayerError> {
+        if interrupts {
+            // Wakes the engine if it is waiting for a chunk of the old position. Set before the
+            // command is queued: the engine clears it when it takes a command, so a flag can
+            // never outlive the command it was raised for.
+            self.interrupt.cancel();
+        }
         match self.commands.try_send(command) {
-            Ok(()) => {
-                if interrupts {
-                    // Wakes the engine if it is waiting for a chunk of the old position.
-                    self.interrupt.cancel();
-                }
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(PlayerError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(PlayerError::Stopped),
         }
@@ -406,6 +407,8 @@ struct Engine {
     first_audio: Option<Duration>,
     last_spec: Option<PcmSpec>,
     sink_open: bool,
+    /// An open was cancelled by a command that did not replace the track: open it again.
+    reopen: bool,
 }
 
 fn now_ms() -> u64 {
@@ -436,6 +439,11 @@ impl Engine {
                     break;
                 }
                 self.handle(command);
+                if self.reopen && self.current.is_none() {
+                    // Opening a track was interrupted by a command that did not replace it.
+                    self.reopen = false;
+                    self.open_at_index();
+                }
                 continue;
             }
             if active {
@@ -473,6 +481,12 @@ impl Engine {
 
     fn handle(&mut self, command: Command) {
         self.interrupt.reset();
+        if matches!(
+            command,
+            Command::Load(..) | Command::Next | Command::Previous | Command::Stop
+        ) {
+            self.reopen = false;
+        }
         match command {
             Command::Load(tracks, start) => {
                 self.leave_current();
@@ -565,7 +579,10 @@ impl Engine {
                     self.current = Some(current);
                     return;
                 }
-                Err(MediaError::Cancelled) => return,
+                Err(MediaError::Cancelled) => {
+                    self.reopen = true;
+                    return;
+                }
                 Err(e) => {
                     self.emit(PlayerEvent::Error {
                         id: Some(id),

@@ -837,6 +837,11 @@ impl Engine {
     }
 
     fn close_sink(&mut self) {
+        if self.paused {
+            // A paused (corked) device would never drain.
+            self.sink.set_paused(false);
+            self.paused = false;
+        }
         if let Some(d) = &mut self.device
             && let Some(r) = &mut d.resampler
         {

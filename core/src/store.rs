@@ -4,6 +4,7 @@
 //! - `manifests`: track id -> encoded manifest, for every track this peer has heard of;
 //! - `chunks`: chunk hash -> chunk bytes, content-addressed, so equal chunks are stored once;
 //! - `local`: track id -> empty, for tracks whose every chunk is here and verified;
+//! - `ratings`: track id -> one byte, the user's stars (1..=5); no entry means unrated;
 //! - `meta`: small flags (schema version, a write in progress).
 //!
 //! Invariants: a chunk is stored only under the BLAKE3 hash of its bytes; a track is marked local
@@ -32,6 +33,7 @@ pub struct Store {
     manifests: sled::Tree,
     chunks: sled::Tree,
     local: sled::Tree,
+    ratings: sled::Tree,
     meta: sled::Tree,
     created: bool,
 }
@@ -47,6 +49,7 @@ impl Store {
             manifests: db.open_tree("manifests")?,
             chunks: db.open_tree("chunks")?,
             local: db.open_tree("local")?,
+            ratings: db.open_tree("ratings")?,
             meta: db.open_tree("meta")?,
             db,
             created: false,
@@ -177,6 +180,37 @@ impl Store {
         }
     }
 
+    /// Rates a track with `stars` (1..=5; 0 clears the rating). Larger values are capped at 5.
+    pub fn rate(&self, id: &TrackId, stars: u8) -> Result<()> {
+        if stars == 0 {
+            self.ratings.remove(id.as_bytes())?;
+        } else {
+            self.ratings.insert(id.as_bytes(), &[stars.min(5)])?;
+        }
+        Ok(())
+    }
+
+    /// The user's rating of `id` (1..=5), or `None` when unrated.
+    pub fn rating(&self, id: &TrackId) -> Result<Option<u8>> {
+        Ok(self
+            .ratings
+            .get(id.as_bytes())?
+            .and_then(|v| v.first().copied())
+            .filter(|s| (1..=5).contains(s)))
+    }
+
+    /// Every rating, in id order.
+    pub fn ratings(&self) -> impl Iterator<Item = Result<(TrackId, u8)>> + '_ {
+        self.ratings.iter().filter_map(|kv| match kv {
+            Ok((k, v)) => {
+                let id = <[u8; 32]>::try_from(k.as_ref()).ok()?;
+                let stars = v.first().copied().filter(|s| (1..=5).contains(s))?;
+                Some(Ok((TrackId(id), stars)))
+            }
+            Err(e) => Some(Err(e.into())),
+        })
+    }
+
     /// Reads a flag from `meta`.
     pub fn flag(&self, key: &str) -> Result<bool> {
         Ok(self.meta.contains_key(key.as_bytes())?)
@@ -277,6 +311,28 @@ mod tests {
             Err(Error::Duplicate(id)) if id == m.id()
         ));
         assert_eq!(store.manifest(&m.id()).unwrap().unwrap(), m);
+    }
+
+    #[test]
+    fn ratings_are_kept_capped_and_cleared_by_zero() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        let a = TrackId([1; 32]);
+        let b = TrackId([2; 32]);
+        {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.rating(&a).unwrap(), None);
+            store.rate(&a, 4).unwrap();
+            store.rate(&b, 9).unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.rating(&a).unwrap(), Some(4));
+        assert_eq!(store.rating(&b).unwrap(), Some(5));
+        let all: Vec<_> = store.ratings().map(|r| r.unwrap()).collect();
+        assert_eq!(all, vec![(a, 4), (b, 5)]);
+        store.rate(&a, 0).unwrap();
+        assert_eq!(store.rating(&a).unwrap(), None);
     }
 
     #[test]

@@ -80,9 +80,14 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
             "{view:?} shows {text:?}"
         );
     }
-    // The player bar is always there.
+    // The player bar is always there; on a first start, Play plays the demo library.
     h.get_by_label("Volume");
     h.get_by_label("Next track");
+    h.get_by_label("Play").click();
+    h.run_steps(2);
+    let first = h.state().model.tracks[0].id;
+    assert_eq!(h.state().player.current().map(|t| t.id), Some(first));
+    assert!(player.calls().contains(&PlayerCall::Load(first.to_hex())));
 }
 
 #[test]

@@ -514,7 +514,14 @@ impl App {
                 }
             }
             Command::Play { tracks, index } => self.player.play_queue(tracks, index),
-            Command::TogglePlay => self.player.toggle(),
+            Command::TogglePlay => {
+                // With nothing queued, Play starts the library from the top.
+                if self.player.queue().is_empty() && !self.model.tracks.is_empty() {
+                    self.player.play_queue(self.model.tracks.clone(), 0);
+                } else {
+                    self.player.toggle();
+                }
+            }
             Command::Next => self.player.next(),
             Command::Previous => self.player.previous(),
             Command::Seek(to) => self.player.seek(to),

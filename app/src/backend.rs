@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -234,10 +234,7 @@ impl Backend {
 
     /// The next event, if one is waiting.
     pub fn try_recv(&self) -> Option<Event> {
-        match self.events.as_ref()?.try_recv() {
-            Ok(e) => Some(e),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.events.as_ref()?.try_recv().ok()
     }
 }
 
@@ -294,11 +291,8 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
     while let Ok(first) = requests.recv() {
         // Take everything that waits, keeping only the newest search.
         let mut batch = vec![first];
-        loop {
-            match requests.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
+        while let Ok(r) = requests.try_recv() {
+            batch.push(r);
         }
         let newest_search = batch
             .iter()

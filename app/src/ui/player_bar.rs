@@ -24,7 +24,7 @@ pub fn show(ui: &mut egui::Ui, player: &Player, model: &Model) -> Vec<Command> {
         .show(ui, |ui| {
             ui.add_space(4.0);
             let current = player.current();
-            let has_queue = !player.queue().is_empty();
+            let has_queue = !player.queue().is_empty() || !model.tracks.is_empty();
             ui.horizontal(|ui| {
                 if icon_button(ui, "⏮", "Previous track", current.is_some()) {
                     out.push(Command::Previous);

@@ -1,4 +1,4 @@
-//! The `busker` binary: the command line (and, with no command, the desktop app).
+//! The `busker` binary: the command line and, with no command, the desktop app ([`busker::App`]).
 //!
 //! Every command opens the data dir, does its work through [`busker_core::Library`] and prints
 //! either readable text or, with `--json`, one JSON object per line (`CLI.md` is the contract).
@@ -60,9 +60,12 @@ fn open_library(cli: &Cli, artist: Option<&str>) -> Result<Library> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let Some(command) = &cli.command else {
-        anyhow::bail!(
-            "the desktop app is not built into this binary yet; run `busker --help` for the commands"
-        );
+        let mut options = busker::AppOptions::new(data_dir(&cli)?);
+        if cli.no_demo {
+            options.seed_demo = Some(false);
+        }
+        busker::app::run_native(options)?;
+        return Ok(ExitCode::SUCCESS);
     };
     match command {
         Command::Publish {

@@ -193,6 +193,18 @@ impl Library {
         lock(&self.config).clone()
     }
 
+    /// Changes the settings and saves them to the config file.
+    pub fn update_config(&self, change: impl FnOnce(&mut Config)) -> Result<Config> {
+        let mut config = lock(&self.config);
+        let mut next = config.clone();
+        change(&mut next);
+        if next != *config {
+            next.save(&self.dir.config_path())?;
+            *config = next;
+        }
+        Ok(config.clone())
+    }
+
     /// Publishes one file. On error the library is unchanged.
     pub fn publish_file(
         &self,

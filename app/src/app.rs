@@ -1,0 +1,611 @@
+//! [`App`]: the window. It keeps the persisted [`State`] apart from the runtime handles (the
+//! [`Backend`], the [`Player`], what the backend reported), draws the panels of [`crate::ui`],
+//! and carries out the [`Command`]s they return in one place, after drawing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use busker_core::model::TrackId;
+use busker_core::{Config, TrackSummary};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{
+    Backend, BackendOptions, DirEntry, Event, PublishItem, PublishStep, Request, SendError,
+};
+use crate::player::{NoAudio, Player, PlayerBackend};
+use crate::ui::{self, Command};
+
+/// How many search hits the Search view asks for.
+pub const SEARCH_LIMIT: usize = 200;
+/// How many messages the notice area keeps.
+const MAX_NOTICES: usize = 5;
+/// How far the arrow keys seek.
+pub const SEEK_STEP_SECS: f32 = 5.0;
+
+/// The views of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum View {
+    /// Your tracks and what you fetched.
+    #[default]
+    Library,
+    /// Search as you type.
+    Search,
+    /// Recommendations and new releases.
+    Discover,
+    /// Radio channels.
+    Radio,
+    /// Publish files.
+    Publish,
+    /// Peers and transfers.
+    Network,
+    /// Settings.
+    Settings,
+}
+
+impl View {
+    /// Every view, in navigation order.
+    pub const ALL: [View; 7] = [
+        View::Library,
+        View::Search,
+        View::Discover,
+        View::Radio,
+        View::Publish,
+        View::Network,
+        View::Settings,
+    ];
+
+    /// The navigation label.
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Library => "Library",
+            View::Search => "Search",
+            View::Discover => "Discover",
+            View::Radio => "Radio",
+            View::Publish => "Publish",
+            View::Network => "Network",
+            View::Settings => "Settings",
+        }
+    }
+}
+
+/// Which tracks the Library view lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LibraryFilter {
+    /// Everything known.
+    #[default]
+    All,
+    /// Tracks whose bytes are here (published or fetched).
+    Here,
+    /// Tracks only heard of.
+    Elsewhere,
+}
+
+/// What survives a restart (saved by eframe in the data dir's `gui.ron`). Settings that the
+/// peer itself needs (artist name, LAN discovery) live in the data dir's `config.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    /// The open view.
+    pub view: View,
+    /// Player volume, 0.0 to 1.0.
+    pub volume: f32,
+    /// The search text.
+    pub search_query: String,
+    /// The Library view's filter.
+    pub library_filter: LibraryFilter,
+    /// The path field of the Publish view.
+    pub publish_path: String,
+    /// The folder the file browser shows.
+    pub browse_dir: Option<PathBuf>,
+    /// Dark or light theme.
+    pub dark_mode: bool,
+    /// Peer addresses the user pasted, to dial once the network is in this build.
+    pub peer_addresses: Vec<String>,
+    /// The Network view's address field.
+    pub peer_input: String,
+    /// The Radio view's channel name field.
+    pub radio_name: String,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            view: View::Library,
+            volume: 0.8,
+            search_query: String::new(),
+            library_filter: LibraryFilter::All,
+            publish_path: String::new(),
+            browse_dir: None,
+            dark_mode: true,
+            peer_addresses: Vec::new(),
+            peer_input: String::new(),
+            radio_name: String::new(),
+        }
+    }
+}
+
+/// How the backend is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Opening the data dir (a first start also seeds the demo library).
+    Opening,
+    /// Ready.
+    Open {
+        /// The data dir.
+        data_dir: PathBuf,
+        /// This peer's artist key (hex).
+        artist_key: String,
+    },
+    /// The data dir could not be opened.
+    Failed(String),
+}
+
+/// One file in the Publish view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishRow {
+    /// The file.
+    pub path: PathBuf,
+    /// Editable title.
+    pub title: String,
+    /// Editable artist.
+    pub artist: String,
+    /// Editable album.
+    pub album: String,
+    /// Length, when the file could be read.
+    pub duration_ms: u64,
+    /// Where it is.
+    pub status: RowStatus,
+}
+
+/// Where a file of the Publish view is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowStatus {
+    /// Tags read; waiting for "Publish".
+    Ready,
+    /// The file cannot be published (unreadable, not audio).
+    Unreadable(String),
+    /// Waiting its turn in a publish.
+    Queued,
+    /// Being published.
+    Publishing,
+    /// Published as this track.
+    Published(TrackId),
+    /// Publishing failed; nothing was kept.
+    Failed(String),
+}
+
+/// The Search view's results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    /// The seq of the newest search sent.
+    pub sent: u64,
+    /// The seq of the results shown.
+    pub shown: u64,
+    /// Hits, best first.
+    pub hits: Vec<TrackSummary>,
+    /// How long the shown search took in the backend.
+    pub took: Duration,
+}
+
+/// What the backend reported, as the views need it. Not persisted.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The backend's status.
+    pub status: Status,
+    /// The peer's settings.
+    pub config: Config,
+    /// Every known track.
+    pub tracks: Vec<TrackSummary>,
+    /// Star ratings.
+    pub ratings: HashMap<TrackId, u8>,
+    /// Newest published tracks.
+    pub new_releases: Vec<TrackSummary>,
+    /// Search results.
+    pub search: SearchResults,
+    /// Files of the Publish view.
+    pub publish_rows: Vec<PublishRow>,
+    /// A scan is running.
+    pub scanning: bool,
+    /// The file browser's listing.
+    pub listing: Option<(PathBuf, Result<Vec<DirEntry>, String>)>,
+    /// Recent errors and messages, newest last.
+    pub notices: Vec<String>,
+    /// Move keyboard focus to the search field on the next frame.
+    pub focus_search: bool,
+    /// The artist name field of Settings.
+    pub artist_input: String,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self {
+            status: Status::Opening,
+            config: Config::default(),
+            tracks: Vec::new(),
+            ratings: HashMap::new(),
+            new_releases: Vec::new(),
+            search: SearchResults::default(),
+            publish_rows: Vec::new(),
+            scanning: false,
+            listing: None,
+            notices: Vec::new(),
+            focus_search: false,
+            artist_input: String::new(),
+        }
+    }
+}
+
+impl Model {
+    /// Adds a message to the notice area.
+    pub fn notice(&mut self, text: impl Into<String>) {
+        self.notices.push(text.into());
+        if self.notices.len() > MAX_NOTICES {
+            self.notices.remove(0);
+        }
+    }
+
+    /// The rating of a track (0: unrated).
+    pub fn rating(&self, id: &TrackId) -> u8 {
+        self.ratings.get(id).copied().unwrap_or(0)
+    }
+}
+
+/// How to start the app.
+pub struct AppOptions {
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// Whether a new data dir gets the demo library (`None`: from the config).
+    pub seed_demo: Option<bool>,
+    /// The audio engine.
+    pub player: Box<dyn PlayerBackend>,
+}
+
+impl AppOptions {
+    /// Options for `data_dir`, with no audio engine.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            seed_demo: None,
+            player: Box::new(NoAudio),
+        }
+    }
+}
+
+/// The desktop app.
+pub struct App {
+    /// What is persisted.
+    pub state: State,
+    /// What the backend reported.
+    pub model: Model,
+    /// The player.
+    pub player: Player,
+    backend_options: BackendOptions,
+    backend: Option<Backend>,
+}
+
+impl App {
+    /// A new app with `state` (from storage, or the default). The backend starts on the first
+    /// frame, when the app knows its `egui::Context` to wake.
+    pub fn new(options: AppOptions, state: State) -> Self {
+        let player = Player::new(options.player, state.volume);
+        Self {
+            state,
+            model: Model::default(),
+            player,
+            backend_options: BackendOptions {
+                data_dir: options.data_dir,
+                seed_demo: options.seed_demo,
+            },
+            backend: None,
+        }
+    }
+
+    /// Whether the backend has opened the library.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.model.status, Status::Open { .. })
+    }
+
+    /// Draws one frame into `ui` (the whole window) and carries out what the user asked.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.start_backend(ui.ctx());
+        self.drain_events();
+        self.player.tick();
+        ui.ctx().set_theme(if self.state.dark_mode {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        });
+
+        let mut commands = self.shortcuts(ui);
+        commands.extend(ui::player_bar::show(ui, &self.player, &self.model));
+        commands.extend(ui::nav::show(ui, &mut self.state, &self.model));
+        egui::CentralPanel::default().show(ui, |ui| {
+            commands.extend(ui::notices::show(ui, &mut self.model));
+            let view = match self.state.view {
+                View::Library => ui::library::show(ui, &mut self.state, &self.model, &self.player),
+                View::Search => {
+                    ui::search::show(ui, &mut self.state, &mut self.model, &self.player)
+                }
+                View::Discover => ui::discover::show(ui, &self.model, &self.player),
+                View::Radio => ui::radio::show(ui, &mut self.state, &self.model),
+                View::Publish => ui::publish::show(ui, &mut self.state, &mut self.model),
+                View::Network => ui::network::show(ui, &mut self.state, &self.model),
+                View::Settings => ui::settings::show(ui, &mut self.state, &mut self.model),
+            };
+            commands.extend(view);
+        });
+        for command in commands {
+            self.execute(command);
+        }
+        if self.player.is_playing() {
+            // The time display and the seek bar move while playing.
+            ui.ctx().request_repaint_after(Duration::from_millis(250));
+        }
+    }
+
+    fn start_backend(&mut self, ctx: &egui::Context) {
+        if self.backend.is_some() || !matches!(self.model.status, Status::Opening) {
+            return;
+        }
+        let repaint = ctx.clone();
+        match Backend::start(self.backend_options.clone(), move || {
+            repaint.request_repaint()
+        }) {
+            Ok(b) => self.backend = Some(b),
+            Err(e) => self.model.status = Status::Failed(format!("cannot start the worker: {e}")),
+        }
+    }
+
+    fn shortcuts(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut out = Vec::new();
+        let ctx = ui.ctx().clone();
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
+            out.push(Command::FocusSearch);
+        }
+        if !ctx.text_edit_focused() {
+            ctx.input_mut(|i| {
+                if i.consume_key(egui::Modifiers::NONE, egui::Key::Space) {
+                    out.push(Command::TogglePlay);
+                }
+                if i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowLeft) {
+                    out.push(Command::SeekBy(-SEEK_STEP_SECS));
+                }
+                if i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowRight) {
+                    out.push(Command::SeekBy(SEEK_STEP_SECS));
+                }
+            });
+        }
+        out
+    }
+
+    fn send(&mut self, request: Request) {
+        let Some(backend) = &self.backend else {
+            self.model.notice("the library is not open yet");
+            return;
+        };
+        match backend.send(request) {
+            Ok(()) => {}
+            Err(SendError::Busy) => self.model.notice("busy: please try again in a moment"),
+            Err(SendError::Stopped) => self.model.notice("the library worker has stopped"),
+        }
+    }
+
+    /// Takes every event the backend posted.
+    pub fn drain_events(&mut self) {
+        let mut events = Vec::new();
+        if let Some(backend) = &self.backend {
+            while let Some(e) = backend.try_recv() {
+                events.push(e);
+            }
+        }
+        for event in events {
+            self.apply(event);
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        let m = &mut self.model;
+        match event {
+            Event::Opened {
+                data_dir,
+                artist_key,
+                config,
+            } => {
+                m.status = Status::Open {
+                    data_dir,
+                    artist_key,
+                };
+                m.artist_input = config.artist_name.clone().unwrap_or_default();
+                m.config = config;
+                if !self.state.search_query.trim().is_empty() {
+                    let query = self.state.search_query.clone();
+                    self.execute(Command::Search(query));
+                }
+            }
+            Event::OpenFailed(e) => {
+                m.status = Status::Failed(e);
+                self.backend = None;
+            }
+            Event::Library {
+                tracks,
+                ratings,
+                new_releases,
+            } => {
+                for t in &tracks {
+                    self.player.update_track(t);
+                }
+                m.tracks = tracks;
+                m.ratings = ratings;
+                m.new_releases = new_releases;
+            }
+            Event::SearchResults { seq, hits, took } => {
+                if seq >= m.search.shown && seq <= m.search.sent {
+                    m.search.shown = seq;
+                    m.search.hits = hits;
+                    m.search.took = took;
+                }
+            }
+            Event::Scanned(files) => {
+                m.scanning = false;
+                for f in files {
+                    if m.publish_rows.iter().any(|r| r.path == f.path) {
+                        continue;
+                    }
+                    let (tags, status) = match f.tags {
+                        Ok(t) => (t, RowStatus::Ready),
+                        Err(e) => (Default::default(), RowStatus::Unreadable(e)),
+                    };
+                    m.publish_rows.push(PublishRow {
+                        path: f.path,
+                        title: tags.title,
+                        artist: tags.artist,
+                        album: tags.album,
+                        duration_ms: tags.duration_ms,
+                        status,
+                    });
+                }
+            }
+            Event::Publish { row, step } => {
+                if let Some(r) = m.publish_rows.get_mut(row) {
+                    r.status = match step {
+                        PublishStep::Started => RowStatus::Publishing,
+                        PublishStep::Done(t) => RowStatus::Published(t.id),
+                        PublishStep::Failed(e) => RowStatus::Failed(e),
+                    };
+                }
+            }
+            Event::Rated(id, stars) => {
+                if stars == 0 {
+                    m.ratings.remove(&id);
+                } else {
+                    m.ratings.insert(id, stars);
+                }
+            }
+            Event::Listing { dir, entries } => {
+                self.state.browse_dir = Some(dir.clone());
+                m.listing = Some((dir, entries));
+            }
+            Event::Settings(config) => m.config = config,
+            Event::Error(e) => m.notice(e),
+        }
+    }
+
+    /// Carries out one command.
+    pub fn execute(&mut self, command: Command) {
+        match command {
+            Command::Show(view) => self.state.view = view,
+            Command::FocusSearch => {
+                self.state.view = View::Search;
+                self.model.focus_search = true;
+            }
+            Command::Search(query) => {
+                self.model.search.sent += 1;
+                let seq = self.model.search.sent;
+                if query.trim().is_empty() {
+                    self.model.search.shown = seq;
+                    self.model.search.hits.clear();
+                } else {
+                    self.send(Request::Search {
+                        seq,
+                        query,
+                        limit: SEARCH_LIMIT,
+                    });
+                }
+            }
+            Command::Play { tracks, index } => self.player.play_queue(tracks, index),
+            Command::TogglePlay => {
+                // With nothing queued, Play starts the library from the top.
+                if self.player.queue().is_empty() && !self.model.tracks.is_empty() {
+                    self.player.play_queue(self.model.tracks.clone(), 0);
+                } else {
+                    self.player.toggle();
+                }
+            }
+            Command::Next => self.player.next(),
+            Command::Previous => self.player.previous(),
+            Command::Seek(to) => self.player.seek(to),
+            Command::SeekBy(secs) => self.player.seek_by(secs),
+            Command::Volume(v) => {
+                self.player.set_volume(v);
+                self.state.volume = self.player.volume();
+            }
+            Command::Rate(id, stars) => self.send(Request::Rate(id, stars)),
+            Command::Scan(paths) => {
+                self.model.scanning = true;
+                self.send(Request::Scan(paths));
+            }
+            Command::Publish => {
+                let mut items = Vec::new();
+                for (row, r) in self.model.publish_rows.iter_mut().enumerate() {
+                    if matches!(r.status, RowStatus::Ready | RowStatus::Failed(_)) {
+                        r.status = RowStatus::Queued;
+                        items.push(PublishItem {
+                            row,
+                            path: r.path.clone(),
+                            title: r.title.clone(),
+                            artist: r.artist.clone(),
+                            album: r.album.clone(),
+                        });
+                    }
+                }
+                if !items.is_empty() {
+                    self.send(Request::Publish(items));
+                }
+            }
+            Command::ClearPublished => self.model.publish_rows.retain(|r| {
+                !matches!(r.status, RowStatus::Published(_) | RowStatus::Unreadable(_))
+            }),
+            Command::RemoveRow(i) => {
+                if i < self.model.publish_rows.len()
+                    && !matches!(
+                        self.model.publish_rows[i].status,
+                        RowStatus::Queued | RowStatus::Publishing
+                    )
+                {
+                    self.model.publish_rows.remove(i);
+                }
+            }
+            Command::Browse(dir) => self.send(Request::Browse(dir)),
+            Command::SetArtistName(name) => self.send(Request::SetArtistName(name)),
+            Command::SetLanDiscovery(on) => self.send(Request::SetLanDiscovery(on)),
+            Command::Refresh => self.send(Request::Refresh),
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.state);
+    }
+}
+
+/// Opens the window and runs until it is closed. Window geometry and [`State`] are kept in
+/// the data dir's `gui.ron`.
+pub fn run_native(options: AppOptions) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Busker")
+            .with_app_id("busker")
+            .with_inner_size([1100.0, 720.0])
+            .with_min_inner_size([640.0, 420.0]),
+        persistence_path: Some(options.data_dir.join("gui.ron")),
+        ..eframe::NativeOptions::default()
+    };
+    eframe::run_native(
+        "Busker",
+        native,
+        Box::new(move |cc| {
+            let state = cc
+                .storage
+                .and_then(|s| eframe::get_value::<State>(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            Ok(Box::new(App::new(options, state)))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

@@ -1,0 +1,362 @@
+//! The player: queue, current track, play/pause, a position clock, volume; and the
+//! [`PlayerBackend`] seam where the audio engine plugs in.
+//!
+//! The position is kept by an [`Instant`] clock (position at the last change plus the time
+//! played since), so the seek bar, the time display and the keyboard shortcuts work whatever
+//! backend is attached. The audio engine (decoder, chunk source, audio device, recording sink)
+//! is built on the playback branch; it implements [`PlayerBackend`] and is handed to
+//! [`Player::new`]. Until then the app runs with [`NoAudio`], which says so in the player bar.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use busker_core::TrackSummary;
+
+/// Where the player sends what the user asked for. Implemented by the audio engine.
+///
+/// Calls come from the UI thread and must return at once: an implementation hands the work to
+/// its own thread or task.
+pub trait PlayerBackend: Send {
+    /// A short name for the player bar ("no audio output", "default device", ...).
+    fn name(&self) -> &str;
+    /// Whether this backend makes sound. `false` makes the player bar say so.
+    fn audible(&self) -> bool;
+    /// Starts loading `track` at position zero, paused.
+    fn load(&mut self, track: &TrackSummary);
+    /// Plays the loaded track.
+    fn play(&mut self);
+    /// Pauses.
+    fn pause(&mut self);
+    /// Moves the playhead.
+    fn seek(&mut self, position: Duration);
+    /// Volume from 0.0 (silent) to 1.0 (full).
+    fn set_volume(&mut self, volume: f32);
+    /// Stops and unloads.
+    fn stop(&mut self);
+}
+
+/// The backend of a build without an audio engine: it accepts every call and makes no sound.
+#[derive(Debug, Default)]
+pub struct NoAudio;
+
+impl PlayerBackend for NoAudio {
+    fn name(&self) -> &str {
+        "no audio output in this build yet"
+    }
+    fn audible(&self) -> bool {
+        false
+    }
+    fn load(&mut self, _: &TrackSummary) {}
+    fn play(&mut self) {}
+    fn pause(&mut self) {}
+    fn seek(&mut self, _: Duration) {}
+    fn set_volume(&mut self, _: f32) {}
+    fn stop(&mut self) {}
+}
+
+/// One call a [`RecordingPlayer`] received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlayerCall {
+    /// [`PlayerBackend::load`] with this track id (hex).
+    Load(String),
+    /// [`PlayerBackend::play`].
+    Play,
+    /// [`PlayerBackend::pause`].
+    Pause,
+    /// [`PlayerBackend::seek`].
+    Seek(Duration),
+    /// [`PlayerBackend::set_volume`].
+    Volume(f32),
+    /// [`PlayerBackend::stop`].
+    Stop,
+}
+
+/// A backend that records the calls it receives (for tests and for checking the wiring). It
+/// makes no sound: the recording sink that captures decoded samples is the playback engine's.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingPlayer {
+    calls: Arc<Mutex<Vec<PlayerCall>>>,
+}
+
+impl RecordingPlayer {
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<PlayerCall> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn push(&self, call: PlayerCall) {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(call);
+        }
+    }
+}
+
+impl PlayerBackend for RecordingPlayer {
+    fn name(&self) -> &str {
+        "recording (no sound)"
+    }
+    fn audible(&self) -> bool {
+        false
+    }
+    fn load(&mut self, track: &TrackSummary) {
+        self.push(PlayerCall::Load(track.id.to_hex()));
+    }
+    fn play(&mut self) {
+        self.push(PlayerCall::Play);
+    }
+    fn pause(&mut self) {
+        self.push(PlayerCall::Pause);
+    }
+    fn seek(&mut self, position: Duration) {
+        self.push(PlayerCall::Seek(position));
+    }
+    fn set_volume(&mut self, volume: f32) {
+        self.push(PlayerCall::Volume(volume));
+    }
+    fn stop(&mut self) {
+        self.push(PlayerCall::Stop);
+    }
+}
+
+/// Pressing "previous" later than this into a track restarts it instead.
+const RESTART_THRESHOLD: Duration = Duration::from_secs(3);
+
+/// The player state the player bar shows.
+pub struct Player {
+    queue: Vec<TrackSummary>,
+    current: Option<usize>,
+    /// Position when the clock last started or stopped.
+    base: Duration,
+    /// When playback (re)started; `None` while paused.
+    since: Option<Instant>,
+    volume: f32,
+    backend: Box<dyn PlayerBackend>,
+}
+
+impl Player {
+    /// A stopped player with an empty queue.
+    pub fn new(backend: Box<dyn PlayerBackend>, volume: f32) -> Self {
+        let mut player = Self {
+            queue: Vec::new(),
+            current: None,
+            base: Duration::ZERO,
+            since: None,
+            volume: volume.clamp(0.0, 1.0),
+            backend,
+        };
+        player.backend.set_volume(player.volume);
+        player
+    }
+
+    /// The backend's name, for the player bar.
+    pub fn backend_name(&self) -> &str {
+        self.backend.name()
+    }
+
+    /// Whether the backend makes sound.
+    pub fn audible(&self) -> bool {
+        self.backend.audible()
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &[TrackSummary] {
+        &self.queue
+    }
+
+    /// The current track.
+    pub fn current(&self) -> Option<&TrackSummary> {
+        self.queue.get(self.current?)
+    }
+
+    /// Whether the clock runs.
+    pub fn is_playing(&self) -> bool {
+        self.since.is_some()
+    }
+
+    /// Volume, 0.0 to 1.0.
+    pub fn volume(&self) -> f32 {
+        self.volume
+    }
+
+    /// The current track's length.
+    pub fn duration(&self) -> Duration {
+        self.current().map_or(Duration::ZERO, |t| {
+            Duration::from_millis(t.info.duration_ms)
+        })
+    }
+
+    /// The playhead.
+    pub fn position(&self) -> Duration {
+        let played = self.since.map_or(Duration::ZERO, |s| s.elapsed());
+        (self.base + played).min(self.duration())
+    }
+
+    /// Replaces the queue and plays `tracks[index]`.
+    pub fn play_queue(&mut self, tracks: Vec<TrackSummary>, index: usize) {
+        if index >= tracks.len() {
+            return;
+        }
+        self.queue = tracks;
+        self.start(index);
+    }
+
+    fn start(&mut self, index: usize) {
+        let Some(track) = self.queue.get(index) else {
+            return;
+        };
+        self.current = Some(index);
+        self.backend.load(track);
+        self.base = Duration::ZERO;
+        self.since = Some(Instant::now());
+        self.backend.play();
+    }
+
+    /// Plays when paused, pauses when playing. With nothing loaded, starts the queue.
+    pub fn toggle(&mut self) {
+        if self.current.is_none() {
+            if !self.queue.is_empty() {
+                self.start(0);
+            }
+            return;
+        }
+        if self.is_playing() {
+            self.base = self.position();
+            self.since = None;
+            self.backend.pause();
+        } else {
+            if self.position() >= self.duration() {
+                self.base = Duration::ZERO;
+                self.backend.seek(Duration::ZERO);
+            }
+            self.since = Some(Instant::now());
+            self.backend.play();
+        }
+    }
+
+    /// Next track in the queue; stops after the last.
+    pub fn next(&mut self) {
+        match self.current {
+            Some(i) if i + 1 < self.queue.len() => self.start(i + 1),
+            Some(_) => self.stop(),
+            None => {}
+        }
+    }
+
+    /// Restarts the track, or goes to the previous one near its start.
+    pub fn previous(&mut self) {
+        match self.current {
+            Some(i) if i > 0 && self.position() < RESTART_THRESHOLD => self.start(i - 1),
+            Some(_) => self.seek(Duration::ZERO),
+            None => {}
+        }
+    }
+
+    /// Stops at the start of the current track.
+    pub fn stop(&mut self) {
+        self.since = None;
+        self.base = Duration::ZERO;
+        self.backend.stop();
+        self.current = None;
+    }
+
+    /// Moves the playhead (clamped to the track).
+    pub fn seek(&mut self, position: Duration) {
+        if self.current.is_none() {
+            return;
+        }
+        self.base = position.min(self.duration());
+        if self.since.is_some() {
+            self.since = Some(Instant::now());
+        }
+        self.backend.seek(self.base);
+    }
+
+    /// Moves the playhead by `seconds` (negative: back).
+    pub fn seek_by(&mut self, seconds: f32) {
+        let now = self.position();
+        let step = Duration::from_secs_f32(seconds.abs());
+        let target = if seconds >= 0.0 {
+            now + step
+        } else {
+            now.saturating_sub(step)
+        };
+        self.seek(target);
+    }
+
+    /// Sets the volume (clamped to 0.0..=1.0).
+    pub fn set_volume(&mut self, volume: f32) {
+        self.volume = volume.clamp(0.0, 1.0);
+        self.backend.set_volume(self.volume);
+    }
+
+    /// Advances to the next track when the current one has ended. Call once per frame.
+    pub fn tick(&mut self) {
+        if self.is_playing() && self.current.is_some() && self.position() >= self.duration() {
+            if self.current.is_some_and(|i| i + 1 < self.queue.len()) {
+                self.next();
+            } else {
+                self.base = self.duration();
+                self.since = None;
+                self.backend.pause();
+            }
+        }
+    }
+
+    /// Updates a queued track (for example after it became local).
+    pub fn update_track(&mut self, track: &TrackSummary) {
+        for t in &mut self.queue {
+            if t.id == track.id {
+                *t = track.clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use busker_core::model::{ArtistKey, TrackId, TrackInfo};
+
+    fn track(n: u8, secs: u64) -> TrackSummary {
+        TrackSummary {
+            id: TrackId([n; 32]),
+            artist_key: ArtistKey([0; 32]),
+            info: TrackInfo {
+                title: format!("t{n}"),
+                duration_ms: secs * 1000,
+                ..TrackInfo::default()
+            },
+            local: true,
+            providers: 1,
+        }
+    }
+
+    #[test]
+    fn queue_toggle_seek_and_previous_drive_the_backend() {
+        let rec = RecordingPlayer::default();
+        let mut p = Player::new(Box::new(rec.clone()), 0.5);
+        p.play_queue(vec![track(1, 60), track(2, 60)], 0);
+        assert!(p.is_playing());
+        p.toggle();
+        assert!(!p.is_playing());
+        p.seek(Duration::from_secs(10));
+        assert_eq!(p.position(), Duration::from_secs(10));
+        p.seek_by(-20.0);
+        assert_eq!(p.position(), Duration::ZERO);
+        p.seek(Duration::from_secs(600));
+        assert_eq!(p.position(), Duration::from_secs(60));
+        p.next();
+        assert_eq!(p.current().map(|t| t.id), Some(TrackId([2; 32])));
+        p.previous();
+        assert_eq!(p.current().map(|t| t.id), Some(TrackId([1; 32])));
+        p.next();
+        p.next();
+        assert!(p.current().is_none());
+        let calls = rec.calls();
+        assert_eq!(calls[0], PlayerCall::Volume(0.5));
+        assert_eq!(calls[1], PlayerCall::Load(TrackId([1; 32]).to_hex()));
+        assert_eq!(calls[2], PlayerCall::Play);
+        assert_eq!(calls[3], PlayerCall::Pause);
+        assert_eq!(calls.last(), Some(&PlayerCall::Stop));
+    }
+}

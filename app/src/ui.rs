@@ -1,0 +1,141 @@
+//! The panels, one file each. A panel is a function over `&mut Ui` and the state it needs; it
+//! returns the [`Command`]s the user gave, which [`crate::App::execute`] carries out after drawing.
+
+pub mod discover;
+pub mod library;
+pub mod nav;
+pub mod network;
+pub mod notices;
+pub mod player_bar;
+pub mod publish;
+pub mod radio;
+pub mod search;
+pub mod settings;
+pub mod tracks;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use busker_core::TrackSummary;
+use busker_core::model::TrackId;
+
+use crate::app::View;
+
+/// What a panel asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Open a view.
+    Show(View),
+    /// Open Search and put the cursor in its field.
+    FocusSearch,
+    /// Run a search (the text changed).
+    Search(String),
+    /// Replace the queue with `tracks` and play `tracks[index]`.
+    Play {
+        /// The new queue.
+        tracks: Vec<TrackSummary>,
+        /// Which one to start.
+        index: usize,
+    },
+    /// Play or pause.
+    TogglePlay,
+    /// Next track.
+    Next,
+    /// Previous track (or restart).
+    Previous,
+    /// Move the playhead.
+    Seek(Duration),
+    /// Move the playhead by seconds.
+    SeekBy(f32),
+    /// Set the volume.
+    Volume(f32),
+    /// Rate a track (0 clears).
+    Rate(TrackId, u8),
+    /// Read files and folders for publishing.
+    Scan(Vec<PathBuf>),
+    /// Publish every ready file of the Publish view.
+    Publish,
+    /// Remove published and unreadable files from the Publish view.
+    ClearPublished,
+    /// Remove one file from the Publish view.
+    RemoveRow(usize),
+    /// List a folder in the file browser.
+    Browse(PathBuf),
+    /// Set the artist name for untagged files.
+    SetArtistName(Option<String>),
+    /// LAN discovery on or off.
+    SetLanDiscovery(bool),
+    /// Reload the catalog.
+    Refresh,
+}
+
+/// `m:ss`.
+pub fn clock(d: Duration) -> String {
+    let secs = d.as_secs();
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
+/// Where a track's bytes are: here, on n peers, or only announced.
+pub fn availability(t: &TrackSummary) -> String {
+    if t.local {
+        "here".to_owned()
+    } else if t.providers > 0 {
+        format!("{} peers", t.providers)
+    } else {
+        "announced only".to_owned()
+    }
+}
+
+/// The honest placeholder of a part whose backend is not in this build.
+pub fn not_available(ui: &mut egui::Ui, what: &str, awaiting: &str) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.strong(format!("{what}: not available in this build yet"));
+        ui.label(egui::RichText::new(awaiting).weak());
+    });
+}
+
+/// A labelled single-line text field; returns its response.
+pub fn labelled_field(
+    ui: &mut egui::Ui,
+    label: &str,
+    text: &mut String,
+    hint: &str,
+) -> egui::Response {
+    ui.horizontal(|ui| {
+        let l = ui.label(label);
+        ui.add(
+            egui::TextEdit::singleline(text)
+                .hint_text(hint)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(l.id)
+    })
+    .inner
+}
+
+/// Five star buttons; returns the new rating when one was clicked (clicking the current rating
+/// clears it).
+pub fn stars(ui: &mut egui::Ui, current: u8, enabled: bool, what: &str) -> Option<u8> {
+    let mut out = None;
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
+        for n in 1..=5u8 {
+            let filled = n <= current;
+            let text = egui::RichText::new(if filled { "★" } else { "☆" }).color(if filled {
+                egui::Color32::from_rgb(240, 180, 40)
+            } else {
+                ui.visuals().weak_text_color()
+            });
+            let r = ui.add_enabled(enabled, egui::Button::new(text).frame(false));
+            let label = format!("Rate {what} {n} star{}", if n == 1 { "" } else { "s" });
+            r.widget_info(|| {
+                egui::WidgetInfo::selected(egui::WidgetType::Button, enabled, filled, &label)
+            });
+            if r.clicked() {
+                out = Some(if current == n { 0 } else { n });
+            }
+        }
+    });
+    out
+}

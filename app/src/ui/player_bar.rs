@@ -1,0 +1,102 @@
+//! The player bar, always at the bottom: previous / play-pause / next, the seek bar with time,
+//! volume, rating, the current track and where its bytes come from.
+
+use std::time::Duration;
+
+use crate::app::Model;
+use crate::player::Player;
+use crate::ui::{Command, availability, clock, stars};
+
+fn icon_button(ui: &mut egui::Ui, icon: &str, label: &str, enabled: bool) -> bool {
+    let r = ui.add_enabled(
+        enabled,
+        egui::Button::new(egui::RichText::new(icon).size(18.0)).min_size(egui::vec2(34.0, 28.0)),
+    );
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, enabled, label));
+    r.on_hover_text(label).clicked()
+}
+
+/// Draws the player bar.
+pub fn show(ui: &mut egui::Ui, player: &Player, model: &Model) -> Vec<Command> {
+    let mut out = Vec::new();
+    egui::Panel::bottom("player_bar")
+        .resizable(false)
+        .show(ui, |ui| {
+            ui.add_space(4.0);
+            let current = player.current();
+            let has_queue = !player.queue().is_empty() || !model.tracks.is_empty();
+            ui.horizontal(|ui| {
+                if icon_button(ui, "⏮", "Previous track", current.is_some()) {
+                    out.push(Command::Previous);
+                }
+                let (icon, label) = if player.is_playing() {
+                    ("⏸", "Pause")
+                } else {
+                    ("▶", "Play")
+                };
+                if icon_button(ui, icon, label, has_queue) {
+                    out.push(Command::TogglePlay);
+                }
+                if icon_button(ui, "⏭", "Next track", current.is_some()) {
+                    out.push(Command::Next);
+                }
+                ui.separator();
+                match current {
+                    Some(t) => {
+                        ui.vertical(|ui| {
+                            ui.strong(&t.info.title);
+                            ui.label(format!("{} · from {}", t.info.artist, source(t)));
+                        });
+                        ui.separator();
+                        if let Some(s) = stars(ui, model.rating(&t.id), true, "current track") {
+                            out.push(Command::Rate(t.id, s));
+                        }
+                    }
+                    None => {
+                        ui.label(egui::RichText::new("Nothing playing").weak());
+                    }
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let mut volume = player.volume();
+                    let r = ui.add(
+                        egui::Slider::new(&mut volume, 0.0..=1.0)
+                            .text("Volume")
+                            .show_value(false),
+                    );
+                    if r.changed() {
+                        out.push(Command::Volume(volume));
+                    }
+                    if !player.audible() {
+                        ui.label(egui::RichText::new(player.backend_name()).weak().italics());
+                    }
+                });
+            });
+            ui.horizontal(|ui| {
+                let duration = player.duration();
+                let mut pos = player.position().as_secs_f32();
+                ui.monospace(clock(player.position()));
+                ui.spacing_mut().slider_width = (ui.available_width() - 110.0).max(80.0);
+                let r = ui.add_enabled(
+                    current.is_some(),
+                    egui::Slider::new(&mut pos, 0.0..=duration.as_secs_f32().max(0.001))
+                        .show_value(false)
+                        .text("Seek"),
+                );
+                if r.changed() {
+                    out.push(Command::Seek(Duration::from_secs_f32(pos.max(0.0))));
+                }
+                ui.monospace(clock(duration));
+            });
+            ui.add_space(2.0);
+        });
+    out
+}
+
+/// Where the bytes come from, as the player bar says it.
+fn source(t: &busker_core::TrackSummary) -> String {
+    if t.local {
+        "this device (local)".to_owned()
+    } else {
+        availability(t)
+    }
+}

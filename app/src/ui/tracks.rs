@@ -1,0 +1,138 @@
+//! The track table shared by Library, Search and Discover. Only the visible rows are laid
+//! out, so a catalog of 100,000 tracks scrolls as fast as one of ten.
+
+use std::time::Duration;
+
+use busker_core::TrackSummary;
+use busker_core::model::TrackId;
+
+use crate::app::Model;
+use crate::ui::{Command, availability, clock, stars};
+
+const ROW_HEIGHT: f32 = 22.0;
+
+fn cell<R>(ui: &mut egui::Ui, width: f32, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
+    ui.allocate_ui_with_layout(
+        egui::vec2(width.max(10.0), ROW_HEIGHT),
+        egui::Layout::left_to_right(egui::Align::Center),
+        |ui| {
+            ui.set_min_size(egui::vec2(width.max(10.0), ROW_HEIGHT));
+            add(ui)
+        },
+    )
+    .inner
+}
+
+struct Widths {
+    play: f32,
+    title: f32,
+    artist: f32,
+    album: f32,
+    time: f32,
+    avail: f32,
+    rating: f32,
+}
+
+fn widths(total: f32) -> Widths {
+    let fixed = 30.0 + 50.0 + 100.0 + 90.0;
+    let flexible = (total - fixed - 7.0 * 8.0).max(150.0);
+    Widths {
+        play: 30.0,
+        title: flexible * 0.4,
+        artist: flexible * 0.32,
+        album: flexible * 0.28,
+        time: 50.0,
+        avail: 100.0,
+        rating: 90.0,
+    }
+}
+
+/// Draws `tracks` (or only the `rows` of it, when given) as a table with a play button and a
+/// rating per row. `current` is the track the player holds.
+pub fn table(
+    ui: &mut egui::Ui,
+    id_salt: &str,
+    tracks: &[TrackSummary],
+    rows: Option<&[usize]>,
+    model: &Model,
+    current: Option<TrackId>,
+) -> Vec<Command> {
+    let mut out = Vec::new();
+    let w = widths(ui.available_width());
+    ui.horizontal(|ui| {
+        cell(ui, w.play, |_| ());
+        for (text, width) in [
+            ("Title", w.title),
+            ("Artist", w.artist),
+            ("Album", w.album),
+            ("Time", w.time),
+            ("Where", w.avail),
+            ("Rating", w.rating),
+        ] {
+            cell(ui, width, |ui| ui.strong(text));
+        }
+    });
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .id_salt(id_salt)
+        .auto_shrink([false, false])
+        .show_rows(
+            ui,
+            ROW_HEIGHT,
+            rows.map_or(tracks.len(), <[usize]>::len),
+            |ui, range| {
+                for i in range {
+                    let index = rows.map_or(Some(i), |r| r.get(i).copied());
+                    let Some(t) = index.and_then(|i| tracks.get(i)) else {
+                        continue;
+                    };
+                    let playing = current == Some(t.id);
+                    ui.horizontal(|ui| {
+                        let clicked = cell(ui, w.play, |ui| {
+                            let r = ui.button(if playing { "🔊" } else { "▶" });
+                            let label = format!("Play {}", t.info.title);
+                            r.widget_info(|| {
+                                egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
+                            });
+                            r.clicked()
+                        });
+                        if clicked {
+                            let queue = match rows {
+                                Some(r) => {
+                                    r.iter().filter_map(|&j| tracks.get(j)).cloned().collect()
+                                }
+                                None => tracks.to_vec(),
+                            };
+                            out.push(Command::Play {
+                                tracks: queue,
+                                index: i,
+                            });
+                        }
+                        let text = |s: &str| {
+                            let t = egui::RichText::new(s);
+                            if playing { t.strong() } else { t }
+                        };
+                        cell(ui, w.title, |ui| {
+                            ui.add(egui::Label::new(text(&t.info.title)).truncate())
+                        });
+                        cell(ui, w.artist, |ui| {
+                            ui.add(egui::Label::new(text(&t.info.artist)).truncate())
+                        });
+                        cell(ui, w.album, |ui| {
+                            ui.add(egui::Label::new(text(&t.info.album)).truncate())
+                        });
+                        cell(ui, w.time, |ui| {
+                            ui.label(clock(Duration::from_millis(t.info.duration_ms)))
+                        });
+                        cell(ui, w.avail, |ui| ui.label(availability(t)));
+                        cell(ui, w.rating, |ui| {
+                            if let Some(s) = stars(ui, model.rating(&t.id), true, &t.info.title) {
+                                out.push(Command::Rate(t.id, s));
+                            }
+                        });
+                    });
+                }
+            },
+        );
+    out
+}

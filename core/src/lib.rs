@@ -23,7 +23,10 @@ mod index;
 mod library;
 pub mod media;
 pub mod model;
+pub mod net;
+mod node;
 mod store;
+pub mod transfer;
 pub mod wire;
 
 #[cfg(feature = "test-utils")]
@@ -34,4 +37,5 @@ pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary};
+pub use node::{Node, NodeEvent, NodeOptions};
 pub use store::Store;

@@ -10,7 +10,6 @@ use busker_core::net::NetworkConfig;
 use busker_core::test_utils;
 use busker_core::{Library, LibraryOptions, Node, NodeOptions, PublishOptions};
 
-
 /// The `busker` binary cargo built for this test run.
 pub fn busker_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_busker"))
@@ -61,7 +60,7 @@ impl Peer {
 
 /// A file of `assets/audio/`, as a string argument.
 pub fn audio(name: &str) -> String {
-    busker_core::test_utils::audio_fixture(name)
+    test_utils::audio_fixture(name)
         .to_string_lossy()
         .into_owned()
 }
@@ -81,13 +80,6 @@ impl NetPeer {
     /// A new peer on loopback.
     pub async fn start() -> Self {
         Self::start_with(NodeOptions::loopback()).await
-    }
-
-    /// A new peer whose server is capped at `rate` bytes per second.
-    pub async fn start_rate_limited(rate: u64) -> Self {
-        let mut options = NodeOptions::loopback();
-        options.network.serve_rate = Some(rate);
-        Self::start_with(options).await
     }
 
     pub async fn start_with(options: NodeOptions) -> Self {

@@ -13,7 +13,7 @@
 //! | method and path | body | answer |
 //! |---|---|---|
 //! | `GET /v1/status` | | `{"peer_id", "listen"}` |
-//! | `POST /v1/publish` | `{"paths": [..], "artist"}` | `[track, ..]` (errors as `{"error", "path"}`) |
+//! | `POST /v1/publish` | `{"paths": [..], "artist", "title", "album"}` | `[track, ..]` (errors as `{"error", "path"}`) |
 //! | `GET /v1/list` | | `[track, ..]` |
 //! | `POST /v1/search` | `{"query", "limit"}` | `[track, ..]` |
 //! | `POST /v1/connect` | `{"addr"}` | `{"peer_id"}` |
@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use busker_core::model::TrackId;
-use busker_core::{Node, PublishOptions, TrackSummary};
+use busker_core::{Node, PublishOptions};
+
+use crate::output::{summary_json, track_json};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,20 +42,6 @@ const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 const MAX_CONNECTIONS: usize = 32;
 /// The file in the data dir that says where the API listens.
 pub const API_FILE: &str = "api.json";
-
-/// The JSON object of a track, as `list` and `search` print it (CLI.md).
-pub fn track_json(t: &TrackSummary) -> Value {
-    json!({
-        "id": t.id.to_hex(),
-        "title": t.info.title,
-        "artist": t.info.artist,
-        "album": t.info.album,
-        "duration_secs": t.info.duration_ms as f64 / 1000.0,
-        "format": t.info.format.as_str(),
-        "local": t.local,
-        "providers": t.providers,
-    })
-}
 
 /// A running API server; stops when dropped or with [`ApiServer::stop`].
 pub struct ApiServer {
@@ -72,7 +59,10 @@ impl ApiServer {
         let addr = listener.local_addr()?;
         let token = random_token();
         let file = data_dir.join(API_FILE);
-        write_private(&file, &json!({"addr": addr.to_string(), "token": token}).to_string())?;
+        write_private(
+            &file,
+            &json!({"addr": addr.to_string(), "token": token}).to_string(),
+        )?;
         let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let task = tokio::spawn(async move {
             loop {
@@ -230,7 +220,8 @@ async fn serve_connection(mut stream: TcpStream, node: &Node, token: &str) -> an
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> anyhow::Result<&'a Value> {
-    body.get(name).ok_or_else(|| anyhow!("missing field {name:?}"))
+    body.get(name)
+        .ok_or_else(|| anyhow!("missing field {name:?}"))
 }
 
 fn str_field<'a>(body: &'a Value, name: &str) -> anyhow::Result<&'a str> {
@@ -262,28 +253,24 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
                 .iter()
                 .filter_map(|p| p.as_str().map(PathBuf::from))
                 .collect();
+            let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
             let options = PublishOptions {
-                artist: body
-                    .get("artist")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                ..PublishOptions::default()
+                artist: text("artist"),
+                title: text("title"),
+                album: text("album"),
             };
             let results = node.publish(paths, options).await?;
             let mut out = Vec::new();
             for r in results {
                 out.push(match r {
-                    Ok(m) => {
-                        let summary = node.library().summary(&m)?;
-                        track_json(&summary)
-                    }
+                    Ok(m) => track_json(&m),
                     Err(e) => json!({"error": e.source.to_string(), "path": e.path}),
                 });
             }
             Ok(Value::Array(out))
         }
         ("GET", "/v1/list") => Ok(Value::Array(
-            node.list().await?.iter().map(track_json).collect(),
+            node.list().await?.iter().map(summary_json).collect(),
         )),
         ("POST", "/v1/search") => {
             let query = str_field(&body, "query")?;
@@ -292,7 +279,7 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
                 node.search(query, limit.min(1000))
                     .await?
                     .iter()
-                    .map(track_json)
+                    .map(summary_json)
                     .collect(),
             ))
         }
@@ -311,7 +298,7 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
                 .collect(),
         )),
         ("POST", "/v1/fetch") => {
-            let id: TrackId = str_field(&body, "id")?.parse()?;
+            let id = node.library().resolve(str_field(&body, "id")?)?;
             let out = body.get("out").and_then(Value::as_str).map(PathBuf::from);
             let report = node.fetch_to(id, out.as_deref()).await?;
             Ok(json!({

@@ -9,3 +9,8 @@ mod util;
 mod cli;
 mod network;
 mod node_cli;
+
+// The network bench scenarios, also runnable as an ignored test (see `network::figures`).
+#[allow(dead_code)]
+#[path = "../benches/benches/network.rs"]
+mod bench_network;

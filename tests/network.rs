@@ -285,3 +285,13 @@ async fn a_restarted_downloader_resumes_without_refetching_verified_chunks() {
     d.node.shutdown().await;
     a.node.shutdown().await;
 }
+
+/// Prints the figures of `benches/benches/network.rs` (ignored: slow, and it measures rather than
+/// checks). Run with `cargo test -p busker --test e2e figures -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn figures() {
+    crate::bench_network::one_to_one().await;
+    crate::bench_network::many_to_one().await;
+    crate::bench_network::gossip_reach().await;
+}

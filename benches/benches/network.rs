@@ -5,7 +5,12 @@
 //! - many-to-one: fetching an 8 MiB track from 4 seeds capped at 2 MB/s each vs from 1 such seed;
 //! - gossip reach: time for an announcement to reach 99 % of 50 in-process peers.
 //!
-//! Every figure is the median of a few runs (the count is printed with it).
+//! Every figure is the median of a few runs (the count is printed with it). The same scenarios run
+//! from the end-to-end test binary as the ignored test `network::figures` (a debug build of our
+//! code with optimised dependencies): `cargo test -p busker --test e2e figures -- --ignored
+//! --nocapture`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,7 +79,7 @@ async fn fetch_time(seeds: &[&(tempfile::TempDir, Node)], id: TrackId) -> (Durat
     (t, report.peers_used)
 }
 
-async fn one_to_one() {
+pub async fn one_to_one() {
     const SIZE: usize = 32 << 20;
     let seed = peer(NodeOptions::loopback()).await;
     let id = publish(&seed, SIZE, 1).await;
@@ -97,7 +102,7 @@ async fn one_to_one() {
     seed.1.shutdown().await;
 }
 
-async fn many_to_one() {
+pub async fn many_to_one() {
     const SIZE: usize = 8 << 20;
     const RATE: u64 = 2_000_000;
     let mut options = NodeOptions::loopback();
@@ -151,7 +156,7 @@ impl ContentSource for Nothing {
     }
 }
 
-async fn gossip_reach() {
+pub async fn gossip_reach() {
     const PEERS: usize = 50;
     let mut clients = Vec::new();
     let mut events = Vec::new();

@@ -118,8 +118,8 @@ pub enum NetEvent {
     /// A release announcement that passed validation (size, version, signature, manifest
     /// limits); it has been accepted for forwarding.
     Announcement {
-        /// The verified manifest.
-        manifest: Manifest,
+        /// The verified manifest (boxed: it is much larger than the other events).
+        manifest: Box<Manifest>,
         /// The peer that published it (when the message says so).
         origin: Option<PeerId>,
     },

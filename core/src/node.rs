@@ -266,7 +266,7 @@ impl Node {
                     {
                         self.inner.providers.add(manifest.id(), origin);
                     }
-                    if let Err(e) = self.accept_manifests(vec![manifest]).await {
+                    if let Err(e) = self.accept_manifests(vec![*manifest]).await {
                         tracing::warn!(error = %e, "cannot store an announced manifest");
                     }
                 }

@@ -163,7 +163,12 @@ impl Transfer {
                 banned: Vec::new(),
                 fetched: 0,
             };
-            let result = scheduler.run(started).await;
+            // Run the scheduler as its own task so that even a panic in it ends the transfer
+            // with an error instead of leaving waiters hanging.
+            let result = match tokio::spawn(scheduler.run(started)).await {
+                Ok(result) => result,
+                Err(e) => Err(Error::Network(format!("transfer task failed: {e}"))),
+            };
             if let Err(e) = &result {
                 tracing::info!(track = %id, error = %e, "transfer ended without the whole track");
             }
@@ -409,10 +414,7 @@ impl Scheduler {
             .collect();
         order.sort_by_key(|p| self.peers.get(p).map_or(0, |s| s.inflight));
         for peer in order {
-            loop {
-                let Some(state) = self.peers.get(&peer) else {
-                    break;
-                };
+            while let Some(state) = self.peers.get(&peer) {
                 if state.inflight >= self.options.requests_per_peer {
                     break;
                 }
@@ -464,6 +466,10 @@ impl Scheduler {
             self.inflight.remove(&i);
         }
         let max_failures = self.options.max_failures;
+        if self.banned.contains(&peer) {
+            // Whatever a banned peer still sends is ignored, good or bad.
+            return Ok(false);
+        }
         let Some(state) = self.peers.get_mut(&peer) else {
             return Ok(false);
         };
@@ -475,7 +481,7 @@ impl Scheduler {
                 chunks
             }
             Ok(Response::Refused) | Err(_) => {
-                state.failures += 1;
+                state.failures = state.failures.saturating_add(1);
                 if state.failures >= max_failures {
                     tracing::debug!(%peer, "dropping an unresponsive peer from the transfer");
                     state.dropped = true;

@@ -318,10 +318,8 @@ impl EventLoop {
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::NewListenAddr { address, .. } => {
-                if !self.listen_addrs.contains(&address) {
-                    self.listen_addrs.push(address);
-                }
+            SwarmEvent::NewListenAddr { address, .. } if !self.listen_addrs.contains(&address) => {
+                self.listen_addrs.push(address);
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs.retain(|a| a != &address);
@@ -372,12 +370,10 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
-            } => {
-                if num_established == 0 && self.connected.remove(&peer_id).is_some() {
-                    self.emit(NetEvent::PeerDisconnected { peer: peer_id });
-                }
+            } if self.connected.remove(&peer_id).is_some() => {
+                self.emit(NetEvent::PeerDisconnected { peer: peer_id });
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
@@ -420,25 +416,26 @@ impl EventLoop {
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
                 if let Ok(manifest) = verdict {
                     self.emit(NetEvent::Announcement {
-                        manifest,
+                        manifest: Box::new(manifest),
                         origin: message.source,
                     });
                 }
             }
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
-                id, result, step, ..
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
             }) => {
-                if let kad::QueryResult::GetProviders(result) = result {
-                    if let Some((found, _)) = self.pending_providers.get_mut(&id)
-                        && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result
-                    {
-                        found.extend(providers);
-                    }
-                    if step.last
-                        && let Some((found, reply)) = self.pending_providers.remove(&id)
-                    {
-                        let _ = reply.send(found);
-                    }
+                if let Some((found, _)) = self.pending_providers.get_mut(&id)
+                    && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result
+                {
+                    found.extend(providers);
+                }
+                if step.last
+                    && let Some((found, reply)) = self.pending_providers.remove(&id)
+                {
+                    let _ = reply.send(found);
                 }
             }
             BehaviourEvent::Transfer(event) => self.on_transfer_event(event),

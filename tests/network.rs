@@ -291,7 +291,16 @@ async fn a_restarted_downloader_resumes_without_refetching_verified_chunks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore]
 async fn figures() {
-    crate::bench_network::one_to_one().await;
-    crate::bench_network::many_to_one().await;
-    crate::bench_network::gossip_reach().await;
+    // BUSKER_FIGURES=one|many|gossip runs one scenario only.
+    let only = std::env::var("BUSKER_FIGURES").ok();
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if run("one") {
+        crate::bench_network::one_to_one().await;
+    }
+    if run("many") {
+        crate::bench_network::many_to_one().await;
+    }
+    if run("gossip") {
+        crate::bench_network::gossip_reach().await;
+    }
 }

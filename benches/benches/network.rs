@@ -123,14 +123,21 @@ pub async fn many_to_one() {
         seeds.push(s);
     }
     origin.1.shutdown().await;
-    let mut one = Vec::new();
     let mut four = Vec::new();
     let mut used = 0;
     for _ in 0..RUNS {
-        one.push(fetch_time(&[&seeds[0]], id).await.0.as_secs_f64());
         let (t, u) = fetch_time(&seeds.iter().collect::<Vec<_>>(), id).await;
         four.push(t.as_secs_f64());
         used = u;
+    }
+    // The seeds know each other through the DHT, so a downloader that dials one finds the rest:
+    // for the one-seed figure the other three leave.
+    for s in seeds.drain(1..) {
+        s.1.shutdown().await;
+    }
+    let mut one = Vec::new();
+    for _ in 0..RUNS {
+        one.push(fetch_time(&[&seeds[0]], id).await.0.as_secs_f64());
     }
     let (o, f) = (median(one), median(four));
     println!(
@@ -212,21 +219,19 @@ pub async fn gossip_reach() {
     clients[0].announce(&manifest).await.unwrap();
     // 99 % of the 49 other peers, rounded up.
     let need = ((PEERS - 1) * 99).div_ceil(100);
-    let mut got = 0;
-    let mut last = Duration::ZERO;
-    while got < need {
+    let mut arrivals = Vec::new();
+    while arrivals.len() < need {
         match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
-            Ok(Some(t)) => {
-                got += 1;
-                last = t;
-            }
+            Ok(Some(t)) => arrivals.push(t.as_secs_f64() * 1000.0),
             _ => break,
         }
     }
+    let got = arrivals.len();
+    let last = arrivals.last().copied().unwrap_or(f64::NAN);
+    let half = arrivals.get(got / 2).copied().unwrap_or(f64::NAN);
     println!(
-        "gossip reach, {PEERS} peers (each dialled 3 others): announcement reached {got}/{} (99 % = {need}) in {:.0} ms [one run]",
+        "gossip reach, {PEERS} peers (each dialled 3 others): announcement reached {got}/{} (99 % = {need}) in {last:.0} ms, half of them in {half:.0} ms [one run]",
         PEERS - 1,
-        last.as_secs_f64() * 1000.0
     );
     for c in clients {
         c.shutdown().await;

@@ -228,6 +228,10 @@ impl EventLoop {
                         let _ = reply.send(Err(Error::Network("cannot dial myself".into())));
                         return;
                     }
+                    if self.connected.contains_key(&peer) {
+                        let _ = reply.send(Ok(peer));
+                        return;
+                    }
                 }
                 let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
                 let opts = match super::peer_id_of(&addr) {

@@ -4,9 +4,9 @@
 //! [`crate::Library`] does so when the two disagree. The schema stays private; callers add
 //! manifests and ask queries.
 //!
-//! Queries are made for typing: every word may be misspelt (one edit for words of 3-5 letters,
-//! two for longer ones, a swap of two letters counts as one), the last word may be unfinished
-//! (a prefix), and title and artist matches weigh more than album and tags. Every word must match
+//! Queries are made for typing: a word in a title or artist may be misspelt (one edit for words
+//! of 4-7 letters, two for longer ones, a swap of two letters counts as one), the last word may be
+//! unfinished (a prefix), and title and artist matches weigh more than album and tags. Every word must match
 //! somewhere; when that finds nothing, any word may match.
 
 use std::path::Path;
@@ -153,12 +153,23 @@ impl SearchIndex {
 
     /// Adds (or replaces) manifests and commits, so that the next search sees them.
     pub fn add(&self, manifests: &[Manifest]) -> Result<()> {
-        let mut writer = self.writer();
+        self.add_uncommitted(manifests)?;
+        self.commit()
+    }
+
+    /// Adds (or replaces) manifests without committing: searches see them after the next
+    /// [`SearchIndex::commit`]. A commit costs milliseconds, so batch work commits once.
+    pub fn add_uncommitted(&self, manifests: &[Manifest]) -> Result<()> {
+        let writer = self.writer();
         for m in manifests {
             self.stage(&writer, m)?;
         }
-        writer.commit()?;
-        drop(writer);
+        Ok(())
+    }
+
+    /// Makes every added manifest searchable.
+    pub fn commit(&self) -> Result<()> {
+        self.writer().commit()?;
         self.reader.reload()?;
         Ok(())
     }
@@ -251,10 +262,11 @@ impl SearchIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
         for (i, word) in words.iter().enumerate() {
             let is_last = i + 1 == words.len();
-            let len = word.chars().count();
-            let distance = match len {
-                0..=2 => 0,
-                3..=5 => 1,
+            // Levenshtein automata get expensive fast on a large term dictionary, so the allowed
+            // edits grow with the word: none up to 3 letters, one up to 7, two beyond.
+            let distance = match word.chars().count() {
+                0..=3 => 0,
+                4..=7 => 1,
                 _ => 2,
             };
             let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -265,7 +277,8 @@ impl SearchIndex {
                     Occur::Should,
                     Box::new(BoostQuery::new(Box::new(exact), weight * 2.0)),
                 ));
-                if distance > 0 {
+                // Typos are forgiven where people look first: title and artist.
+                if distance > 0 && weight >= 3.0 {
                     let fuzzy = FuzzyTermQuery::new(term.clone(), distance, true);
                     alternatives.push((
                         Occur::Should,
@@ -273,8 +286,7 @@ impl SearchIndex {
                     ));
                 }
                 if is_last && open_ended {
-                    let prefix_distance = if len >= 4 { 1 } else { 0 };
-                    let prefix = FuzzyTermQuery::new_prefix(term, prefix_distance, true);
+                    let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
                     alternatives.push((
                         Occur::Should,
                         Box::new(BoostQuery::new(Box::new(prefix), weight * 1.5)),

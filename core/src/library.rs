@@ -21,6 +21,8 @@ use crate::store::Store;
 
 /// File extensions picked up when publishing a folder.
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav"];
+/// How many files `publish_paths` publishes between index commits.
+pub const PUBLISH_BATCH: usize = 64;
 
 /// How to open a [`Library`].
 #[derive(Debug, Clone)]
@@ -157,7 +159,8 @@ impl Library {
                 Err(e) => tracing::warn!(file = track.file_name, error = %e, "demo track skipped"),
             }
         }
-        self.store.flush()
+        self.finish_batch();
+        Ok(())
     }
 
     /// The data dir.
@@ -196,6 +199,16 @@ impl Library {
         path: &Path,
         options: &PublishOptions,
     ) -> std::result::Result<Manifest, PublishError> {
+        let manifest = self.publish_one(path, options)?;
+        self.finish_batch();
+        Ok(manifest)
+    }
+
+    fn publish_one(
+        &self,
+        path: &Path,
+        options: &PublishOptions,
+    ) -> std::result::Result<Manifest, PublishError> {
         let fail = |source| PublishError {
             path: path.to_owned(),
             source,
@@ -213,8 +226,21 @@ impl Library {
         .map_err(fail)
     }
 
+    /// Makes a batch of publishes searchable and durable. Each file was already written
+    /// atomically; this commits the index once and flushes the database once for the batch.
+    fn finish_batch(&self) {
+        if let Err(e) = self.index.commit() {
+            // The store is the source of truth; the index is rebuilt from it on the next start.
+            tracing::warn!(error = %e, "published but not indexed yet");
+        }
+        if let Err(e) = self.store.end_write() {
+            tracing::warn!(error = %e, "could not flush the database after publishing");
+        }
+    }
+
     /// Publishes files and folders (recursively, audio extensions only inside folders), in
-    /// order, calling `on_event` as it goes. One file failing does not stop the others.
+    /// order, calling `on_event` as it goes. One file failing does not stop the others. The
+    /// index is committed every [`PUBLISH_BATCH`] files and at the end.
     pub fn publish_paths(
         &self,
         paths: &[PathBuf],
@@ -239,11 +265,15 @@ impl Library {
         for e in &results {
             on_event(PublishEvent::Finished(e));
         }
-        for file in files {
-            let result = self.publish_file(&file, options);
+        for (i, file) in files.iter().enumerate() {
+            let result = self.publish_one(file, options);
+            if (i + 1) % PUBLISH_BATCH == 0 {
+                self.finish_batch();
+            }
             on_event(PublishEvent::Finished(&result));
             results.push(result);
         }
+        self.finish_batch();
         results
     }
 
@@ -286,6 +316,8 @@ impl Library {
         .sign(key);
 
         let _guard = lock(&self.publishing);
+        // The flag stays set until the batch is flushed: a crash before that sweeps whatever
+        // chunks no committed manifest references.
         self.store.begin_write()?;
         let written = manifest
             .chunks()
@@ -293,18 +325,14 @@ impl Library {
             .zip(bytes.chunks(chunk_size as usize))
             .try_for_each(|(hash, chunk)| self.store.put_chunk(hash, chunk))
             .and_then(|()| self.store.commit_local_track(&manifest));
-        match written {
-            Ok(()) => self.store.end_write()?,
-            Err(e) => {
-                // Sweep this file's chunks now rather than at the next start.
-                if let Err(gc) = self.store.collect_garbage() {
-                    tracing::warn!(error = %gc, "could not sweep after a failed publish");
-                }
-                return Err(e);
+        if let Err(e) = written {
+            // Sweep this file's chunks now rather than at the next start.
+            if let Err(gc) = self.store.collect_garbage() {
+                tracing::warn!(error = %gc, "could not sweep after a failed publish");
             }
+            return Err(e);
         }
-        if let Err(e) = self.index.add(std::slice::from_ref(&manifest)) {
-            // The store is the source of truth; the index is rebuilt from it on the next start.
+        if let Err(e) = self.index.add_uncommitted(std::slice::from_ref(&manifest)) {
             tracing::warn!(error = %e, "published but not indexed yet");
         }
         Ok(manifest)

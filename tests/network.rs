@@ -304,3 +304,170 @@ async fn figures() {
         crate::bench_network::gossip_reach().await;
     }
 }
+
+/// Sends raw bytes on `/busker/transfer/1`: the request is written verbatim, the answer read as
+/// raw bytes (up to 8 MiB), so tests can speak the protocol wrongly on purpose.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+impl libp2p::request_response::Codec for RawCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: libp2p::futures::AsyncRead + Unpin + Send,
+    {
+        use libp2p::futures::AsyncReadExt;
+        let mut buf = Vec::new();
+        io.take(1 << 20).read_to_end(&mut buf).await?;
+        Ok(buf)
+    }
+
+    async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: libp2p::futures::AsyncRead + Unpin + Send,
+    {
+        use libp2p::futures::AsyncReadExt;
+        let mut buf = Vec::new();
+        io.take(8 << 20).read_to_end(&mut buf).await?;
+        Ok(buf)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: libp2p::futures::AsyncWrite + Unpin + Send,
+    {
+        use libp2p::futures::AsyncWriteExt;
+        io.write_all(&req).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: libp2p::futures::AsyncWrite + Unpin + Send,
+    {
+        use libp2p::futures::AsyncWriteExt;
+        io.write_all(&res).await?;
+        io.close().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keeps_serving() {
+    use libp2p::futures::StreamExt;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+
+    let a = Peer::start().await;
+    let (id, _) = a.publish_wav("Sturdy", 300_000, 5).await;
+    let addr = a.addr().await;
+    let a_id = a.node.peer_id();
+
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|_| {
+            request_response::Behaviour::<RawCodec>::new(
+                [(net::codec::PROTOCOL, ProtocolSupport::Outbound)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            )
+        })
+        .unwrap()
+        .build();
+    swarm.dial(addr).unwrap();
+
+    let frame = |body: &[u8]| {
+        let mut f = (body.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(body);
+        f
+    };
+    let valid = frame(&net::Request::Catalog { after: None }.encode());
+    let mut bad_version = net::Request::Catalog { after: None }.encode();
+    bad_version[0] = 9;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "an oversized length prefix",
+            u32::MAX.to_be_bytes().to_vec(),
+        ),
+        (
+            "a frame just over the request limit",
+            frame(&vec![1; net::codec::MAX_REQUEST_BYTES + 1]),
+        ),
+        ("garbage", frame(&[0xde, 0xad, 0xbe, 0xef])),
+        ("an unknown version", frame(&bad_version)),
+        ("a truncated frame", valid[..valid.len() - 3].to_vec()),
+        ("nothing", Vec::new()),
+        ("a valid catalog request", valid.clone()),
+    ];
+    let mut pending = std::collections::HashMap::new();
+    for (name, bytes) in &cases {
+        let rid = swarm.behaviour_mut().send_request(&a_id, bytes.clone());
+        pending.insert(rid, *name);
+    }
+    let mut answers = std::collections::HashMap::new();
+    tokio::time::timeout(STEP, async {
+        while answers.len() < cases.len() {
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message:
+                        request_response::Message::Response {
+                            request_id,
+                            response,
+                        },
+                    ..
+                }) => {
+                    // An empty answer is a stream the node closed without replying.
+                    answers.insert(
+                        pending[&request_id],
+                        Some(response).filter(|r| !r.is_empty()),
+                    );
+                }
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                    request_id,
+                    ..
+                }) => {
+                    answers.insert(pending[&request_id], None);
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("every request is answered or fails in time");
+
+    for (name, _) in &cases[..cases.len() - 1] {
+        assert_eq!(answers[name], None, "{name} must not be answered");
+    }
+    // The node is still up and serving after all of it.
+    let answer = answers["a valid catalog request"]
+        .clone()
+        .expect("answered");
+    let body = &answer[4..];
+    match net::Response::decode(body).unwrap() {
+        net::Response::Catalog { entries, more } => {
+            assert!(!more);
+            assert_eq!(entries.len(), 1);
+            assert_eq!(entries[0].id, id);
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+    assert!(!a.node.client().is_stopped());
+    a.node.shutdown().await;
+}

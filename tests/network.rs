@@ -471,3 +471,24 @@ async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keep
     assert!(!a.node.client().is_stopped());
     a.node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_gossip_missed_arrives_through_periodic_catalog_sync() {
+    let a = Peer::start().await;
+    let mut options = busker_core::NodeOptions::loopback();
+    options.resync_interval = Duration::from_millis(300);
+    let b = Peer::start_with(options).await;
+    b.connect_to(&a).await;
+    // Published on A without any announcement: as if gossip had lost it, over a connection that
+    // stays up (so no new-connection sync happens either).
+    let wav = busker_core::test_utils::write_wav(a.dir.path(), "quiet.wav", 200_000, 6);
+    let manifest = a
+        .node
+        .library()
+        .publish_file(&wav, &busker_core::PublishOptions::default())
+        .unwrap();
+    b.wait_to_know(manifest.id()).await;
+    assert_eq!(b.node.peers().await.unwrap().len(), 1);
+    a.node.shutdown().await;
+    b.node.shutdown().await;
+}

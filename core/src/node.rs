@@ -28,6 +28,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{Semaphore, broadcast, mpsc};
@@ -57,6 +58,9 @@ pub struct NodeOptions {
     pub network: NetworkConfig,
     /// Transfer tuning.
     pub transfer: TransferOptions,
+    /// How often the catalog is synced again with every connected peer (besides the sync when a
+    /// peer connects), so that a lost announcement arrives even over a long-lived connection.
+    pub resync_interval: Duration,
 }
 
 impl NodeOptions {
@@ -65,6 +69,7 @@ impl NodeOptions {
         Self {
             network: NetworkConfig::loopback(),
             transfer: TransferOptions::default(),
+            resync_interval: Duration::from_secs(120),
         }
     }
 }
@@ -185,6 +190,7 @@ struct Inner {
     events: broadcast::Sender<NodeEvent>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     transfer_options: TransferOptions,
+    resync_interval: Duration,
 }
 
 /// A running peer: library + network. Cheap to clone.
@@ -224,6 +230,7 @@ impl Node {
             events,
             tasks: Mutex::new(Vec::new()),
             transfer_options: options.transfer,
+            resync_interval: options.resync_interval,
         });
         let node = Self { inner };
         let glue = tokio::spawn(node.clone().run(net_events));
@@ -237,24 +244,43 @@ impl Node {
         Ok(node)
     }
 
+    fn spawn_sync(&self, peer: PeerId, syncs: &Arc<Semaphore>) {
+        let node = self.clone();
+        let syncs = syncs.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = syncs.acquire_owned().await else {
+                return;
+            };
+            match node.sync_catalog(peer).await {
+                Ok(n) => tracing::debug!(%peer, new = n, "catalog sync done"),
+                Err(e) => tracing::debug!(%peer, error = %e, "catalog sync failed"),
+            }
+        });
+    }
+
     async fn run(self, mut net_events: mpsc::Receiver<NetEvent>) {
         let syncs = Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS));
-        while let Some(event) = net_events.recv().await {
+        let mut resync = tokio::time::interval(self.inner.resync_interval);
+        // The first tick is immediate; new peers are synced when they connect anyway.
+        resync.tick().await;
+        loop {
+            let event = tokio::select! {
+                event = net_events.recv() => event,
+                _ = resync.tick() => {
+                    let peers: Vec<PeerId> =
+                        lock(&self.inner.providers.connected).iter().copied().collect();
+                    for peer in peers {
+                        self.spawn_sync(peer, &syncs);
+                    }
+                    continue;
+                }
+            };
+            let Some(event) = event else { break };
             match event {
                 NetEvent::PeerConnected { peer, .. } => {
                     lock(&self.inner.providers.connected).insert(peer);
                     let _ = self.inner.events.send(NodeEvent::PeerConnected(peer));
-                    let node = self.clone();
-                    let syncs = syncs.clone();
-                    tokio::spawn(async move {
-                        let Ok(_permit) = syncs.acquire_owned().await else {
-                            return;
-                        };
-                        match node.sync_catalog(peer).await {
-                            Ok(n) => tracing::debug!(%peer, new = n, "catalog sync done"),
-                            Err(e) => tracing::debug!(%peer, error = %e, "catalog sync failed"),
-                        }
-                    });
+                    self.spawn_sync(peer, &syncs);
                 }
                 NetEvent::PeerDisconnected { peer } => {
                     lock(&self.inner.providers.connected).remove(&peer);

@@ -492,3 +492,29 @@ async fn a_release_gossip_missed_arrives_through_periodic_catalog_sync() {
     a.node.shutdown().await;
     b.node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_chunk_under_the_playhead_comes_first() {
+    let a = Peer::start_with(rate_limited(600_000)).await;
+    let (id, original) = a.publish_wav("Seek", 3_000_000, 7).await;
+    let d = Peer::start().await;
+    d.connect_to(&a).await;
+    d.wait_to_know(id).await;
+    let transfer = d.node.fetch(id).await.unwrap();
+    let total = transfer.progress().total;
+    let target = total - 6;
+    // What a player does when the user seeks near the end.
+    tokio::time::timeout(STEP, transfer.wait_chunk(target))
+        .await
+        .expect("the playhead chunk arrives in time")
+        .unwrap();
+    let have = transfer.progress().have;
+    assert!(
+        have < total * 3 / 4,
+        "chunk {target} arrived long before the end ({have}/{total} chunks here)"
+    );
+    transfer.finished().await.unwrap();
+    assert_eq!(d.node.read_track(id).await.unwrap(), original);
+    d.node.shutdown().await;
+    a.node.shutdown().await;
+}

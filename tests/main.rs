@@ -9,6 +9,7 @@ mod util;
 mod cli;
 mod network;
 mod node_cli;
+mod play;
 
 // The network bench scenarios, also runnable as an ignored test (see `network::figures`).
 #[allow(dead_code)]

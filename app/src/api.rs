@@ -19,6 +19,7 @@
 //! | `POST /v1/connect` | `{"addr"}` | `{"peer_id"}` |
 //! | `GET /v1/peers` | | `[{"peer_id", "addr"}, ..]` |
 //! | `POST /v1/fetch` | `{"id", "out"}` | `{"id", "bytes", "peers_used", "millis"}` |
+//! | `POST /v1/rate` | `{"id", "stars"}` | `{"id", "stars"}` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -307,6 +308,16 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
                 "peers_used": report.peers_used,
                 "millis": report.millis,
             }))
+        }
+        ("POST", "/v1/rate") => {
+            let id = node.library().resolve(str_field(&body, "id")?)?;
+            let stars = field(&body, "stars")?
+                .as_u64()
+                .filter(|s| *s <= 5)
+                .ok_or_else(|| anyhow!("stars must be 0 to 5"))? as u8;
+            node.library().manifest(&id)?;
+            node.library().store().set_rating(&id, stars)?;
+            Ok(json!({"id": id.to_hex(), "stars": stars}))
         }
         _ => bail!("no such endpoint: {} {}", req.method, req.path),
     }

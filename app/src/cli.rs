@@ -80,4 +80,33 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Play a track on the audio device, or decode it into a WAV file.
+    Play {
+        /// Track id (or a unique prefix of 6+ hex digits, as `list` prints).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Write the decoded samples to this WAV file (the track's own rate, channels and bit
+        /// depth) instead of playing them.
+        #[arg(long, value_name = "FILE.wav")]
+        out: Option<PathBuf>,
+        /// Stop after this many seconds of audio.
+        #[arg(long, value_name = "S", value_parser = parse_seconds)]
+        seconds: Option<f64>,
+    },
+    /// Rate a track: 1 to 5 stars, 0 clears the rating.
+    Rate {
+        /// Track id (or a unique prefix of 6+ hex digits).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Stars, 0 to 5.
+        #[arg(value_name = "STARS", value_parser = clap::value_parser!(u8).range(0..=5))]
+        stars: u8,
+    },
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
 }

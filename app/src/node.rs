@@ -214,6 +214,23 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Play { .. } => bail!(
+            "`play` does not go through a running node yet; stop the node on this data dir first"
+        ),
+        Command::Rate { id, stars } => {
+            let v = api.call("POST", "/v1/rate", Some(&json!({"id": id, "stars": stars})))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+                println!(
+                    "rated {} {}",
+                    id.get(..12).unwrap_or(id),
+                    "*".repeat(*stars as usize)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Fetch { id, out } => {
             let out = out
                 .as_ref()

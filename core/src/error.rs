@@ -50,6 +50,9 @@ pub enum Error {
     /// No track with this id is known.
     #[error("no track {0} in this library")]
     UnknownTrack(TrackId),
+    /// A rating must be 0 (clear) to 5 stars.
+    #[error("{0} stars is not a rating (1 to 5, 0 clears)")]
+    BadRating(u8),
     /// A track id (or id prefix) that matches no known track, or more than one.
     #[error("{0}")]
     BadTrackRef(String),

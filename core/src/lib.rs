@@ -2,7 +2,9 @@
 //!
 //! A peer keeps a signed catalog of tracks in a [`Store`] (sled), indexes it for local full-text
 //! search in a [`SearchIndex`] (tantivy), probes and decodes audio with [`media`] (symphonia), and
-//! ties them together in a [`Library`], the handle the CLI and the GUI use.
+//! ties them together in a [`Library`], the handle the CLI and the GUI use. A [`Player`] plays a
+//! queue of tracks from the store into an audio sink, asking a [`media::ChunkProvider`] for chunks
+//! that are not here yet.
 //!
 //! ```no_run
 //! use busker_core::{Library, LibraryOptions};
@@ -25,6 +27,7 @@ pub mod media;
 pub mod model;
 pub mod net;
 mod node;
+mod player;
 mod store;
 pub mod transfer;
 pub mod wire;
@@ -38,4 +41,5 @@ pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary};
 pub use node::{Node, NodeEvent, NodeOptions};
-pub use store::Store;
+pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
+pub use store::{Listen, ListenKind, MAX_STARS, Store};

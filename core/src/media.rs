@@ -1,4 +1,10 @@
-//! Audio files: probing (codec, stream parameters, tags) with symphonia.
+//! Audio: probing, decoding, sources over the chunk store, sinks and resampling.
+//!
+//! How the parts fit: a [`ChunkSource`] reads a track's file from the [`crate::Store`] (asking a
+//! [`ChunkProvider`] for chunks that are not here yet and waiting for them); a [`TrackDecoder`]
+//! turns any source into [`PcmBlock`]s at the track's own bit depth; an [`AudioSink`] records
+//! them ([`WavSink`]), keeps time with them ([`NullSink`]) or plays them ([`PulseSink`]), with a
+//! [`Resampler`] in between when a device runs at another rate. [`crate::Player`] drives all this.
 //!
 //! [`probe`] reads a whole file's bytes and answers what a manifest needs, cheaply: it reads the
 //! container headers and tags, decodes the first packet to prove the codec really works, and, when
@@ -16,6 +22,20 @@ use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
 use symphonia::core::probe::Hint;
 
 use crate::model::{Format, TrackInfo};
+
+mod decode;
+mod resample;
+mod sink;
+mod source;
+
+pub use decode::{Pcm, PcmBlock, PcmSpec, SampleFormat, TrackDecoder};
+pub use resample::Resampler;
+#[cfg(feature = "cpal")]
+pub use sink::CpalSink;
+pub use sink::{AudioSink, NullSink, PulseSink, SinkInput, WavSink, open_device};
+pub use source::{
+    CancelToken, ChunkProvider, ChunkSource, DEFAULT_CHUNK_TIMEOUT, NoNetwork, SourceError,
+};
 
 /// Why a file cannot be published or played.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +57,18 @@ pub enum MediaError {
         /// The length the header declares, when it declares one.
         declared_ms: Option<u64>,
     },
+    /// A chunk of a track that is not here did not arrive in time (no peer sent it).
+    #[error("chunk {0} of the track did not arrive in time")]
+    ChunkTimeout(usize),
+    /// The read was cancelled (a skip, a seek or a shutdown); not a failure.
+    #[error("cancelled")]
+    Cancelled,
+    /// Reading the track's bytes failed (the store, or the file).
+    #[error("could not read the track: {0}")]
+    Source(String),
+    /// The audio output failed (device gone, disk full for a recording).
+    #[error("audio output: {0}")]
+    Output(String),
 }
 
 fn describe_truncation(found_ms: u64, declared_ms: Option<u64>) -> String {

@@ -4,7 +4,10 @@
 //! - `manifests`: track id -> encoded manifest, for every track this peer has heard of;
 //! - `chunks`: chunk hash -> chunk bytes, content-addressed, so equal chunks are stored once;
 //! - `local`: track id -> empty, for tracks whose every chunk is here and verified;
-//! - `meta`: small flags (schema version, a write in progress).
+//! - `meta`: small flags (schema version, a write in progress);
+//! - `history`: listening events (plays, skips with their position, completions) in time order,
+//!   the implicit feedback the recommender learns from;
+//! - `ratings`: track id -> stars (1..=5), the explicit feedback.
 //!
 //! Invariants: a chunk is stored only under the BLAKE3 hash of its bytes; a track is marked local
 //! only in the same transaction that checks all its chunks are present. A publish writes its
@@ -33,8 +36,71 @@ pub struct Store {
     chunks: sled::Tree,
     local: sled::Tree,
     meta: sled::Tree,
+    history: sled::Tree,
+    ratings: sled::Tree,
     created: bool,
 }
+
+/// What happened when a track was listened to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenKind {
+    /// The track started playing.
+    Play,
+    /// The listener left the track before its end, at this position.
+    Skip {
+        /// Where playback was when the listener moved on, in milliseconds.
+        position_ms: u64,
+    },
+    /// The track played to its end.
+    Complete,
+}
+
+/// One entry of the listening history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// The track.
+    pub id: TrackId,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// What happened.
+    pub kind: ListenKind,
+}
+
+impl Listen {
+    const ENCODED_LEN: usize = 32 + 1 + 8;
+
+    fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0; Self::ENCODED_LEN];
+        out[..32].copy_from_slice(self.id.as_bytes());
+        let (code, position) = match self.kind {
+            ListenKind::Play => (0, 0),
+            ListenKind::Skip { position_ms } => (1, position_ms),
+            ListenKind::Complete => (2, 0),
+        };
+        out[32] = code;
+        out[33..].copy_from_slice(&position.to_be_bytes());
+        out
+    }
+
+    fn decode(key: &[u8], value: &[u8]) -> Option<Self> {
+        let at_ms = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+        if value.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        let id = TrackId(value[..32].try_into().ok()?);
+        let position_ms = u64::from_be_bytes(value[33..].try_into().ok()?);
+        let kind = match value[32] {
+            0 => ListenKind::Play,
+            1 => ListenKind::Skip { position_ms },
+            2 => ListenKind::Complete,
+            _ => return None,
+        };
+        Some(Self { id, at_ms, kind })
+    }
+}
+
+/// The highest rating.
+pub const MAX_STARS: u8 = 5;
 
 impl Store {
     /// Opens (or creates) the database at `path` and repairs what an interrupted write left.
@@ -48,6 +114,8 @@ impl Store {
             chunks: db.open_tree("chunks")?,
             local: db.open_tree("local")?,
             meta: db.open_tree("meta")?,
+            history: db.open_tree("history")?,
+            ratings: db.open_tree("ratings")?,
             db,
             created: false,
         };
@@ -269,6 +337,69 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+
+    /// Watches the chunks tree for `hash`: the subscriber sees the insert when the chunk arrives.
+    /// Subscribe before checking [`Store::has_chunk`] so that no arrival is missed in between.
+    pub(crate) fn watch_chunk(&self, hash: &ChunkHash) -> sled::Subscriber {
+        self.chunks.watch_prefix(hash.as_bytes())
+    }
+
+    /// Appends one event to the listening history.
+    pub fn record_listen(&self, listen: &Listen) -> Result<()> {
+        // The key sorts by time; the generated id keeps two events of the same millisecond apart.
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&listen.at_ms.to_be_bytes());
+        key[8..].copy_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.history.insert(key, &listen.encode()[..])?;
+        Ok(())
+    }
+
+    /// The listening history, oldest first. Malformed entries are skipped.
+    pub fn listens(&self) -> Result<Vec<Listen>> {
+        let mut out = Vec::with_capacity(self.history.len());
+        for entry in self.history.iter() {
+            let (key, value) = entry?;
+            if let Some(listen) = Listen::decode(&key, &value) {
+                out.push(listen);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rates a track with 1..=5 stars; 0 clears the rating. More than 5 is refused.
+    pub fn set_rating(&self, id: &TrackId, stars: u8) -> Result<()> {
+        match stars {
+            0 => {
+                self.ratings.remove(id.as_bytes())?;
+            }
+            1..=MAX_STARS => {
+                self.ratings.insert(id.as_bytes(), &[stars])?;
+            }
+            _ => return Err(Error::BadRating(stars)),
+        }
+        self.ratings.flush()?;
+        Ok(())
+    }
+
+    /// The stars given to a track, if rated.
+    pub fn rating(&self, id: &TrackId) -> Result<Option<u8>> {
+        Ok(self
+            .ratings
+            .get(id.as_bytes())?
+            .and_then(|v| v.first().copied()))
+    }
+
+    /// Every rating, in track id order.
+    pub fn ratings(&self) -> Result<Vec<(TrackId, u8)>> {
+        let mut out = Vec::new();
+        for entry in self.ratings.iter() {
+            let (key, value) = entry?;
+            if let (Ok(id), Some(&stars)) = (<[u8; 32]>::try_from(key.as_ref()), value.first()) {
+                out.push((TrackId(id), stars));
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -295,6 +426,58 @@ mod tests {
         for (hash, chunk) in m.chunks().iter().zip(bytes.chunks(m.chunk_size() as usize)) {
             store.put_chunk(hash, chunk).unwrap();
         }
+    }
+
+    #[test]
+    fn ratings_are_set_cleared_and_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db")).unwrap();
+        let a = TrackId([1; 32]);
+        let b = TrackId([2; 32]);
+        assert_eq!(store.rating(&a).unwrap(), None);
+        store.set_rating(&a, 4).unwrap();
+        store.set_rating(&b, 1).unwrap();
+        store.set_rating(&a, 5).unwrap();
+        assert_eq!(store.rating(&a).unwrap(), Some(5));
+        assert_eq!(store.ratings().unwrap(), vec![(a, 5), (b, 1)]);
+        store.set_rating(&a, 0).unwrap();
+        assert_eq!(store.rating(&a).unwrap(), None);
+        assert!(matches!(store.set_rating(&a, 6), Err(Error::BadRating(6))));
+        assert_eq!(store.ratings().unwrap(), vec![(b, 1)]);
+    }
+
+    #[test]
+    fn listening_history_keeps_order_and_positions_across_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        let id = TrackId([7; 32]);
+        let events = [
+            ListenKind::Play,
+            ListenKind::Skip {
+                position_ms: 12_345,
+            },
+            ListenKind::Play,
+            ListenKind::Complete,
+        ];
+        {
+            let store = Store::open(&path).unwrap();
+            for (i, kind) in events.iter().enumerate() {
+                // Two events in the same millisecond must both be kept.
+                let at_ms = 1_000 + (i as u64 / 2);
+                store
+                    .record_listen(&Listen {
+                        id,
+                        at_ms,
+                        kind: *kind,
+                    })
+                    .unwrap();
+            }
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let got: Vec<_> = store.listens().unwrap().iter().map(|l| l.kind).collect();
+        assert_eq!(got, events);
+        assert!(store.listens().unwrap().iter().all(|l| l.id == id));
     }
 
     #[test]

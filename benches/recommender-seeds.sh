@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs busker-eval for every method over seeds 1..5 on the Last.fm data and prints one JSON
+# object per run (the figures behind recommender/RESULTS.md). The NDCG-per-round curve is
+# computed for seed 1 only (it evaluates every peer after every round). Usage, from the
+# repository root:
+#   cargo build -p busker-recommender --release
+#   bash benches/recommender-seeds.sh > /tmp/seeds.jsonl
+#   bash benches/recommender-summary.sh < /tmp/seeds.jsonl
+set -euo pipefail
+BIN=${BIN:-target/release/busker-eval}
+SEEDS=${SEEDS:-1 2 3 4 5}
+D=data/lastfm-hetrec2011
+COMMON=(--interactions "$D/user_artists.dat" --friends "$D/user_friends.dat" --json)
+for seed in $SEEDS; do
+  for method in pop itemknn userknn rp3 ease best gossip; do
+    "$BIN" "${COMMON[@]}" --method "$method" --seed "$seed"
+  done
+  if [ "$seed" = 1 ]; then
+    "$BIN" "${COMMON[@]}" --method gossip --seed "$seed" --curve --shill 0.05
+  else
+    "$BIN" "${COMMON[@]}" --method gossip --seed "$seed" --shill 0.05
+  fi
+  "$BIN" "${COMMON[@]}" --method gossip --seed "$seed" --shill 0.05 --no-defences
+done

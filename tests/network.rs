@@ -518,3 +518,34 @@ async fn the_chunk_under_the_playhead_comes_first() {
     d.node.shutdown().await;
     a.node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_player_chunk_provider_starts_the_download_at_the_playhead() {
+    let a = Peer::start_with(rate_limited(600_000)).await;
+    let (id, _) = a.publish_wav("Player", 2_000_000, 8).await;
+    let d = Peer::start().await;
+    d.connect_to(&a).await;
+    d.wait_to_know(id).await;
+    let manifest = d.node.library().store().manifest(&id).unwrap().unwrap();
+    let last = manifest.chunks().len() - 1;
+    let provider = d.node.chunk_provider();
+    // The player calls this from its own (non-async) thread.
+    let m = manifest.clone();
+    std::thread::spawn(move || provider.need(&m, last))
+        .join()
+        .unwrap();
+    let store = d.node.library().store().clone();
+    let hash = manifest.chunks()[last];
+    wait_for(STEP, "the needed chunk", || {
+        let store = store.clone();
+        async move { store.has_chunk(&hash).unwrap().then_some(()) }
+    })
+    .await;
+    let transfer = d.node.running_transfer(&id);
+    assert!(
+        transfer.is_none_or(|t| t.progress().have < t.progress().total),
+        "the needed chunk came before the rest"
+    );
+    d.node.shutdown().await;
+    a.node.shutdown().await;
+}

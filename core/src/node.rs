@@ -131,6 +131,36 @@ impl ProviderSource for Providers {
     }
 }
 
+/// Connects the player to the network: a chunk the playhead needs starts (or joins) the track's
+/// download and moves its playhead. Made by [`Node::chunk_provider`]; calls return at once.
+struct NetworkChunks {
+    node: Node,
+    runtime: tokio::runtime::Handle,
+}
+
+impl crate::media::ChunkProvider for NetworkChunks {
+    fn need(&self, manifest: &Manifest, index: usize) {
+        let id = manifest.id();
+        if let Some(t) = self.node.running_transfer(&id) {
+            t.prioritize(index);
+            return;
+        }
+        let node = self.node.clone();
+        self.runtime.spawn(async move {
+            match node.fetch(id).await {
+                Ok(t) => t.prioritize(index),
+                Err(e) => tracing::info!(track = %id, error = %e, "cannot fetch for playback"),
+            }
+        });
+    }
+
+    fn playhead(&self, track: &TrackId, index: usize) {
+        if let Some(t) = self.node.running_transfer(track) {
+            t.prioritize(index);
+        }
+    }
+}
+
 /// Serves the store to the network.
 struct StoreSource(Store);
 
@@ -500,6 +530,24 @@ impl Node {
             }
         });
         Ok(transfer)
+    }
+
+    /// The download of `id` if one is running (not finished, not failed).
+    pub fn running_transfer(&self, id: &TrackId) -> Option<Transfer> {
+        lock(&self.inner.transfers)
+            .get(id)
+            .filter(|t| t.progress().done.is_none())
+            .cloned()
+    }
+
+    /// A [`ChunkProvider`](crate::media::ChunkProvider) for the player: a missing chunk under the
+    /// playhead starts the track's download (or moves its playhead). Call from within the node's
+    /// tokio runtime.
+    pub fn chunk_provider(&self) -> Arc<dyn crate::media::ChunkProvider> {
+        Arc::new(NetworkChunks {
+            node: self.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        })
     }
 
     /// Downloads `id` to the end and, with `out`, writes the original file there.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs busker-eval for every method over seeds 1..5 on the Last.fm data and prints one JSON
-# object per run (the figures behind recommender/RESULTS.md). The NDCG-per-round curve is
+# object per run (the figures behind BENCHMARKS.md ("Recommender")). The NDCG-per-round curve is
 # computed for seed 1 only (it evaluates every peer after every round). Usage, from the
 # repository root:
 #   cargo build -p busker-recommender --release

@@ -99,7 +99,7 @@ pub struct NeighbourhoodConfig {
 }
 
 impl Default for NeighbourhoodConfig {
-    /// Values chosen on the validation split of Last.fm seed 1 (see `recommender/RESULTS.md`).
+    /// Values chosen on the validation split of Last.fm seed 1 (see `BENCHMARKS.md ("Recommender")`).
     fn default() -> Self {
         NeighbourhoodConfig {
             max_profiles: MAX_NEIGHBOURS,

@@ -1,6 +1,6 @@
 //! `busker-eval`: offline evaluation of Busker's recommenders on Last.fm-style data.
 //!
-//! See `CLI.md` ("Evaluation binary") for the contract and `recommender/RESULTS.md` for figures.
+//! See `CLI.md` ("Evaluation binary") for the contract and `BENCHMARKS.md ("Recommender")` for figures.
 
 use std::time::Instant;
 
@@ -126,7 +126,7 @@ fn main() -> anyhow::Result<()> {
 /// Fits a centralised method; returns it with the matrix its users' histories come from.
 ///
 /// Defaults were chosen on the validation split of seed 1 (`--valid --set name=value`), never
-/// on test: see `recommender/RESULTS.md`.
+/// on test: see `BENCHMARKS.md ("Recommender")`.
 fn centralised<'a>(
     args: &Args,
     knobs: &Knobs,

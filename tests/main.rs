@@ -1,5 +1,6 @@
-//! End-to-end tests: the real `busker` binary on temporary data dirs (and, as the network grows,
-//! several peers on 127.0.0.1). One test binary; each topic is a module.
+//! End-to-end tests: the real `busker` binary on temporary data dirs, and several peers on
+//! 127.0.0.1 (in-process nodes with real libp2p swarms, and `busker node` processes). One test
+//! binary; each topic is a module.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,4 +8,11 @@ mod util;
 
 mod cli;
 mod gui;
+mod network;
+mod node_cli;
 mod play;
+
+// The network bench scenarios, also runnable as an ignored test (see `network::figures`).
+#[allow(dead_code)]
+#[path = "../benches/benches/network.rs"]
+mod bench_network;

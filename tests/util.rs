@@ -2,6 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use busker_core::model::TrackId;
+use busker_core::net::NetworkConfig;
+use busker_core::test_utils;
+use busker_core::{Library, LibraryOptions, Node, NodeOptions, PublishOptions};
 
 /// The `busker` binary cargo built for this test run.
 pub fn busker_bin() -> PathBuf {
@@ -53,7 +60,98 @@ impl Peer {
 
 /// A file of `assets/audio/`, as a string argument.
 pub fn audio(name: &str) -> String {
-    busker_core::test_utils::audio_fixture(name)
+    test_utils::audio_fixture(name)
         .to_string_lossy()
         .into_owned()
+}
+
+/// How long any single network step may take before a test fails.
+pub const STEP: Duration = Duration::from_secs(20);
+
+// In-process peers with real libp2p swarms on 127.0.0.1.
+
+/// A running in-process peer and its data dir.
+pub struct NetPeer {
+    pub dir: tempfile::TempDir,
+    pub node: Node,
+}
+
+impl NetPeer {
+    /// A new peer on loopback.
+    pub async fn start() -> Self {
+        Self::start_with(NodeOptions::loopback()).await
+    }
+
+    pub async fn start_with(options: NodeOptions) -> Self {
+        let (dir, node) = test_utils::start_node(options).await;
+        Self { dir, node }
+    }
+
+    /// Restarts a node on an existing data dir (the previous node must be shut down).
+    pub async fn restart(dir: tempfile::TempDir, options: NodeOptions) -> Self {
+        let library = test_utils::wait_for(STEP, "the data dir to be released", || {
+            let path = dir.path().to_owned();
+            async move { Library::open(LibraryOptions::new(path).seed_demo(false)).ok() }
+        })
+        .await;
+        let node = Node::start(Arc::new(library), options)
+            .await
+            .expect("restart the node");
+        Self { dir, node }
+    }
+
+    pub async fn addr(&self) -> busker_core::net::Multiaddr {
+        self.node.listen_addrs().await.unwrap().remove(0)
+    }
+
+    pub async fn connect_to(&self, other: &NetPeer) {
+        self.node.connect(other.addr().await).await.unwrap();
+    }
+
+    /// Publishes a generated WAV of `bytes` bytes titled `title`; returns its id and bytes.
+    pub async fn publish_wav(&self, title: &str, bytes: usize, seed: u32) -> (TrackId, Vec<u8>) {
+        let path = test_utils::write_wav(self.dir.path(), &format!("{seed}.wav"), bytes, seed);
+        let content = std::fs::read(&path).unwrap();
+        let options = PublishOptions {
+            title: Some(title.into()),
+            artist: Some("Test Artist".into()),
+            album: None,
+        };
+        let mut results = self.node.publish(vec![path], options).await.unwrap();
+        let manifest = results.remove(0).unwrap();
+        (manifest.id(), content)
+    }
+
+    /// Waits until a search for `query` on this peer finds `id`.
+    pub async fn wait_to_find(&self, query: &str, id: TrackId) {
+        let node = self.node.clone();
+        test_utils::wait_for(STEP, &format!("'{query}' to find {id}"), || {
+            let node = node.clone();
+            async move {
+                let hits = node.search(query, 10).await.ok()?;
+                hits.iter().any(|h| h.id == id).then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// Waits until this peer knows `id` (through gossip or catalog sync).
+    pub async fn wait_to_know(&self, id: TrackId) {
+        let node = self.node.clone();
+        test_utils::wait_for(STEP, &format!("to learn about {id}"), || {
+            let node = node.clone();
+            async move { node.library().store().has_manifest(&id).ok()?.then_some(()) }
+        })
+        .await;
+    }
+}
+
+/// Loopback network settings with a serving cap.
+pub fn rate_limited(rate: u64) -> NodeOptions {
+    let mut options = NodeOptions::loopback();
+    options.network = NetworkConfig {
+        serve_rate: Some(rate),
+        ..NetworkConfig::loopback()
+    };
+    options
 }

@@ -45,6 +45,32 @@ pub enum Command {
     },
     /// List the tracks this peer knows.
     List,
+    /// Run a headless peer until SIGINT/SIGTERM, with the local control API.
+    Node {
+        /// Address to listen on (repeatable), e.g. /ip4/0.0.0.0/tcp/4001.
+        #[arg(long, value_name = "MULTIADDR")]
+        listen: Vec<String>,
+        /// Peer to dial at start (repeatable), e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3Koo...
+        #[arg(long, value_name = "MULTIADDR")]
+        peer: Vec<String>,
+    },
+    /// Dial a peer (through the running node).
+    Connect {
+        /// The peer's address, ending in /p2p/<peer id>.
+        #[arg(value_name = "MULTIADDR")]
+        addr: String,
+    },
+    /// List connected peers (through the running node).
+    Peers,
+    /// Download and verify a track (through the running node).
+    Fetch {
+        /// Track id (or a unique prefix of 6 or more hex digits).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Write the original file here.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Search the local index (typo-tolerant, prefix-aware).
     Search {
         /// What to look for.

@@ -1,10 +1,14 @@
 //! The `busker` binary: the command line and, with no command, the desktop app ([`busker::App`]).
 //!
-//! Every command opens the data dir, does its work through [`busker_core::Library`] and prints
-//! either readable text or, with `--json`, one JSON object per line (`CLI.md` is the contract).
-//! Errors print once, as one line on stderr, and the exit code is non-zero.
+//! When a `busker node` runs on the data dir, every command goes through its local control API
+//! ([`api`]); otherwise commands that need no network open the data dir themselves and do their
+//! work through [`busker_core::Library`], and commands that need the network fail with a clear
+//! message. Output is readable text or, with `--json`, one JSON object per line (`CLI.md` is the
+//! contract). Errors print once, as one line on stderr, and the exit code is non-zero.
 
+mod api;
 mod cli;
+mod node;
 mod output;
 
 use std::io::IsTerminal;
@@ -38,7 +42,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn data_dir(cli: &Cli) -> Result<PathBuf> {
+pub(crate) fn data_dir(cli: &Cli) -> Result<PathBuf> {
     match &cli.data_dir {
         Some(dir) => Ok(dir.clone()),
         None => DataDir::default_root()
@@ -46,7 +50,7 @@ fn data_dir(cli: &Cli) -> Result<PathBuf> {
     }
 }
 
-fn open_library(cli: &Cli, artist: Option<&str>) -> Result<Library> {
+pub(crate) fn open_library(cli: &Cli, artist: Option<&str>) -> Result<Library> {
     let dir = data_dir(cli)?;
     let mut options = LibraryOptions::new(&dir);
     if cli.no_demo {
@@ -67,7 +71,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         busker::app::run_native(options)?;
         return Ok(ExitCode::SUCCESS);
     };
+    let dir = data_dir(&cli)?;
+    if let Some(api) = api::ApiClient::discover(&dir) {
+        return node::remote(&cli, &api, command);
+    }
     match command {
+        Command::Node { listen, peer } => node::run(&cli, listen, peer),
+        Command::Connect { .. } | Command::Peers | Command::Fetch { .. } => anyhow::bail!(
+            "no busker node is running on {}; start one with `busker --data-dir {} node`",
+            dir.display(),
+            dir.display()
+        ),
         Command::Publish {
             paths,
             artist,

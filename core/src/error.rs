@@ -56,6 +56,15 @@ pub enum Error {
     /// A track id (or id prefix) that matches no known track, or more than one.
     #[error("{0}")]
     BadTrackRef(String),
+    /// The network actor has stopped (shut down or crashed); start the node again.
+    #[error("the network is stopped")]
+    NetworkStopped,
+    /// A network operation failed (dial refused, request timed out, listen address in use).
+    #[error("network: {0}")]
+    Network(String),
+    /// Nobody that holds the track could be reached in time; connect to more peers and retry.
+    #[error("no reachable peer holds track {0}")]
+    NoProviders(TrackId),
     /// The config file is not valid TOML for Busker.
     #[error("config {path}: {reason}")]
     Config {

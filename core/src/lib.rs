@@ -25,8 +25,11 @@ mod index;
 mod library;
 pub mod media;
 pub mod model;
+pub mod net;
+mod node;
 mod player;
 mod store;
+pub mod transfer;
 pub mod wire;
 
 #[cfg(feature = "test-utils")]
@@ -37,5 +40,6 @@ pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary};
+pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
 pub use store::{Listen, ListenKind, MAX_STARS, Store};

@@ -172,6 +172,53 @@ impl Store {
             .map(|v| Ok(Manifest::decode(&v?)?))
     }
 
+    /// Whether the manifest of `id` is known.
+    pub fn has_manifest(&self, id: &TrackId) -> Result<bool> {
+        Ok(self.manifests.contains_key(id.as_bytes())?)
+    }
+
+    /// Up to `limit` known track ids greater than `after`, in id order, each with whether it is
+    /// local, and whether more follow (a catalog page for anti-entropy sync).
+    pub fn catalog_page(
+        &self,
+        after: Option<&TrackId>,
+        limit: usize,
+    ) -> Result<(Vec<(TrackId, bool)>, bool)> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for key in self
+            .manifests
+            .range::<Vec<u8>, _>((lower, Bound::Unbounded))
+            .keys()
+        {
+            let key = key?;
+            let Ok(bytes) = <[u8; 32]>::try_from(key.as_ref()) else {
+                continue;
+            };
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            let id = TrackId(bytes);
+            out.push((id, self.is_local(&id)?));
+        }
+        Ok((out, false))
+    }
+
+    /// Every track id marked local.
+    pub fn local_ids(&self) -> Result<Vec<TrackId>> {
+        let mut out = Vec::new();
+        for key in self.local.iter().keys() {
+            if let Ok(bytes) = <[u8; 32]>::try_from(key?.as_ref()) {
+                out.push(TrackId(bytes));
+            }
+        }
+        Ok(out)
+    }
+
     /// How many manifests are known.
     pub fn manifest_count(&self) -> usize {
         self.manifests.len()

@@ -1,6 +1,6 @@
 //! Helpers for tests and benches in other crates (feature `test-utils`). They panic on setup
 //! failures, as test code does.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
@@ -23,4 +23,67 @@ pub fn temp_library() -> (tempfile::TempDir, Library) {
     let library = Library::open(LibraryOptions::new(dir.path()).seed_demo(false))
         .expect("open a library on a fresh data dir");
     (dir, library)
+}
+
+/// A valid 16-bit stereo 44.1 kHz WAV file of about `bytes` bytes whose samples depend on `seed`,
+/// so that every seed gives a different track.
+pub fn wav_bytes(bytes: usize, seed: u32) -> Vec<u8> {
+    let data_len = (bytes.saturating_sub(44) / 4 * 4) as u32;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&2u16.to_le_bytes()); // channels
+    out.extend_from_slice(&44_100u32.to_le_bytes());
+    out.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    // A cheap xorshift noise: distinct per seed, never all-equal chunks.
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    for _ in 0..data_len / 2 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(&((x >> 20) as i16 - 2048).to_le_bytes());
+    }
+    out
+}
+
+/// Writes [`wav_bytes`] to `dir/name` and returns the path.
+pub fn write_wav(dir: &Path, name: &str, bytes: usize, seed: u32) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, wav_bytes(bytes, seed)).expect("write a test wav file");
+    path
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A node on a fresh temporary data dir (no demo tracks), listening on loopback. Keep the
+/// `TempDir` alive as long as the node.
+pub async fn start_node(options: crate::NodeOptions) -> (tempfile::TempDir, crate::Node) {
+    let (dir, library) = temp_library();
+    let node = crate::Node::start(std::sync::Arc::new(library), options)
+        .await
+        .expect("start a node");
+    (dir, node)
 }

@@ -1,0 +1,253 @@
+//! `busker node` (a headless peer serving the control API) and the commands that go through a
+//! running node's API.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use busker_core::net::{Multiaddr, NetworkConfig, is_loopback};
+use busker_core::{Node, NodeOptions};
+use serde_json::{Value, json};
+
+use crate::api::{ApiClient, ApiServer};
+use crate::cli::{Cli, Command};
+use crate::output;
+
+fn parse_addrs(list: &[String], what: &str) -> Result<Vec<Multiaddr>> {
+    list.iter()
+        .map(|a| {
+            a.parse::<Multiaddr>()
+                .with_context(|| format!("{what} {a:?} is not a multiaddr"))
+        })
+        .collect()
+}
+
+/// Runs a headless peer until SIGINT or SIGTERM.
+pub fn run(cli: &Cli, listen: &[String], peers: &[String]) -> Result<ExitCode> {
+    let mut listen = parse_addrs(listen, "--listen")?;
+    if listen.is_empty() {
+        listen.push("/ip4/0.0.0.0/tcp/0".parse()?);
+    }
+    let bootstrap = parse_addrs(peers, "--peer")?;
+    // A node that only listens on and dials loopback stays on loopback (tests and demos): it
+    // ignores non-loopback addresses learned from other peers.
+    let loopback_only = listen.iter().chain(&bootstrap).all(is_loopback);
+    let library = Arc::new(crate::open_library(cli, None)?);
+    let dir = library.data_dir().to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let options = NodeOptions {
+            network: NetworkConfig {
+                listen,
+                bootstrap,
+                loopback_only,
+                ..NetworkConfig::loopback()
+            },
+            ..NodeOptions::loopback()
+        };
+        let node = Node::start(library, options)
+            .await
+            .context("starting the network")?;
+        let api = ApiServer::start(node.clone(), &dir).await?;
+        let listen: Vec<String> = node
+            .listen_addrs()
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if cli.json {
+            output::print_json(&json!({
+                "peer_id": node.peer_id().to_string(),
+                "listen": listen,
+                "api": format!("http://{}", api.addr()),
+            }));
+        } else {
+            println!("peer {}", node.peer_id());
+            for a in &listen {
+                println!("listening on {a}");
+            }
+            println!("control API on http://{} (Ctrl-C to stop)", api.addr());
+        }
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        api.stop();
+        node.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+fn list_of(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    }
+}
+
+fn print_tracks(cli: &Cli, tracks: Vec<Value>) {
+    for t in tracks {
+        if cli.json {
+            output::print_json(&t);
+        } else {
+            let s = |k: &str| {
+                t.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let id = s("id");
+            let local = t.get("local").and_then(Value::as_bool).unwrap_or(false);
+            let providers = t.get("providers").and_then(Value::as_u64).unwrap_or(0);
+            let availability = if local {
+                "here".to_owned()
+            } else if providers > 0 {
+                format!("{providers} peers")
+            } else {
+                "announced".to_owned()
+            };
+            println!(
+                "{}  {} - {}  {} ({availability})",
+                id.get(..12).unwrap_or(&id),
+                s("artist"),
+                s("title"),
+                s("format")
+            );
+        }
+    }
+}
+
+/// Carries out a command through the running node's API.
+pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode> {
+    match command {
+        Command::Node { .. } => {
+            bail!("a busker node is already running on this data dir")
+        }
+        Command::Publish {
+            paths,
+            artist,
+            title,
+            album,
+        } => {
+            let paths: Vec<String> = paths
+                .iter()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p)))
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            let body = json!({"paths": paths, "artist": artist, "title": title, "album": album});
+            let mut failed = 0;
+            for item in list_of(api.call("POST", "/v1/publish", Some(&body))?) {
+                if let Some(e) = item.get("error").and_then(Value::as_str) {
+                    failed += 1;
+                    let path = item.get("path").and_then(Value::as_str).unwrap_or("?");
+                    eprintln!("error: {path}: {e}");
+                } else if cli.json {
+                    output::print_json(&item);
+                } else {
+                    let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
+                    println!(
+                        "published {}  {} - {}",
+                        s("id").get(..12).unwrap_or_default(),
+                        s("artist"),
+                        s("title")
+                    );
+                }
+            }
+            Ok(if failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::List => {
+            print_tracks(cli, list_of(api.call("GET", "/v1/list", None)?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { query, limit } => {
+            let body = json!({"query": query.join(" "), "limit": limit});
+            let hits = list_of(api.call("POST", "/v1/search", Some(&body))?);
+            if hits.is_empty() && !cli.json {
+                eprintln!("no tracks match {:?}", query.join(" "));
+            }
+            print_tracks(cli, hits);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connect { addr } => {
+            let v = api.call("POST", "/v1/connect", Some(&json!({"addr": addr})))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                println!(
+                    "connected to {}",
+                    v.get("peer_id").and_then(Value::as_str).unwrap_or("?")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Peers => {
+            for p in list_of(api.call("GET", "/v1/peers", None)?) {
+                if cli.json {
+                    output::print_json(&p);
+                } else {
+                    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default();
+                    println!("{}  {}", s("peer_id"), s("addr"));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Play { .. } => bail!(
+            "`play` does not go through a running node yet; stop the node on this data dir first"
+        ),
+        Command::Rate { id, stars } => {
+            let v = api.call("POST", "/v1/rate", Some(&json!({"id": id, "stars": stars})))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+                println!(
+                    "rated {} {}",
+                    id.get(..12).unwrap_or(id),
+                    "*".repeat(*stars as usize)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fetch { id, out } => {
+            let out = out
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+            let body = json!({"id": id, "out": out});
+            let v = api.call("POST", "/v1/fetch", Some(&body))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                println!(
+                    "fetched {} bytes from {} peers in {} ms",
+                    v.get("bytes").and_then(Value::as_u64).unwrap_or(0),
+                    v.get("peers_used").and_then(Value::as_u64).unwrap_or(0),
+                    v.get("millis").and_then(Value::as_u64).unwrap_or(0)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The libp2p network actor.
+//!
+//! One [`Behaviour`] (TCP + Noise + Yamux; identify, ping, Kademlia, gossipsub and the Busker
+//! transfer protocol over request-response) is driven by one `EventLoop` task that alone owns the
+//! `Swarm`. Everything else talks to it through a cloneable [`Client`]: each call sends a command
+//! on a bounded channel together with a `oneshot` for the answer. Network events the rest of the
+//! peer cares about (peers coming and going, verified release announcements) come out of a bounded
+//! [`NetEvent`] receiver.
+//!
+//! The actor answers transfer requests itself from a [`ContentSource`] (the store in a real peer),
+//! looked up on the blocking pool so that a slow disk never stalls the swarm.
+//!
+//! Once [`Client::shutdown`] returned, or the task ended any other way, every call fails with
+//! [`Error::NetworkStopped`](crate::Error::NetworkStopped).
+//!
+//! ```no_run
+//! # async fn demo(source: std::sync::Arc<dyn busker_core::net::ContentSource>) -> busker_core::Result<()> {
+//! use busker_core::net::{self, NetworkConfig};
+//! let key = libp2p::identity::Keypair::generate_ed25519();
+//! let (client, mut events) = net::spawn(key, NetworkConfig::loopback(), source).await?;
+//! println!("listening on {:?}", client.listen_addrs().await?);
+//! client.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod behaviour;
+mod client;
+pub mod codec;
+mod event_loop;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::multiaddr::Protocol;
+
+pub use behaviour::{Behaviour, RELEASES_TOPIC};
+pub use client::Client;
+pub use codec::{CatalogEntry, Request, Response};
+pub use libp2p::identity::Keypair;
+pub use libp2p::{Multiaddr, PeerId};
+
+use crate::error::{Error, Result};
+use crate::model::{Manifest, TrackId};
+
+/// How a network actor binds and whom it meets.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Addresses to listen on (for example `/ip4/127.0.0.1/tcp/0`).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Keep to loopback: addresses learned from identify or the DHT that are not loopback are
+    /// ignored (tests, benches and demos).
+    pub loopback_only: bool,
+    /// How long an idle connection stays open.
+    pub idle_timeout: Duration,
+    /// Most inbound transfer requests served at once; more are refused.
+    pub max_inbound_requests: usize,
+    /// Cap on the chunk bytes per second this peer serves (all peers together); `None`: no cap.
+    /// Used to simulate slow seeds in tests and benches.
+    pub serve_rate: Option<u64>,
+}
+
+impl NetworkConfig {
+    /// Listen on a free port of 127.0.0.1, keep to loopback.
+    pub fn loopback() -> Self {
+        Self {
+            listen: vec![loopback_any_port()],
+            bootstrap: Vec::new(),
+            loopback_only: true,
+            idle_timeout: Duration::from_secs(60),
+            max_inbound_requests: 64,
+            serve_rate: None,
+        }
+    }
+}
+
+/// `/ip4/127.0.0.1/tcp/0`.
+pub fn loopback_any_port() -> Multiaddr {
+    Multiaddr::empty()
+        .with(Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
+        .with(Protocol::Tcp(0))
+}
+
+/// Whether an address is a loopback address (or names no IP at all).
+pub fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter().all(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_) | Protocol::Dnsaddr(_) => false,
+        _ => true,
+    })
+}
+
+/// The peer id at the end of an address (`/p2p/...`), if any.
+pub fn peer_id_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+/// What the network tells the rest of the peer.
+#[derive(Debug, Clone)]
+pub enum NetEvent {
+    /// The first connection to a peer opened.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+        /// The address of that connection.
+        addr: Multiaddr,
+    },
+    /// The last connection to a peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A release announcement that passed validation (size, version, signature, manifest
+    /// limits); it has been accepted for forwarding.
+    Announcement {
+        /// The verified manifest (boxed: it is much larger than the other events).
+        manifest: Box<Manifest>,
+        /// The peer that published it (when the message says so).
+        origin: Option<PeerId>,
+    },
+}
+
+/// Where the actor finds what it serves. Methods block (disk reads); the actor calls them on the
+/// blocking pool. Only verified content may be returned: the store never holds anything else.
+pub trait ContentSource: Send + Sync + 'static {
+    /// The encoded manifest of `id`, if known.
+    fn manifest(&self, id: &TrackId) -> Option<Vec<u8>>;
+    /// Chunks `start..start + count` of `track` that are here, stopping at the first missing one
+    /// or when `max_bytes` would be exceeded.
+    fn chunks(&self, track: &TrackId, start: u32, count: u16, max_bytes: usize) -> Vec<Vec<u8>>;
+    /// Up to `limit` catalog entries after `after`, in id order, and whether more follow.
+    fn catalog(&self, after: Option<TrackId>, limit: usize) -> (Vec<CatalogEntry>, bool);
+}
+
+/// Answers one request from `source`.
+pub fn serve(source: &dyn ContentSource, request: Request) -> Response {
+    match request {
+        Request::Manifest(id) => Response::Manifest(source.manifest(&id)),
+        Request::Chunks {
+            track,
+            start,
+            count,
+        } => Response::Chunks {
+            start,
+            chunks: source.chunks(&track, start, count, codec::MAX_CHUNK_DATA),
+        },
+        Request::Catalog { after } => {
+            let (entries, more) = source.catalog(after, codec::MAX_CATALOG_PAGE);
+            Response::Catalog { entries, more }
+        }
+        Request::Manifests(ids) => Response::Manifests(
+            ids.iter()
+                .take(codec::MAX_MANIFESTS_PER_REQUEST)
+                .filter_map(|id| source.manifest(id))
+                .collect(),
+        ),
+    }
+}
+
+/// Starts a network actor with identity `key`: listens on `config.listen` (waiting until every
+/// listener has an address), dials `config.bootstrap` (without waiting), and returns its client
+/// and its event receiver. Dropping every `Client` stops the actor, as does [`Client::shutdown`].
+pub async fn spawn(
+    key: Keypair,
+    config: NetworkConfig,
+    source: Arc<dyn ContentSource>,
+) -> Result<(Client, tokio::sync::mpsc::Receiver<NetEvent>)> {
+    event_loop::spawn(key, config, source).await
+}
+
+/// The libp2p identity of a peer from its 32-byte ed25519 seed (`keys/peer.key`).
+pub fn keypair_from_seed(seed: [u8; 32]) -> Result<Keypair> {
+    let mut seed = seed;
+    Keypair::ed25519_from_bytes(&mut seed).map_err(|e| Error::Network(format!("peer key: {e}")))
+}

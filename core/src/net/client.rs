@@ -1,0 +1,109 @@
+//! [`Client`]: the cloneable handle to the network actor.
+
+use std::collections::HashSet;
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::codec::{Request, Response};
+use super::event_loop::Command;
+use crate::error::{Error, Result};
+use crate::model::{Manifest, TrackId};
+
+/// A handle to the network actor. Cheap to clone. Every method is cancel-safe in the sense that
+/// dropping its future abandons the answer; the command may still be carried out.
+#[derive(Clone, Debug)]
+pub struct Client {
+    tx: mpsc::Sender<Command>,
+    peer_id: PeerId,
+}
+
+impl Client {
+    pub(crate) fn new(tx: mpsc::Sender<Command>, peer_id: PeerId) -> Self {
+        Self { tx, peer_id }
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| Error::NetworkStopped)?;
+        rx.await.map_err(|_| Error::NetworkStopped)
+    }
+
+    /// This peer's id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Whether the actor has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// The addresses this peer listens on, each ending in `/p2p/<peer id>`.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>> {
+        self.call(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    /// Dials `addr` and waits until the connection is up (or failed). Returns the remote peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId> {
+        self.call(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Connected peers with the address of one connection each.
+    pub async fn peers(&self) -> Result<Vec<(PeerId, Multiaddr)>> {
+        self.call(|reply| Command::Peers { reply }).await
+    }
+
+    /// Sends one transfer request and waits for the answer (the actor times out after 20 s).
+    pub async fn request(&self, peer: PeerId, request: Request) -> Result<Response> {
+        self.call(|reply| Command::Request {
+            peer,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    /// Announces a release on the gossip topic. Returns `false` when no peer could take it yet
+    /// (anti-entropy will carry it when peers connect).
+    pub async fn announce(&self, manifest: &Manifest) -> Result<bool> {
+        let data = super::codec::encode_announcement(manifest);
+        self.call(|reply| Command::Announce { data, reply }).await
+    }
+
+    /// Publishes raw bytes on the release topic, unchecked: only for tests of validation.
+    #[cfg(feature = "test-utils")]
+    pub async fn announce_raw(&self, data: Vec<u8>) -> Result<bool> {
+        self.call(|reply| Command::Announce { data, reply }).await
+    }
+
+    /// Puts a provider record for `id` into the DHT (kept republished while the actor runs).
+    pub async fn provide(&self, id: TrackId) -> Result<()> {
+        self.call(|reply| Command::Provide { id, reply }).await
+    }
+
+    /// Asks the DHT who provides `id`; waits for the query to finish (at most about 20 s).
+    pub async fn providers(&self, id: TrackId) -> Result<HashSet<PeerId>> {
+        self.call(|reply| Command::Providers { id, reply }).await
+    }
+
+    /// Penalises a misbehaving peer: disconnects it, refuses it from now on and lowers its
+    /// gossip score.
+    pub async fn ban(&self, peer: PeerId) -> Result<()> {
+        self.call(|reply| Command::Ban { peer, reply }).await
+    }
+
+    /// Peers banned so far.
+    pub async fn banned(&self) -> Result<Vec<PeerId>> {
+        self.call(|reply| Command::Banned { reply }).await
+    }
+
+    /// Stops the actor: closes listeners and connections, then the task ends. Idempotent; returns
+    /// once the actor is gone.
+    pub async fn shutdown(&self) {
+        let _ = self.call(|reply| Command::Shutdown { reply }).await;
+    }
+}

@@ -1,0 +1,520 @@
+//! The task that alone owns the `Swarm`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, multiaddr::Protocol};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::behaviour::{Behaviour, BehaviourEvent, RELEASES_TOPIC};
+use super::codec::{Request, Response, decode_announcement};
+use super::{Client, ContentSource, NetEvent, NetworkConfig, is_loopback};
+use crate::error::{Error, Result};
+use crate::model::TrackId;
+
+const COMMAND_QUEUE: usize = 256;
+const EVENT_QUEUE: usize = 1024;
+const RESPONSE_QUEUE: usize = 256;
+
+pub(crate) enum Command {
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<PeerId>>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<(PeerId, Multiaddr)>>,
+    },
+    Request {
+        peer: PeerId,
+        request: Request,
+        reply: oneshot::Sender<Result<Response>>,
+    },
+    Announce {
+        data: Vec<u8>,
+        reply: oneshot::Sender<bool>,
+    },
+    Provide {
+        id: TrackId,
+        reply: oneshot::Sender<()>,
+    },
+    Providers {
+        id: TrackId,
+        reply: oneshot::Sender<HashSet<PeerId>>,
+    },
+    Ban {
+        peer: PeerId,
+        reply: oneshot::Sender<()>,
+    },
+    Banned {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    config: NetworkConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    source: Arc<dyn ContentSource>,
+    responses_tx: mpsc::Sender<(ResponseChannel<Response>, Response)>,
+    responses_rx: mpsc::Receiver<(ResponseChannel<Response>, Response)>,
+    inbound_limit: Arc<Semaphore>,
+    /// When the rate-limited server may send its next bytes.
+    pacer: Arc<std::sync::Mutex<tokio::time::Instant>>,
+    topic: gossipsub::IdentTopic,
+    listen_addrs: Vec<Multiaddr>,
+    connected: HashMap<PeerId, Multiaddr>,
+    banned: HashSet<PeerId>,
+    pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId>>>,
+    pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response>>>,
+    pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
+}
+
+pub(super) async fn spawn(
+    key: libp2p::identity::Keypair,
+    config: NetworkConfig,
+    source: Arc<dyn ContentSource>,
+) -> Result<(Client, mpsc::Receiver<NetEvent>)> {
+    let peer_id = key.public().to_peer_id();
+    let net_err = |e: &dyn std::fmt::Display| Error::Network(e.to_string());
+    let idle = config.idle_timeout;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| net_err(&e))?
+        .with_behaviour(|key| {
+            Behaviour::new(key).map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+        })
+        .map_err(|e| net_err(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build();
+
+    let topic = gossipsub::IdentTopic::new(RELEASES_TOPIC);
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&topic)
+        .map_err(|e| net_err(&e))?;
+
+    // Listen, and wait until each listener reports an address so that callers can print them.
+    let mut listeners = HashSet::new();
+    for addr in &config.listen {
+        listeners.insert(swarm.listen_on(addr.clone()).map_err(|e| net_err(&e))?);
+    }
+    let mut listen_addrs = Vec::new();
+    let deadline = tokio::time::sleep(Duration::from_secs(10));
+    tokio::pin!(deadline);
+    let mut waiting = listeners.clone();
+    while !waiting.is_empty() {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::NewListenAddr { listener_id, address } => {
+                    waiting.remove(&listener_id);
+                    listen_addrs.push(address);
+                }
+                SwarmEvent::ListenerClosed { reason: Err(e), .. } | SwarmEvent::ListenerError { error: e, .. } => {
+                    return Err(Error::Network(format!("cannot listen: {e}")));
+                }
+                _ => {}
+            },
+            () = &mut deadline => return Err(Error::Network("listeners did not start within 10 s".into())),
+        }
+    }
+
+    let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
+    let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
+    let (responses_tx, responses_rx) = mpsc::channel(RESPONSE_QUEUE);
+    let mut event_loop = EventLoop {
+        swarm,
+        inbound_limit: Arc::new(Semaphore::new(config.max_inbound_requests.max(1))),
+        pacer: Arc::new(std::sync::Mutex::new(tokio::time::Instant::now())),
+        config,
+        commands,
+        events,
+        source,
+        responses_tx,
+        responses_rx,
+        topic,
+        listen_addrs,
+        connected: HashMap::new(),
+        banned: HashSet::new(),
+        pending_dials: HashMap::new(),
+        pending_requests: HashMap::new(),
+        pending_providers: HashMap::new(),
+    };
+    for addr in event_loop.config.bootstrap.clone() {
+        if let Err(e) = event_loop.swarm.dial(addr.clone()) {
+            tracing::warn!(%addr, error = %e, "cannot dial bootstrap peer");
+        }
+    }
+    tokio::spawn(event_loop.run());
+    Ok((Client::new(tx, peer_id), events_rx))
+}
+
+impl EventLoop {
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        self.stop();
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => {
+                        self.stop();
+                        return;
+                    }
+                },
+                Some((channel, response)) = self.responses_rx.recv() => {
+                    // The requester may have gone; nothing to do then.
+                    let _ = self.swarm.behaviour_mut().transfer.send_response(channel, response);
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        let peers: Vec<_> = self.connected.keys().copied().collect();
+        for peer in peers {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        tracing::debug!("network actor stopped");
+    }
+
+    fn with_p2p(&self, addr: &Multiaddr) -> Multiaddr {
+        addr.clone()
+            .with_p2p(*self.swarm.local_peer_id())
+            .unwrap_or_else(|a| a)
+    }
+
+    fn emit(&self, event: NetEvent) {
+        if let Err(e) = self.events.try_send(event) {
+            // Losing an announcement is harmless: anti-entropy fetches what gossip missed.
+            tracing::debug!(error = %e, "network event dropped");
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::ListenAddrs { reply } => {
+                let addrs = self.listen_addrs.iter().map(|a| self.with_p2p(a)).collect();
+                let _ = reply.send(addrs);
+            }
+            Command::Dial { addr, reply } => {
+                if let Some(peer) = super::peer_id_of(&addr) {
+                    if self.banned.contains(&peer) {
+                        let _ = reply.send(Err(Error::Network(format!("peer {peer} is banned"))));
+                        return;
+                    }
+                    if peer == *self.swarm.local_peer_id() {
+                        let _ = reply.send(Err(Error::Network("cannot dial myself".into())));
+                        return;
+                    }
+                    if self.connected.contains_key(&peer) {
+                        let _ = reply.send(Ok(peer));
+                        return;
+                    }
+                }
+                let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+                let opts = match super::peer_id_of(&addr) {
+                    Some(peer) => DialOpts::peer_id(peer).addresses(vec![addr]).build(),
+                    None => opts,
+                };
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.pending_dials.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Network(format!("dial: {e}"))));
+                    }
+                }
+            }
+            Command::Peers { reply } => {
+                let peers = self
+                    .connected
+                    .iter()
+                    .map(|(p, a)| (*p, a.clone()))
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                if self.banned.contains(&peer) {
+                    let _ = reply.send(Err(Error::Network(format!("peer {peer} is banned"))));
+                    return;
+                }
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .transfer
+                    .send_request(&peer, request);
+                self.pending_requests.insert(id, reply);
+            }
+            Command::Announce { data, reply } => {
+                let topic = self.topic.clone();
+                let sent = match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "announcement not sent");
+                        false
+                    }
+                };
+                let _ = reply.send(sent);
+            }
+            Command::Provide { id, reply } => {
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .start_providing(kad::RecordKey::new(id.as_bytes()))
+                {
+                    tracing::warn!(track = %id, error = %e, "cannot store provider record");
+                }
+                let _ = reply.send(());
+            }
+            Command::Providers { id, reply } => {
+                let query = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_providers(kad::RecordKey::new(id.as_bytes()));
+                self.pending_providers
+                    .insert(query, (HashSet::new(), reply));
+            }
+            Command::Ban { peer, reply } => {
+                tracing::info!(%peer, "banning peer");
+                self.banned.insert(peer);
+                let behaviour = self.swarm.behaviour_mut();
+                behaviour.gossipsub.set_application_score(&peer, -1000.0);
+                behaviour.gossipsub.blacklist_peer(&peer);
+                behaviour.kad.remove_peer(&peer);
+                let _ = self.swarm.disconnect_peer_id(peer);
+                let _ = reply.send(());
+            }
+            Command::Banned { reply } => {
+                let _ = reply.send(self.banned.iter().copied().collect());
+            }
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } if !self.listen_addrs.contains(&address) => {
+                self.listen_addrs.push(address);
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs.retain(|a| a != &address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if self.banned.contains(&peer_id) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                        let _ =
+                            reply.send(Err(Error::Network(format!("peer {peer_id} is banned"))));
+                    }
+                    return;
+                }
+                let addr = endpoint.get_remote_address().clone();
+                if endpoint.is_dialer() {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, addr.clone());
+                }
+                if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                self.connected
+                    .entry(peer_id)
+                    .or_insert_with(|| addr.clone());
+                if num_established.get() == 1 {
+                    self.emit(NetEvent::PeerConnected {
+                        peer: peer_id,
+                        addr,
+                    });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Err(Error::Network(format!("dial: {error}"))));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } if self.connected.remove(&peer_id).is_some() => {
+                self.emit(NetEvent::PeerDisconnected { peer: peer_id });
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                if self.banned.contains(&peer_id) {
+                    return;
+                }
+                for addr in info.listen_addrs {
+                    if self.config.loopback_only && !is_loopback(&addr) {
+                        continue;
+                    }
+                    let addr: Multiaddr = addr
+                        .iter()
+                        .filter(|p| !matches!(p, Protocol::P2p(_)))
+                        .collect();
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => {
+                let verdict = decode_announcement(&message.data);
+                let acceptance = match &verdict {
+                    Ok(_) => gossipsub::MessageAcceptance::Accept,
+                    Err(e) => {
+                        tracing::info!(peer = %propagation_source, error = %e, "rejected announcement");
+                        gossipsub::MessageAcceptance::Reject
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                if let Ok(manifest) = verdict {
+                    self.emit(NetEvent::Announcement {
+                        manifest: Box::new(manifest),
+                        origin: message.source,
+                    });
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
+            }) => {
+                if let Some((found, _)) = self.pending_providers.get_mut(&id)
+                    && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result
+                {
+                    found.extend(providers);
+                }
+                if step.last
+                    && let Some((found, reply)) = self.pending_providers.remove(&id)
+                {
+                    let _ = reply.send(found);
+                }
+            }
+            BehaviourEvent::Transfer(event) => self.on_transfer_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_transfer_event(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                if self.banned.contains(&peer) {
+                    return;
+                }
+                let Ok(permit) = self.inbound_limit.clone().try_acquire_owned() else {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .transfer
+                        .send_response(channel, Response::Refused);
+                    return;
+                };
+                let source = self.source.clone();
+                let responses = self.responses_tx.clone();
+                let pacer = self.pacer.clone();
+                let rate = self.config.serve_rate;
+                tokio::spawn(async move {
+                    let response =
+                        tokio::task::spawn_blocking(move || super::serve(&*source, request))
+                            .await
+                            .unwrap_or(Response::Refused);
+                    if let (Some(rate), Response::Chunks { chunks, .. }) = (rate, &response) {
+                        let bytes: usize = chunks.iter().map(Vec::len).sum();
+                        let cost = Duration::from_secs_f64(bytes as f64 / rate.max(1) as f64);
+                        let ready = {
+                            let mut next = pacer.lock().unwrap_or_else(|p| p.into_inner());
+                            let start = (*next).max(tokio::time::Instant::now());
+                            *next = start + cost;
+                            *next
+                        };
+                        tokio::time::sleep_until(ready).await;
+                    }
+                    let _ = responses.send((channel, response)).await;
+                    drop(permit);
+                });
+            }
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending_requests.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(reply) = self.pending_requests.remove(&request_id) {
+                    let _ = reply.send(Err(Error::Network(format!("request failed: {error}"))));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound transfer request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! [`Node`]: the one handle the GUI, the CLI and the control API use.
+//!
+//! A node owns the [`Library`] (store, index, keys) and the network actor's [`Client`], and runs
+//! the glue between them:
+//! - verified announcements are stored and indexed, and their publisher noted as a provider;
+//! - every new peer gets an anti-entropy catalog sync: its catalog is read page by page, the
+//!   manifests missing here are fetched in bounded batches, verified, stored and indexed, and the
+//!   tracks it holds are noted as provided by it (so what gossip missed arrives anyway);
+//! - every local track is provided in the DHT; publishing announces and provides;
+//! - downloads run as [`Transfer`]s, one per track.
+//!
+//! Events for a UI come out of [`Node::subscribe`] (a bounded broadcast: a slow receiver skips
+//! events rather than blocking the node).
+//!
+//! ```no_run
+//! # async fn demo() -> busker_core::Result<()> {
+//! use std::sync::Arc;
+//! use busker_core::{Library, LibraryOptions, Node, NodeOptions};
+//! let library = Arc::new(Library::open(LibraryOptions::new("/tmp/busker-demo"))?);
+//! let node = Node::start(library, NodeOptions::loopback()).await?;
+//! for track in node.search("spring", 10).await? {
+//!     println!("{} ({} providers)", track.info.title, track.providers);
+//! }
+//! node.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, PublishError, Result};
+use crate::library::{Library, PublishOptions, TrackSummary};
+use crate::model::{Manifest, TrackId};
+use crate::net::codec::MAX_MANIFESTS_PER_REQUEST;
+use crate::net::{
+    self, CatalogEntry, Client, ContentSource, NetEvent, NetworkConfig, Request, Response,
+};
+use crate::store::Store;
+use crate::transfer::{FetchReport, ProviderSource, Transfer, TransferOptions};
+
+/// Most catalog pages read from one peer in one sync (1024 ids each).
+const MAX_SYNC_PAGES: usize = 64;
+/// Catalog syncs running at once.
+const MAX_CONCURRENT_SYNCS: usize = 4;
+/// Most peers remembered as providers of one track.
+const MAX_PROVIDERS_PER_TRACK: usize = 64;
+
+/// How to start a [`Node`].
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Network settings.
+    pub network: NetworkConfig,
+    /// Transfer tuning.
+    pub transfer: TransferOptions,
+    /// How often the catalog is synced again with every connected peer (besides the sync when a
+    /// peer connects), so that a lost announcement arrives even over a long-lived connection.
+    pub resync_interval: Duration,
+}
+
+impl NodeOptions {
+    /// Listen on a free loopback port, loopback only (tests, demos).
+    pub fn loopback() -> Self {
+        Self {
+            network: NetworkConfig::loopback(),
+            transfer: TransferOptions::default(),
+            resync_interval: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Something a UI may want to redraw for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A peer connected.
+    PeerConnected(PeerId),
+    /// A peer disconnected.
+    PeerDisconnected(PeerId),
+    /// A manifest not known before was stored and indexed.
+    TrackDiscovered(TrackId),
+    /// A download finished: the track is local.
+    TrackLocal(TrackId),
+}
+
+#[derive(Default)]
+struct Providers {
+    by_track: Mutex<HashMap<TrackId, HashSet<PeerId>>>,
+    connected: Mutex<HashSet<PeerId>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Providers {
+    fn add(&self, id: TrackId, peer: PeerId) {
+        let mut map = lock(&self.by_track);
+        let set = map.entry(id).or_default();
+        if set.len() < MAX_PROVIDERS_PER_TRACK {
+            set.insert(peer);
+        }
+    }
+
+    fn count(&self, id: &TrackId) -> usize {
+        let connected = lock(&self.connected);
+        lock(&self.by_track)
+            .get(id)
+            .map_or(0, |s| s.iter().filter(|p| connected.contains(p)).count())
+    }
+}
+
+impl ProviderSource for Providers {
+    fn candidates(&self, id: &TrackId) -> Vec<PeerId> {
+        let connected = lock(&self.connected);
+        let known = lock(&self.by_track).get(id).cloned().unwrap_or_default();
+        // Known providers first (connected before not), then every other connected peer: in a
+        // small network a neighbour that never said so may still hold the track.
+        let mut out: Vec<PeerId> = known
+            .iter()
+            .filter(|p| connected.contains(p))
+            .copied()
+            .collect();
+        out.extend(known.iter().filter(|p| !connected.contains(p)));
+        out.extend(connected.iter().filter(|p| !known.contains(p)));
+        out
+    }
+}
+
+/// Connects the player to the network: a chunk the playhead needs starts (or joins) the track's
+/// download and moves its playhead. Made by [`Node::chunk_provider`]; calls return at once.
+struct NetworkChunks {
+    node: Node,
+    runtime: tokio::runtime::Handle,
+}
+
+impl crate::media::ChunkProvider for NetworkChunks {
+    fn need(&self, manifest: &Manifest, index: usize) {
+        let id = manifest.id();
+        if let Some(t) = self.node.running_transfer(&id) {
+            t.prioritize(index);
+            return;
+        }
+        let node = self.node.clone();
+        self.runtime.spawn(async move {
+            match node.fetch(id).await {
+                Ok(t) => t.prioritize(index),
+                Err(e) => tracing::info!(track = %id, error = %e, "cannot fetch for playback"),
+            }
+        });
+    }
+
+    fn playhead(&self, track: &TrackId, index: usize) {
+        if let Some(t) = self.node.running_transfer(track) {
+            t.prioritize(index);
+        }
+    }
+}
+
+/// Serves the store to the network.
+struct StoreSource(Store);
+
+impl ContentSource for StoreSource {
+    fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
+        self.0
+            .manifest(id)
+            .ok()
+            .flatten()
+            .map(|m| m.encoded().to_vec())
+    }
+
+    fn chunks(&self, track: &TrackId, start: u32, count: u16, max_bytes: usize) -> Vec<Vec<u8>> {
+        let Ok(Some(manifest)) = self.0.manifest(track) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut total = 0;
+        for hash in manifest
+            .chunks()
+            .iter()
+            .skip(start as usize)
+            .take(count as usize)
+        {
+            match self.0.chunk(hash) {
+                Ok(Some(bytes)) if total + bytes.len() <= max_bytes => {
+                    total += bytes.len();
+                    out.push(bytes.to_vec());
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    fn catalog(&self, after: Option<TrackId>, limit: usize) -> (Vec<CatalogEntry>, bool) {
+        match self.0.catalog_page(after.as_ref(), limit) {
+            Ok((ids, more)) => (
+                ids.into_iter()
+                    .map(|(id, local)| CatalogEntry { id, local })
+                    .collect(),
+                more,
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the catalog");
+                (Vec::new(), false)
+            }
+        }
+    }
+}
+
+struct Inner {
+    library: Arc<Library>,
+    client: Client,
+    providers: Arc<Providers>,
+    transfers: Mutex<HashMap<TrackId, Transfer>>,
+    events: broadcast::Sender<NodeEvent>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    transfer_options: TransferOptions,
+    resync_interval: Duration,
+}
+
+/// A running peer: library + network. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("peer_id", &self.inner.client.peer_id())
+            .finish_non_exhaustive()
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Network(format!("worker failed: {e}")))?
+}
+
+impl Node {
+    /// Starts the network on `library` (peer key from its data dir), provides every local track
+    /// and dials the bootstrap peers.
+    pub async fn start(library: Arc<Library>, options: NodeOptions) -> Result<Self> {
+        let seed = library.dir().key_seed("peer")?;
+        let key = net::keypair_from_seed(seed)?;
+        let source = Arc::new(StoreSource(library.store().clone()));
+        let (client, net_events) = net::spawn(key, options.network, source).await?;
+        let (events, _) = broadcast::channel(256);
+        let inner = Arc::new(Inner {
+            library,
+            client,
+            providers: Arc::new(Providers::default()),
+            transfers: Mutex::new(HashMap::new()),
+            events,
+            tasks: Mutex::new(Vec::new()),
+            transfer_options: options.transfer,
+            resync_interval: options.resync_interval,
+        });
+        let node = Self { inner };
+        let glue = tokio::spawn(node.clone().run(net_events));
+        lock(&node.inner.tasks).push(glue);
+
+        let store = node.inner.library.store().clone();
+        let local = blocking(move || store.local_ids()).await?;
+        for id in local {
+            node.inner.client.provide(id).await?;
+        }
+        Ok(node)
+    }
+
+    fn spawn_sync(&self, peer: PeerId, syncs: &Arc<Semaphore>) {
+        let node = self.clone();
+        let syncs = syncs.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = syncs.acquire_owned().await else {
+                return;
+            };
+            match node.sync_catalog(peer).await {
+                Ok(n) => tracing::debug!(%peer, new = n, "catalog sync done"),
+                Err(e) => tracing::debug!(%peer, error = %e, "catalog sync failed"),
+            }
+        });
+    }
+
+    async fn run(self, mut net_events: mpsc::Receiver<NetEvent>) {
+        let syncs = Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS));
+        let mut resync = tokio::time::interval(self.inner.resync_interval);
+        // The first tick is immediate; new peers are synced when they connect anyway.
+        resync.tick().await;
+        loop {
+            let event = tokio::select! {
+                event = net_events.recv() => event,
+                _ = resync.tick() => {
+                    let peers: Vec<PeerId> =
+                        lock(&self.inner.providers.connected).iter().copied().collect();
+                    for peer in peers {
+                        self.spawn_sync(peer, &syncs);
+                    }
+                    continue;
+                }
+            };
+            let Some(event) = event else { break };
+            match event {
+                NetEvent::PeerConnected { peer, .. } => {
+                    lock(&self.inner.providers.connected).insert(peer);
+                    let _ = self.inner.events.send(NodeEvent::PeerConnected(peer));
+                    self.spawn_sync(peer, &syncs);
+                }
+                NetEvent::PeerDisconnected { peer } => {
+                    lock(&self.inner.providers.connected).remove(&peer);
+                    let _ = self.inner.events.send(NodeEvent::PeerDisconnected(peer));
+                }
+                NetEvent::Announcement { manifest, origin } => {
+                    if let Some(origin) = origin
+                        && origin != self.peer_id()
+                    {
+                        self.inner.providers.add(manifest.id(), origin);
+                    }
+                    if let Err(e) = self.accept_manifests(vec![*manifest]).await {
+                        tracing::warn!(error = %e, "cannot store an announced manifest");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores and indexes verified manifests not known yet; returns how many were new.
+    async fn accept_manifests(&self, manifests: Vec<Manifest>) -> Result<usize> {
+        let library = self.inner.library.clone();
+        let new = blocking(move || {
+            let mut new = Vec::new();
+            for m in manifests {
+                if library.store().put_manifest(&m)? {
+                    new.push(m);
+                }
+            }
+            if !new.is_empty() {
+                library.index().add(&new)?;
+            }
+            Ok(new.iter().map(Manifest::id).collect::<Vec<_>>())
+        })
+        .await?;
+        for id in &new {
+            let _ = self.inner.events.send(NodeEvent::TrackDiscovered(*id));
+        }
+        Ok(new.len())
+    }
+
+    /// Anti-entropy with one peer: reads its catalog, notes what it provides, fetches the
+    /// manifests missing here in bounded batches. Returns how many manifests were new.
+    pub async fn sync_catalog(&self, peer: PeerId) -> Result<usize> {
+        let client = &self.inner.client;
+        let mut after = None;
+        let mut missing = Vec::new();
+        for _ in 0..MAX_SYNC_PAGES {
+            let Response::Catalog { entries, more } =
+                client.request(peer, Request::Catalog { after }).await?
+            else {
+                return Err(Error::Network(format!("{peer} sent no catalog")));
+            };
+            let store = self.inner.library.store().clone();
+            let ids: Vec<TrackId> = entries.iter().map(|e| e.id).collect();
+            let unknown = blocking(move || {
+                let mut out = Vec::new();
+                for id in ids {
+                    if !store.has_manifest(&id)? {
+                        out.push(id);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+            missing.extend(unknown);
+            for e in &entries {
+                if e.local {
+                    self.inner.providers.add(e.id, peer);
+                }
+            }
+            match entries.last() {
+                Some(last) if more => after = Some(last.id),
+                _ => break,
+            }
+        }
+        let mut new = 0;
+        for batch in missing.chunks(MAX_MANIFESTS_PER_REQUEST) {
+            let Response::Manifests(list) = client
+                .request(peer, Request::Manifests(batch.to_vec()))
+                .await?
+            else {
+                return Err(Error::Network(format!("{peer} sent no manifests")));
+            };
+            let mut good = Vec::new();
+            for bytes in list {
+                match Manifest::decode(&bytes) {
+                    Ok(m) if batch.contains(&m.id()) => good.push(m),
+                    Ok(_) => tracing::info!(%peer, "peer sent a manifest that was not asked for"),
+                    Err(e) => tracing::info!(%peer, error = %e, "peer sent an invalid manifest"),
+                }
+            }
+            new += self.accept_manifests(good).await?;
+        }
+        Ok(new)
+    }
+
+    /// This peer's id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.client.peer_id()
+    }
+
+    /// The library (store, index, keys).
+    pub fn library(&self) -> &Arc<Library> {
+        &self.inner.library
+    }
+
+    /// The network client, for lower-level calls.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// Events for a UI. Receivers that fall behind skip events (`RecvError::Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Listen addresses, each ending in `/p2p/<peer id>`.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>> {
+        self.inner.client.listen_addrs().await
+    }
+
+    /// Dials a peer and waits for the connection.
+    pub async fn connect(&self, addr: Multiaddr) -> Result<PeerId> {
+        self.inner.client.dial(addr).await
+    }
+
+    /// Connected peers.
+    pub async fn peers(&self) -> Result<Vec<(PeerId, Multiaddr)>> {
+        self.inner.client.peers().await
+    }
+
+    /// Publishes files and folders, then announces and provides each new track.
+    pub async fn publish(
+        &self,
+        paths: Vec<PathBuf>,
+        options: PublishOptions,
+    ) -> Result<Vec<std::result::Result<Manifest, PublishError>>> {
+        let library = self.inner.library.clone();
+        let results = blocking(move || Ok(library.publish_paths(&paths, &options, |_| {}))).await?;
+        for m in results.iter().flatten() {
+            self.announce(m).await?;
+        }
+        Ok(results)
+    }
+
+    /// Announces and provides a local track (after a publish made elsewhere).
+    pub async fn announce(&self, manifest: &Manifest) -> Result<()> {
+        self.inner.client.announce(manifest).await?;
+        self.inner.client.provide(manifest.id()).await
+    }
+
+    fn with_providers(&self, mut list: Vec<TrackSummary>) -> Vec<TrackSummary> {
+        for t in &mut list {
+            t.providers = usize::from(t.local) + self.inner.providers.count(&t.id);
+        }
+        list
+    }
+
+    /// Every known track, with provider counts (this peer included when local).
+    pub async fn list(&self) -> Result<Vec<TrackSummary>> {
+        let library = self.inner.library.clone();
+        let list = blocking(move || library.list()).await?;
+        Ok(self.with_providers(list))
+    }
+
+    /// Local full-text search, best first, with provider counts.
+    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<TrackSummary>> {
+        let library = self.inner.library.clone();
+        let query = query.to_owned();
+        let list = blocking(move || library.search(&query, limit)).await?;
+        Ok(self.with_providers(list))
+    }
+
+    /// The manifest of `id`: from the store, else asked from connected peers (verified, stored
+    /// and indexed).
+    pub async fn find_manifest(&self, id: TrackId) -> Result<Manifest> {
+        let store = self.inner.library.store().clone();
+        if let Some(m) = blocking(move || store.manifest(&id)).await? {
+            return Ok(m);
+        }
+        for peer in self.inner.providers.candidates(&id) {
+            if let Ok(Response::Manifest(Some(bytes))) =
+                self.inner.client.request(peer, Request::Manifest(id)).await
+                && let Ok(m) = Manifest::decode(&bytes)
+                && m.id() == id
+            {
+                self.accept_manifests(vec![m.clone()]).await?;
+                return Ok(m);
+            }
+        }
+        Err(Error::UnknownTrack(id))
+    }
+
+    /// Starts (or joins) the download of `id`. A local track gives a transfer that is already
+    /// finished. Use [`Transfer::prioritize`] to move the playhead.
+    pub async fn fetch(&self, id: TrackId) -> Result<Transfer> {
+        if let Some(t) = lock(&self.inner.transfers).get(&id)
+            && !matches!(t.progress().done, Some(Err(_)))
+        {
+            return Ok(t.clone());
+        }
+        let manifest = self.find_manifest(id).await?;
+        let transfer = Transfer::start(
+            manifest,
+            self.inner.library.store().clone(),
+            self.inner.client.clone(),
+            self.inner.providers.clone(),
+            self.inner.transfer_options.clone(),
+        );
+        lock(&self.inner.transfers).insert(id, transfer.clone());
+        let events = self.inner.events.clone();
+        let watcher = transfer.clone();
+        tokio::spawn(async move {
+            if watcher.finished().await.is_ok() {
+                let _ = events.send(NodeEvent::TrackLocal(id));
+            }
+        });
+        Ok(transfer)
+    }
+
+    /// The download of `id` if one is running (not finished, not failed).
+    pub fn running_transfer(&self, id: &TrackId) -> Option<Transfer> {
+        lock(&self.inner.transfers)
+            .get(id)
+            .filter(|t| t.progress().done.is_none())
+            .cloned()
+    }
+
+    /// A [`ChunkProvider`](crate::media::ChunkProvider) for the player: a missing chunk under the
+    /// playhead starts the track's download (or moves its playhead). Call from within the node's
+    /// tokio runtime.
+    pub fn chunk_provider(&self) -> Arc<dyn crate::media::ChunkProvider> {
+        Arc::new(NetworkChunks {
+            node: self.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    /// Downloads `id` to the end and, with `out`, writes the original file there.
+    pub async fn fetch_to(&self, id: TrackId, out: Option<&Path>) -> Result<FetchReport> {
+        let report = self.fetch(id).await?.finished().await?;
+        if let Some(out) = out {
+            let bytes = self.read_track(id).await?;
+            let out = out.to_owned();
+            blocking(move || {
+                let tmp = out.with_extension("part");
+                std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
+                std::fs::rename(&tmp, &out).map_err(|e| Error::io(&out, e))
+            })
+            .await?;
+        }
+        Ok(report)
+    }
+
+    /// The whole file of a local track, every chunk verified again on the way out.
+    pub async fn read_track(&self, id: TrackId) -> Result<Vec<u8>> {
+        let store = self.inner.library.store().clone();
+        blocking(move || {
+            let manifest = store.manifest(&id)?.ok_or(Error::UnknownTrack(id))?;
+            let mut out = Vec::with_capacity(manifest.file_size() as usize);
+            for hash in manifest.chunks() {
+                let chunk = store.chunk(hash)?.ok_or(Error::UnknownTrack(id))?;
+                if crate::model::ChunkHash::of(&chunk) != *hash {
+                    return Err(Error::Decode(crate::wire::DecodeError::Invalid(
+                        "stored chunk",
+                    )));
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Stops transfers (verified chunks stay for a resume), the glue tasks and the network, and
+    /// flushes the store. Idempotent.
+    pub async fn shutdown(&self) {
+        for t in lock(&self.inner.transfers).values() {
+            t.cancel();
+        }
+        self.inner.client.shutdown().await;
+        for task in lock(&self.inner.tasks).drain(..) {
+            task.abort();
+        }
+        let store = self.inner.library.store().clone();
+        if let Err(e) = blocking(move || store.flush()).await {
+            tracing::warn!(error = %e, "flush at shutdown failed");
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The chunk scheduler: downloads one track from several peers at once.
+//!
+//! A [`Transfer`] is started with a verified [`Manifest`]. It looks at the store first, so a
+//! download that was interrupted (the process died, the node was shut down) resumes where it
+//! stopped: chunks are content-addressed and only verified chunks are ever stored, so a partial
+//! download is simply "manifest stored + some chunks present".
+//!
+//! It then asks every known provider for ranges of missing chunks, several requests per peer in
+//! flight, picking chunks in order from the playhead ([`Transfer::prioritize`]) so that the chunk
+//! a player needs next comes first. Every chunk is checked against its BLAKE3 hash in the manifest
+//! before it is stored (and so before it can be played or served again). A peer that sends a chunk
+//! that does not match is banned through [`Client::ban`] and its chunks are asked from others; a
+//! peer that fails repeatedly is dropped from this transfer. When every chunk is here the track is
+//! marked local with [`Store::commit_local_track`] and announced as provided in the DHT.
+//!
+//! Providers come from a [`ProviderSource`] (peers known to hold the track from announcements and
+//! catalog sync, plus every connected peer as a fallback) and from DHT provider queries, both
+//! refreshed while the download runs.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use libp2p::PeerId;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::error::{Error, Result};
+use crate::model::{ChunkHash, Manifest, TrackId};
+use crate::net::codec::{MAX_CHUNK_DATA, MAX_CHUNKS_PER_REQUEST};
+use crate::net::{Client, Request, Response};
+use crate::store::Store;
+
+/// Tuning of a transfer.
+#[derive(Debug, Clone)]
+pub struct TransferOptions {
+    /// Requests in flight per peer.
+    pub requests_per_peer: usize,
+    /// Bytes asked for in one request (rounded to whole chunks, at least one).
+    pub request_bytes: usize,
+    /// Failures (timeouts, refusals, disconnects) after which a peer is dropped from a transfer.
+    pub max_failures: u32,
+    /// Give up when no chunk arrived for this long.
+    pub stall_timeout: Duration,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        Self {
+            requests_per_peer: 4,
+            request_bytes: 256 * 1024,
+            max_failures: 3,
+            stall_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Who may hold a track. Called repeatedly while a transfer runs; it must not block.
+pub trait ProviderSource: Send + Sync + 'static {
+    /// Peers to ask for chunks of `id`, best first.
+    fn candidates(&self, id: &TrackId) -> Vec<PeerId>;
+}
+
+/// What a finished transfer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchReport {
+    /// The track.
+    pub id: TrackId,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Peers that delivered at least one verified chunk.
+    pub peers_used: usize,
+    /// Wall time of this transfer, in milliseconds.
+    pub millis: u64,
+    /// Chunks fetched over the network by this transfer (the rest were here already).
+    pub chunks_fetched: usize,
+    /// Peers banned during this transfer for sending bad chunks.
+    pub banned: Vec<PeerId>,
+}
+
+/// Progress of a transfer, published on a `watch` channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Chunks present and verified.
+    pub have: usize,
+    /// Chunks in the track.
+    pub total: usize,
+    /// Set once the transfer ended: the report, or the error as text.
+    pub done: Option<std::result::Result<FetchReport, String>>,
+}
+
+struct Shared {
+    playhead: AtomicUsize,
+    cancelled: AtomicBool,
+    wake: Notify,
+    have: Mutex<Vec<bool>>,
+    progress: watch::Sender<Progress>,
+}
+
+/// A running (or finished) download of one track. Cheap to clone; every clone sees the same
+/// transfer. Dropping the handles does not stop it: call [`Transfer::cancel`].
+#[derive(Clone)]
+pub struct Transfer {
+    id: TrackId,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Transfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transfer")
+            .field("id", &self.id)
+            .field("progress", &*self.shared.progress.borrow())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Transfer {
+    /// Starts downloading `manifest` on the current tokio runtime.
+    pub fn start(
+        manifest: Manifest,
+        store: Store,
+        client: Client,
+        providers: Arc<dyn ProviderSource>,
+        options: TransferOptions,
+    ) -> Self {
+        let total = manifest.chunks().len();
+        let (progress, _) = watch::channel(Progress {
+            have: 0,
+            total,
+            done: None,
+        });
+        let shared = Arc::new(Shared {
+            playhead: AtomicUsize::new(0),
+            cancelled: AtomicBool::new(false),
+            wake: Notify::new(),
+            have: Mutex::new(vec![false; total]),
+            progress,
+        });
+        let transfer = Self {
+            id: manifest.id(),
+            shared: shared.clone(),
+        };
+        let id = manifest.id();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let scheduler = Scheduler {
+                manifest,
+                store,
+                client,
+                providers,
+                options,
+                shared: shared.clone(),
+                peers: HashMap::new(),
+                inflight: HashSet::new(),
+                used: HashSet::new(),
+                banned: Vec::new(),
+                fetched: 0,
+            };
+            // Run the scheduler as its own task so that even a panic in it ends the transfer
+            // with an error instead of leaving waiters hanging.
+            let result = match tokio::spawn(scheduler.run(started)).await {
+                Ok(result) => result,
+                Err(e) => Err(Error::Network(format!("transfer task failed: {e}"))),
+            };
+            if let Err(e) = &result {
+                tracing::info!(track = %id, error = %e, "transfer ended without the whole track");
+            }
+            shared.progress.send_modify(|p| {
+                p.done = Some(result.map_err(|e| e.to_string()));
+            });
+        });
+        transfer
+    }
+
+    /// The track.
+    pub fn id(&self) -> TrackId {
+        self.id
+    }
+
+    /// Asks for chunk `index` (the playhead) and the chunks after it before any other. Takes
+    /// effect with the next requests; chunks already in flight still arrive.
+    pub fn prioritize(&self, index: usize) {
+        self.shared.playhead.store(index, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+
+    /// Whether chunk `index` is here and verified.
+    pub fn has_chunk(&self, index: usize) -> bool {
+        lock(&self.shared.have).get(index).copied().unwrap_or(false)
+    }
+
+    /// Waits until chunk `index` is here (moving the playhead to it), or the transfer ended
+    /// without it. Cancel-safe.
+    pub async fn wait_chunk(&self, index: usize) -> Result<()> {
+        if !self.has_chunk(index) {
+            self.prioritize(index);
+        }
+        let mut rx = self.shared.progress.subscribe();
+        loop {
+            if self.has_chunk(index) {
+                return Ok(());
+            }
+            if let Some(Err(e)) = &rx.borrow_and_update().done {
+                return Err(Error::Network(e.clone()));
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::NetworkStopped);
+            }
+        }
+    }
+
+    /// The current progress; subscribe with [`Transfer::watch`] to follow it.
+    pub fn progress(&self) -> Progress {
+        self.shared.progress.borrow().clone()
+    }
+
+    /// A receiver that sees every progress change.
+    pub fn watch(&self) -> watch::Receiver<Progress> {
+        self.shared.progress.subscribe()
+    }
+
+    /// Stops the transfer; verified chunks stay in the store for a later resume.
+    pub fn cancel(&self) {
+        self.shared.cancelled.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+
+    /// Waits for the end of the transfer. Cancel-safe.
+    pub async fn finished(&self) -> Result<FetchReport> {
+        let mut rx = self.shared.progress.subscribe();
+        loop {
+            if let Some(done) = &rx.borrow_and_update().done {
+                return done.clone().map_err(Error::Network);
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::NetworkStopped);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct PeerState {
+    inflight: usize,
+    failures: u32,
+    lacks: HashSet<usize>,
+    dropped: bool,
+}
+
+type Reply = (PeerId, u32, u16, Result<Response>);
+
+struct Scheduler {
+    manifest: Manifest,
+    store: Store,
+    client: Client,
+    providers: Arc<dyn ProviderSource>,
+    options: TransferOptions,
+    shared: Arc<Shared>,
+    peers: HashMap<PeerId, PeerState>,
+    inflight: HashSet<usize>,
+    used: HashSet<PeerId>,
+    banned: Vec<PeerId>,
+    fetched: usize,
+}
+
+impl Scheduler {
+    async fn run(mut self, started: Instant) -> Result<FetchReport> {
+        let id = self.manifest.id();
+        // Resume: whatever verified chunks are already stored count as done.
+        let present = {
+            let store = self.store.clone();
+            let hashes = self.manifest.chunks().to_vec();
+            tokio::task::spawn_blocking(move || {
+                hashes
+                    .iter()
+                    .map(|h| store.has_chunk(h).unwrap_or(false))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| Error::Network(e.to_string()))?
+        };
+        *lock(&self.shared.have) = present;
+        self.publish_progress();
+
+        let per_request = (self.options.request_bytes / self.manifest.chunk_size() as usize)
+            .clamp(
+                1,
+                (MAX_CHUNK_DATA / self.manifest.chunk_size() as usize).max(1),
+            )
+            .min(MAX_CHUNKS_PER_REQUEST as usize);
+        let mut requests: FuturesUnordered<BoxFuture<'static, Reply>> = FuturesUnordered::new();
+        let (found_tx, mut found_rx) = mpsc::channel::<Vec<PeerId>>(4);
+        let mut last_progress = Instant::now();
+        let mut last_refresh: Option<Instant> = None;
+        let mut dht_query_running = false;
+
+        while self.missing() > 0 {
+            if self.shared.cancelled.load(Ordering::Relaxed) {
+                return Err(Error::Network("transfer cancelled".into()));
+            }
+            if last_progress.elapsed() > self.options.stall_timeout {
+                return Err(Error::NoProviders(id));
+            }
+            // Refresh the candidates now and then: new peers connect, announcements arrive.
+            if last_refresh.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                last_refresh = Some(Instant::now());
+                let own = self.client.peer_id();
+                for peer in self.providers.candidates(&id) {
+                    if peer != own {
+                        self.peers.entry(peer).or_default();
+                    }
+                }
+                if !dht_query_running && self.usable_peers() == 0 {
+                    dht_query_running = true;
+                    let client = self.client.clone();
+                    let tx = found_tx.clone();
+                    tokio::spawn(async move {
+                        let found = client.providers(id).await.unwrap_or_default();
+                        let _ = tx.send(found.into_iter().collect()).await;
+                    });
+                }
+            }
+            self.assign(per_request, &mut requests);
+
+            tokio::select! {
+                Some((peer, start, count, result)) = requests.next() => {
+                    if self.on_reply(peer, start, count, result).await? {
+                        last_progress = Instant::now();
+                    }
+                }
+                Some(found) = found_rx.recv() => {
+                    dht_query_running = false;
+                    let own = self.client.peer_id();
+                    for peer in found {
+                        if peer != own && !self.banned.contains(&peer) {
+                            let state = self.peers.entry(peer).or_default();
+                            // A DHT provider record is a fresh claim: let the peer try again.
+                            if state.dropped && state.failures < self.options.max_failures {
+                                state.dropped = false;
+                            }
+                        }
+                    }
+                }
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+
+        let manifest = self.manifest.clone();
+        let store = self.store.clone();
+        let committed = tokio::task::spawn_blocking(move || store.commit_local_track(&manifest))
+            .await
+            .map_err(|e| Error::Network(e.to_string()))?;
+        match committed {
+            Ok(()) | Err(Error::Duplicate(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if let Err(e) = self.client.provide(id).await {
+            tracing::debug!(error = %e, "could not announce the provider record");
+        }
+        Ok(FetchReport {
+            id,
+            bytes: self.manifest.file_size(),
+            peers_used: self.used.len(),
+            millis: started.elapsed().as_millis() as u64,
+            chunks_fetched: self.fetched,
+            banned: self.banned.clone(),
+        })
+    }
+
+    fn missing(&self) -> usize {
+        lock(&self.shared.have).iter().filter(|h| !**h).count()
+    }
+
+    fn usable_peers(&self) -> usize {
+        self.peers.values().filter(|p| !p.dropped).count()
+    }
+
+    fn publish_progress(&self) {
+        let have = lock(&self.shared.have).iter().filter(|h| **h).count();
+        self.shared.progress.send_if_modified(|p| {
+            let changed = p.have != have;
+            p.have = have;
+            changed
+        });
+    }
+
+    /// Gives every peer with a free slot the next range of wanted chunks it has not refused.
+    fn assign(
+        &mut self,
+        per_request: usize,
+        requests: &mut FuturesUnordered<BoxFuture<'static, Reply>>,
+    ) {
+        let total = self.manifest.chunks().len();
+        let playhead = self
+            .shared
+            .playhead
+            .load(Ordering::Relaxed)
+            .min(total.saturating_sub(1));
+        let have = lock(&self.shared.have).clone();
+        // Least busy peers first, so load spreads over everyone.
+        let mut order: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| !s.dropped && s.inflight < self.options.requests_per_peer)
+            .map(|(p, _)| *p)
+            .collect();
+        order.sort_by_key(|p| self.peers.get(p).map_or(0, |s| s.inflight));
+        for peer in order {
+            while let Some(state) = self.peers.get(&peer) {
+                if state.inflight >= self.options.requests_per_peer {
+                    break;
+                }
+                let wanted =
+                    |i: usize| !have[i] && !self.inflight.contains(&i) && !state.lacks.contains(&i);
+                let Some(start) = (playhead..total).chain(0..playhead).find(|&i| wanted(i)) else {
+                    break;
+                };
+                let mut count = 1;
+                while count < per_request && start + count < total && wanted(start + count) {
+                    count += 1;
+                }
+                for i in start..start + count {
+                    self.inflight.insert(i);
+                }
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.inflight += 1;
+                }
+                let client = self.client.clone();
+                let track = self.manifest.id();
+                let (start, count) = (start as u32, count as u16);
+                requests.push(Box::pin(async move {
+                    let result = client
+                        .request(
+                            peer,
+                            Request::Chunks {
+                                track,
+                                start,
+                                count,
+                            },
+                        )
+                        .await;
+                    (peer, start, count, result)
+                }));
+            }
+        }
+    }
+
+    /// Handles one answer. Returns whether new verified chunks arrived.
+    async fn on_reply(
+        &mut self,
+        peer: PeerId,
+        start: u32,
+        count: u16,
+        result: Result<Response>,
+    ) -> Result<bool> {
+        let range = start as usize..start as usize + count as usize;
+        for i in range.clone() {
+            self.inflight.remove(&i);
+        }
+        let max_failures = self.options.max_failures;
+        if self.banned.contains(&peer) {
+            // Whatever a banned peer still sends is ignored, good or bad.
+            return Ok(false);
+        }
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return Ok(false);
+        };
+        state.inflight = state.inflight.saturating_sub(1);
+        let chunks = match result {
+            Ok(Response::Chunks { start: s, chunks })
+                if s == start && chunks.len() <= count as usize =>
+            {
+                chunks
+            }
+            Ok(Response::Refused) | Err(_) => {
+                state.failures = state.failures.saturating_add(1);
+                if state.failures >= max_failures {
+                    tracing::debug!(%peer, "dropping an unresponsive peer from the transfer");
+                    state.dropped = true;
+                }
+                return Ok(false);
+            }
+            Ok(_) => {
+                tracing::info!(%peer, "peer answered a chunk request with something else");
+                self.ban(peer).await;
+                return Ok(false);
+            }
+        };
+        // The peer lacks whatever it did not send.
+        for i in range.clone().skip(chunks.len()) {
+            state.lacks.insert(i);
+        }
+        if chunks.is_empty() {
+            return Ok(false);
+        }
+
+        // Verify and store on the blocking pool: hashing and sled writes are CPU and disk work.
+        let hashes: Vec<ChunkHash> =
+            self.manifest.chunks()[range.start..range.start + chunks.len()].to_vec();
+        let store = self.store.clone();
+        let verdict = tokio::task::spawn_blocking(move || -> Result<Vec<bool>> {
+            let mut ok = Vec::with_capacity(chunks.len());
+            for (hash, bytes) in hashes.iter().zip(&chunks) {
+                if ChunkHash::of(bytes) == *hash {
+                    store.put_chunk(hash, bytes)?;
+                    ok.push(true);
+                } else {
+                    ok.push(false);
+                }
+            }
+            Ok(ok)
+        })
+        .await
+        .map_err(|e| Error::Network(e.to_string()))??;
+
+        let mut new = 0;
+        {
+            let mut have = lock(&self.shared.have);
+            for (k, ok) in verdict.iter().enumerate() {
+                if *ok && !have[range.start + k] {
+                    have[range.start + k] = true;
+                    new += 1;
+                }
+            }
+        }
+        if verdict.iter().any(|ok| !ok) {
+            tracing::warn!(%peer, track = %self.manifest.id(), "peer sent a chunk that does not match the manifest");
+            self.ban(peer).await;
+        }
+        if new > 0 {
+            self.used.insert(peer);
+            self.fetched += new;
+            self.publish_progress();
+        }
+        Ok(new > 0)
+    }
+
+    async fn ban(&mut self, peer: PeerId) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.dropped = true;
+            state.failures = u32::MAX;
+        }
+        if !self.banned.contains(&peer) {
+            self.banned.push(peer);
+        }
+        if let Err(e) = self.client.ban(peer).await {
+            tracing::debug!(error = %e, "could not ban peer");
+        }
+    }
+}

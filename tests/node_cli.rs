@@ -1,0 +1,164 @@
+//! `busker node` as separate processes, driven through the CLI and its control API.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{Peer, busker_bin};
+
+/// A `busker node` child process; killed if the test fails before it is stopped.
+struct NodeProcess {
+    child: Child,
+    first_line: Value,
+}
+
+impl NodeProcess {
+    fn start(peer: &Peer, extra: &[&str]) -> Self {
+        let mut child = Command::new(busker_bin())
+            .arg("--data-dir")
+            .arg(peer.dir.path())
+            .args([
+                "--json",
+                "--no-demo",
+                "node",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+            ])
+            .args(extra)
+            .env_remove("BUSKER_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn busker node");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the node prints its first line within 30 s");
+        let first_line: Value = serde_json::from_str(&line).expect("first line is JSON");
+        Self { child, first_line }
+    }
+
+    fn listen(&self) -> String {
+        self.first_line["listen"][0].as_str().unwrap().to_owned()
+    }
+
+    fn peer_id(&self) -> String {
+        self.first_line["peer_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "node did not stop within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_node_processes_publish_find_and_fetch_through_the_cli() {
+    let a = Peer::new();
+    let b = Peer::new();
+    let c = Peer::new();
+
+    // Without a node, network commands fail clearly.
+    let out = c.run(&["peers"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no busker node is running"));
+
+    let node_a = NodeProcess::start(&a, &[]);
+    assert!(node_a.listen().starts_with("/ip4/127.0.0.1/tcp/"));
+    assert!(
+        node_a
+            .listen()
+            .ends_with(&format!("/p2p/{}", node_a.peer_id()))
+    );
+    assert!(
+        node_a.first_line["api"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+
+    let wav = busker_core::test_utils::write_wav(a.dir.path(), "song.wav", 700_000, 42);
+    let original = std::fs::read(&wav).unwrap();
+    let (ok, published, err) = a.json(&[
+        "publish",
+        wav.to_str().unwrap(),
+        "--title",
+        "Process Song",
+        "--artist",
+        "Proc",
+    ]);
+    assert!(ok, "publish through the node: {err}");
+    let id = published[0]["id"].as_str().unwrap().to_owned();
+
+    let node_b = NodeProcess::start(&b, &["--peer", &node_a.listen()]);
+    let hit = poll("B to find the track", || {
+        let (ok, hits, _) = b.json(&["search", "process song"]);
+        ok.then(|| hits.into_iter().find(|h| h["id"] == id.as_str()))?
+    });
+    assert_eq!(hit["local"], false);
+    assert_eq!(hit["providers"], 1);
+
+    let (ok, peers, err) = b.json(&["peers"]);
+    assert!(ok, "{err}");
+    assert!(
+        peers
+            .iter()
+            .any(|p| p["peer_id"] == node_a.peer_id().as_str())
+    );
+
+    let out_file = b.dir.path().join("copy.wav");
+    let (ok, fetched, err) = b.json(&["fetch", &id, "--out", out_file.to_str().unwrap()]);
+    assert!(ok, "fetch: {err}");
+    assert_eq!(fetched[0]["id"], id.as_str());
+    assert_eq!(fetched[0]["bytes"], original.len() as u64);
+    assert_eq!(fetched[0]["peers_used"], 1);
+    assert!(fetched[0]["millis"].is_u64());
+    assert_eq!(std::fs::read(&out_file).unwrap(), original);
+    let (_, listed, _) = b.json(&["list"]);
+    assert_eq!(listed[0]["local"], true);
+
+    // Clean shutdown on SIGTERM: exit 0, the API file is gone, the data dir opens again.
+    let status = node_b.terminate();
+    assert!(status.success(), "node exited with {status:?}");
+    assert!(!b.dir.path().join("api.json").exists());
+    let (ok, listed, err) = b.json(&["list"]);
+    assert!(ok, "{err}");
+    assert_eq!(listed[0]["local"], true);
+    assert!(node_a.terminate().success());
+}

@@ -288,7 +288,7 @@ fn seed_catalog(dir: &Path, n: usize) {
     library.store().flush().unwrap();
 }
 
-/// The figure of GUI-RESULTS.md: UI-thread frame time (layout + tessellation, no GPU) while
+/// The figure in BENCHMARKS.md ("Desktop app"): UI-thread frame time (layout + tessellation, no GPU) while
 /// typing a query one character per frame into Search over a catalog of 100,000 tracks, with
 /// the real backend answering each keystroke. Run with
 /// `cargo test -p busker --release --test e2e -- --ignored --nocapture frame_time`.

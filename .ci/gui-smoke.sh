@@ -30,7 +30,7 @@ if ! have_tools; then
 fi
 
 cargo build --locked -p busker "${cargo_flags[@]}"
-bin="target/$profile/busker"
+bin="${CARGO_TARGET_DIR:-target}/$profile/busker"
 
 data=$(mktemp -d)
 display=":$((90 + RANDOM % 100))"

@@ -24,7 +24,6 @@ const EVENT_QUEUE: usize = 1024;
 /// How many new releases the Discover view shows.
 const NEW_RELEASES: usize = 20;
 /// File extensions offered when publishing a folder (as the core publishes them).
-const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav"];
 /// At most this many files are taken from one folder scan.
 const MAX_SCAN_FILES: usize = 10_000;
 
@@ -412,22 +411,18 @@ fn catalog(library: &Library) -> Event {
     }
 }
 
-fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
 fn scan(paths: &[PathBuf]) -> Vec<ScannedFile> {
     let mut files = Vec::new();
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            if let Err(e) = walk(path, &mut files) {
-                out.push(ScannedFile {
+            let room = MAX_SCAN_FILES.saturating_sub(files.len());
+            match busker_core::audio_files(path, room) {
+                Ok(found) => files.extend(found),
+                Err(e) => out.push(ScannedFile {
                     path: path.clone(),
                     tags: Err(format!("cannot read folder: {e}")),
-                });
+                }),
             }
         } else {
             files.push(path.clone());
@@ -451,30 +446,6 @@ fn scan(paths: &[PathBuf]) -> Vec<ScannedFile> {
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
-        if out.len() >= MAX_SCAN_FILES {
-            break;
-        }
-        let hidden = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_audio(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 fn list_dir(dir: &Path) -> Result<Vec<DirEntry>, String> {
     let read = std::fs::read_dir(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
     let mut entries: Vec<DirEntry> = read
@@ -486,7 +457,7 @@ fn list_dir(dir: &Path) -> Result<Vec<DirEntry>, String> {
             }
             let path = e.path();
             let is_dir = path.is_dir();
-            (is_dir || is_audio(&path)).then_some(DirEntry { name, path, is_dir })
+            (is_dir || busker_core::is_audio_file(&path)).then_some(DirEntry { name, path, is_dir })
         })
         .collect();
     entries.sort_by(|a, b| {

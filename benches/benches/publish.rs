@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use busker_core::PublishOptions;
-use busker_core::test_utils::{audio_fixture, temp_library};
+use busker_core::test_utils::{audio_fixture, temp_library, wav_bytes};
 
 fn mp3_variants(dir: &Path, n: usize) -> Vec<PathBuf> {
     let original = std::fs::read(audio_fixture("pg10284_spring_of_love_1903.id3v2_3.mp3"))
@@ -35,30 +35,8 @@ fn mp3_variants(dir: &Path, n: usize) -> Vec<PathBuf> {
 fn noise_wavs(dir: &Path, n: usize, bytes_each: usize) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
-            let data_len = bytes_each as u32;
-            let mut wav = Vec::with_capacity(bytes_each + 44);
-            wav.extend_from_slice(b"RIFF");
-            wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-            wav.extend_from_slice(b"WAVEfmt ");
-            wav.extend_from_slice(&16u32.to_le_bytes());
-            wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-            wav.extend_from_slice(&2u16.to_le_bytes()); // stereo
-            wav.extend_from_slice(&44_100u32.to_le_bytes());
-            wav.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
-            wav.extend_from_slice(&4u16.to_le_bytes());
-            wav.extend_from_slice(&16u16.to_le_bytes());
-            wav.extend_from_slice(b"data");
-            wav.extend_from_slice(&data_len.to_le_bytes());
-            let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ i as u64;
-            while wav.len() < 44 + bytes_each {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                wav.extend_from_slice(&state.to_le_bytes());
-            }
-            wav.truncate(44 + bytes_each);
             let path = dir.join(format!("noise-{i}.wav"));
-            std::fs::write(&path, wav).expect("write wav");
+            std::fs::write(&path, wav_bytes(bytes_each + 44, i as u32)).expect("write wav");
             path
         })
         .collect()

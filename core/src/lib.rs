@@ -39,7 +39,10 @@ pub use config::Config;
 pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
-pub use library::{Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary};
+pub use library::{
+    AUDIO_EXTENSIONS, Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary,
+    audio_files, is_audio_file,
+};
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
 pub use store::{Listen, ListenKind, MAX_STARS, Store};

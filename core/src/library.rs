@@ -263,7 +263,7 @@ impl Library {
         let mut results = Vec::new();
         for path in paths {
             if path.is_dir() {
-                if let Err(e) = collect_audio_files(path, &mut files) {
+                if let Err(e) = collect_audio_files(path, usize::MAX, &mut files) {
                     results.push(Err(PublishError {
                         path: path.clone(),
                         source: e,
@@ -426,13 +426,31 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn collect_audio_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Whether `path` has one of the [`AUDIO_EXTENSIONS`] (any case).
+pub fn is_audio_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The audio files under `dir`, recursively, in path order, skipping hidden entries; at most
+/// `limit` of them (a guard against scanning a whole disk from a UI).
+pub fn audio_files(dir: &Path, limit: usize) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    collect_audio_files(dir, limit, &mut out)?;
+    Ok(out)
+}
+
+fn collect_audio_files(dir: &Path, limit: usize, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
     for path in entries {
+        if out.len() >= limit {
+            break;
+        }
         let hidden = path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'));
@@ -440,12 +458,8 @@ fn collect_audio_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             continue;
         }
         if path.is_dir() {
-            collect_audio_files(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
+            collect_audio_files(&path, limit, out)?;
+        } else if is_audio_file(&path) {
             out.push(path);
         }
     }

@@ -17,7 +17,7 @@ use std::path::Path;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
 use symphonia::core::probe::Hint;
 
@@ -100,12 +100,14 @@ pub struct Probe {
     pub frames: Option<u64>,
 }
 
-/// Opens `bytes` with symphonia. `extension` (without the dot) helps it guess the container.
+/// Opens a container with symphonia. `extension` (without the dot) helps it guess the format.
+/// Errors keep their meaning for streaming sources (a chunk that timed out, a cancelled wait);
+/// anything else that stops the probe means the bytes are not a container Busker reads.
 pub(crate) fn open_format(
-    bytes: Vec<u8>,
+    source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Result<(Box<dyn FormatReader>, Option<MetadataRevision>), MediaError> {
-    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
@@ -120,11 +122,11 @@ pub(crate) fn open_format(
             },
             &MetadataOptions::default(),
         )
-        .map_err(|e| match e {
-            SymphoniaError::Unsupported(_) | SymphoniaError::IoError(_) => {
+        .map_err(|e| match decode::map_error(e) {
+            MediaError::Corrupt(_) | MediaError::Source(_) => {
                 MediaError::Unsupported("unrecognised container".to_owned())
             }
-            other => MediaError::from_symphonia(other),
+            other => other,
         })?;
     let tags = probed.metadata.get().and_then(|m| m.current().cloned());
     Ok((probed.format, tags))
@@ -153,7 +155,7 @@ fn probe_unguarded(bytes: Vec<u8>, file_name: &Path) -> Result<Probe, MediaError
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let (mut format, outer_tags) = open_format(bytes, extension.as_deref())?;
+    let (mut format, outer_tags) = open_format(Box::new(Cursor::new(bytes)), extension.as_deref())?;
 
     let track = format
         .tracks()

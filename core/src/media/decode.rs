@@ -9,10 +9,8 @@
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions, VerificationCheck};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
-use symphonia::core::io::{MediaSource, MediaSourceStream};
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
+use symphonia::core::io::MediaSource;
 
 use super::MediaError;
 use super::source::SourceError;
@@ -180,7 +178,7 @@ impl std::fmt::Debug for TrackDecoder {
     }
 }
 
-fn map_error(e: SymphoniaError) -> MediaError {
+pub(super) fn map_error(e: SymphoniaError) -> MediaError {
     match e {
         SymphoniaError::IoError(io) => match SourceError::from_io(&io) {
             Some(SourceError::Timeout { index, .. }) => MediaError::ChunkTimeout(*index),
@@ -217,28 +215,7 @@ impl TrackDecoder {
         source: Box<dyn MediaSource>,
         extension: Option<&str>,
     ) -> Result<Self, MediaError> {
-        let mss = MediaSourceStream::new(source, Default::default());
-        let mut hint = Hint::new();
-        if let Some(ext) = extension {
-            hint.with_extension(ext);
-        }
-        let probed = symphonia::default::get_probe()
-            .format(
-                &hint,
-                mss,
-                &FormatOptions {
-                    enable_gapless: true,
-                    ..FormatOptions::default()
-                },
-                &MetadataOptions::default(),
-            )
-            .map_err(|e| match map_error(e) {
-                MediaError::Corrupt(_) | MediaError::Source(_) => {
-                    MediaError::Unsupported("unrecognised container".to_owned())
-                }
-                other => other,
-            })?;
-        let format = probed.format;
+        let (format, _tags) = super::open_format(source, extension)?;
         let track = format
             .tracks()
             .iter()

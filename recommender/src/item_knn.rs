@@ -6,7 +6,7 @@
 
 use crate::matrix::SparseRows;
 use crate::rank::Scorer;
-use crate::similarity::norm;
+use crate::similarity::{SparseAccumulator, cosine_knn};
 
 /// A fitted item-kNN model: the `k` nearest items of every item.
 #[derive(Debug, Clone)]
@@ -17,40 +17,9 @@ pub struct ItemKnn {
 impl ItemKnn {
     /// Fits on weighted user rows. `k` neighbours per item, cosine with `shrink`.
     pub fn fit(train: &SparseRows, k: usize, shrink: f32) -> Self {
-        let by_item = train.transpose();
-        let n = train.ncols();
-        let norms: Vec<f32> = (0..n).map(|i| norm(by_item.row(i).1)).collect();
-        let mut acc = vec![0.0f32; n];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut neighbours = Vec::with_capacity(n);
-        for i in 0..n {
-            let (users, wu) = by_item.row(i);
-            for (&u, &w) in users.iter().zip(wu) {
-                let (items, wi) = train.row(u as usize);
-                for (&j, &v) in items.iter().zip(wi) {
-                    if j as usize != i {
-                        if acc[j as usize] == 0.0 {
-                            touched.push(j);
-                        }
-                        acc[j as usize] += w * v;
-                    }
-                }
-            }
-            let mut row: Vec<(u32, f32)> = touched
-                .iter()
-                .map(|&j| (j, acc[j as usize] / (norms[i] * norms[j as usize] + shrink)))
-                .collect();
-            for &j in &touched {
-                acc[j as usize] = 0.0;
-            }
-            touched.clear();
-            if row.len() > k && k > 0 {
-                row.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
-                row.truncate(k);
-            }
-            neighbours.push(row);
+        ItemKnn {
+            neighbours: cosine_knn(&train.transpose(), k, shrink),
         }
-        ItemKnn { neighbours }
     }
 
     /// Fits the RP3beta variant (Paudel et al. 2017): the similarity of `i` to `j` is the
@@ -65,8 +34,7 @@ impl ItemKnn {
             .collect();
         let item_deg: Vec<f32> = (0..n).map(|i| by_item.row(i).1.iter().sum()).collect();
         let pop = train.column_counts();
-        let mut acc = vec![0.0f32; n];
-        let mut touched: Vec<u32> = Vec::new();
+        let mut acc = SparseAccumulator::new(n);
         let mut neighbours = Vec::with_capacity(n);
         for (i, &deg_i) in item_deg.iter().enumerate() {
             let (users, wu) = by_item.row(i);
@@ -75,26 +43,11 @@ impl ItemKnn {
                 let (items, wi) = train.row(u as usize);
                 for (&j, &v) in items.iter().zip(wi) {
                     if j as usize != i {
-                        if acc[j as usize] == 0.0 {
-                            touched.push(j);
-                        }
-                        acc[j as usize] += p_iu * (v / user_deg[u as usize]).powf(alpha);
+                        acc.add(j, p_iu * (v / user_deg[u as usize]).powf(alpha));
                     }
                 }
             }
-            let mut row: Vec<(u32, f32)> = touched
-                .iter()
-                .map(|&j| (j, acc[j as usize] / (pop[j as usize] as f32).powf(beta)))
-                .collect();
-            for &j in &touched {
-                acc[j as usize] = 0.0;
-            }
-            touched.clear();
-            if row.len() > k && k > 0 {
-                row.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
-                row.truncate(k);
-            }
-            neighbours.push(row);
+            neighbours.push(acc.drain_top_k(k, |j, sum| sum / (pop[j as usize] as f32).powf(beta)));
         }
         ItemKnn { neighbours }
     }

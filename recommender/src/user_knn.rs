@@ -6,7 +6,7 @@
 
 use crate::matrix::SparseRows;
 use crate::rank::Scorer;
-use crate::similarity::norm;
+use crate::similarity::{cosine_knn, norm};
 
 /// A fitted user-kNN model.
 #[derive(Debug, Clone)]
@@ -20,39 +20,8 @@ pub struct UserKnn {
 impl UserKnn {
     /// Fits on weighted user rows: the `k` most cosine-similar users of every user.
     pub fn fit(train: &SparseRows, k: usize, shrink: f32, alpha: f32) -> Self {
-        let by_item = train.transpose();
-        let n = train.nrows();
-        let norms: Vec<f32> = (0..n).map(|u| norm(train.row(u).1)).collect();
-        let mut acc = vec![0.0f32; n];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut neighbours = Vec::with_capacity(n);
-        for u in 0..n {
-            let (items, wi) = train.row(u);
-            for (&i, &w) in items.iter().zip(wi) {
-                let (users, wu) = by_item.row(i as usize);
-                for (&v, &x) in users.iter().zip(wu) {
-                    if v as usize != u {
-                        if acc[v as usize] == 0.0 {
-                            touched.push(v);
-                        }
-                        acc[v as usize] += w * x;
-                    }
-                }
-            }
-            let mut row: Vec<(u32, f32)> = touched
-                .iter()
-                .map(|&v| (v, acc[v as usize] / (norms[u] * norms[v as usize] + shrink)))
-                .collect();
-            for &v in &touched {
-                acc[v as usize] = 0.0;
-            }
-            touched.clear();
-            if row.len() > k && k > 0 {
-                row.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
-                row.truncate(k);
-            }
-            neighbours.push(row);
-        }
+        let norms: Vec<f32> = (0..train.nrows()).map(|u| norm(train.row(u).1)).collect();
+        let neighbours = cosine_knn(train, k, shrink);
         UserKnn {
             train: train.clone(),
             norms,

@@ -335,7 +335,7 @@ impl Library {
             .chunks()
             .iter()
             .zip(bytes.chunks(chunk_size as usize))
-            .try_for_each(|(hash, chunk)| self.store.put_chunk(hash, chunk))
+            .try_for_each(|(hash, chunk)| self.store.put_hashed_chunk(hash, chunk))
             .and_then(|()| self.store.commit_local_track(&manifest));
         if let Err(e) = written {
             // Sweep this file's chunks now rather than at the next start.

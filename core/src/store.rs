@@ -237,6 +237,14 @@ impl Store {
                 "chunk does not match its hash",
             )));
         }
+        self.put_hashed_chunk(hash, bytes)
+    }
+
+    /// Stores one chunk whose `hash` the caller has just computed from these very `bytes`
+    /// (publishing cuts and hashes a file; a download checks each chunk as it arrives), so that
+    /// the hot paths hash every byte once.
+    pub(crate) fn put_hashed_chunk(&self, hash: &ChunkHash, bytes: &[u8]) -> Result<()> {
+        debug_assert_eq!(ChunkHash::of(bytes), *hash);
         self.chunks.insert(hash.as_bytes(), bytes)?;
         Ok(())
     }

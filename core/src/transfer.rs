@@ -510,7 +510,7 @@ impl Scheduler {
             let mut ok = Vec::with_capacity(chunks.len());
             for (hash, bytes) in hashes.iter().zip(&chunks) {
                 if ChunkHash::of(bytes) == *hash {
-                    store.put_chunk(hash, bytes)?;
+                    store.put_hashed_chunk(hash, bytes)?;
                     ok.push(true);
                 } else {
                     ok.push(false);

@@ -104,14 +104,14 @@ async fn main() {
     for _ in 0..PEERS {
         peers.push(test_utils::start_node(NodeOptions::loopback()).await);
     }
-    let addr = |i: usize| {
-        let node = peers[i].1.clone();
-        async move { node.listen_addrs().await.unwrap()[0].clone() }
-    };
-    for i in 1..PEERS {
-        peers[i].1.connect(addr(0).await).await.unwrap();
+    let mut addrs = Vec::new();
+    for (_, node) in &peers {
+        addrs.push(node.listen_addrs().await.unwrap()[0].clone());
+    }
+    for (i, (_, node)) in peers.iter().enumerate().skip(1) {
+        node.connect(addrs[0].clone()).await.unwrap();
         if i > 1 {
-            peers[i].1.connect(addr(i - 1).await).await.unwrap();
+            node.connect(addrs[i - 1].clone()).await.unwrap();
         }
     }
     let paths: Vec<_> = FILES.iter().map(|f| test_utils::audio_fixture(f)).collect();

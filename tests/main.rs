@@ -13,6 +13,7 @@ mod network;
 mod node_cli;
 mod play;
 mod resilience;
+mod stream;
 mod taste;
 
 // The network bench scenarios, also runnable as an ignored test (see `network::figures`).

@@ -39,6 +39,14 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[i]
 }
 
+/// Waits until `node` has heard of `id` (gossip or catalog sync).
+async fn knows(node: &Node, id: TrackId) {
+    wait_for(STEP, "the peer to hear of the track", || async {
+        node.library().store().has_manifest(&id).ok()?.then_some(())
+    })
+    .await;
+}
+
 async fn first_audio(node: &Node, id: TrackId) -> Duration {
     let options = PlayerOptions {
         record_history: false,
@@ -104,14 +112,14 @@ async fn main() {
     for _ in 0..PEERS {
         peers.push(test_utils::start_node(NodeOptions::loopback()).await);
     }
-    let addr = |i: usize| {
-        let node = peers[i].1.clone();
-        async move { node.listen_addrs().await.unwrap()[0].clone() }
-    };
-    for i in 1..PEERS {
-        peers[i].1.connect(addr(0).await).await.unwrap();
+    let mut addrs = Vec::new();
+    for (_, node) in &peers {
+        addrs.push(node.listen_addrs().await.unwrap()[0].clone());
+    }
+    for (i, (_, node)) in peers.iter().enumerate().skip(1) {
+        node.connect(addrs[0].clone()).await.unwrap();
         if i > 1 {
-            peers[i].1.connect(addr(i - 1).await).await.unwrap();
+            node.connect(addrs[i - 1].clone()).await.unwrap();
         }
     }
     let paths: Vec<_> = FILES.iter().map(|f| test_utils::audio_fixture(f)).collect();
@@ -129,14 +137,8 @@ async fn main() {
         .collect();
     for seeder in &peers[1..=SEEDERS] {
         for (id, _) in &tracks {
-            let node = seeder.1.clone();
-            let id = *id;
-            wait_for(STEP, "the seeder to hear of the track", || {
-                let node = node.clone();
-                async move { node.library().store().has_manifest(&id).ok()?.then_some(()) }
-            })
-            .await;
-            seeder.1.fetch_to(id, None).await.unwrap();
+            knows(&seeder.1, *id).await;
+            seeder.1.fetch_to(*id, None).await.unwrap();
         }
     }
     let providers: Vec<_> = peers[..=SEEDERS].iter().map(|p| p.1.peer_id()).collect();
@@ -147,16 +149,11 @@ async fn main() {
         // Each listener plays two different tracks; together every track is played.
         for k in 0..2 {
             let (id, ext) = &tracks[(2 * n + k) % tracks.len()];
-            let node = listener.1.clone();
-            let id = *id;
-            wait_for(STEP, "the listener to hear of the track", || {
-                let node = node.clone();
-                async move { node.library().store().has_manifest(&id).ok()?.then_some(()) }
-            })
-            .await;
+            let (node, id) = (&listener.1, *id);
+            knows(node, id).await;
             let provider = providers[(n + k) % providers.len()];
-            floors.push(floor(&node, provider, id, ext).await.as_secs_f64() * 1000.0);
-            ttfa.push(first_audio(&node, id).await.as_secs_f64() * 1000.0);
+            floors.push(floor(node, provider, id, ext).await.as_secs_f64() * 1000.0);
+            ttfa.push(first_audio(node, id).await.as_secs_f64() * 1000.0);
         }
     }
     let trials = ttfa.len();

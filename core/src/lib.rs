@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod artist;
 mod config;
 mod datadir;
 mod demo;

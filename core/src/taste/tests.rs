@@ -38,10 +38,7 @@ fn peer(seed: u8, liked: &[u8]) -> P {
         listen(&store, track(t), 3);
     }
     let taste = Taste::open(store.clone(), [seed; 32]).unwrap();
-    let peer = crate::net::keypair_from_seed([seed; 32])
-        .unwrap()
-        .public()
-        .to_peer_id();
+    let peer = peer_id(seed);
     P {
         _dir: dir,
         store,
@@ -109,7 +106,7 @@ fn kept_profiles_survive_a_restart() {
     let a = Taste::open(store.clone(), [1; 32]).unwrap();
     for seed in [2, 3] {
         let b = peer(seed, &[1, 9]);
-        let answer = b.taste.answer(&a_peer(), &a.message()).unwrap();
+        let answer = b.taste.answer(&peer_id(1), &a.message()).unwrap();
         a.receive(&b.peer, &answer).unwrap();
     }
     drop(a);
@@ -120,8 +117,8 @@ fn kept_profiles_survive_a_restart() {
     drop(dir);
 }
 
-fn a_peer() -> PeerId {
-    crate::net::keypair_from_seed([1; 32])
+fn peer_id(seed: u8) -> PeerId {
+    crate::net::keypair_from_seed([seed; 32])
         .unwrap()
         .public()
         .to_peer_id()
@@ -145,7 +142,7 @@ fn hostile_messages_are_rejected_whole() {
     let honest = b.taste.message();
 
     // Sent by someone else than the first profile's owner.
-    let err = a.taste.receive(&a_peer_other(), &honest).unwrap_err();
+    let err = a.taste.receive(&peer_id(42), &honest).unwrap_err();
     assert!(err.to_string().contains("not the sender's own"), "{err}");
 
     // A flipped byte in the profile breaks its signature.
@@ -192,13 +189,6 @@ fn hostile_messages_are_rejected_whole() {
     assert!(a.store.profiles().unwrap().is_empty());
     // The honest message still works.
     assert_eq!(a.taste.receive(&b.peer, &honest).unwrap().kept, 1);
-}
-
-fn a_peer_other() -> PeerId {
-    crate::net::keypair_from_seed([42; 32])
-        .unwrap()
-        .public()
-        .to_peer_id()
 }
 
 #[test]

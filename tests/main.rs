@@ -11,6 +11,8 @@ mod gui;
 mod network;
 mod node_cli;
 mod play;
+mod stream;
+mod taste;
 
 // The network bench scenarios, also runnable as an ignored test (see `network::figures`).
 #[allow(dead_code)]

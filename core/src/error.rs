@@ -65,6 +65,10 @@ pub enum Error {
     /// Nobody that holds the track could be reached in time; connect to more peers and retry.
     #[error("no reachable peer holds track {0}")]
     NoProviders(TrackId),
+    /// A taste profile or taste exchange message from another peer was refused (malformed,
+    /// over its limits, or with a signature that does not match); nothing of it was kept.
+    #[error("taste exchange: {0}")]
+    Taste(String),
     /// The config file is not valid TOML for Busker.
     #[error("config {path}: {reason}")]
     Config {

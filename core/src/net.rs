@@ -135,10 +135,16 @@ pub trait ContentSource: Send + Sync + 'static {
     fn chunks(&self, track: &TrackId, start: u32, count: u16, max_bytes: usize) -> Vec<Vec<u8>>;
     /// Up to `limit` catalog entries after `after`, in id order, and whether more follow.
     fn catalog(&self, after: Option<TrackId>, limit: usize) -> (Vec<CatalogEntry>, bool);
+    /// Takes `from`'s taste exchange message and returns this peer's own, or `None` to refuse
+    /// (no taste exchange here, a malformed message, or too many exchanges lately).
+    fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
+        let _ = (from, message);
+        None
+    }
 }
 
-/// Answers one request from `source`.
-pub fn serve(source: &dyn ContentSource, request: Request) -> Response {
+/// Answers one request from peer `from` out of `source`.
+pub fn serve(source: &dyn ContentSource, from: PeerId, request: Request) -> Response {
     match request {
         Request::Manifest(id) => Response::Manifest(source.manifest(&id)),
         Request::Chunks {
@@ -159,6 +165,9 @@ pub fn serve(source: &dyn ContentSource, request: Request) -> Response {
                 .filter_map(|id| source.manifest(id))
                 .collect(),
         ),
+        Request::Taste(message) => source
+            .taste(from, &message)
+            .map_or(Response::Refused, Response::Taste),
     }
 }
 

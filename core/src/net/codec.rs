@@ -18,8 +18,10 @@ use crate::wire::{DecodeError, Reader, Writer};
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/transfer/1");
 /// Version byte at the start of every request and response body.
 pub const PROTOCOL_VERSION: u8 = 1;
-/// Largest request body.
-pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// Largest request body (a taste exchange message is the largest request).
+pub const MAX_REQUEST_BYTES: usize = MAX_TASTE_BYTES + 1024;
+/// Largest taste exchange message (see [`crate::taste`]), in a request or a response.
+pub const MAX_TASTE_BYTES: usize = 48 * 1024;
 /// Most bytes of chunk data one response carries (a peer asks for fewer chunks when they are big).
 pub const MAX_CHUNK_DATA: usize = 4 * 1024 * 1024;
 /// Most chunks one request may ask for.
@@ -56,6 +58,9 @@ pub enum Request {
     },
     /// Several manifests at once (at most [`MAX_MANIFESTS_PER_REQUEST`]).
     Manifests(Vec<TrackId>),
+    /// A taste exchange: the sender's signed taste message (at most [`MAX_TASTE_BYTES`],
+    /// decoded and checked by [`crate::taste`]); the answer is the receiver's own.
+    Taste(Vec<u8>),
 }
 
 /// One catalog entry.
@@ -92,6 +97,8 @@ pub enum Response {
     Manifests(Vec<Vec<u8>>),
     /// The request was refused (too busy, malformed, unknown track).
     Refused,
+    /// The answer to a taste exchange: the receiver's signed taste message.
+    Taste(Vec<u8>),
 }
 
 const TAG_MANIFEST: u8 = 1;
@@ -99,6 +106,7 @@ const TAG_CHUNKS: u8 = 2;
 const TAG_CATALOG: u8 = 3;
 const TAG_MANIFESTS: u8 = 4;
 const TAG_REFUSED: u8 = 5;
+const TAG_TASTE: u8 = 6;
 
 fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
     let version = r.u8("version")?;
@@ -153,6 +161,10 @@ impl Request {
                     w.raw(id.as_bytes());
                 }
             }
+            Self::Taste(message) => {
+                w.u8(TAG_TASTE);
+                w.bytes(message);
+            }
         }
         w.into_bytes()
     }
@@ -204,6 +216,7 @@ impl Request {
                 }
                 Self::Manifests(ids)
             }
+            TAG_TASTE => Self::Taste(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
             _ => return Err(DecodeError::Invalid("request tag")),
         };
         r.finish()?;
@@ -252,6 +265,10 @@ impl Response {
                 }
             }
             Self::Refused => w.u8(TAG_REFUSED),
+            Self::Taste(message) => {
+                w.u8(TAG_TASTE);
+                w.bytes(message);
+            }
         }
         w.into_bytes()
     }
@@ -337,6 +354,7 @@ impl Response {
                 Self::Manifests(list)
             }
             TAG_REFUSED => Self::Refused,
+            TAG_TASTE => Self::Taste(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
             _ => return Err(DecodeError::Invalid("response tag")),
         };
         r.finish()?;
@@ -483,6 +501,7 @@ mod tests {
             Request::Catalog { after: None },
             Request::Catalog { after: Some(id(3)) },
             Request::Manifests(vec![id(4), id(5)]),
+            Request::Taste(vec![7; 40]),
         ]
     }
 
@@ -503,6 +522,7 @@ mod tests {
             },
             Response::Manifests(vec![vec![1; 10], vec![]]),
             Response::Refused,
+            Response::Taste(vec![6; 12]),
         ]
     }
 
@@ -552,6 +572,12 @@ mod tests {
             Response::decode(&trailing),
             Err(DecodeError::TrailingBytes(1))
         );
+        let taste = Request::Taste(vec![0; MAX_TASTE_BYTES + 1]).encode();
+        assert!(matches!(
+            Request::decode(&taste),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        assert!(Response::decode(&Response::Taste(vec![0; MAX_TASTE_BYTES + 1]).encode()).is_err());
         assert!(decode_announcement(&[]).is_err());
         assert!(decode_announcement(&[2, 0, 0]).is_err());
         assert!(decode_announcement(&vec![1; MAX_ANNOUNCE_BYTES + 1]).is_err());
@@ -602,8 +628,8 @@ mod tests {
         }
 
         #[test]
-        fn mutated_messages_never_panic(which in 0usize..11, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let mut bytes = if which < 5 { requests()[which].encode() } else { responses()[which - 5].encode() };
+        fn mutated_messages_never_panic(which in 0usize..13, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+            let mut bytes = if which < 6 { requests()[which].encode() } else { responses()[which - 6].encode() };
             let i = pos % bytes.len();
             bytes[i] = byte;
             bytes.truncate(cut % (bytes.len() + 1));

@@ -474,7 +474,7 @@ impl EventLoop {
                 let rate = self.config.serve_rate;
                 tokio::spawn(async move {
                     let response =
-                        tokio::task::spawn_blocking(move || super::serve(&*source, request))
+                        tokio::task::spawn_blocking(move || super::serve(&*source, peer, request))
                             .await
                             .unwrap_or(Response::Refused);
                     if let (Some(rate), Response::Chunks { chunks, .. }) = (rate, &response) {

@@ -7,10 +7,12 @@
 mod util;
 
 mod cli;
+mod crash;
 mod gui;
 mod network;
 mod node_cli;
 mod play;
+mod resilience;
 mod stream;
 mod taste;
 

@@ -9,13 +9,13 @@ use serde_json::Value;
 use crate::util::{Peer, audio, busker_bin};
 
 /// A `busker node` child process; killed if the test fails before it is stopped.
-struct NodeProcess {
-    child: Child,
+pub(crate) struct NodeProcess {
+    pub(crate) child: Child,
     first_line: Value,
 }
 
 impl NodeProcess {
-    fn start(peer: &Peer, extra: &[&str]) -> Self {
+    pub(crate) fn start(peer: &Peer, extra: &[&str]) -> Self {
         let mut child = Command::new(busker_bin())
             .arg("--data-dir")
             .arg(peer.dir.path())
@@ -46,11 +46,11 @@ impl NodeProcess {
         Self { child, first_line }
     }
 
-    fn listen(&self) -> String {
+    pub(crate) fn listen(&self) -> String {
         self.first_line["listen"][0].as_str().unwrap().to_owned()
     }
 
-    fn peer_id(&self) -> String {
+    pub(crate) fn peer_id(&self) -> String {
         self.first_line["peer_id"].as_str().unwrap().to_owned()
     }
 

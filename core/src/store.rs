@@ -300,7 +300,7 @@ impl Store {
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(())) => Err(Error::Duplicate(id)),
-            Err(TransactionError::Storage(e)) => Err(Error::Store(e)),
+            Err(TransactionError::Storage(e)) => Err(Error::from(e)),
         }
     }
 

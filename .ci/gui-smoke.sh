@@ -33,6 +33,8 @@ cargo build --locked -p busker "${cargo_flags[@]}"
 bin="${CARGO_TARGET_DIR:-target}/$profile/busker"
 
 data=$(mktemp -d)
+# The app runs a peer in-process; in CI it listens on loopback only.
+printf 'listen = ["/ip4/127.0.0.1/tcp/0"]\n' >"$data/config.toml"
 display=":$((90 + RANDOM % 100))"
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
 xvfb_pid=$!

@@ -1,30 +1,116 @@
 //! The desktop app driven through egui_kittest: the real [`busker::App`] with its real backend
-//! worker on a temporary data dir, found and clicked through its accessibility tree the way a
-//! screen reader sees it. The player runs with [`RecordingPlayer`], which records what the
-//! player was asked to do (the audio engine arrives from the playback branch).
+//! worker, its in-process network node (on 127.0.0.1) and the core audio engine, on a temporary
+//! data dir, found and clicked through its accessibility tree the way a screen reader sees it.
+//! Tests of the audio path give the engine a recording [`WavSink`] and compare what it
+//! recorded with a direct decode; tests of the player's own logic use [`RecordingPlayer`],
+//! which records what the player was asked to do.
 
+use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use busker::app::{RowStatus, Status};
-use busker::ui::{publish, search};
-use busker::{App, AppOptions, PlayerCall, RecordingPlayer, State, View};
+use busker::app::{NetState, RowStatus, Status};
+use busker::ui::{network, publish, search};
+use busker::{App, AppOptions, Audio, PlayerCall, RecordingPlayer, State, View};
+use busker_core::media::{TrackDecoder, WavSink};
+use busker_core::model::TrackId;
+use busker_core::{Library, LibraryOptions, ListenKind};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use crate::util::audio;
+use crate::util::{NetPeer, audio};
 
 /// How long a test waits for the worker before it fails.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn app_on(dir: &Path, player: &RecordingPlayer) -> Harness<'static, App> {
-    let mut options = AppOptions::new(dir);
-    options.player = Box::new(player.clone());
-    let app = App::new(options, State::default());
+fn harness(app: App) -> Harness<'static, App> {
     Harness::builder()
         .with_size([1100.0, 720.0])
         .build_ui_state(|ui, app: &mut App| app.show(ui), app)
+}
+
+fn app_on(dir: &Path, player: &RecordingPlayer) -> Harness<'static, App> {
+    let mut options = AppOptions::loopback(dir);
+    options.player = Some(Box::new(player.clone()));
+    harness(App::new(options, State::default()))
+}
+
+/// A WAV recording kept in memory and readable after the engine let go of it.
+#[derive(Clone, Default)]
+struct SharedWav(Arc<Mutex<Cursor<Vec<u8>>>>);
+
+impl Write for SharedWav {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for SharedWav {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.0.lock().unwrap().seek(pos)
+    }
+}
+
+impl SharedWav {
+    /// The samples of the `data` chunk.
+    fn data(&self) -> Vec<u8> {
+        let bytes = self.0.lock().unwrap().get_ref().clone();
+        assert_eq!(&bytes[..4], b"RIFF", "a WAV recording");
+        let mut pos = 12;
+        while pos + 8 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+            if &bytes[pos..pos + 4] == b"data" {
+                return bytes[pos + 8..(pos + 8 + len).min(bytes.len())].to_vec();
+            }
+            pos += 8 + len + len % 2;
+        }
+        panic!("no data chunk in the recording");
+    }
+}
+
+/// An app on `dir` (loopback network) whose engine records into `wav`.
+fn recording_app_on(dir: &Path, wav: &SharedWav) -> Harness<'static, App> {
+    let mut options = AppOptions::loopback(dir);
+    options.audio = Audio::Sink(Box::new(WavSink::new(wav.clone())));
+    harness(App::new(options, State::default()))
+}
+
+/// The samples a direct decode of `bytes` gives, as the recording sink writes them.
+fn direct_decode(bytes: Vec<u8>, ext: &str) -> Vec<u8> {
+    let mut d = TrackDecoder::from_bytes(bytes, Some(ext)).unwrap();
+    let spec = d.spec();
+    let mut out = Vec::new();
+    while let Some(b) = d.next_block().unwrap() {
+        b.pcm.write_le(&spec, &mut out);
+    }
+    out
+}
+
+fn listens_of(dir: &Path, id: TrackId) -> Vec<ListenKind> {
+    let library = Library::open(LibraryOptions::new(dir).seed_demo(false)).unwrap();
+    let listens = library.store().listens().unwrap();
+    listens
+        .into_iter()
+        .filter(|l| l.id == id)
+        .map(|l| l.kind)
+        .collect()
+}
+
+/// Steps until the player has played its queue to the end (the engine said so).
+fn play_to_the_end(h: &mut Harness<'_, App>) {
+    step_until(h, "the engine to start the track", |a| {
+        a.player.current().is_some() && !a.player.is_buffering()
+    });
+    step_until(h, "the engine to play to the end", |a| {
+        !a.player.is_playing()
+            && a.player.current().is_some()
+            && a.player.position() == a.player.duration()
+    });
 }
 
 /// Steps frames until `done` holds, failing after [`TIMEOUT`].
@@ -53,6 +139,16 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
     assert_eq!(h.state().model.tracks.len(), 5, "the five demo tracks");
     // The demo track shows in the Library table.
     h.get_by_label("Play Spring of love");
+    step_until(&mut h, "the network to start", |a| {
+        matches!(a.model.net.state, NetState::Up { .. })
+    });
+    let NetState::Up { peer_id, listen } = h.state().model.net.state.clone() else {
+        unreachable!()
+    };
+    assert!(
+        listen.iter().all(|a| a.starts_with("/ip4/127.0.0.1/tcp/")),
+        "tests listen on loopback only: {listen:?}"
+    );
     let unique_text = [
         (View::Library, "Here (published or fetched)"),
         (View::Search, "Type to search what this peer has heard of."),
@@ -65,10 +161,7 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
             "Radio channels: not available in this build yet",
         ),
         (View::Publish, publish::PATH_LABEL),
-        (
-            View::Network,
-            "Peer-to-peer networking: not available in this build yet",
-        ),
+        (View::Network, peer_id.as_str()),
         (View::Settings, "Dark theme"),
     ];
     for (view, text) in unique_text {
@@ -88,6 +181,162 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
     let first = h.state().model.tracks[0].id;
     assert_eq!(h.state().player.current().map(|t| t.id), Some(first));
     assert!(player.calls().contains(&PlayerCall::Load(first.to_hex())));
+    // The Network view offers the own addresses to copy.
+    h.get_by_role_and_label(Role::Button, "Network").click();
+    h.run_steps(2);
+    h.get_by_label("Copy peer id");
+    h.get_by_label("Copy address 1");
+}
+
+#[test]
+fn a_demo_track_found_by_search_plays_through_the_engine_exactly_as_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = SharedWav::default();
+    let mut h = recording_app_on(dir.path(), &wav);
+    open(&mut h);
+    step_until(&mut h, "the audio engine", |a| a.player.has_engine());
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    h.get_by_label(search::FIELD_LABEL)
+        .type_text("sprng of love");
+    step_until(&mut h, "search results", |a| {
+        a.model
+            .search
+            .hits
+            .first()
+            .is_some_and(|t| t.info.title == "Spring of love")
+    });
+    let id = h.state().model.search.hits[0].id;
+    h.get_by_label("Play Spring of love").click();
+    h.run_steps(1);
+    let current = h.state().player.current().cloned().unwrap();
+    assert_eq!(current.id, id);
+    assert_eq!(
+        busker::ui::player_bar::source(&current),
+        "this device (local)"
+    );
+    play_to_the_end(&mut h);
+    drop(h);
+
+    // The recording starts with exactly the samples of the demo file, decoded directly.
+    let expected = direct_decode(
+        std::fs::read(audio("pg10284_spring_of_love_1903.id3v2_3.mp3")).unwrap(),
+        "mp3",
+    );
+    let recorded = wav.data();
+    assert!(expected.len() > 100_000, "a real track");
+    assert!(
+        recorded.len() >= expected.len(),
+        "recorded {} of {} bytes",
+        recorded.len(),
+        expected.len()
+    );
+    assert!(
+        recorded[..expected.len()] == expected[..],
+        "the samples differ"
+    );
+    // The engine wrote the listening history, as `busker play` does.
+    let kinds = listens_of(dir.path(), id);
+    assert!(kinds.contains(&ListenKind::Play), "{kinds:?}");
+    assert!(kinds.contains(&ListenKind::Complete), "{kinds:?}");
+}
+
+#[test]
+fn a_peer_connected_in_the_network_view_shows_and_its_track_streams_into_the_player() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seed = runtime.block_on(NetPeer::start());
+    let (id, content) = runtime.block_on(seed.publish_wav("Harbor Lights", 400_000, 11));
+    let seed_addr = runtime.block_on(seed.addr()).to_string();
+    let seed_id = seed.node.peer_id().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let wav = SharedWav::default();
+    let mut h = recording_app_on(dir.path(), &wav);
+    open(&mut h);
+    step_until(&mut h, "the network to start", |a| {
+        matches!(a.model.net.state, NetState::Up { .. })
+    });
+    h.get_by_role_and_label(Role::Button, "Network").click();
+    h.run_steps(2);
+
+    // A mistyped address is refused on the spot, with the reason.
+    h.get_by_label(network::ADDRESS_LABEL).click();
+    h.run_steps(1);
+    h.get_by_label(network::ADDRESS_LABEL)
+        .type_text("192.0.2.1:4001");
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, network::CONNECT_LABEL)
+        .click();
+    step_until(&mut h, "the bad address to be refused", |a| {
+        matches!(&a.model.net.last_dial, Some((_, Err(_))))
+    });
+    h.get_by_label_contains("Could not connect to 192.0.2.1:4001: not a peer address");
+    assert!(h.state().state.peer_addresses.is_empty());
+
+    h.get_by_label(network::ADDRESS_LABEL).click();
+    h.run_steps(1);
+    h.get_by_label(network::ADDRESS_LABEL).type_text(&seed_addr);
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, network::CONNECT_LABEL)
+        .click();
+    step_until(&mut h, "the peer in the peer list", |a| {
+        a.model
+            .net
+            .status
+            .peers
+            .iter()
+            .any(|p| p.peer_id == seed_id)
+            && a.model.net.dialling.is_empty()
+    });
+    assert!(
+        h.query_all_by_label(&seed_id).next().is_some(),
+        "the Network view lists the peer"
+    );
+    assert_eq!(h.state().state.peer_addresses, vec![seed_addr.clone()]);
+
+    // Catalog sync brings the peer's track; it is only on that peer.
+    step_until(&mut h, "the peer's track in the library", |a| {
+        a.model
+            .tracks
+            .iter()
+            .any(|t| t.id == id && !t.local && t.providers == 1)
+    });
+    h.get_by_role_and_label(Role::Button, "Library").click();
+    h.run_steps(2);
+    let track = h
+        .state()
+        .model
+        .tracks
+        .iter()
+        .find(|t| t.id == id)
+        .unwrap()
+        .clone();
+    assert_eq!(busker::ui::player_bar::source(&track), "1 peer");
+    step_until(&mut h, "the audio engine", |a| a.player.has_engine());
+    h.get_by_label("Play Harbor Lights").click();
+    play_to_the_end(&mut h);
+    step_until(&mut h, "the streamed track to be local", |a| {
+        a.model.tracks.iter().any(|t| t.id == id && t.local)
+    });
+    step_until(&mut h, "the finished transfer in the Network view", |a| {
+        a.model.net.transfer(&id).is_some_and(|t| t.have == t.total)
+    });
+    drop(h);
+
+    let expected = direct_decode(content, "wav");
+    let recorded = wav.data();
+    assert!(
+        recorded.len() >= expected.len(),
+        "recorded {} of {} bytes",
+        recorded.len(),
+        expected.len()
+    );
+    assert!(
+        recorded[..expected.len()] == expected[..],
+        "the samples differ"
+    );
+    runtime.block_on(seed.node.shutdown());
 }
 
 #[test]
@@ -262,8 +511,7 @@ fn seed_catalog(dir: &Path, n: usize) {
         "glass", "harbor", "wild", "honey", "city", "dreams", "ocean", "drive", "neon", "forest",
         "winter", "song", "broken", "radio", "sunday", "morning", "last", "dance",
     ];
-    let library =
-        busker_core::Library::open(busker_core::LibraryOptions::new(dir).seed_demo(false)).unwrap();
+    let library = Library::open(LibraryOptions::new(dir).seed_demo(false)).unwrap();
     let key = ArtistKeypair::from_seed([7; 32]);
     let word = |i: usize| WORDS[i % WORDS.len()];
     for i in 0..n {
@@ -305,7 +553,9 @@ fn frame_time_while_searching_100k_tracks() {
     );
 
     let ctx = egui::Context::default();
-    let mut app = App::new(AppOptions::new(dir.path()), State::default());
+    let mut options = AppOptions::loopback(dir.path());
+    options.audio = Audio::None;
+    let mut app = App::new(options, State::default());
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let frame = |app: &mut App, events: Vec<egui::Event>| -> Duration {
         let input = egui::RawInput {

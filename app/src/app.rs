@@ -11,7 +11,8 @@ use busker_core::{Config, TrackSummary};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{
-    Backend, BackendOptions, DirEntry, Event, PublishItem, PublishStep, Request, SendError,
+    Audio, Backend, BackendOptions, DirEntry, Event, NetStatus, PublishItem, PublishStep, Request,
+    SendError,
 };
 use crate::player::{NoAudio, Player, PlayerBackend};
 use crate::ui::{self, Command};
@@ -100,7 +101,7 @@ pub struct State {
     pub browse_dir: Option<PathBuf>,
     /// Dark or light theme.
     pub dark_mode: bool,
-    /// Peer addresses the user pasted, to dial once the network is in this build.
+    /// Peer addresses the user connected to; dialled again at every start.
     pub peer_addresses: Vec<String>,
     /// The Network view's address field.
     pub peer_input: String,
@@ -175,6 +176,43 @@ pub enum RowStatus {
     Failed(String),
 }
 
+/// Where the network node is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NetState {
+    /// Starting (or the library is still opening).
+    #[default]
+    Starting,
+    /// Running.
+    Up {
+        /// This peer's id.
+        peer_id: String,
+        /// Where it listens, each ending in `/p2p/<peer id>`.
+        listen: Vec<String>,
+    },
+    /// It could not start; the app works offline.
+    Failed(String),
+}
+
+/// The network as the Network view and the player bar show it.
+#[derive(Debug, Clone, Default)]
+pub struct NetModel {
+    /// The node.
+    pub state: NetState,
+    /// Peers and transfers.
+    pub status: NetStatus,
+    /// Dials sent and not answered yet.
+    pub dialling: Vec<String>,
+    /// The answer to the last dial the user asked for: the address and the peer id or error.
+    pub last_dial: Option<(String, Result<String, String>)>,
+}
+
+impl NetModel {
+    /// The transfer of `id`, if one is listed.
+    pub fn transfer(&self, id: &TrackId) -> Option<&crate::backend::TransferRow> {
+        self.status.transfers.iter().find(|t| t.id == *id)
+    }
+}
+
 /// The Search view's results.
 #[derive(Debug, Clone, Default)]
 pub struct SearchResults {
@@ -215,6 +253,10 @@ pub struct Model {
     pub focus_search: bool,
     /// The artist name field of Settings.
     pub artist_input: String,
+    /// The listen address field of Settings.
+    pub listen_input: String,
+    /// The network.
+    pub net: NetModel,
 }
 
 impl Default for Model {
@@ -232,6 +274,8 @@ impl Default for Model {
             notices: Vec::new(),
             focus_search: false,
             artist_input: String::new(),
+            listen_input: String::new(),
+            net: NetModel::default(),
         }
     }
 }
@@ -257,17 +301,31 @@ pub struct AppOptions {
     pub data_dir: PathBuf,
     /// Whether a new data dir gets the demo library (`None`: from the config).
     pub seed_demo: Option<bool>,
-    /// The audio engine.
-    pub player: Box<dyn PlayerBackend>,
+    /// Listen addresses instead of the configured ones.
+    pub listen: Option<Vec<String>>,
+    /// Where the audio engine plays.
+    pub audio: Audio,
+    /// A player backend instead of the audio engine (tests of the player's own logic).
+    pub player: Option<Box<dyn PlayerBackend>>,
 }
 
 impl AppOptions {
-    /// Options for `data_dir`, with no audio engine.
+    /// Options for `data_dir`: the configured listen addresses, the default audio device.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             seed_demo: None,
-            player: Box::new(NoAudio),
+            listen: None,
+            audio: Audio::Device,
+            player: None,
+        }
+    }
+
+    /// Options for tests and demos: the peer listens on a free port of 127.0.0.1 only.
+    pub fn loopback(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: Some(vec!["/ip4/127.0.0.1/tcp/0".to_owned()]),
+            ..Self::new(data_dir)
         }
     }
 }
@@ -280,7 +338,7 @@ pub struct App {
     pub model: Model,
     /// The player.
     pub player: Player,
-    backend_options: BackendOptions,
+    backend_options: Option<BackendOptions>,
     backend: Option<Backend>,
 }
 
@@ -288,15 +346,21 @@ impl App {
     /// A new app with `state` (from storage, or the default). The backend starts on the first
     /// frame, when the app knows its `egui::Context` to wake.
     pub fn new(options: AppOptions, state: State) -> Self {
-        let player = Player::new(options.player, state.volume);
+        let (backend, audio): (Box<dyn PlayerBackend>, Audio) = match options.player {
+            Some(p) => (p, Audio::None),
+            None => (Box::new(NoAudio), options.audio),
+        };
+        let player = Player::new(backend, state.volume);
         Self {
             state,
             model: Model::default(),
             player,
-            backend_options: BackendOptions {
+            backend_options: Some(BackendOptions {
                 data_dir: options.data_dir,
                 seed_demo: options.seed_demo,
-            },
+                listen: options.listen,
+                audio,
+            }),
             backend: None,
         }
     }
@@ -311,6 +375,9 @@ impl App {
         self.start_backend(ui.ctx());
         self.drain_events();
         self.player.tick();
+        for notice in self.player.take_notices() {
+            self.model.notice(notice);
+        }
         ui.ctx().set_theme(if self.state.dark_mode {
             egui::Theme::Dark
         } else {
@@ -339,7 +406,8 @@ impl App {
             self.execute(command);
         }
         if self.player.is_playing() {
-            // The time display and the seek bar move while playing.
+            // The time display and the seek bar move while playing, and the engine's reports
+            // (which do not wake the UI themselves) are taken.
             ui.ctx().request_repaint_after(Duration::from_millis(250));
         }
     }
@@ -348,10 +416,11 @@ impl App {
         if self.backend.is_some() || !matches!(self.model.status, Status::Opening) {
             return;
         }
+        let Some(options) = self.backend_options.take() else {
+            return;
+        };
         let repaint = ctx.clone();
-        match Backend::start(self.backend_options.clone(), move || {
-            repaint.request_repaint()
-        }) {
+        match Backend::start(options, move || repaint.request_repaint()) {
             Ok(b) => self.backend = Some(b),
             Err(e) => self.model.status = Status::Failed(format!("cannot start the worker: {e}")),
         }
@@ -417,6 +486,7 @@ impl App {
                     artist_key,
                 };
                 m.artist_input = config.artist_name.clone().unwrap_or_default();
+                m.listen_input = config.listen.join(" ");
                 m.config = config;
                 if !self.state.search_query.trim().is_empty() {
                     let query = self.state.search_query.clone();
@@ -486,9 +556,47 @@ impl App {
                 self.state.browse_dir = Some(dir.clone());
                 m.listing = Some((dir, entries));
             }
-            Event::Settings(config) => m.config = config,
+            Event::Settings(config) => {
+                m.listen_input = config.listen.join(" ");
+                m.config = config;
+            }
             Event::Error(e) => m.notice(e),
+            Event::NetworkUp { peer_id, listen } => {
+                m.net.state = NetState::Up { peer_id, listen };
+                // Peers the user connected to before are dialled again.
+                for addr in self.state.peer_addresses.clone() {
+                    self.dial(addr, false);
+                }
+            }
+            Event::NetworkFailed(e) => {
+                m.notice(format!("offline: {e}"));
+                m.net.state = NetState::Failed(e);
+            }
+            Event::Network(status) => m.net.status = status,
+            Event::Dialled { addr, result } => {
+                let asked = m.net.dialling.iter().position(|a| *a == addr);
+                if let Some(i) = asked {
+                    m.net.dialling.remove(i);
+                    if result.is_ok() && !self.state.peer_addresses.contains(&addr) {
+                        self.state.peer_addresses.push(addr.clone());
+                    }
+                    m.net.last_dial = Some((addr, result));
+                } else if let Err(e) = result {
+                    tracing::info!(%addr, error = %e, "a saved peer did not answer");
+                }
+            }
+            Event::PlayerReady(engine) => self.player.attach(engine.0),
         }
+    }
+
+    /// Dials `addr`; `asked` when the user asked now (the answer is shown and the address
+    /// remembered), not when a saved address is dialled at start.
+    fn dial(&mut self, addr: String, asked: bool) {
+        if asked {
+            self.model.net.dialling.push(addr.clone());
+            self.model.net.last_dial = None;
+        }
+        self.send(Request::Connect(addr));
     }
 
     /// Carries out one command.
@@ -569,6 +677,9 @@ impl App {
             Command::Browse(dir) => self.send(Request::Browse(dir)),
             Command::SetArtistName(name) => self.send(Request::SetArtistName(name)),
             Command::SetLanDiscovery(on) => self.send(Request::SetLanDiscovery(on)),
+            Command::SetListen(addrs) => self.send(Request::SetListen(addrs)),
+            Command::Connect(addr) => self.dial(addr, true),
+            Command::ForgetPeer(addr) => self.state.peer_addresses.retain(|a| *a != addr),
             Command::Refresh => self.send(Request::Refresh),
         }
     }

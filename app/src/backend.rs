@@ -1,21 +1,36 @@
-//! The app's worker: one thread that owns the [`Library`] and does every blocking call.
+//! The app's worker: one thread that owns the [`Library`] (shared in an `Arc` with the network
+//! [`Node`]) and does every blocking call, and a tokio runtime that runs the node.
 //!
 //! The UI sends [`Request`]s with [`Backend::send`] (never blocks: a full queue is reported as
 //! busy) and takes [`Event`]s with [`Backend::try_recv`] once per frame. Both queues are bounded.
 //! Stale searches are dropped: when several searches wait, only the newest runs, so typing fast
-//! over a large catalog never builds a backlog.
+//! over a large catalog never builds a backlog. Every event posted calls the repaint callback.
 //!
-//! Today the backend wraps the local [`Library`]; the network `Node` (peers, transfers, radio,
-//! recommendations) replaces it once it lands, behind the same requests and events.
+//! Once the library is open the worker starts the [`Node`] on its runtime (listening where the
+//! settings say; an app that cannot start the network still works offline) and the core player
+//! engine (`busker_core::Player`) with the node's chunk provider, so that a track only heard of
+//! streams from peers. Network calls never run on the worker's request loop: they are spawned
+//! on the runtime and answer with events. Two tasks feed the UI: one turns node events into a
+//! catalog refresh (at most one per [`MIN_REFRESH`]), one posts the network status (peers,
+//! transfers with progress and speed) when it changed, checked every [`STATUS_INTERVAL`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use busker_core::media::{AudioSink, ChunkProvider, NoNetwork, SinkInput, open_device};
 use busker_core::model::TrackId;
-use busker_core::{Config, Library, LibraryOptions, PublishOptions, TrackSummary};
+use busker_core::net::{Multiaddr, NetworkConfig, PeerId, is_loopback};
+use busker_core::{
+    Config, Library, LibraryOptions, Node, NodeEvent, NodeOptions, PlayerOptions, PublishOptions,
+    TrackSummary,
+};
+
+use crate::player::{EnginePlayer, PlayerBackend};
 
 /// How many requests may wait for the worker.
 const REQUEST_QUEUE: usize = 64;
@@ -23,9 +38,18 @@ const REQUEST_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 1024;
 /// How many new releases the Discover view shows.
 const NEW_RELEASES: usize = 20;
-/// File extensions offered when publishing a folder (as the core publishes them).
 /// At most this many files are taken from one folder scan.
 const MAX_SCAN_FILES: usize = 10_000;
+/// The catalog is sent again at most this often when the network changes it.
+pub const MIN_REFRESH: Duration = Duration::from_secs(1);
+/// How often the network status is looked at (it is posted only when it changed).
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the worker waits for a request before it looks whether the catalog changed.
+const IDLE_CHECK: Duration = Duration::from_millis(200);
+/// How long a dial may take before it is reported as failed.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most transfers the Network view lists (running ones first).
+const MAX_TRANSFER_ROWS: usize = 50;
 
 /// What the UI asks of the worker.
 #[derive(Debug, Clone)]
@@ -53,6 +77,10 @@ pub enum Request {
     SetArtistName(Option<String>),
     /// Turns LAN discovery on or off (saved; the network layer reads it).
     SetLanDiscovery(bool),
+    /// Sets the listen addresses (saved; used from the next start).
+    SetListen(Vec<String>),
+    /// Dials a peer address; answered with [`Event::Dialled`].
+    Connect(String),
 }
 
 /// One file to publish, with the tags the user settled on.
@@ -114,8 +142,81 @@ pub enum PublishStep {
     Failed(String),
 }
 
+/// One connected peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRow {
+    /// Its peer id.
+    pub peer_id: String,
+    /// The address of the connection.
+    pub addr: String,
+    /// When this app first saw it connected (in this run).
+    pub since: Instant,
+}
+
+/// Where a transfer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferState {
+    /// Downloading.
+    Running,
+    /// Every chunk is here: from this many peers, at this average speed (bytes per second).
+    Done {
+        /// Peers that sent verified chunks.
+        peers_used: usize,
+        /// Average speed over the whole transfer.
+        bytes_per_sec: u64,
+    },
+    /// Ended without the whole track (verified chunks stay for a resume).
+    Failed(String),
+}
+
+/// One download, as the Network view lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRow {
+    /// The track.
+    pub id: TrackId,
+    /// Its title.
+    pub title: String,
+    /// Chunks here and verified.
+    pub have: usize,
+    /// Chunks in the track.
+    pub total: usize,
+    /// Bytes per second over the last [`STATUS_INTERVAL`] (running transfers).
+    pub bytes_per_sec: u64,
+    /// Running, done or failed.
+    pub state: TransferState,
+}
+
+impl TransferRow {
+    /// Progress from 0.0 to 1.0.
+    pub fn fraction(&self) -> f32 {
+        if self.total == 0 {
+            1.0
+        } else {
+            self.have as f32 / self.total as f32
+        }
+    }
+}
+
+/// What the network looks like now.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetStatus {
+    /// Connected peers.
+    pub peers: Vec<PeerRow>,
+    /// Downloads, running ones first.
+    pub transfers: Vec<TransferRow>,
+}
+
+/// The audio engine, handed to the UI once it runs.
+pub struct EngineHandle(pub Box<dyn PlayerBackend>);
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EngineHandle").field(&self.0.name()).finish()
+    }
+}
+
 /// What the worker tells the UI.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Event {
     /// The library is open.
     Opened {
@@ -168,15 +269,59 @@ pub enum Event {
     Settings(Config),
     /// Something failed that belongs to no view in particular.
     Error(String),
+    /// The network node runs.
+    NetworkUp {
+        /// This peer's id.
+        peer_id: String,
+        /// Where it listens, each ending in `/p2p/<peer id>`.
+        listen: Vec<String>,
+    },
+    /// The network could not start; the app works offline.
+    NetworkFailed(String),
+    /// Peers and transfers changed.
+    Network(NetStatus),
+    /// Answer to [`Request::Connect`].
+    Dialled {
+        /// The address as the user gave it.
+        addr: String,
+        /// The peer id, or why the dial failed.
+        result: Result<String, String>,
+    },
+    /// The audio engine runs: the player should use it.
+    PlayerReady(EngineHandle),
+}
+
+/// Where the player's audio goes.
+pub enum Audio {
+    /// The default device (PulseAudio/PipeWire), or silence on the clock when there is none.
+    Device,
+    /// This sink (tests record into a [`busker_core::media::WavSink`]).
+    Sink(Box<dyn AudioSink>),
+    /// No engine: the UI uses a player backend of its own.
+    None,
+}
+
+impl std::fmt::Debug for Audio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Audio::Device => "Device",
+            Audio::Sink(_) => "Sink",
+            Audio::None => "None",
+        })
+    }
 }
 
 /// How to start the backend.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BackendOptions {
     /// The data dir.
     pub data_dir: PathBuf,
     /// Whether a new data dir gets the demo library (`None`: from the config).
     pub seed_demo: Option<bool>,
+    /// Listen addresses instead of the configured ones (tests and demos: loopback).
+    pub listen: Option<Vec<String>>,
+    /// Where the audio goes.
+    pub audio: Audio,
 }
 
 /// The UI's handle on the worker. Dropping it stops the worker and waits for it, which releases
@@ -200,7 +345,7 @@ impl Backend {
     /// Starts the worker. `repaint` is called after every event is posted.
     pub fn start(
         options: BackendOptions,
-        repaint: impl Fn() + Send + 'static,
+        repaint: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
         let (req_tx, req_rx) = sync_channel(REQUEST_QUEUE);
         let (ev_tx, ev_rx) = sync_channel(EVENT_QUEUE);
@@ -209,7 +354,7 @@ impl Backend {
             .spawn(move || {
                 let post = Post {
                     tx: ev_tx,
-                    repaint: Box::new(repaint),
+                    repaint: Arc::new(repaint),
                 };
                 run(options, &req_rx, &post);
             })?;
@@ -250,18 +395,221 @@ impl Drop for Backend {
     }
 }
 
+#[derive(Clone)]
 struct Post {
     tx: SyncSender<Event>,
-    repaint: Box<dyn Fn() + Send>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Post {
-    /// Posts an event; `false` when the UI is gone.
+    /// Posts an event, waiting while the UI's queue is full; `false` when the UI is gone.
     fn send(&self, event: Event) -> bool {
         let ok = self.tx.send(event).is_ok();
         (self.repaint)();
         ok
     }
+
+    /// Posts an event unless the UI's queue is full (from async tasks, which must not block;
+    /// what they post is sent again on the next change).
+    fn offer(&self, event: Event) {
+        if self.tx.try_send(event).is_ok() {
+            (self.repaint)();
+        }
+    }
+}
+
+/// The network side: the node and the runtime it runs on.
+struct Net {
+    runtime: tokio::runtime::Runtime,
+    node: Node,
+}
+
+impl Net {
+    /// Starts the node on `listen` (loopback only when every address is loopback), and the
+    /// tasks that feed the UI.
+    fn start(
+        library: &Arc<Library>,
+        listen: &[String],
+        post: &Post,
+        dirty: &Arc<AtomicBool>,
+    ) -> Result<Self, String> {
+        let listen: Vec<Multiaddr> = listen
+            .iter()
+            .map(|a| {
+                a.parse::<Multiaddr>()
+                    .map_err(|e| format!("listen address {a:?} is not a multiaddr: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        if listen.is_empty() {
+            return Err("no listen address is set (Settings)".to_owned());
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("busker-net")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let loopback_only = listen.iter().all(is_loopback);
+        let options = NodeOptions {
+            network: NetworkConfig {
+                listen,
+                loopback_only,
+                ..NetworkConfig::loopback()
+            },
+            ..NodeOptions::loopback()
+        };
+        let node = runtime
+            .block_on(Node::start(library.clone(), options))
+            .map_err(|e| format!("cannot start the network: {e}"))?;
+        runtime.spawn(forward_node_events(node.subscribe(), dirty.clone()));
+        runtime.spawn(post_status(node.clone(), post.clone()));
+        Ok(Self { runtime, node })
+    }
+
+    /// Stops the node (transfers keep their verified chunks) and the runtime.
+    fn shutdown(self) {
+        self.runtime.block_on(self.node.shutdown());
+        self.runtime.shutdown_timeout(Duration::from_secs(5));
+    }
+}
+
+/// Marks the catalog dirty when the network changed what it shows (new tracks, tracks that
+/// became local, provider counts that moved with peers).
+async fn forward_node_events(
+    mut events: tokio::sync::broadcast::Receiver<NodeEvent>,
+    dirty: Arc<AtomicBool>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(_) | Err(RecvError::Lagged(_)) => dirty.store(true, Ordering::Relaxed),
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// Looks at peers and transfers every [`STATUS_INTERVAL`] and posts them when they changed.
+async fn post_status(node: Node, post: Post) {
+    let mut last = None;
+    let mut since: HashMap<PeerId, Instant> = HashMap::new();
+    let mut previous: HashMap<TrackId, (usize, Instant)> = HashMap::new();
+    let mut titles: HashMap<TrackId, (String, u64)> = HashMap::new();
+    let mut tick = tokio::time::interval(STATUS_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(peers) = node.peers().await else {
+            break; // the network stopped
+        };
+        since.retain(|p, _| peers.iter().any(|(q, _)| q == p));
+        let mut peer_rows: Vec<PeerRow> = peers
+            .iter()
+            .map(|(p, a)| PeerRow {
+                peer_id: p.to_string(),
+                addr: a.to_string(),
+                since: *since.entry(*p).or_insert_with(Instant::now),
+            })
+            .collect();
+        peer_rows.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+
+        let mut transfers = Vec::new();
+        for t in node.transfers() {
+            let id = t.id();
+            if !titles.contains_key(&id) {
+                let store = node.library().store().clone();
+                let found = tokio::task::spawn_blocking(move || store.manifest(&id))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten();
+                let entry = found.map_or_else(
+                    || (id.to_hex()[..12].to_owned(), 0),
+                    |m| (m.info().title.clone(), m.file_size()),
+                );
+                titles.insert(id, entry);
+            }
+            let (title, file_size) = titles.get(&id).cloned().unwrap_or_default();
+            let p = t.progress();
+            let now = Instant::now();
+            let (before, at) = previous.insert(id, (p.have, now)).unwrap_or((p.have, now));
+            let chunk = file_size / p.total.max(1) as u64;
+            let secs = now.duration_since(at).as_secs_f64();
+            let bytes_per_sec = if secs > 0.0 {
+                (p.have.saturating_sub(before) as f64 * chunk as f64 / secs) as u64
+            } else {
+                0
+            };
+            let state = match p.done {
+                None => TransferState::Running,
+                Some(Ok(r)) => TransferState::Done {
+                    peers_used: r.peers_used,
+                    bytes_per_sec: r.bytes * 1000 / r.millis.max(1),
+                },
+                Some(Err(e)) => TransferState::Failed(e),
+            };
+            let running = state == TransferState::Running;
+            transfers.push(TransferRow {
+                id,
+                title,
+                have: p.have,
+                total: p.total,
+                bytes_per_sec: if running { bytes_per_sec } else { 0 },
+                state,
+            });
+        }
+        transfers.sort_by(|a, b| {
+            let rank = |t: &TransferRow| t.state != TransferState::Running;
+            (rank(a), &a.title).cmp(&(rank(b), &b.title))
+        });
+        transfers.truncate(MAX_TRANSFER_ROWS);
+        let status = NetStatus {
+            peers: peer_rows,
+            transfers,
+        };
+        if last.as_ref() != Some(&status) {
+            post.offer(Event::Network(status.clone()));
+            last = Some(status);
+        }
+    }
+}
+
+/// Opens the audio output and starts the engine with the node's chunk provider.
+fn start_player(library: &Library, net: Option<&Net>, audio: Audio, post: &Post) -> bool {
+    let (sink, name, audible): (Box<dyn AudioSink>, String, bool) = match audio {
+        Audio::None => return true,
+        Audio::Sink(sink) => (sink, "recording (no sound)".to_owned(), false),
+        Audio::Device => {
+            let sink = open_device("Busker");
+            if matches!(sink.input(), SinkInput::Device { .. }) {
+                (sink, "sound on the default output".to_owned(), true)
+            } else {
+                if !post.send(Event::Error(
+                    "No sound server (PulseAudio or PipeWire) was found: tracks play silently, \
+                     on the clock."
+                        .to_owned(),
+                )) {
+                    return false;
+                }
+                (sink, "no sound server: playing silently".to_owned(), false)
+            }
+        }
+    };
+    let provider: Arc<dyn ChunkProvider> = match net {
+        Some(net) => {
+            let _in_runtime = net.runtime.enter();
+            net.node.chunk_provider()
+        }
+        None => Arc::new(NoNetwork),
+    };
+    let engine = busker_core::Player::spawn(
+        library.store().clone(),
+        provider,
+        sink,
+        PlayerOptions::default(),
+    );
+    post.send(Event::PlayerReady(EngineHandle(Box::new(
+        EnginePlayer::new(engine, name, audible),
+    ))))
 }
 
 fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
@@ -270,7 +618,7 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         lib_options = lib_options.seed_demo(seed);
     }
     let library = match Library::open(lib_options) {
-        Ok(l) => l,
+        Ok(l) => Arc::new(l),
         Err(e) => {
             post.send(Event::OpenFailed(format!(
                 "cannot open data dir {}: {e}",
@@ -279,135 +627,273 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
             return;
         }
     };
+    let config = library.config();
     let opened = Event::Opened {
         data_dir: library.data_dir().to_owned(),
         artist_key: library.artist_key().to_hex(),
-        config: library.config(),
+        config: config.clone(),
     };
-    if !post.send(opened) || !post.send(catalog(&library)) {
+    if !post.send(opened) {
         return;
     }
-    while let Ok(first) = requests.recv() {
-        // Take everything that waits, keeping only the newest search.
-        let mut batch = vec![first];
-        while let Ok(r) = requests.try_recv() {
-            batch.push(r);
+    let dirty = Arc::new(AtomicBool::new(false));
+    let listen = options.listen.unwrap_or(config.listen);
+    let net = match Net::start(&library, &listen, post, &dirty) {
+        Ok(net) => Some(net),
+        Err(e) => {
+            tracing::warn!(error = %e, "the network did not start");
+            post.send(Event::NetworkFailed(e));
+            None
         }
-        let newest_search = batch
-            .iter()
-            .rposition(|r| matches!(r, Request::Search { .. }));
-        for (i, request) in batch.into_iter().enumerate() {
-            if matches!(request, Request::Search { .. }) && Some(i) != newest_search {
-                continue;
+    };
+    let worker = Worker {
+        library,
+        net,
+        post: post.clone(),
+    };
+    if let Some(net) = &worker.net {
+        let listen = net
+            .runtime
+            .block_on(net.node.listen_addrs())
+            .map(|a| a.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        let up = Event::NetworkUp {
+            peer_id: net.node.peer_id().to_string(),
+            listen,
+        };
+        if !post.send(up) {
+            return worker.shutdown();
+        }
+    }
+    if !post.send(worker.catalog())
+        || !start_player(&worker.library, worker.net.as_ref(), options.audio, post)
+    {
+        return worker.shutdown();
+    }
+    let mut last_refresh = Instant::now();
+    loop {
+        let first = match requests.recv_timeout(IDLE_CHECK) {
+            Ok(r) => Some(r),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(first) = first {
+            // Take everything that waits, keeping only the newest search.
+            let mut batch = vec![first];
+            while let Ok(r) = requests.try_recv() {
+                batch.push(r);
             }
-            if !handle(&library, request, post) {
+            let newest_search = batch
+                .iter()
+                .rposition(|r| matches!(r, Request::Search { .. }));
+            for (i, request) in batch.into_iter().enumerate() {
+                if matches!(request, Request::Search { .. }) && Some(i) != newest_search {
+                    continue;
+                }
+                if matches!(request, Request::Refresh) {
+                    dirty.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                if !worker.handle(request) {
+                    return worker.shutdown();
+                }
+            }
+        }
+        if last_refresh.elapsed() >= MIN_REFRESH && dirty.swap(false, Ordering::Relaxed) {
+            last_refresh = Instant::now();
+            if !post.send(worker.catalog()) {
+                break;
+            }
+        }
+    }
+    worker.shutdown();
+}
+
+/// What the worker thread holds.
+struct Worker {
+    library: Arc<Library>,
+    net: Option<Net>,
+    post: Post,
+}
+
+impl Worker {
+    fn shutdown(self) {
+        if let Some(net) = self.net {
+            net.shutdown();
+        }
+    }
+
+    /// Carries out one request; `false` when the UI is gone.
+    fn handle(&self, request: Request) -> bool {
+        let (library, post) = (&self.library, &self.post);
+        match request {
+            Request::Refresh => post.send(self.catalog()),
+            Request::Search { seq, query, limit } => {
+                let start = Instant::now();
+                let hits = if query.trim().is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    match &self.net {
+                        Some(net) => net.runtime.block_on(net.node.search(&query, limit)),
+                        None => library.search(&query, limit),
+                    }
+                };
+                match hits {
+                    Ok(hits) => post.send(Event::SearchResults {
+                        seq,
+                        hits,
+                        took: start.elapsed(),
+                    }),
+                    Err(e) => post.send(Event::Error(format!("search failed: {e}"))),
+                }
+            }
+            Request::Scan(paths) => post.send(Event::Scanned(scan(&paths))),
+            Request::Publish(items) => {
+                for item in items {
+                    if !post.send(Event::Publish {
+                        row: item.row,
+                        step: PublishStep::Started,
+                    }) {
+                        return false;
+                    }
+                    let step = self.publish(&item);
+                    if !post.send(Event::Publish {
+                        row: item.row,
+                        step,
+                    }) {
+                        return false;
+                    }
+                }
+                post.send(self.catalog())
+            }
+            Request::Rate(id, stars) => match library.store().set_rating(&id, stars.min(5)) {
+                Ok(()) => post.send(Event::Rated(id, stars.min(5))),
+                Err(e) => post.send(Event::Error(format!("could not save the rating: {e}"))),
+            },
+            Request::Browse(dir) => {
+                let entries = list_dir(&dir);
+                post.send(Event::Listing { dir, entries })
+            }
+            Request::SetArtistName(name) => {
+                self.settings(|c| c.artist_name = name.filter(|n| !n.trim().is_empty()))
+            }
+            Request::SetLanDiscovery(on) => self.settings(|c| c.lan_discovery = on),
+            Request::SetListen(addrs) => {
+                match addrs.iter().find(|a| a.parse::<Multiaddr>().is_err()) {
+                    Some(bad) => post.send(Event::Error(format!(
+                        "{bad:?} is not a listen address (like /ip4/0.0.0.0/tcp/4001)"
+                    ))),
+                    None => self.settings(|c| c.listen = addrs),
+                }
+            }
+            Request::Connect(addr) => {
+                self.connect(addr);
+                true
+            }
+        }
+    }
+
+    /// Publishes one file with its edited tags and announces it.
+    fn publish(&self, item: &PublishItem) -> PublishStep {
+        let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let options = PublishOptions {
+            title: non_empty(&item.title),
+            artist: non_empty(&item.artist),
+            album: non_empty(&item.album),
+        };
+        let manifest = match self.library.publish_file(&item.path, &options) {
+            Ok(m) => m,
+            Err(e) => return PublishStep::Failed(e.source.to_string()),
+        };
+        if let Some(net) = &self.net
+            && let Err(e) = net.runtime.block_on(net.node.announce(&manifest))
+        {
+            // The track is published here; peers still learn of it by catalog sync.
+            tracing::warn!(error = %e, "cannot announce a published track");
+        }
+        match self.library.summary(&manifest) {
+            Ok(s) => PublishStep::Done(Box::new(s)),
+            Err(e) => PublishStep::Failed(e.to_string()),
+        }
+    }
+
+    /// Dials on the runtime; the answer comes back as [`Event::Dialled`].
+    fn connect(&self, text: String) {
+        let addr = match text.trim().parse::<Multiaddr>() {
+            Ok(a) => a,
+            Err(e) => {
+                self.post.send(Event::Dialled {
+                    addr: text,
+                    result: Err(format!("not a peer address: {e}")),
+                });
                 return;
             }
-        }
-    }
-}
-
-/// Carries out one request; `false` when the UI is gone.
-fn handle(library: &Library, request: Request, post: &Post) -> bool {
-    match request {
-        Request::Refresh => post.send(catalog(library)),
-        Request::Search { seq, query, limit } => {
-            let start = Instant::now();
-            let hits = if query.trim().is_empty() {
-                Ok(Vec::new())
-            } else {
-                library.search(&query, limit)
+        };
+        let Some(net) = &self.net else {
+            self.post.send(Event::Dialled {
+                addr: text,
+                result: Err("the network is not running".to_owned()),
+            });
+            return;
+        };
+        let node = net.node.clone();
+        let post = self.post.clone();
+        net.runtime.spawn(async move {
+            let result = match tokio::time::timeout(DIAL_TIMEOUT, node.connect(addr)).await {
+                Ok(Ok(peer)) => Ok(peer.to_string()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} s", DIAL_TIMEOUT.as_secs())),
             };
-            match hits {
-                Ok(hits) => post.send(Event::SearchResults {
-                    seq,
-                    hits,
-                    took: start.elapsed(),
-                }),
-                Err(e) => post.send(Event::Error(format!("search failed: {e}"))),
-            }
-        }
-        Request::Scan(paths) => post.send(Event::Scanned(scan(&paths))),
-        Request::Publish(items) => {
-            for item in items {
-                if !post.send(Event::Publish {
-                    row: item.row,
-                    step: PublishStep::Started,
-                }) {
-                    return false;
-                }
-                let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-                let options = PublishOptions {
-                    title: non_empty(&item.title),
-                    artist: non_empty(&item.artist),
-                    album: non_empty(&item.album),
-                };
-                let step = match library.publish_file(&item.path, &options) {
-                    Ok(m) => match library.summary(&m) {
-                        Ok(s) => PublishStep::Done(Box::new(s)),
-                        Err(e) => PublishStep::Failed(e.to_string()),
-                    },
-                    Err(e) => PublishStep::Failed(e.source.to_string()),
-                };
-                if !post.send(Event::Publish {
-                    row: item.row,
-                    step,
-                }) {
-                    return false;
-                }
-            }
-            post.send(catalog(library))
-        }
-        Request::Rate(id, stars) => match library.store().set_rating(&id, stars.min(5)) {
-            Ok(()) => post.send(Event::Rated(id, stars.min(5))),
-            Err(e) => post.send(Event::Error(format!("could not save the rating: {e}"))),
-        },
-        Request::Browse(dir) => {
-            let entries = list_dir(&dir);
-            post.send(Event::Listing { dir, entries })
-        }
-        Request::SetArtistName(name) => settings(library, post, |c| {
-            c.artist_name = name.filter(|n| !n.trim().is_empty())
-        }),
-        Request::SetLanDiscovery(on) => settings(library, post, |c| c.lan_discovery = on),
+            post.offer(Event::Dialled { addr: text, result });
+        });
     }
-}
 
-fn settings(library: &Library, post: &Post, change: impl FnOnce(&mut Config)) -> bool {
-    match library.update_config(change) {
-        Ok(c) => post.send(Event::Settings(c)),
-        Err(e) => post.send(Event::Error(format!("could not save settings: {e}"))),
+    fn settings(&self, change: impl FnOnce(&mut Config)) -> bool {
+        match self.library.update_config(change) {
+            Ok(c) => self.post.send(Event::Settings(c)),
+            Err(e) => self
+                .post
+                .send(Event::Error(format!("could not save settings: {e}"))),
+        }
     }
-}
 
-fn catalog(library: &Library) -> Event {
-    let tracks = match library.list() {
-        Ok(t) => t,
-        Err(e) => return Event::Error(format!("could not list the library: {e}")),
-    };
-    let ratings = library
-        .store()
-        .ratings()
-        .inspect_err(|e| tracing::warn!(error = %e, "unreadable ratings"))
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let mut recent: Vec<_> = library
-        .store()
-        .manifests()
-        .filter_map(Result::ok)
-        .filter(|m| m.published_at() > 0)
-        .collect();
-    recent.sort_by_key(|m| std::cmp::Reverse(m.published_at()));
-    let new_releases = recent
-        .iter()
-        .take(NEW_RELEASES)
-        .filter_map(|m| library.summary(m).ok())
-        .collect();
-    Event::Library {
-        tracks,
-        ratings,
-        new_releases,
+    /// The whole catalog with provider counts (from the node when it runs).
+    fn catalog(&self) -> Event {
+        let library = &self.library;
+        let tracks = match &self.net {
+            Some(net) => net.runtime.block_on(net.node.list()),
+            None => library.list(),
+        };
+        let tracks = match tracks {
+            Ok(t) => t,
+            Err(e) => return Event::Error(format!("could not list the library: {e}")),
+        };
+        let ratings = library
+            .store()
+            .ratings()
+            .inspect_err(|e| tracing::warn!(error = %e, "unreadable ratings"))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let by_id: HashMap<TrackId, &TrackSummary> = tracks.iter().map(|t| (t.id, t)).collect();
+        let mut recent: Vec<_> = library
+            .store()
+            .manifests()
+            .filter_map(Result::ok)
+            .filter(|m| m.published_at() > 0)
+            .map(|m| (m.published_at(), m.id()))
+            .collect();
+        recent.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        let new_releases = recent
+            .iter()
+            .filter_map(|(_, id)| by_id.get(id).map(|t| (*t).clone()))
+            .take(NEW_RELEASES)
+            .collect();
+        Event::Library {
+            tracks,
+            ratings,
+            new_releases,
+        }
     }
 }
 

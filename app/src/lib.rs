@@ -2,11 +2,13 @@
 //!
 //! The parts:
 //! - [`backend`]: a worker thread that owns the [`busker_core::Library`] (every call into it
-//!   blocks on disk I/O); the UI sends it [`backend::Request`]s over a bounded channel and drains
-//!   its [`backend::Event`]s with `try_recv` once per frame. The worker calls
-//!   `request_repaint()` whenever it posts an event, so an idle app draws nothing.
+//!   blocks on disk I/O) and a tokio runtime running the [`busker_core::Node`] in-process; the
+//!   UI sends it [`backend::Request`]s over a bounded channel and drains its
+//!   [`backend::Event`]s with `try_recv` once per frame. The worker and the node's tasks call
+//!   `request_repaint()` whenever they post an event, so an idle app draws nothing.
 //! - [`player`]: the player state (queue, position clock, volume) and the [`PlayerBackend`]
-//!   seam where the audio engine plugs in.
+//!   seam, where the core player engine ([`EnginePlayer`]) plugs in once the backend started
+//!   it on the node's chunk provider.
 //! - [`ui`]: one file per panel; panels draw from the [`App`]'s state and return
 //!   [`ui::Command`]s, which [`App`] carries out in one place after drawing.
 //!
@@ -22,4 +24,5 @@ pub mod player;
 pub mod ui;
 
 pub use app::{App, AppOptions, State, View};
-pub use player::{NoAudio, PlayerBackend, PlayerCall, RecordingPlayer};
+pub use backend::Audio;
+pub use player::{EnginePlayer, NoAudio, PlayerBackend, PlayerCall, RecordingPlayer};

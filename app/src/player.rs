@@ -2,15 +2,33 @@
 //! [`PlayerBackend`] seam where the audio engine plugs in.
 //!
 //! The position is kept by an [`Instant`] clock (position at the last change plus the time
-//! played since), so the seek bar, the time display and the keyboard shortcuts work whatever
-//! backend is attached. The audio engine (decoder, chunk source, audio device, recording sink)
-//! is built on the playback branch; it implements [`PlayerBackend`] and is handed to
-//! [`Player::new`]. Until then the app runs with [`NoAudio`], which says so in the player bar.
+//! played since), so the seek bar and the time display move smoothly between engine reports.
+//! Two kinds of backend exist:
+//! - [`EnginePlayer`]: the core player engine (`busker_core::Player`: chunk source, decoder,
+//!   audio device or recording sink). It drives the clock: a track's clock starts when its
+//!   first samples reach the sink (a streamed track may wait for its first chunk), follows the
+//!   engine's position reports, and the engine moves on to the next track by itself (gapless).
+//! - clock-only backends ([`NoAudio`], [`RecordingPlayer`]): the clock runs from the command
+//!   and the player advances the queue when it reaches a track's end.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use busker_core::TrackSummary;
+use busker_core::model::TrackId;
+use busker_core::{PlayerEvent, TrackSummary};
+
+/// What an engine reports back, in terms of the app's queue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendEvent {
+    /// The track at this queue index started (its first samples reached the sink).
+    Started(usize),
+    /// Where the playhead of the current track is.
+    Position(Duration),
+    /// The queue ended (or the engine stopped).
+    Finished,
+    /// Something to tell the user (a track that cannot be played, a lost device).
+    Notice(String),
+}
 
 /// Where the player sends what the user asked for. Implemented by the audio engine.
 ///
@@ -21,8 +39,9 @@ pub trait PlayerBackend: Send {
     fn name(&self) -> &str;
     /// Whether this backend makes sound. `false` makes the player bar say so.
     fn audible(&self) -> bool;
-    /// Starts loading `track` at position zero, paused.
-    fn load(&mut self, track: &TrackSummary);
+    /// Starts playing `queue[index]` at position zero; the backend may go on with the tracks
+    /// after it by itself.
+    fn load(&mut self, queue: &[TrackSummary], index: usize);
     /// Plays the loaded track.
     fn play(&mut self);
     /// Pauses.
@@ -33,6 +52,15 @@ pub trait PlayerBackend: Send {
     fn set_volume(&mut self, volume: f32);
     /// Stops and unloads.
     fn stop(&mut self);
+    /// Whether the backend reports positions and track ends ([`PlayerBackend::poll`]) rather
+    /// than leaving the clock to the player.
+    fn drives_clock(&self) -> bool {
+        false
+    }
+    /// The next report, if one is waiting. Never blocks.
+    fn poll(&mut self) -> Option<BackendEvent> {
+        None
+    }
 }
 
 /// The backend of a build without an audio engine: it accepts every call and makes no sound.
@@ -41,12 +69,12 @@ pub struct NoAudio;
 
 impl PlayerBackend for NoAudio {
     fn name(&self) -> &str {
-        "no audio output in this build yet"
+        "starting the audio engine"
     }
     fn audible(&self) -> bool {
         false
     }
-    fn load(&mut self, _: &TrackSummary) {}
+    fn load(&mut self, _: &[TrackSummary], _: usize) {}
     fn play(&mut self) {}
     fn pause(&mut self) {}
     fn seek(&mut self, _: Duration) {}
@@ -54,10 +82,137 @@ impl PlayerBackend for NoAudio {
     fn stop(&mut self) {}
 }
 
+/// Most tracks handed to the engine at once: the one asked for and those after it. The player
+/// loads again from its own queue when the user moves beyond them.
+const ENGINE_QUEUE: usize = 64;
+
+/// The core player engine behind the seam: commands go to its thread over a bounded channel,
+/// its events are drained with `try_event`. Plays, skips and completions go to the store's
+/// listening history (the engine writes them, as for `busker play`).
+pub struct EnginePlayer {
+    engine: busker_core::Player,
+    name: String,
+    audible: bool,
+    /// Queue index of the engine's first track.
+    base: usize,
+    /// The tracks handed to the engine.
+    loaded: Vec<TrackId>,
+    /// A load was sent and no track of it has started or failed yet: a `Finished` seen now
+    /// belongs to the previous load.
+    awaiting_start: bool,
+}
+
+impl EnginePlayer {
+    /// Wraps a running engine. `name` is what the player bar says about the output; `audible`
+    /// whether it makes sound (a device) or not (silent clock, recording).
+    pub fn new(engine: busker_core::Player, name: impl Into<String>, audible: bool) -> Self {
+        Self {
+            engine,
+            name: name.into(),
+            audible,
+            base: 0,
+            loaded: Vec::new(),
+            awaiting_start: false,
+        }
+    }
+
+    fn check(&self, what: &str, result: Result<(), busker_core::PlayerError>) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "player {what} not taken");
+        }
+    }
+
+    fn title(&self, id: Option<TrackId>) -> String {
+        id.map_or_else(|| "the track".to_owned(), |id| id.to_hex()[..12].to_owned())
+    }
+}
+
+impl PlayerBackend for EnginePlayer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audible(&self) -> bool {
+        self.audible
+    }
+    fn load(&mut self, queue: &[TrackSummary], index: usize) {
+        self.base = index;
+        self.loaded = queue
+            .iter()
+            .skip(index)
+            .take(ENGINE_QUEUE)
+            .map(|t| t.id)
+            .collect();
+        self.awaiting_start = true;
+        let r = self.engine.load(self.loaded.clone(), 0);
+        self.check("load", r);
+    }
+    fn play(&mut self) {
+        let r = self.engine.play();
+        self.check("play", r);
+    }
+    fn pause(&mut self) {
+        let r = self.engine.pause();
+        self.check("pause", r);
+    }
+    fn seek(&mut self, position: Duration) {
+        let r = self.engine.seek(position);
+        self.check("seek", r);
+    }
+    fn set_volume(&mut self, volume: f32) {
+        let r = self.engine.set_volume(volume);
+        self.check("volume", r);
+    }
+    fn stop(&mut self) {
+        self.loaded.clear();
+        let r = self.engine.stop();
+        self.check("stop", r);
+    }
+    fn drives_clock(&self) -> bool {
+        true
+    }
+    fn poll(&mut self) -> Option<BackendEvent> {
+        while let Some(event) = self.engine.try_event() {
+            let mapped = match event {
+                PlayerEvent::TrackStarted { index, .. } => {
+                    self.awaiting_start = false;
+                    Some(BackendEvent::Started(self.base + index))
+                }
+                PlayerEvent::Position { id, ms } => (!self.awaiting_start
+                    && self.loaded.contains(&id))
+                .then_some(BackendEvent::Position(Duration::from_millis(ms))),
+                PlayerEvent::Finished { .. } => {
+                    (!self.awaiting_start).then_some(BackendEvent::Finished)
+                }
+                PlayerEvent::Error { id, message } => {
+                    self.awaiting_start = false;
+                    Some(BackendEvent::Notice(format!(
+                        "cannot play {}: {message}",
+                        self.title(id)
+                    )))
+                }
+                PlayerEvent::DeviceLost(why) => {
+                    self.audible = false;
+                    self.name = "audio device lost: playing silently".to_owned();
+                    Some(BackendEvent::Notice(format!(
+                        "the audio device failed ({why}); playing on silently"
+                    )))
+                }
+                PlayerEvent::FirstAudio { .. }
+                | PlayerEvent::Paused(_)
+                | PlayerEvent::TrackEnded { .. } => None,
+            };
+            if mapped.is_some() {
+                return mapped;
+            }
+        }
+        None
+    }
+}
+
 /// One call a [`RecordingPlayer`] received.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlayerCall {
-    /// [`PlayerBackend::load`] with this track id (hex).
+    /// [`PlayerBackend::load`] of the queue entry with this track id (hex).
     Load(String),
     /// [`PlayerBackend::play`].
     Play,
@@ -71,8 +226,8 @@ pub enum PlayerCall {
     Stop,
 }
 
-/// A backend that records the calls it receives (for tests and for checking the wiring). It
-/// makes no sound: the recording sink that captures decoded samples is the playback engine's.
+/// A clock-only backend that records the calls it receives (for tests of the player's own
+/// logic). It makes no sound: tests of the audio path give the engine a recording sink.
 #[derive(Debug, Clone, Default)]
 pub struct RecordingPlayer {
     calls: Arc<Mutex<Vec<PlayerCall>>>,
@@ -98,8 +253,10 @@ impl PlayerBackend for RecordingPlayer {
     fn audible(&self) -> bool {
         false
     }
-    fn load(&mut self, track: &TrackSummary) {
-        self.push(PlayerCall::Load(track.id.to_hex()));
+    fn load(&mut self, queue: &[TrackSummary], index: usize) {
+        if let Some(track) = queue.get(index) {
+            self.push(PlayerCall::Load(track.id.to_hex()));
+        }
     }
     fn play(&mut self) {
         self.push(PlayerCall::Play);
@@ -125,12 +282,17 @@ const RESTART_THRESHOLD: Duration = Duration::from_secs(3);
 pub struct Player {
     queue: Vec<TrackSummary>,
     current: Option<usize>,
+    /// Whether the user wants sound (play pressed, not paused, queue not finished).
+    playing: bool,
     /// Position when the clock last started or stopped.
     base: Duration,
-    /// When playback (re)started; `None` while paused.
+    /// When the clock (re)started; `None` while it stands (paused, or waiting for an engine to
+    /// start the track).
     since: Option<Instant>,
     volume: f32,
     backend: Box<dyn PlayerBackend>,
+    /// Messages from the engine for the notice area, taken by [`Player::take_notices`].
+    notices: Vec<String>,
 }
 
 impl Player {
@@ -139,13 +301,34 @@ impl Player {
         let mut player = Self {
             queue: Vec::new(),
             current: None,
+            playing: false,
             base: Duration::ZERO,
             since: None,
             volume: volume.clamp(0.0, 1.0),
             backend,
+            notices: Vec::new(),
         };
         player.backend.set_volume(player.volume);
         player
+    }
+
+    /// Replaces the backend (when the audio engine is up). What was playing goes on in the new
+    /// backend from where the clock stands.
+    pub fn attach(&mut self, backend: Box<dyn PlayerBackend>) {
+        self.backend.stop();
+        self.backend = backend;
+        self.backend.set_volume(self.volume);
+        if let Some(i) = self.current {
+            let at = self.position();
+            self.backend.load(&self.queue, i);
+            if at > Duration::ZERO {
+                self.backend.seek(at);
+            }
+            if !self.playing {
+                self.backend.pause();
+            }
+            self.hold_clock();
+        }
     }
 
     /// The backend's name, for the player bar.
@@ -158,6 +341,11 @@ impl Player {
         self.backend.audible()
     }
 
+    /// Whether the audio engine reports back (positions, track ends).
+    pub fn has_engine(&self) -> bool {
+        self.backend.drives_clock()
+    }
+
     /// The queue.
     pub fn queue(&self) -> &[TrackSummary] {
         &self.queue
@@ -168,9 +356,15 @@ impl Player {
         self.queue.get(self.current?)
     }
 
-    /// Whether the clock runs.
+    /// Whether the player plays (or waits for the engine to start the track).
     pub fn is_playing(&self) -> bool {
-        self.since.is_some()
+        self.playing
+    }
+
+    /// Whether the player waits for the engine to start the current track (its first chunk
+    /// may still be on its way from a peer).
+    pub fn is_buffering(&self) -> bool {
+        self.playing && self.since.is_none()
     }
 
     /// Volume, 0.0 to 1.0.
@@ -191,6 +385,11 @@ impl Player {
         (self.base + played).min(self.duration())
     }
 
+    /// Messages for the user since the last call.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
     /// Replaces the queue and plays `tracks[index]`.
     pub fn play_queue(&mut self, tracks: Vec<TrackSummary>, index: usize) {
         if index >= tracks.len() {
@@ -200,14 +399,29 @@ impl Player {
         self.start(index);
     }
 
+    /// Stops the clock where it is until the engine reports.
+    fn hold_clock(&mut self) {
+        if self.backend.drives_clock() {
+            self.base = self.position();
+            self.since = None;
+        }
+    }
+
+    fn run_clock(&mut self) {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+        }
+    }
+
     fn start(&mut self, index: usize) {
-        let Some(track) = self.queue.get(index) else {
+        if index >= self.queue.len() {
             return;
-        };
+        }
         self.current = Some(index);
-        self.backend.load(track);
         self.base = Duration::ZERO;
-        self.since = Some(Instant::now());
+        self.playing = true;
+        self.since = (!self.backend.drives_clock()).then(Instant::now);
+        self.backend.load(&self.queue, index);
         self.backend.play();
     }
 
@@ -219,17 +433,25 @@ impl Player {
             }
             return;
         }
-        if self.is_playing() {
+        if self.playing {
             self.base = self.position();
             self.since = None;
+            self.playing = false;
             self.backend.pause();
-        } else {
-            if self.position() >= self.duration() {
-                self.base = Duration::ZERO;
-                self.backend.seek(Duration::ZERO);
+        } else if self.position() >= self.duration() {
+            // Played to the end: play the track again.
+            if let Some(i) = self.current {
+                self.start(i);
             }
-            self.since = Some(Instant::now());
+        } else {
+            self.playing = true;
             self.backend.play();
+            if self.backend.drives_clock() {
+                // The engine's next position report moves the clock on.
+                self.hold_clock();
+            } else {
+                self.run_clock();
+            }
         }
     }
 
@@ -254,6 +476,7 @@ impl Player {
     /// Stops at the start of the current track.
     pub fn stop(&mut self) {
         self.since = None;
+        self.playing = false;
         self.base = Duration::ZERO;
         self.backend.stop();
         self.current = None;
@@ -265,8 +488,9 @@ impl Player {
             return;
         }
         self.base = position.min(self.duration());
-        if self.since.is_some() {
-            self.since = Some(Instant::now());
+        self.since = None;
+        if self.playing && !self.backend.drives_clock() {
+            self.run_clock();
         }
         self.backend.seek(self.base);
     }
@@ -289,16 +513,47 @@ impl Player {
         self.backend.set_volume(self.volume);
     }
 
-    /// Advances to the next track when the current one has ended. Call once per frame.
+    /// Takes the engine's reports, or (clock-only backends) advances to the next track when the
+    /// current one has ended. Call once per frame.
     pub fn tick(&mut self) {
-        if self.is_playing() && self.current.is_some() && self.position() >= self.duration() {
+        while let Some(event) = self.backend.poll() {
+            self.apply(event);
+        }
+        if self.backend.drives_clock() || !self.playing || self.current.is_none() {
+            return;
+        }
+        if self.position() >= self.duration() {
             if self.current.is_some_and(|i| i + 1 < self.queue.len()) {
                 self.next();
             } else {
                 self.base = self.duration();
                 self.since = None;
+                self.playing = false;
                 self.backend.pause();
             }
+        }
+    }
+
+    fn apply(&mut self, event: BackendEvent) {
+        match event {
+            BackendEvent::Started(index) if index < self.queue.len() => {
+                self.current = Some(index);
+                self.base = Duration::ZERO;
+                self.since = self.playing.then(Instant::now);
+            }
+            BackendEvent::Started(_) => {}
+            BackendEvent::Position(at) => {
+                self.base = at.min(self.duration());
+                self.since = self.playing.then(Instant::now);
+            }
+            BackendEvent::Finished => {
+                if self.current.is_some() {
+                    self.base = self.duration();
+                }
+                self.since = None;
+                self.playing = false;
+            }
+            BackendEvent::Notice(text) => self.notices.push(text),
         }
     }
 

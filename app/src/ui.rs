@@ -65,6 +65,12 @@ pub enum Command {
     SetArtistName(Option<String>),
     /// LAN discovery on or off.
     SetLanDiscovery(bool),
+    /// Save the listen addresses (used from the next start).
+    SetListen(Vec<String>),
+    /// Dial a peer address.
+    Connect(String),
+    /// Stop dialling a saved peer address at start.
+    ForgetPeer(String),
     /// Reload the catalog.
     Refresh,
 }

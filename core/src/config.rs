@@ -17,7 +17,12 @@ pub struct Config {
     pub seed_demo_library: bool,
     /// LAN discovery (mDNS). Off by default: it sends traffic beyond this machine.
     pub lan_discovery: bool,
+    /// Where the desktop app's peer listens (multiaddrs; `busker node` takes `--listen`).
+    pub listen: Vec<String>,
 }
+
+/// The desktop app's default listen address: every interface, a free TCP port.
+pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/0";
 
 impl Default for Config {
     fn default() -> Self {
@@ -25,6 +30,7 @@ impl Default for Config {
             artist_name: None,
             seed_demo_library: true,
             lan_discovery: false,
+            listen: vec![DEFAULT_LISTEN.to_owned()],
         }
     }
 }
@@ -65,6 +71,7 @@ mod tests {
         let c = Config::load(&path).unwrap();
         assert_eq!(c.artist_name.as_deref(), Some("Ada"));
         assert!(c.seed_demo_library);
+        assert_eq!(c.listen, vec![DEFAULT_LISTEN.to_owned()]);
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
         std::fs::write(&path, "artist_name = [").unwrap();

@@ -37,7 +37,7 @@ pub mod wire;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 
-pub use config::Config;
+pub use config::{Config, DEFAULT_LISTEN};
 pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};

@@ -655,6 +655,12 @@ impl Node {
             .cloned()
     }
 
+    /// Every download started since the node started (running, finished or failed), for a
+    /// UI's transfer list; at most one per track.
+    pub fn transfers(&self) -> Vec<Transfer> {
+        lock(&self.inner.transfers).values().cloned().collect()
+    }
+
     /// A [`ChunkProvider`](crate::media::ChunkProvider) for the player: a missing chunk under the
     /// playhead starts the track's download (or moves its playhead). Call from within the node's
     /// tokio runtime.

@@ -1,6 +1,6 @@
 //! The left navigation column: one entry per view, and the peer's status.
 
-use crate::app::{Model, State, Status, View};
+use crate::app::{Model, NetState, State, Status, View};
 use crate::ui::Command;
 
 /// Draws the navigation.
@@ -38,7 +38,15 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
                         ui.colored_label(ui.visuals().error_fg_color, "Library unavailable");
                     }
                 }
-                ui.label(egui::RichText::new("Offline: network not in this build").weak());
+                let net = match &model.net.state {
+                    NetState::Starting => "Network starting".to_owned(),
+                    NetState::Failed(_) => "Offline: the network did not start".to_owned(),
+                    NetState::Up { .. } => match model.net.status.peers.len() {
+                        1 => "Online: 1 peer".to_owned(),
+                        n => format!("Online: {n} peers"),
+                    },
+                };
+                ui.label(egui::RichText::new(net).weak());
             });
         });
     out

@@ -1,96 +1,180 @@
-//! Network: peers, addresses, transfers with progress and speed, a field to paste a peer
-//! address, the LAN discovery toggle. The peer-to-peer node is not in this build: the view says
-//! so, keeps the addresses the user pastes (to be dialled once it is) and saves the toggle.
+//! Network: this peer's id and listen addresses (copyable), a field to paste a peer address and
+//! connect (errors shown), the peers connected, the transfers with progress and speed, and the
+//! LAN discovery toggle.
 
-use crate::app::{Model, State};
-use crate::ui::{Command, not_available};
+use crate::app::{Model, NetState, State};
+use crate::backend::TransferState;
+use crate::ui::{Command, clock};
 
 /// The accessible label of the address field.
 pub const ADDRESS_LABEL: &str = "Peer address";
+/// The accessible label of the button that dials the address.
+pub const CONNECT_LABEL: &str = "Connect";
+/// The label of the LAN discovery toggle (core has no mDNS yet: the setting is only saved).
+pub const LAN_LABEL: &str =
+    "LAN discovery (mDNS): saved; takes effect when LAN discovery is available in Busker";
+
+fn copy_row(ui: &mut egui::Ui, text: &str, copy_label: &str) {
+    ui.horizontal(|ui| {
+        ui.add(egui::Label::new(egui::RichText::new(text).monospace()).selectable(true));
+        let r = ui.small_button("Copy");
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, copy_label));
+        if r.clicked() {
+            ui.ctx().copy_text(text.to_owned());
+        }
+    });
+}
+
+/// Bytes per second as people read it.
+pub fn speed(bytes_per_sec: u64) -> String {
+    let b = bytes_per_sec as f64;
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB/s", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.0} KiB/s", b / 1024.0)
+    } else {
+        format!("{bytes_per_sec} B/s")
+    }
+}
 
 /// Draws the Network view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command> {
     let mut out = Vec::new();
     ui.heading("Network");
-    not_available(
-        ui,
-        "Peer-to-peer networking",
-        "This build keeps its catalog locally; connecting to peers, fetching and serving \
-         tracks arrive with the network node.",
-    );
-    ui.add_space(8.0);
-    ui.strong("This peer");
-    ui.label("Listening addresses: none (not listening)");
-    ui.add_space(8.0);
+    ui.add_space(4.0);
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            this_peer(ui, model);
+            ui.add_space(8.0);
+            connect(ui, state, model, &mut out);
+            ui.add_space(8.0);
+            let mut lan = model.config.lan_discovery;
+            if ui.checkbox(&mut lan, LAN_LABEL).changed() {
+                out.push(Command::SetLanDiscovery(lan));
+            }
+            ui.add_space(8.0);
+            peers(ui, model);
+            ui.add_space(8.0);
+            transfers(ui, model);
+        });
+    out
+}
 
-    ui.strong("Add a peer");
-    let mut add = false;
+fn this_peer(ui: &mut egui::Ui, model: &Model) {
+    ui.strong("This peer");
+    match &model.net.state {
+        NetState::Starting => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Starting the network...");
+            });
+        }
+        NetState::Failed(e) => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("The network did not start: {e}"),
+            );
+            ui.label("The app works offline; check the listen address in Settings.");
+        }
+        NetState::Up { peer_id, listen } => {
+            ui.label("Peer id");
+            copy_row(ui, peer_id, "Copy peer id");
+            ui.label("Listening on (give one of these to a friend to connect)");
+            for (i, a) in listen.iter().enumerate() {
+                copy_row(ui, a, &format!("Copy address {}", i + 1));
+            }
+            if listen.is_empty() {
+                ui.label(egui::RichText::new("no address yet").weak());
+            }
+        }
+    }
+}
+
+fn connect(ui: &mut egui::Ui, state: &mut State, model: &Model, out: &mut Vec<Command>) {
+    ui.strong("Connect to a peer");
+    let mut go = false;
     ui.horizontal(|ui| {
         let l = ui.label(ADDRESS_LABEL);
         let r = ui
             .add(
                 egui::TextEdit::singleline(&mut state.peer_input)
-                    .hint_text("/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...")
-                    .desired_width(420.0),
+                    .hint_text("/ip4/192.0.2.7/tcp/4001/p2p/12D3Koo...")
+                    .desired_width(460.0),
             )
             .labelled_by(l.id);
         let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        add = ui.button("Add peer").clicked() || enter;
+        let enabled = matches!(model.net.state, NetState::Up { .. });
+        go = ui
+            .add_enabled(enabled, egui::Button::new(CONNECT_LABEL))
+            .clicked()
+            || (enter && enabled);
     });
     let input = state.peer_input.trim().to_owned();
-    if add && !input.is_empty() {
-        if looks_like_multiaddr(&input) {
-            if !state.peer_addresses.contains(&input) {
-                state.peer_addresses.push(input);
-            }
-            state.peer_input.clear();
-        } else {
+    if go && !input.is_empty() {
+        // The worker parses it; a bad address comes back as an error below.
+        out.push(Command::Connect(input));
+        state.peer_input.clear();
+    }
+    for a in &model.net.dialling {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!("Connecting to {a}"));
+        });
+    }
+    match &model.net.last_dial {
+        Some((_, Ok(peer))) => {
+            ui.label(format!("Connected to {peer}"));
+        }
+        Some((addr, Err(e))) => {
             ui.colored_label(
                 ui.visuals().error_fg_color,
-                "A peer address looks like /ip4/1.2.3.4/tcp/4001/p2p/<peer id>",
+                format!("Could not connect to {addr}: {e}"),
             );
         }
+        None => {}
     }
     if !state.peer_addresses.is_empty() {
-        ui.label("Saved; dialled once the network node is in this build:");
-        let mut remove = None;
-        for (i, a) in state.peer_addresses.iter().enumerate() {
+        ui.label("Saved peers (dialled at every start):");
+        for a in &state.peer_addresses {
             ui.horizontal(|ui| {
                 ui.monospace(a);
-                if ui.small_button("Remove").clicked() {
-                    remove = Some(i);
+                if ui.small_button("Forget").clicked() {
+                    out.push(Command::ForgetPeer(a.clone()));
                 }
             });
         }
-        if let Some(i) = remove {
-            state.peer_addresses.remove(i);
-        }
     }
-    ui.add_space(8.0);
-    let mut lan = model.config.lan_discovery;
-    if ui
-        .checkbox(
-            &mut lan,
-            "LAN discovery (mDNS; sends traffic on your local network)",
-        )
-        .changed()
-    {
-        out.push(Command::SetLanDiscovery(lan));
-    }
-    ui.add_space(8.0);
-    ui.strong("Connected peers");
+}
+
+fn peers(ui: &mut egui::Ui, model: &Model) {
+    let peers = &model.net.status.peers;
+    ui.strong(format!("Connected peers ({})", peers.len()));
     egui::Grid::new("peers")
         .striped(true)
         .num_columns(3)
         .show(ui, |ui| {
             ui.strong("Peer");
             ui.strong("Address");
-            ui.strong("Since");
+            ui.strong("Connected for");
             ui.end_row();
-            ui.label(egui::RichText::new("none").weak());
-            ui.end_row();
+            for p in peers {
+                ui.add(egui::Label::new(
+                    egui::RichText::new(&p.peer_id).monospace(),
+                ));
+                ui.monospace(&p.addr);
+                ui.label(clock(p.since.elapsed()));
+                ui.end_row();
+            }
+            if peers.is_empty() {
+                ui.label(egui::RichText::new("none").weak());
+                ui.end_row();
+            }
         });
-    ui.add_space(8.0);
+}
+
+fn transfers(ui: &mut egui::Ui, model: &Model) {
+    let list = &model.net.status.transfers;
     ui.strong("Transfers");
     egui::Grid::new("transfers")
         .striped(true)
@@ -99,23 +183,40 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
             ui.strong("Track");
             ui.strong("Progress");
             ui.strong("Speed");
-            ui.strong("Peers");
+            ui.strong("State");
             ui.end_row();
-            ui.label(egui::RichText::new("none").weak());
-            ui.end_row();
+            for t in list {
+                ui.label(&t.title);
+                let text = format!("{} of {} chunks", t.have, t.total);
+                ui.add(
+                    egui::ProgressBar::new(t.fraction())
+                        .desired_width(200.0)
+                        .text(text),
+                );
+                match &t.state {
+                    TransferState::Running => {
+                        ui.label(speed(t.bytes_per_sec));
+                        ui.label("downloading");
+                    }
+                    TransferState::Done {
+                        peers_used,
+                        bytes_per_sec,
+                    } => {
+                        ui.label(format!("{} average", speed(*bytes_per_sec)));
+                        ui.label(format!("done, from {peers_used} peers"));
+                    }
+                    TransferState::Failed(e) => {
+                        ui.label("");
+                        ui.colored_label(ui.visuals().error_fg_color, format!("stopped: {e}"));
+                    }
+                }
+                ui.end_row();
+            }
+            if list.is_empty() {
+                ui.label(egui::RichText::new("none").weak());
+                ui.end_row();
+            }
         });
-    out
-}
-
-/// A cheap shape check: `/proto/value/...` with an even number of parts. The network layer
-/// parses it for real.
-pub fn looks_like_multiaddr(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('/').collect();
-    parts.len() >= 3
-        && parts[0].is_empty()
-        && parts[1..]
-            .iter()
-            .all(|p| !p.is_empty() && !p.contains(char::is_whitespace))
 }
 
 #[cfg(test)]
@@ -123,9 +224,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn multiaddr_shape() {
-        assert!(looks_like_multiaddr("/ip4/127.0.0.1/tcp/4001"));
-        assert!(!looks_like_multiaddr("127.0.0.1:4001"));
-        assert!(!looks_like_multiaddr("/ip4//tcp/1"));
+    fn speeds_read_like_people_write_them() {
+        assert_eq!(speed(512), "512 B/s");
+        assert_eq!(speed(20 * 1024), "20 KiB/s");
+        assert_eq!(speed(3 * 1024 * 1024 + 512 * 1024), "3.5 MiB/s");
     }
 }

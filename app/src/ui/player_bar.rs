@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::app::Model;
 use crate::player::Player;
-use crate::ui::{Command, availability, clock, stars};
+use crate::ui::{Command, clock, stars};
 
 fn icon_button(ui: &mut egui::Ui, icon: &str, label: &str, enabled: bool) -> bool {
     let r = ui.add_enabled(
@@ -45,7 +45,19 @@ pub fn show(ui: &mut egui::Ui, player: &Player, model: &Model) -> Vec<Command> {
                     Some(t) => {
                         ui.vertical(|ui| {
                             ui.strong(&t.info.title);
-                            ui.label(format!("{} · from {}", t.info.artist, source(t)));
+                            let mut from = format!("{} · from {}", t.info.artist, source(t));
+                            if let Some(tr) = model.net.transfer(&t.id)
+                                && tr.state == crate::backend::TransferState::Running
+                            {
+                                from.push_str(&format!(
+                                    " · streaming, {:.0}% here",
+                                    tr.fraction() * 100.0
+                                ));
+                            }
+                            if player.is_buffering() {
+                                from.push_str(" · buffering");
+                            }
+                            ui.label(from);
                         });
                         ui.separator();
                         if let Some(s) = stars(ui, model.rating(&t.id), true, "current track") {
@@ -92,11 +104,16 @@ pub fn show(ui: &mut egui::Ui, player: &Player, model: &Model) -> Vec<Command> {
     out
 }
 
-/// Where the bytes come from, as the player bar says it.
-fn source(t: &busker_core::TrackSummary) -> String {
+/// Where the bytes come from, as the player bar says it: this device, or the peers that hold
+/// the track (connected providers).
+pub fn source(t: &busker_core::TrackSummary) -> String {
     if t.local {
         "this device (local)".to_owned()
+    } else if t.providers == 1 {
+        "1 peer".to_owned()
+    } else if t.providers > 1 {
+        format!("{} peers", t.providers)
     } else {
-        availability(t)
+        "no connected peer (announced only)".to_owned()
     }
 }

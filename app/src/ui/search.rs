@@ -44,7 +44,7 @@ pub fn show(
             ui.spinner();
         }
         ui.label(format!(
-            "{} results in {:.1} ms (local index; the network search arrives with the network)",
+            "{} results in {:.1} ms (this peer's index of every track it has heard of)",
             s.hits.len(),
             s.took.as_secs_f64() * 1000.0
         ));

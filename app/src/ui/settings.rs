@@ -5,6 +5,8 @@ use crate::ui::Command;
 
 /// The accessible label of the artist name field.
 pub const ARTIST_LABEL: &str = "Artist name";
+/// The accessible label of the listen addresses field.
+pub const LISTEN_LABEL: &str = "Listen addresses";
 
 /// Draws the Settings view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Command> {
@@ -33,9 +35,40 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Comm
     ui.checkbox(&mut state.dark_mode, "Dark theme");
     ui.add_space(8.0);
     ui.strong("Network");
+    ui.horizontal(|ui| {
+        let l = ui.label(LISTEN_LABEL);
+        ui.add(
+            egui::TextEdit::singleline(&mut model.listen_input)
+                .hint_text(busker_core::DEFAULT_LISTEN)
+                .desired_width(320.0),
+        )
+        .labelled_by(l.id);
+        let saved = model.config.listen.join(" ");
+        if ui
+            .add_enabled(
+                model.listen_input.trim() != saved,
+                egui::Button::new("Save addresses"),
+            )
+            .clicked()
+        {
+            let addrs = model
+                .listen_input
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            out.push(Command::SetListen(addrs));
+        }
+    });
+    ui.label(
+        egui::RichText::new(
+            "Where this peer accepts connections (multiaddrs, separated by spaces); used from \
+             the next start. /ip4/127.0.0.1/tcp/0 keeps it to this machine.",
+        )
+        .weak(),
+    );
     let mut lan = model.config.lan_discovery;
     if ui
-        .checkbox(&mut lan, "LAN discovery (mDNS; off by default)")
+        .checkbox(&mut lan, crate::ui::network::LAN_LABEL)
         .changed()
     {
         out.push(Command::SetLanDiscovery(lan));

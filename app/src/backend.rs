@@ -480,11 +480,8 @@ async fn forward_node_events(
     dirty: Arc<AtomicBool>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
-    loop {
-        match events.recv().await {
-            Ok(_) | Err(RecvError::Lagged(_)) => dirty.store(true, Ordering::Relaxed),
-            Err(RecvError::Closed) => break,
-        }
+    while let Ok(_) | Err(RecvError::Lagged(_)) = events.recv().await {
+        dirty.store(true, Ordering::Relaxed);
     }
 }
 
@@ -515,18 +512,17 @@ async fn post_status(node: Node, post: Post) {
         let mut transfers = Vec::new();
         for t in node.transfers() {
             let id = t.id();
-            if !titles.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = titles.entry(id) {
                 let store = node.library().store().clone();
                 let found = tokio::task::spawn_blocking(move || store.manifest(&id))
                     .await
                     .ok()
                     .and_then(Result::ok)
                     .flatten();
-                let entry = found.map_or_else(
+                slot.insert(found.map_or_else(
                     || (id.to_hex()[..12].to_owned(), 0),
                     |m| (m.info().title.clone(), m.file_size()),
-                );
-                titles.insert(id, entry);
+                ));
             }
             let (title, file_size) = titles.get(&id).cloned().unwrap_or_default();
             let p = t.progress();

@@ -15,7 +15,7 @@ use busker::ui::{network, publish, search};
 use busker::{App, AppOptions, Audio, PlayerCall, RecordingPlayer, State, View};
 use busker_core::media::{TrackDecoder, WavSink};
 use busker_core::model::TrackId;
-use busker_core::{Library, LibraryOptions, ListenKind};
+use busker_core::{Library, LibraryOptions, Listen, ListenKind};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -152,10 +152,7 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
     let unique_text = [
         (View::Library, "Here (published or fetched)"),
         (View::Search, "Type to search what this peer has heard of."),
-        (
-            View::Discover,
-            "Recommendations: not available in this build yet",
-        ),
+        (View::Discover, "Recommended for you"),
         (
             View::Radio,
             "Radio channels: not available in this build yet",
@@ -186,6 +183,55 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
     h.run_steps(2);
     h.get_by_label("Copy peer id");
     h.get_by_label("Copy address 1");
+}
+
+#[test]
+fn discover_lists_what_close_neighbours_like_with_the_reason_and_plays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // The owner played "Spring of love"; two peers whose signed profiles the taste exchange
+        // kept played it too, and "Morning Coffee".
+        let library = Library::open(LibraryOptions::new(dir.path())).unwrap();
+        let tracks = library.list().unwrap();
+        let id_of = |title: &str| tracks.iter().find(|t| t.info.title == title).unwrap().id;
+        let (spring, coffee) = (id_of("Spring of love"), id_of("Morning Coffee"));
+        let play = |store: &busker_core::Store, id| {
+            let kind = ListenKind::Play;
+            store.record_listen(&Listen { id, at_ms: 1, kind }).unwrap();
+        };
+        play(library.store(), spring);
+        library.taste().refresh().unwrap();
+        for seed in [21u8, 22] {
+            let other = tempfile::tempdir().unwrap();
+            let store = busker_core::Store::open(&other.path().join("db")).unwrap();
+            play(&store, spring);
+            play(&store, coffee);
+            let taste = busker_core::taste::Taste::open(store, [seed; 32]).unwrap();
+            let peer = busker_core::net::keypair_from_seed([seed; 32])
+                .unwrap()
+                .public()
+                .to_peer_id();
+            library.taste().receive(&peer, &taste.message()).unwrap();
+        }
+        assert_eq!(library.taste().neighbour_count(), 2);
+    }
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "recommendations", |a| {
+        !a.model.recommendations.is_empty()
+    });
+    h.get_by_role_and_label(Role::Button, "Discover").click();
+    h.run_steps(2);
+    h.get_by_label("liked by 2 peers whose taste is close to yours");
+    assert!(
+        h.query_by_label("Play Spring of love").is_none(),
+        "a track the owner played is not recommended"
+    );
+    h.get_by_label("Play Morning Coffee").click();
+    h.run_steps(2);
+    let current = h.state().player.current().map(|t| t.info.title.clone());
+    assert_eq!(current.as_deref(), Some("Morning Coffee"));
 }
 
 #[test]

@@ -239,6 +239,8 @@ pub struct Model {
     pub ratings: HashMap<TrackId, u8>,
     /// Newest published tracks.
     pub new_releases: Vec<TrackSummary>,
+    /// Recommendations with their reasons, best first.
+    pub recommendations: Vec<busker_core::Recommended>,
     /// Search results.
     pub search: SearchResults,
     /// Files of the Publish view.
@@ -267,6 +269,7 @@ impl Default for Model {
             tracks: Vec::new(),
             ratings: HashMap::new(),
             new_releases: Vec::new(),
+            recommendations: Vec::new(),
             search: SearchResults::default(),
             publish_rows: Vec::new(),
             scanning: false,
@@ -501,6 +504,7 @@ impl App {
                 tracks,
                 ratings,
                 new_releases,
+                recommendations,
             } => {
                 for t in &tracks {
                     self.player.update_track(t);
@@ -508,6 +512,7 @@ impl App {
                 m.tracks = tracks;
                 m.ratings = ratings;
                 m.new_releases = new_releases;
+                m.recommendations = recommendations;
             }
             Event::SearchResults { seq, hits, took } => {
                 if seq >= m.search.shown && seq <= m.search.sent {

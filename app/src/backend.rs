@@ -27,7 +27,7 @@ use busker_core::model::TrackId;
 use busker_core::net::{Multiaddr, NetworkConfig, PeerId, is_loopback};
 use busker_core::{
     Config, Library, LibraryOptions, Node, NodeEvent, NodeOptions, PlayerOptions, PublishOptions,
-    TrackSummary,
+    Recommended, TrackSummary,
 };
 
 use crate::player::{EnginePlayer, PlayerBackend};
@@ -38,6 +38,8 @@ const REQUEST_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 1024;
 /// How many new releases the Discover view shows.
 const NEW_RELEASES: usize = 20;
+/// How many recommendations the Discover view shows.
+const RECOMMENDATIONS: usize = 20;
 /// At most this many files are taken from one folder scan.
 const MAX_SCAN_FILES: usize = 10_000;
 /// The catalog is sent again at most this often when the network changes it.
@@ -237,6 +239,8 @@ pub enum Event {
         ratings: HashMap<TrackId, u8>,
         /// The most recently published tracks, newest first.
         new_releases: Vec<TrackSummary>,
+        /// Recommendations from the neighbours the taste exchange kept, best first.
+        recommendations: Vec<Recommended>,
     },
     /// Answer to [`Request::Search`].
     SearchResults {
@@ -885,10 +889,17 @@ impl Worker {
             .filter_map(|(_, id)| by_id.get(id).map(|t| (*t).clone()))
             .take(NEW_RELEASES)
             .collect();
+        // From the kept neighbours only: the node's exchanges keep them fresh, and a
+        // `TasteChanged` event brings the worker back here.
+        let recommendations = library
+            .recommend(RECOMMENDATIONS)
+            .inspect_err(|e| tracing::warn!(error = %e, "no recommendations"))
+            .unwrap_or_default();
         Event::Library {
             tracks,
             ratings,
             new_releases,
+            recommendations,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::app::Model;
 use crate::player::Player;
-use crate::ui::{Command, not_available, tracks};
+use crate::ui::{Command, tracks};
 
 /// Draws the Discover view.
 pub fn show(ui: &mut egui::Ui, model: &Model, player: &Player) -> Vec<Command> {
@@ -11,13 +11,39 @@ pub fn show(ui: &mut egui::Ui, model: &Model, player: &Player) -> Vec<Command> {
     ui.heading("Discover");
     ui.add_space(4.0);
     ui.strong("Recommended for you");
-    not_available(
-        ui,
-        "Recommendations",
-        "Recommendations with their reasons (\"liked by 4 peers whose taste is close to yours\") \
-         come from the recommender and the taste exchange between peers. Your ratings are \
-         already kept and will shape them.",
-    );
+    if model.recommendations.is_empty() {
+        ui.label(
+            "Nothing to recommend yet: play and rate some tracks and connect to peers; their \
+             taste, swapped as signed profiles, shapes what appears here.",
+        );
+    } else {
+        let list: Vec<_> = model
+            .recommendations
+            .iter()
+            .map(|r| r.track.clone())
+            .collect();
+        egui::Grid::new("recommendations")
+            .num_columns(3)
+            .striped(true)
+            .show(ui, |ui| {
+                for (i, r) in model.recommendations.iter().enumerate() {
+                    let label = format!("Play {}", r.track.info.title);
+                    let button = ui.button("▶");
+                    button.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
+                    });
+                    if button.on_hover_text(&label).clicked() {
+                        out.push(Command::Play {
+                            tracks: list.clone(),
+                            index: i,
+                        });
+                    }
+                    ui.label(format!("{} - {}", r.track.info.artist, r.track.info.title));
+                    ui.label(egui::RichText::new(&r.reason).weak());
+                    ui.end_row();
+                }
+            });
+    }
     ui.add_space(12.0);
     ui.strong("New releases");
     ui.label(

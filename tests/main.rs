@@ -11,8 +11,14 @@ mod gui;
 mod network;
 mod node_cli;
 mod play;
+mod radio;
 
 // The network bench scenarios, also runnable as an ignored test (see `network::figures`).
 #[allow(dead_code)]
 #[path = "../benches/benches/network.rs"]
 mod bench_network;
+
+// The radio bench scenario, also runnable as an ignored test (see `radio::radio_figures`).
+#[allow(dead_code)]
+#[path = "../benches/benches/radio.rs"]
+mod bench_radio;

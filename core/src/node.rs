@@ -41,8 +41,11 @@ use crate::net::codec::MAX_MANIFESTS_PER_REQUEST;
 use crate::net::{
     self, CatalogEntry, Client, ContentSource, NetEvent, NetworkConfig, Request, Response,
 };
+use crate::radio::{ChannelId, RadioHub};
 use crate::store::Store;
 use crate::transfer::{FetchReport, ProviderSource, Transfer, TransferOptions};
+
+mod radio;
 
 /// Most catalog pages read from one peer in one sync (1024 ids each).
 const MAX_SYNC_PAGES: usize = 64;
@@ -161,8 +164,8 @@ impl crate::media::ChunkProvider for NetworkChunks {
     }
 }
 
-/// Serves the store to the network.
-struct StoreSource(Store);
+/// Serves the store (and the radio rings) to the network.
+struct StoreSource(Store, Arc<RadioHub>);
 
 impl ContentSource for StoreSource {
     fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
@@ -210,6 +213,10 @@ impl ContentSource for StoreSource {
             }
         }
     }
+
+    fn radio_segments(&self, channel: &ChannelId, seq: Option<u64>) -> Vec<Vec<u8>> {
+        self.1.segments(channel, seq)
+    }
 }
 
 struct Inner {
@@ -221,6 +228,8 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     transfer_options: TransferOptions,
     resync_interval: Duration,
+    radio: Arc<RadioHub>,
+    broadcasts: Mutex<HashMap<ChannelId, JoinHandle<()>>>,
 }
 
 /// A running peer: library + network. Cheap to clone.
@@ -249,7 +258,8 @@ impl Node {
     pub async fn start(library: Arc<Library>, options: NodeOptions) -> Result<Self> {
         let seed = library.dir().key_seed("peer")?;
         let key = net::keypair_from_seed(seed)?;
-        let source = Arc::new(StoreSource(library.store().clone()));
+        let radio = Arc::new(RadioHub::default());
+        let source = Arc::new(StoreSource(library.store().clone(), radio.clone()));
         let (client, net_events) = net::spawn(key, options.network, source).await?;
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
@@ -261,10 +271,19 @@ impl Node {
             tasks: Mutex::new(Vec::new()),
             transfer_options: options.transfer,
             resync_interval: options.resync_interval,
+            radio,
+            broadcasts: Mutex::new(HashMap::new()),
         });
         let node = Self { inner };
         let glue = tokio::spawn(node.clone().run(net_events));
         lock(&node.inner.tasks).push(glue);
+        node.inner
+            .client
+            .subscribe(
+                crate::net::CHANNELS_TOPIC.to_owned(),
+                crate::radio::status_validator(),
+            )
+            .await?;
 
         let store = node.inner.library.store().clone();
         let local = blocking(move || store.local_ids()).await?;
@@ -326,6 +345,11 @@ impl Node {
                         tracing::warn!(error = %e, "cannot store an announced manifest");
                     }
                 }
+                NetEvent::TopicMessage {
+                    topic,
+                    data,
+                    source,
+                } => self.inner.radio.on_message(&topic, &data, source),
             }
         }
     }
@@ -591,6 +615,9 @@ impl Node {
     pub async fn shutdown(&self) {
         for t in lock(&self.inner.transfers).values() {
             t.cancel();
+        }
+        for (_, task) in lock(&self.inner.broadcasts).drain() {
+            task.abort();
         }
         self.inner.client.shutdown().await;
         for task in lock(&self.inner.tasks).drain(..) {

@@ -12,6 +12,7 @@ use futures::prelude::*;
 use libp2p::StreamProtocol;
 
 use crate::model::{MAX_CHUNK_SIZE, MAX_MANIFEST_BYTES, TrackId};
+use crate::radio::{ChannelId, MAX_SEGMENT_BYTES};
 use crate::wire::{DecodeError, Reader, Writer};
 
 /// The protocol name negotiated on every transfer stream.
@@ -28,12 +29,15 @@ pub const MAX_CHUNKS_PER_REQUEST: u16 = 64;
 pub const MAX_MANIFESTS_PER_REQUEST: usize = 16;
 /// Most ids in one catalog page.
 pub const MAX_CATALOG_PAGE: usize = 1024;
+/// Most radio segments one response carries.
+pub const MAX_RADIO_SEGMENTS: usize = 4;
 /// Largest response body: the most chunk data, with room for framing.
 pub const MAX_RESPONSE_BYTES: usize = MAX_CHUNK_DATA + 64 * 1024;
 
 // A full batch of the largest manifests fits in one response.
 const _: () = assert!(MAX_MANIFESTS_PER_REQUEST * (MAX_MANIFEST_BYTES + 8) <= MAX_RESPONSE_BYTES);
 const _: () = assert!(MAX_CHUNK_SIZE as usize <= MAX_CHUNK_DATA);
+const _: () = assert!(MAX_RADIO_SEGMENTS * (MAX_SEGMENT_BYTES + 8) <= MAX_RESPONSE_BYTES);
 
 /// What one peer asks another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +60,18 @@ pub enum Request {
     },
     /// Several manifests at once (at most [`MAX_MANIFESTS_PER_REQUEST`]).
     Manifests(Vec<TrackId>),
+    /// One radio segment (repair of a segment gossip did not bring).
+    RadioSegment {
+        /// The channel.
+        channel: ChannelId,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// The most recent segments of a channel the peer holds (a listener tuning in).
+    RadioRecent {
+        /// The channel.
+        channel: ChannelId,
+    },
 }
 
 /// One catalog entry.
@@ -92,6 +108,9 @@ pub enum Response {
     Manifests(Vec<Vec<u8>>),
     /// The request was refused (too busy, malformed, unknown track).
     Refused,
+    /// Encoded radio segments, oldest first (at most [`MAX_RADIO_SEGMENTS`]), each still to be
+    /// verified against the channel's owner key.
+    RadioSegments(Vec<Vec<u8>>),
 }
 
 const TAG_MANIFEST: u8 = 1;
@@ -99,6 +118,8 @@ const TAG_CHUNKS: u8 = 2;
 const TAG_CATALOG: u8 = 3;
 const TAG_MANIFESTS: u8 = 4;
 const TAG_REFUSED: u8 = 5;
+const TAG_RADIO_SEGMENT: u8 = 6;
+const TAG_RADIO_RECENT: u8 = 7;
 
 fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
     let version = r.u8("version")?;
@@ -153,6 +174,15 @@ impl Request {
                     w.raw(id.as_bytes());
                 }
             }
+            Self::RadioSegment { channel, seq } => {
+                w.u8(TAG_RADIO_SEGMENT);
+                w.raw(channel.as_bytes());
+                w.u64(*seq);
+            }
+            Self::RadioRecent { channel } => {
+                w.u8(TAG_RADIO_RECENT);
+                w.raw(channel.as_bytes());
+            }
         }
         w.into_bytes()
     }
@@ -204,6 +234,13 @@ impl Request {
                 }
                 Self::Manifests(ids)
             }
+            TAG_RADIO_SEGMENT => Self::RadioSegment {
+                channel: ChannelId(r.array("channel id")?),
+                seq: r.u64("seq")?,
+            },
+            TAG_RADIO_RECENT => Self::RadioRecent {
+                channel: ChannelId(r.array("channel id")?),
+            },
             _ => return Err(DecodeError::Invalid("request tag")),
         };
         r.finish()?;
@@ -252,6 +289,13 @@ impl Response {
                 }
             }
             Self::Refused => w.u8(TAG_REFUSED),
+            Self::RadioSegments(list) => {
+                w.u8(TAG_RADIO_SEGMENT);
+                w.u16(list.len() as u16);
+                for s in list {
+                    w.bytes(s);
+                }
+            }
         }
         w.into_bytes()
     }
@@ -337,6 +381,21 @@ impl Response {
                 Self::Manifests(list)
             }
             TAG_REFUSED => Self::Refused,
+            TAG_RADIO_SEGMENT => {
+                let n = r.u16("segment count")? as usize;
+                if n > MAX_RADIO_SEGMENTS {
+                    return Err(DecodeError::TooLarge {
+                        what: "radio segments",
+                        len: n,
+                        max: MAX_RADIO_SEGMENTS,
+                    });
+                }
+                let mut list = Vec::with_capacity(n);
+                for _ in 0..n {
+                    list.push(r.bytes("radio segment", MAX_SEGMENT_BYTES)?.to_vec());
+                }
+                Self::RadioSegments(list)
+            }
             _ => return Err(DecodeError::Invalid("response tag")),
         };
         r.finish()?;
@@ -483,6 +542,13 @@ mod tests {
             Request::Catalog { after: None },
             Request::Catalog { after: Some(id(3)) },
             Request::Manifests(vec![id(4), id(5)]),
+            Request::RadioSegment {
+                channel: ChannelId([6; 32]),
+                seq: 77,
+            },
+            Request::RadioRecent {
+                channel: ChannelId([7; 32]),
+            },
         ]
     }
 
@@ -503,6 +569,7 @@ mod tests {
             },
             Response::Manifests(vec![vec![1; 10], vec![]]),
             Response::Refused,
+            Response::RadioSegments(vec![vec![1; 30], vec![2; 3]]),
         ]
     }
 
@@ -602,8 +669,8 @@ mod tests {
         }
 
         #[test]
-        fn mutated_messages_never_panic(which in 0usize..11, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let mut bytes = if which < 5 { requests()[which].encode() } else { responses()[which - 5].encode() };
+        fn mutated_messages_never_panic(which in 0usize..14, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+            let mut bytes = if which < 7 { requests()[which].encode() } else { responses()[which - 7].encode() };
             let i = pos % bytes.len();
             bytes[i] = byte;
             bytes.truncate(cut % (bytes.len() + 1));

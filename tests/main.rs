@@ -7,11 +7,15 @@
 mod util;
 
 mod cli;
+mod crash;
 mod gui;
 mod network;
 mod node_cli;
 mod play;
 mod radio;
+mod resilience;
+mod stream;
+mod taste;
 
 // The network bench scenarios, also runnable as an ignored test (see `network::figures`).
 #[allow(dead_code)]

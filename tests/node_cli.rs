@@ -6,16 +6,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Peer, busker_bin};
+use crate::util::{Peer, audio, busker_bin};
 
 /// A `busker node` child process; killed if the test fails before it is stopped.
-struct NodeProcess {
-    child: Child,
+pub(crate) struct NodeProcess {
+    pub(crate) child: Child,
     first_line: Value,
 }
 
 impl NodeProcess {
-    fn start(peer: &Peer, extra: &[&str]) -> Self {
+    pub(crate) fn start(peer: &Peer, extra: &[&str]) -> Self {
         let mut child = Command::new(busker_bin())
             .arg("--data-dir")
             .arg(peer.dir.path())
@@ -46,11 +46,11 @@ impl NodeProcess {
         Self { child, first_line }
     }
 
-    fn listen(&self) -> String {
+    pub(crate) fn listen(&self) -> String {
         self.first_line["listen"][0].as_str().unwrap().to_owned()
     }
 
-    fn peer_id(&self) -> String {
+    pub(crate) fn peer_id(&self) -> String {
         self.first_line["peer_id"].as_str().unwrap().to_owned()
     }
 
@@ -160,5 +160,60 @@ fn two_node_processes_publish_find_and_fetch_through_the_cli() {
     let (ok, listed, err) = b.json(&["list"]);
     assert!(ok, "{err}");
     assert_eq!(listed[0]["local"], true);
+    assert!(node_a.terminate().success());
+}
+
+#[test]
+fn a_track_held_only_by_a_peer_plays_through_the_node_and_is_then_not_recommended() {
+    let a = Peer::new();
+    let b = Peer::new();
+    let node_a = NodeProcess::start(&a, &[]);
+    let (ok, published, err) = a.json(&[
+        "publish",
+        &audio("sonicpi_guit_em9.flac"),
+        &audio("sonicpi_loop_tabla.flac"),
+    ]);
+    assert!(ok, "publish: {err}");
+    let played_id = published[0]["id"].as_str().unwrap().to_owned();
+    let other_id = published[1]["id"].as_str().unwrap().to_owned();
+    // The reference: A decodes its own copy (through its node, from local chunks).
+    let local_wav = a.dir.path().join("local.wav");
+    let (ok, local, err) = a.json(&["play", &played_id, "--out", local_wav.to_str().unwrap()]);
+    assert!(ok, "local play: {err}");
+
+    let node_b = NodeProcess::start(&b, &["--peer", &node_a.listen()]);
+    poll("B to hear of both tracks", || {
+        let (ok, list, _) = b.json(&["list"]);
+        (ok && list.len() == 2).then_some(())
+    });
+    let remote_wav = b.dir.path().join("remote.wav");
+    let (ok, remote, err) = b.json(&["play", &played_id, "--out", remote_wav.to_str().unwrap()]);
+    assert!(ok, "remote play: {err}");
+    assert_eq!(remote[0]["id"], played_id.as_str());
+    assert!(remote[0]["first_audio_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(remote[0]["frames"], local[0]["frames"]);
+    assert!(local[0]["frames"].as_u64().unwrap() > 0);
+    assert_eq!(
+        std::fs::read(&remote_wav).unwrap(),
+        std::fs::read(&local_wav).unwrap(),
+        "the samples played from the peer equal a local decode"
+    );
+
+    // B played one track; the other is what it is offered, with a reason.
+    let (ok, recs, err) = b.json(&["recommend", "--limit", "5"]);
+    assert!(ok, "recommend: {err}");
+    assert!(
+        recs.iter().all(|r| r["id"] != played_id.as_str()),
+        "{recs:?}"
+    );
+    let offered = recs
+        .iter()
+        .find(|r| r["id"] == other_id.as_str())
+        .expect("the unplayed track is recommended");
+    assert_eq!(offered["reason"], "new release");
+    assert!(offered["title"].is_string() && offered["artist"].is_string());
+    assert!(offered["score"].is_number());
+
+    assert!(node_b.terminate().success());
     assert!(node_a.terminate().success());
 }

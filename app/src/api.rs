@@ -373,6 +373,42 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
                 .collect(),
         )),
         ("POST", "/v1/radio/tune") => radio_tune(node, &body).await,
+        ("POST", "/v1/play") => {
+            let id = node.library().resolve(str_field(&body, "id")?)?;
+            let out = body.get("out").and_then(Value::as_str).map(PathBuf::from);
+            let seconds = body
+                .get("seconds")
+                .and_then(Value::as_f64)
+                .filter(|s| s.is_finite() && *s > 0.0);
+            // A track only announced here streams from peers: the player's missing chunks
+            // start its download with the playhead first.
+            let manifest = node.find_manifest(id).await?;
+            let store = node.library().store().clone();
+            let provider = node.chunk_provider();
+            let report = tokio::task::spawn_blocking(move || {
+                crate::play::play_track(
+                    store,
+                    &manifest,
+                    provider,
+                    out.as_deref(),
+                    seconds,
+                    crate::play::NETWORK_CHUNK_TIMEOUT,
+                )
+            })
+            .await
+            .context("the player task failed")??;
+            Ok(report.json())
+        }
+        ("POST", "/v1/recommend") => {
+            let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(10) as usize;
+            Ok(Value::Array(
+                node.recommend(limit.clamp(1, 1000))
+                    .await?
+                    .iter()
+                    .map(crate::output::recommendation_json)
+                    .collect(),
+            ))
+        }
         _ => bail!("no such endpoint: {} {}", req.method, req.path),
     }
 }

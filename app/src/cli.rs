@@ -102,6 +102,12 @@ pub enum Command {
         #[arg(value_name = "STARS", value_parser = clap::value_parser!(u8).range(0..=5))]
         stars: u8,
     },
+    /// Recommend tracks from the taste of peers close to yours, with reasons.
+    Recommend {
+        /// At most this many recommendations.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+    },
     /// Radio channels: broadcast from the running node, list, tune in.
     Radio {
         #[command(subcommand)]

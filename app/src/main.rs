@@ -10,16 +10,14 @@ mod api;
 mod cli;
 mod node;
 mod output;
+mod play;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use busker_core::{
-    DataDir, Library, LibraryOptions, Player, PlayerEvent, PlayerOptions, PublishEvent,
-    PublishOptions,
-};
+use busker_core::{DataDir, Library, LibraryOptions, PublishEvent, PublishOptions};
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
@@ -119,6 +117,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Play { id, out, seconds } => play(&cli, id, out.as_deref(), *seconds),
+        Command::Recommend { limit } => {
+            let library = open_library(&cli, None)?;
+            let list: Vec<serde_json::Value> = library
+                .recommend(usize::from(*limit))?
+                .iter()
+                .map(output::recommendation_json)
+                .collect();
+            output::print_recommendations(cli.json, &list);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rate { id, stars } => {
             let library = open_library(&cli, None)?;
             let id = library.resolve(id)?;
@@ -140,90 +148,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// How long `play` waits for a chunk that is not here (the network is a running node's job).
-const PLAY_CHUNK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
 fn play(
     cli: &Cli,
     id: &str,
     out: Option<&std::path::Path>,
     seconds: Option<f64>,
 ) -> Result<ExitCode> {
-    use busker_core::media::{AudioSink, NoNetwork, WavSink, open_device};
-
     let library = open_library(cli, None)?;
     let id = library.resolve(id)?;
     let manifest = library.manifest(&id)?;
     if !library.store().is_local(&id)? {
         anyhow::bail!(
-            "{} is not on this peer yet; fetching it needs a running `busker node`",
+            "{} is not on this peer yet; playing it from peers needs a running `busker node`",
             &id.to_hex()[..12]
         );
     }
-    let sink: Box<dyn AudioSink> = match out {
-        Some(path) => Box::new(WavSink::create(path)?),
-        None => open_device("Busker"),
-    };
-    let options = PlayerOptions {
-        chunk_timeout: PLAY_CHUNK_TIMEOUT,
-        stop_after: seconds.map(std::time::Duration::from_secs_f64),
-        ..PlayerOptions::default()
-    };
-    let player = Player::spawn(
+    let report = play::play_track(
         library.store().clone(),
-        std::sync::Arc::new(NoNetwork),
-        sink,
-        options,
-    );
-    player
-        .load(vec![id], 0)
-        .context("the player did not start")?;
-    let mut error = None;
-    while let Some(event) = player.next_event() {
-        match event {
-            PlayerEvent::Error { message, .. } => error = Some(message),
-            PlayerEvent::DeviceLost(why) => {
-                eprintln!("audio device lost ({why}); playing on silently")
-            }
-            PlayerEvent::Finished { .. } => break,
-            _ => {}
-        }
-    }
-    let stats = player.shutdown();
-    if let Some(message) = error {
-        if let Some(path) = out {
-            // Nothing half-written: a failed decode leaves no file behind.
-            let _ = std::fs::remove_file(path);
-        }
-        anyhow::bail!("cannot play {}: {message}", manifest.info().title);
-    }
-    let info = manifest.info();
-    let (sample_rate, channels) = match stats.spec {
-        Some(spec) => (spec.sample_rate, spec.channels as u32),
-        None => (info.sample_rate, info.channels as u32),
-    };
-    let first_audio_ms = stats.first_audio.map(|d| d.as_secs_f64() * 1000.0);
-    if cli.json {
-        output::print_json(&serde_json::json!({
-            "id": id.to_hex(),
-            "first_audio_ms": first_audio_ms,
-            "frames": stats.frames,
-            "sample_rate": sample_rate,
-            "channels": channels,
-        }));
-    } else {
-        let secs = stats.frames as f64 / sample_rate.max(1) as f64;
-        let target = match out {
-            Some(path) => format!(" into {}", path.display()),
-            None => String::new(),
-        };
-        println!(
-            "played {secs:.1} s of {} - {}{target} (first audio after {:.0} ms)",
-            info.artist,
-            info.title,
-            first_audio_ms.unwrap_or(0.0)
-        );
-    }
+        &manifest,
+        std::sync::Arc::new(busker_core::media::NoNetwork),
+        out,
+        seconds,
+        play::LOCAL_CHUNK_TIMEOUT,
+    )?;
+    report.print(cli.json, out);
     Ok(ExitCode::SUCCESS)
 }
 

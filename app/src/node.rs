@@ -214,9 +214,19 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Play { .. } => bail!(
-            "`play` does not go through a running node yet; stop the node on this data dir first"
-        ),
+        Command::Play { id, out, seconds } => {
+            let out = out
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+            let body = json!({"id": id, "out": out, "seconds": seconds});
+            let v = api.call("POST", "/v1/play", Some(&body))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                crate::play::print_sentence(&v, "", "", out.as_deref());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rate { id, stars } => {
             let v = api.call("POST", "/v1/rate", Some(&json!({"id": id, "stars": stars})))?;
             if cli.json {
@@ -232,6 +242,12 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         Command::Radio { command } => radio(cli, api, command),
+        Command::Recommend { limit } => {
+            let body = json!({"limit": limit});
+            let list = list_of(api.call("POST", "/v1/recommend", Some(&body))?);
+            output::print_recommendations(cli.json, &list);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Fetch { id, out } => {
             let out = out
                 .as_ref()

@@ -1,7 +1,7 @@
 //! How results are printed: one JSON object per line with `--json`, readable text otherwise.
 
-use busker_core::TrackSummary;
 use busker_core::model::Manifest;
+use busker_core::{Recommended, TrackSummary};
 use serde_json::{Value, json};
 
 /// The `publish` object of `CLI.md`.
@@ -29,6 +29,37 @@ pub fn summary_json(t: &TrackSummary) -> Value {
         "local": t.local,
         "providers": t.providers,
     })
+}
+
+/// The `recommend` object of `CLI.md`: the track as in `list`, its score and the reason.
+pub fn recommendation_json(r: &Recommended) -> Value {
+    let mut v = summary_json(&r.track);
+    if let Value::Object(map) = &mut v {
+        map.insert("score".into(), json!(r.score));
+        map.insert("reason".into(), json!(r.reason));
+    }
+    v
+}
+
+/// Prints recommendations (objects as [`recommendation_json`] makes them).
+pub fn print_recommendations(json_out: bool, list: &[Value]) {
+    if list.is_empty() && !json_out {
+        eprintln!("nothing to recommend yet: listen to and rate some tracks, and connect to peers");
+    }
+    for r in list {
+        if json_out {
+            print_json(r);
+        } else {
+            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+            println!(
+                "{}  {} - {}  ({})",
+                s("id").get(..12).unwrap_or_default(),
+                s("artist"),
+                s("title"),
+                s("reason")
+            );
+        }
+    }
 }
 
 /// `m:ss`.

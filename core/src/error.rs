@@ -26,9 +26,13 @@ pub enum Error {
     /// Another Busker process uses this data dir; stop it or choose another `--data-dir`.
     #[error("data dir {0} is in use by another Busker process")]
     DataDirLocked(PathBuf),
-    /// The database failed (disk full, corruption); the store stays as it was before the call.
+    /// The database failed (corruption, an I/O error); the store stays as it was before the call.
     #[error("database error: {0}")]
-    Store(#[from] sled::Error),
+    Store(sled::Error),
+    /// The disk holding the data dir is full. What was being written was not kept (a publish
+    /// leaves nothing, a download keeps its verified chunks); free some space and try again.
+    #[error("the disk is full: free some space and try again ({0})")]
+    DiskFull(String),
     /// A database transaction failed.
     #[error("database transaction failed: {0}")]
     Transaction(String),
@@ -65,6 +69,10 @@ pub enum Error {
     /// Nobody that holds the track could be reached in time; connect to more peers and retry.
     #[error("no reachable peer holds track {0}")]
     NoProviders(TrackId),
+    /// A taste profile or taste exchange message from another peer was refused (malformed,
+    /// over its limits, or with a signature that does not match); nothing of it was kept.
+    #[error("taste exchange: {0}")]
+    Taste(String),
     /// The config file is not valid TOML for Busker.
     #[error("config {path}: {reason}")]
     Config {
@@ -75,12 +83,28 @@ pub enum Error {
     },
 }
 
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        match &e {
+            sled::Error::Io(io) if is_disk_full(io) => Self::DiskFull(io.to_string()),
+            _ => Self::Store(e),
+        }
+    }
+}
+
+/// Whether an I/O error means "no space left" (or over quota).
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    // ENOSPC and EDQUOT on Linux; `StorageFull` where the standard library maps them.
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28 | 122))
+}
+
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
+        let path = path.into();
+        if is_disk_full(&source) {
+            return Self::DiskFull(format!("{}: {source}", path.display()));
         }
+        Self::Io { path, source }
     }
 }
 

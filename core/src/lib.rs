@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod artist;
 mod config;
 mod datadir;
 mod demo;
@@ -30,6 +31,7 @@ mod node;
 mod player;
 pub mod radio;
 mod store;
+pub mod taste;
 pub mod transfer;
 pub mod wire;
 
@@ -41,8 +43,8 @@ pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
-    AUDIO_EXTENSIONS, Library, LibraryOptions, PublishEvent, PublishOptions, TrackSummary,
-    audio_files, is_audio_file,
+    AUDIO_EXTENSIONS, Library, LibraryOptions, PublishEvent, PublishOptions, Recommended,
+    TrackSummary, audio_files, is_audio_file,
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};

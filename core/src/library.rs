@@ -18,6 +18,7 @@ use crate::index::SearchIndex;
 use crate::media;
 use crate::model::{ArtistKey, ArtistKeypair, Manifest, ManifestDraft, TrackId, TrackInfo};
 use crate::store::Store;
+use crate::taste::Taste;
 
 /// File extensions picked up when publishing a folder.
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav"];
@@ -99,6 +100,7 @@ pub struct Library {
     artist: ArtistKeypair,
     config: Mutex<Config>,
     publishing: Mutex<()>,
+    taste: Taste,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -119,7 +121,7 @@ impl Library {
             config.save(&dir.config_path())?;
         }
         let artist = dir.artist_key()?;
-        dir.key_seed("peer")?;
+        let peer_seed = dir.key_seed("peer")?;
         let store = Store::open(&dir.db_path())?;
         let index = SearchIndex::open(&dir.index_path())?;
         if index.len() != store.manifest_count() {
@@ -127,6 +129,7 @@ impl Library {
             tracing::info!(tracks = n, "rebuilt the search index from the store");
         }
         let seed = options.seed_demo.unwrap_or(config.seed_demo_library);
+        let taste = Taste::open(store.clone(), peer_seed)?;
         let library = Self {
             dir,
             store,
@@ -134,6 +137,7 @@ impl Library {
             artist,
             config: Mutex::new(config),
             publishing: Mutex::new(()),
+            taste,
         };
         // Only a first start seeds: a user who started without the demo never gets it later.
         if seed && library.store.created() {
@@ -418,6 +422,66 @@ impl Library {
     pub fn manifest(&self, id: &TrackId) -> Result<Manifest> {
         self.store.manifest(id)?.ok_or(Error::UnknownTrack(*id))
     }
+
+    /// This peer's side of the taste exchange (its profile and kept neighbours).
+    pub fn taste(&self) -> &Taste {
+        &self.taste
+    }
+
+    /// Tracks announced by others that this peer has not listened to, newest first: the
+    /// candidates for promotion.
+    pub fn new_releases(&self, limit: usize) -> Result<Vec<TrackId>> {
+        let mine = self.artist.public();
+        let mut fresh: Vec<(u64, TrackId)> = Vec::new();
+        for m in self.store.manifests() {
+            let m = m?;
+            if m.artist_key() != mine {
+                fresh.push((m.published_at(), m.id()));
+            }
+        }
+        fresh.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        fresh.truncate(limit);
+        Ok(fresh.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// Recommendations from the kept neighbours' profiles (see [`crate::taste`]), with new
+    /// releases promoted; tracks whose manifest is not known here are left out. Own tracks and
+    /// tracks already listened to or rated are never recommended.
+    pub fn recommend(&self, limit: usize) -> Result<Vec<Recommended>> {
+        self.taste.refresh()?;
+        let fresh = self.new_releases(256)?;
+        let mine = self.artist.public();
+        let mut out = Vec::new();
+        // Ask for a few more than needed: some may be unknown here.
+        for s in self.taste.recommend(limit * 2 + 4, &fresh, |_| false) {
+            if out.len() >= limit {
+                break;
+            }
+            let Some(m) = self.store.manifest(&s.id)? else {
+                continue;
+            };
+            if m.artist_key() == mine {
+                continue;
+            }
+            out.push(Recommended {
+                track: self.summary(&m)?,
+                score: s.score,
+                reason: s.reason,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A recommended track, ready to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recommended {
+    /// The track.
+    pub track: TrackSummary,
+    /// Higher is better; comparable within one list.
+    pub score: f32,
+    /// Why it is recommended, as a sentence.
+    pub reason: String,
 }
 
 fn unix_now() -> u64 {

@@ -27,6 +27,7 @@ mod behaviour;
 mod client;
 pub mod codec;
 mod event_loop;
+mod limits;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,45 @@ pub struct NetworkConfig {
     /// Cap on the chunk bytes per second this peer serves (all peers together); `None`: no cap.
     /// Used to simulate slow seeds in tests and benches.
     pub serve_rate: Option<u64>,
+    /// Per-peer limits on inbound requests and what gets a peer banned.
+    pub limits: PeerLimits,
+}
+
+/// How much one peer may ask of this one. Each peer has a token bucket of requests: a request
+/// without a token is refused and counts as a strike, as does every invalid gossip message it
+/// sends; strikes fade with time, and a peer whose strikes reach `max_strikes` is banned
+/// (disconnected, refused from then on, its gossip score lowered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerLimits {
+    /// Requests per second a peer may send, on average.
+    pub requests_per_sec: f64,
+    /// Requests a peer may send at once after a quiet time (the bucket size).
+    pub request_burst: f64,
+    /// Requests of one peer served at the same time; more are refused (without a strike: an
+    /// honest peer downloading several tracks may get there).
+    pub max_inflight_per_peer: usize,
+    /// Strikes that get a peer banned.
+    pub max_strikes: f64,
+    /// Strikes forgiven per second.
+    pub strike_decay_per_sec: f64,
+    /// A gossip score under which a peer that sent an invalid message is banned. Gossipsub
+    /// weighs recent invalid messages at -100 x 0.5 x their (fading) count squared, so the
+    /// default bans a peer whose second invalid message follows the first within about 2 s;
+    /// each invalid message also costs 40 strikes, which bans a slower offender at its third.
+    pub ban_gossip_score: f64,
+}
+
+impl Default for PeerLimits {
+    fn default() -> Self {
+        Self {
+            requests_per_sec: 200.0,
+            request_burst: 400.0,
+            max_inflight_per_peer: 32,
+            max_strikes: 100.0,
+            strike_decay_per_sec: 1.0,
+            ban_gossip_score: -150.0,
+        }
+    }
 }
 
 impl NetworkConfig {
@@ -72,6 +112,7 @@ impl NetworkConfig {
             idle_timeout: Duration::from_secs(60),
             max_inbound_requests: 64,
             serve_rate: None,
+            limits: PeerLimits::default(),
         }
     }
 }
@@ -165,10 +206,16 @@ pub trait ContentSource: Send + Sync + 'static {
     fn radio_segments(&self, _channel: &ChannelId, _seq: Option<u64>) -> Vec<Vec<u8>> {
         Vec::new()
     }
+    /// Takes `from`'s taste exchange message and returns this peer's own, or `None` to refuse
+    /// (no taste exchange here, a malformed message, or too many exchanges lately).
+    fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
+        let _ = (from, message);
+        None
+    }
 }
 
-/// Answers one request from `source`.
-pub fn serve(source: &dyn ContentSource, request: Request) -> Response {
+/// Answers one request from peer `from` out of `source`.
+pub fn serve(source: &dyn ContentSource, from: PeerId, request: Request) -> Response {
     match request {
         Request::Manifest(id) => Response::Manifest(source.manifest(&id)),
         Request::Chunks {
@@ -201,6 +248,9 @@ pub fn serve(source: &dyn ContentSource, request: Request) -> Response {
                 .rev()
                 .collect(),
         ),
+        Request::Taste(message) => source
+            .taste(from, &message)
+            .map_or(Response::Refused, Response::Taste),
     }
 }
 

@@ -7,7 +7,9 @@
 //!   manifests missing here are fetched in bounded batches, verified, stored and indexed, and the
 //!   tracks it holds are noted as provided by it (so what gossip missed arrives anyway);
 //! - every local track is provided in the DHT; publishing announces and provides;
-//! - downloads run as [`Transfer`]s, one per track.
+//! - downloads run as [`Transfer`]s, one per track;
+//! - taste profiles are exchanged (see [`crate::taste`]): with every peer that connects, then
+//!   with a partner the exchange rules choose every [`NodeOptions::taste_interval`].
 //!
 //! Events for a UI come out of [`Node::subscribe`] (a bounded broadcast: a slow receiver skips
 //! events rather than blocking the node).
@@ -51,6 +53,12 @@ mod radio;
 const MAX_SYNC_PAGES: usize = 64;
 /// Catalog syncs running at once.
 const MAX_CONCURRENT_SYNCS: usize = 4;
+/// Taste exchanges running at once.
+const MAX_CONCURRENT_EXCHANGES: usize = 2;
+/// Peers asked at once for their taste when recommending with no neighbours yet.
+const MAX_EAGER_EXCHANGES: usize = 8;
+/// How long recommending waits for a manifest (or a taste exchange) it does not have yet.
+const RECOMMEND_MANIFEST_WAIT: Duration = Duration::from_secs(3);
 /// Most peers remembered as providers of one track.
 const MAX_PROVIDERS_PER_TRACK: usize = 64;
 
@@ -64,6 +72,9 @@ pub struct NodeOptions {
     /// How often the catalog is synced again with every connected peer (besides the sync when a
     /// peer connects), so that a lost announcement arrives even over a long-lived connection.
     pub resync_interval: Duration,
+    /// How often a taste exchange runs with the partner the rules choose (besides one with
+    /// every peer that connects).
+    pub taste_interval: Duration,
 }
 
 impl NodeOptions {
@@ -73,6 +84,7 @@ impl NodeOptions {
             network: NetworkConfig::loopback(),
             transfer: TransferOptions::default(),
             resync_interval: Duration::from_secs(120),
+            taste_interval: Duration::from_secs(20),
         }
     }
 }
@@ -88,6 +100,8 @@ pub enum NodeEvent {
     TrackDiscovered(TrackId),
     /// A download finished: the track is local.
     TrackLocal(TrackId),
+    /// A taste exchange kept new or newer neighbour profiles: recommendations may change.
+    TasteChanged,
 }
 
 #[derive(Default)]
@@ -164,8 +178,8 @@ impl crate::media::ChunkProvider for NetworkChunks {
     }
 }
 
-/// Serves the store (and the radio rings) to the network.
-struct StoreSource(Store, Arc<RadioHub>);
+/// Serves the store, the taste exchange and the radio rings to the network.
+struct StoreSource(Store, Arc<Library>, Arc<RadioHub>);
 
 impl ContentSource for StoreSource {
     fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
@@ -214,8 +228,12 @@ impl ContentSource for StoreSource {
         }
     }
 
+    fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
+        self.1.taste().answer(&from, message)
+    }
+
     fn radio_segments(&self, channel: &ChannelId, seq: Option<u64>) -> Vec<Vec<u8>> {
-        self.1.segments(channel, seq)
+        self.2.segments(channel, seq)
     }
 }
 
@@ -230,6 +248,9 @@ struct Inner {
     resync_interval: Duration,
     radio: Arc<RadioHub>,
     broadcasts: Mutex<HashMap<ChannelId, JoinHandle<()>>>,
+    taste_interval: Duration,
+    /// Bounds the taste exchanges running at once.
+    exchanges: Arc<Semaphore>,
 }
 
 /// A running peer: library + network. Cheap to clone.
@@ -259,7 +280,11 @@ impl Node {
         let seed = library.dir().key_seed("peer")?;
         let key = net::keypair_from_seed(seed)?;
         let radio = Arc::new(RadioHub::default());
-        let source = Arc::new(StoreSource(library.store().clone(), radio.clone()));
+        let source = Arc::new(StoreSource(
+            library.store().clone(),
+            library.clone(),
+            radio.clone(),
+        ));
         let (client, net_events) = net::spawn(key, options.network, source).await?;
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
@@ -273,6 +298,8 @@ impl Node {
             resync_interval: options.resync_interval,
             radio,
             broadcasts: Mutex::new(HashMap::new()),
+            taste_interval: options.taste_interval,
+            exchanges: Arc::new(Semaphore::new(MAX_CONCURRENT_EXCHANGES)),
         });
         let node = Self { inner };
         let glue = tokio::spawn(node.clone().run(net_events));
@@ -312,9 +339,17 @@ impl Node {
         let mut resync = tokio::time::interval(self.inner.resync_interval);
         // The first tick is immediate; new peers are synced when they connect anyway.
         resync.tick().await;
+        let mut taste = tokio::time::interval(self.inner.taste_interval);
+        taste.tick().await;
         loop {
             let event = tokio::select! {
                 event = net_events.recv() => event,
+                _ = taste.tick() => {
+                    if let Some(peer) = self.inner.library.taste().next_partner() {
+                        self.spawn_exchange(peer);
+                    }
+                    continue;
+                }
                 _ = resync.tick() => {
                     let peers: Vec<PeerId> =
                         lock(&self.inner.providers.connected).iter().copied().collect();
@@ -330,6 +365,8 @@ impl Node {
                     lock(&self.inner.providers.connected).insert(peer);
                     let _ = self.inner.events.send(NodeEvent::PeerConnected(peer));
                     self.spawn_sync(peer, &syncs);
+                    self.inner.library.taste().learn_peer(&peer);
+                    self.spawn_exchange(peer);
                 }
                 NetEvent::PeerDisconnected { peer } => {
                     lock(&self.inner.providers.connected).remove(&peer);
@@ -352,6 +389,86 @@ impl Node {
                 } => self.inner.radio.on_message(&topic, &data, source),
             }
         }
+    }
+
+    fn spawn_exchange(&self, peer: PeerId) {
+        let Ok(permit) = self.inner.exchanges.clone().try_acquire_owned() else {
+            return;
+        };
+        let node = self.clone();
+        tokio::spawn(async move {
+            match node.exchange_taste(peer).await {
+                Ok(kept) => tracing::debug!(%peer, kept, "taste exchange done"),
+                Err(e) => tracing::debug!(%peer, error = %e, "taste exchange failed"),
+            }
+            drop(permit);
+        });
+    }
+
+    /// One push-pull taste exchange with `peer`: sends the own message, takes the answer.
+    /// Returns how many profiles were kept from it.
+    pub async fn exchange_taste(&self, peer: PeerId) -> Result<usize> {
+        let library = self.inner.library.clone();
+        let message = blocking(move || {
+            library.taste().refresh()?;
+            Ok(library.taste().message())
+        })
+        .await?;
+        let answer = match self
+            .inner
+            .client
+            .request(peer, Request::Taste(message))
+            .await?
+        {
+            Response::Taste(bytes) => bytes,
+            Response::Refused => return Err(Error::Taste(format!("{peer} refused the exchange"))),
+            _ => return Err(Error::Taste(format!("{peer} answered out of protocol"))),
+        };
+        let library = self.inner.library.clone();
+        let received = blocking(move || library.taste().receive(&peer, &answer)).await?;
+        if received.kept > 0 {
+            let _ = self.inner.events.send(NodeEvent::TasteChanged);
+        }
+        Ok(received.kept)
+    }
+
+    /// Recommendations (see [`Library::recommend`]); manifests of recommended tracks not known
+    /// here yet are asked from peers first (briefly).
+    pub async fn recommend(&self, limit: usize) -> Result<Vec<crate::library::Recommended>> {
+        if self.inner.library.taste().neighbour_count() == 0 {
+            // Nobody's taste known yet: ask the peers at hand now rather than at the next round.
+            let peers: Vec<PeerId> = lock(&self.inner.providers.connected)
+                .iter()
+                .take(MAX_EAGER_EXCHANGES)
+                .copied()
+                .collect();
+            let exchanges = peers
+                .into_iter()
+                .map(|p| tokio::time::timeout(RECOMMEND_MANIFEST_WAIT, self.exchange_taste(p)));
+            futures::future::join_all(exchanges).await;
+        }
+        let library = self.inner.library.clone();
+        let wanted = blocking(move || {
+            let fresh = library.new_releases(256)?;
+            library.taste().refresh()?;
+            let mut unknown = Vec::new();
+            for s in library.taste().recommend(limit, &fresh, |_| false) {
+                if library.store().manifest(&s.id)?.is_none() {
+                    unknown.push(s.id);
+                }
+            }
+            Ok(unknown)
+        })
+        .await?;
+        let lookups = wanted
+            .into_iter()
+            .map(|id| tokio::time::timeout(RECOMMEND_MANIFEST_WAIT, self.find_manifest(id)));
+        futures::future::join_all(lookups).await;
+        let library = self.inner.library.clone();
+        let mut list = blocking(move || library.recommend(limit)).await?;
+        list.iter_mut()
+            .for_each(|r| self.count_providers(&mut r.track));
+        Ok(list)
     }
 
     /// Stores and indexes verified manifests not known yet; returns how many were new.
@@ -487,10 +604,12 @@ impl Node {
         self.inner.client.provide(manifest.id()).await
     }
 
+    fn count_providers(&self, t: &mut TrackSummary) {
+        t.providers = usize::from(t.local) + self.inner.providers.count(&t.id);
+    }
+
     fn with_providers(&self, mut list: Vec<TrackSummary>) -> Vec<TrackSummary> {
-        for t in &mut list {
-            t.providers = usize::from(t.local) + self.inner.providers.count(&t.id);
-        }
+        list.iter_mut().for_each(|t| self.count_providers(t));
         list
     }
 

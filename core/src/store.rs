@@ -7,7 +7,9 @@
 //! - `meta`: small flags (schema version, a write in progress);
 //! - `history`: listening events (plays, skips with their position, completions) in time order,
 //!   the implicit feedback the recommender learns from;
-//! - `ratings`: track id -> stars (1..=5), the explicit feedback.
+//! - `ratings`: track id -> stars (1..=5), the explicit feedback;
+//! - `profiles`: peer key -> a neighbour's signed taste profile, as received (see
+//!   [`crate::taste`]), so that recommendations survive a restart.
 //!
 //! Invariants: a chunk is stored only under the BLAKE3 hash of its bytes; a track is marked local
 //! only in the same transaction that checks all its chunks are present. A publish writes its
@@ -38,6 +40,7 @@ pub struct Store {
     meta: sled::Tree,
     history: sled::Tree,
     ratings: sled::Tree,
+    profiles: sled::Tree,
     created: bool,
 }
 
@@ -116,6 +119,7 @@ impl Store {
             meta: db.open_tree("meta")?,
             history: db.open_tree("history")?,
             ratings: db.open_tree("ratings")?,
+            profiles: db.open_tree("profiles")?,
             db,
             created: false,
         };
@@ -296,7 +300,7 @@ impl Store {
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(())) => Err(Error::Duplicate(id)),
-            Err(TransactionError::Storage(e)) => Err(Error::Store(e)),
+            Err(TransactionError::Storage(e)) => Err(Error::from(e)),
         }
     }
 
@@ -407,6 +411,27 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Keeps a neighbour's signed taste profile (replacing the one kept for that peer).
+    pub fn put_profile(&self, peer: &[u8; 32], signed: &[u8]) -> Result<()> {
+        self.profiles.insert(peer, signed)?;
+        Ok(())
+    }
+
+    /// Forgets a neighbour's taste profile.
+    pub fn remove_profile(&self, peer: &[u8; 32]) -> Result<()> {
+        self.profiles.remove(peer)?;
+        Ok(())
+    }
+
+    /// Every kept taste profile, as stored (the caller verifies them again).
+    pub fn profiles(&self) -> Result<Vec<Vec<u8>>> {
+        self.profiles
+            .iter()
+            .values()
+            .map(|v| Ok(v?.to_vec()))
+            .collect()
     }
 }
 

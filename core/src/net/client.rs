@@ -80,6 +80,14 @@ impl Client {
         self.call(|reply| Command::Announce { data, reply }).await
     }
 
+    /// Simulates a network partition (tests only): closes the connections to `peers` and
+    /// refuses any new one to or from them, until called again with another set (an empty set
+    /// heals the partition; closed connections are not re-dialled).
+    #[cfg(feature = "test-utils")]
+    pub async fn partition(&self, peers: HashSet<PeerId>) -> Result<()> {
+        self.call(|reply| Command::Partition { peers, reply }).await
+    }
+
     /// Puts a provider record for `id` into the DHT (kept republished while the actor runs).
     pub async fn provide(&self, id: TrackId) -> Result<()> {
         self.call(|reply| Command::Provide { id, reply }).await

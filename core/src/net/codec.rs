@@ -19,8 +19,10 @@ use crate::wire::{DecodeError, Reader, Writer};
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/transfer/1");
 /// Version byte at the start of every request and response body.
 pub const PROTOCOL_VERSION: u8 = 1;
-/// Largest request body.
-pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// Largest request body (a taste exchange message is the largest request).
+pub const MAX_REQUEST_BYTES: usize = MAX_TASTE_BYTES + 1024;
+/// Largest taste exchange message (see [`crate::taste`]), in a request or a response.
+pub const MAX_TASTE_BYTES: usize = 48 * 1024;
 /// Most bytes of chunk data one response carries (a peer asks for fewer chunks when they are big).
 pub const MAX_CHUNK_DATA: usize = 4 * 1024 * 1024;
 /// Most chunks one request may ask for.
@@ -60,6 +62,9 @@ pub enum Request {
     },
     /// Several manifests at once (at most [`MAX_MANIFESTS_PER_REQUEST`]).
     Manifests(Vec<TrackId>),
+    /// A taste exchange: the sender's signed taste message (at most [`MAX_TASTE_BYTES`],
+    /// decoded and checked by [`crate::taste`]); the answer is the receiver's own.
+    Taste(Vec<u8>),
     /// One radio segment (repair of a segment gossip did not bring).
     RadioSegment {
         /// The channel.
@@ -108,6 +113,8 @@ pub enum Response {
     Manifests(Vec<Vec<u8>>),
     /// The request was refused (too busy, malformed, unknown track).
     Refused,
+    /// The answer to a taste exchange: the receiver's signed taste message.
+    Taste(Vec<u8>),
     /// Encoded radio segments, oldest first (at most [`MAX_RADIO_SEGMENTS`]), each still to be
     /// verified against the channel's owner key.
     RadioSegments(Vec<Vec<u8>>),
@@ -118,8 +125,9 @@ const TAG_CHUNKS: u8 = 2;
 const TAG_CATALOG: u8 = 3;
 const TAG_MANIFESTS: u8 = 4;
 const TAG_REFUSED: u8 = 5;
-const TAG_RADIO_SEGMENT: u8 = 6;
-const TAG_RADIO_RECENT: u8 = 7;
+const TAG_TASTE: u8 = 6;
+const TAG_RADIO_SEGMENT: u8 = 7;
+const TAG_RADIO_RECENT: u8 = 8;
 
 fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
     let version = r.u8("version")?;
@@ -173,6 +181,10 @@ impl Request {
                 for id in ids {
                     w.raw(id.as_bytes());
                 }
+            }
+            Self::Taste(message) => {
+                w.u8(TAG_TASTE);
+                w.bytes(message);
             }
             Self::RadioSegment { channel, seq } => {
                 w.u8(TAG_RADIO_SEGMENT);
@@ -234,6 +246,7 @@ impl Request {
                 }
                 Self::Manifests(ids)
             }
+            TAG_TASTE => Self::Taste(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
             TAG_RADIO_SEGMENT => Self::RadioSegment {
                 channel: ChannelId(r.array("channel id")?),
                 seq: r.u64("seq")?,
@@ -289,6 +302,10 @@ impl Response {
                 }
             }
             Self::Refused => w.u8(TAG_REFUSED),
+            Self::Taste(message) => {
+                w.u8(TAG_TASTE);
+                w.bytes(message);
+            }
             Self::RadioSegments(list) => {
                 w.u8(TAG_RADIO_SEGMENT);
                 w.u16(list.len() as u16);
@@ -381,6 +398,7 @@ impl Response {
                 Self::Manifests(list)
             }
             TAG_REFUSED => Self::Refused,
+            TAG_TASTE => Self::Taste(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
             TAG_RADIO_SEGMENT => {
                 let n = r.u16("segment count")? as usize;
                 if n > MAX_RADIO_SEGMENTS {
@@ -542,6 +560,7 @@ mod tests {
             Request::Catalog { after: None },
             Request::Catalog { after: Some(id(3)) },
             Request::Manifests(vec![id(4), id(5)]),
+            Request::Taste(vec![7; 40]),
             Request::RadioSegment {
                 channel: ChannelId([6; 32]),
                 seq: 77,
@@ -569,6 +588,7 @@ mod tests {
             },
             Response::Manifests(vec![vec![1; 10], vec![]]),
             Response::Refused,
+            Response::Taste(vec![6; 12]),
             Response::RadioSegments(vec![vec![1; 30], vec![2; 3]]),
         ]
     }
@@ -619,6 +639,12 @@ mod tests {
             Response::decode(&trailing),
             Err(DecodeError::TrailingBytes(1))
         );
+        let taste = Request::Taste(vec![0; MAX_TASTE_BYTES + 1]).encode();
+        assert!(matches!(
+            Request::decode(&taste),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        assert!(Response::decode(&Response::Taste(vec![0; MAX_TASTE_BYTES + 1]).encode()).is_err());
         assert!(decode_announcement(&[]).is_err());
         assert!(decode_announcement(&[2, 0, 0]).is_err());
         assert!(decode_announcement(&vec![1; MAX_ANNOUNCE_BYTES + 1]).is_err());
@@ -669,8 +695,8 @@ mod tests {
         }
 
         #[test]
-        fn mutated_messages_never_panic(which in 0usize..14, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let mut bytes = if which < 7 { requests()[which].encode() } else { responses()[which - 7].encode() };
+        fn mutated_messages_never_panic(which in 0usize..16, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+            let mut bytes = if which < 8 { requests()[which].encode() } else { responses()[which - 8].encode() };
             let i = pos % bytes.len();
             bytes[i] = byte;
             bytes.truncate(cut % (bytes.len() + 1));

@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::behaviour::{Behaviour, BehaviourEvent, RELEASES_TOPIC};
 use super::codec::{Request, Response, decode_announcement};
+use super::limits::{PeerLimiter, Verdict};
 use super::{
     Client, ContentSource, NetEvent, NetworkConfig, TopicValidator, Validation, is_loopback,
 };
@@ -23,6 +24,10 @@ use crate::model::TrackId;
 const COMMAND_QUEUE: usize = 256;
 const EVENT_QUEUE: usize = 1024;
 const RESPONSE_QUEUE: usize = 256;
+/// Strikes an invalid gossip message costs its sender (see [`super::PeerLimits`]).
+const INVALID_GOSSIP_STRIKES: f64 = 40.0;
+
+type Served = (PeerId, ResponseChannel<Response>, Response);
 
 pub(crate) enum Command {
     ListenAddrs {
@@ -58,6 +63,11 @@ pub(crate) enum Command {
     },
     Banned {
         reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    #[cfg(feature = "test-utils")]
+    Partition {
+        peers: HashSet<PeerId>,
+        reply: oneshot::Sender<()>,
     },
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -97,8 +107,8 @@ struct EventLoop {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
     source: Arc<dyn ContentSource>,
-    responses_tx: mpsc::Sender<(ResponseChannel<Response>, Response)>,
-    responses_rx: mpsc::Receiver<(ResponseChannel<Response>, Response)>,
+    responses_tx: mpsc::Sender<Served>,
+    responses_rx: mpsc::Receiver<Served>,
     inbound_limit: Arc<Semaphore>,
     /// When the rate-limited server may send its next bytes.
     pacer: Arc<std::sync::Mutex<tokio::time::Instant>>,
@@ -106,6 +116,11 @@ struct EventLoop {
     listen_addrs: Vec<Multiaddr>,
     connected: HashMap<PeerId, Multiaddr>,
     banned: HashSet<PeerId>,
+    /// Request buckets and strikes of connected peers.
+    limiters: HashMap<PeerId, PeerLimiter>,
+    /// Peers on the other side of a simulated network partition (tests only): no connection to
+    /// them is kept, none is made, nothing is sent or served. Unlike a ban it can be lifted.
+    gated: HashSet<PeerId>,
     pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId>>>,
     pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response>>>,
     pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
@@ -189,6 +204,8 @@ pub(super) async fn spawn(
         listen_addrs,
         connected: HashMap::new(),
         banned: HashSet::new(),
+        limiters: HashMap::new(),
+        gated: HashSet::new(),
         pending_dials: HashMap::new(),
         pending_requests: HashMap::new(),
         pending_providers: HashMap::new(),
@@ -221,7 +238,10 @@ impl EventLoop {
                         return;
                     }
                 },
-                Some((channel, response)) = self.responses_rx.recv() => {
+                Some((peer, channel, response)) = self.responses_rx.recv() => {
+                    if let Some(limiter) = self.limiters.get_mut(&peer) {
+                        limiter.inflight = limiter.inflight.saturating_sub(1);
+                    }
                     // The requester may have gone; nothing to do then.
                     let _ = self.swarm.behaviour_mut().transfer.send_response(channel, response);
                 }
@@ -243,6 +263,37 @@ impl EventLoop {
             .unwrap_or_else(|a| a)
     }
 
+    /// Whether nothing may be exchanged with `peer` (banned, or behind a partition).
+    fn shut_out(&self, peer: &PeerId) -> bool {
+        self.banned.contains(peer) || self.gated.contains(peer)
+    }
+
+    /// Penalises a misbehaving peer: disconnects it, refuses it from now on and lowers its
+    /// gossip score.
+    fn ban(&mut self, peer: PeerId) {
+        tracing::info!(%peer, "banning peer");
+        self.banned.insert(peer);
+        self.limiters.remove(&peer);
+        let behaviour = self.swarm.behaviour_mut();
+        behaviour.gossipsub.set_application_score(&peer, -1000.0);
+        behaviour.gossipsub.blacklist_peer(&peer);
+        behaviour.kad.remove_peer(&peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    /// Adds strikes to `peer`, banning it when it runs out.
+    fn strike(&mut self, peer: PeerId, weight: f64) {
+        let limits = &self.config.limits;
+        let limiter = self
+            .limiters
+            .entry(peer)
+            .or_insert_with(|| PeerLimiter::new(limits, std::time::Instant::now()));
+        if limiter.strike(limits, std::time::Instant::now(), weight) {
+            tracing::info!(%peer, "peer ran out of strikes");
+            self.ban(peer);
+        }
+    }
+
     fn emit(&self, event: NetEvent) {
         if let Err(e) = self.events.try_send(event) {
             // Losing an announcement is harmless: anti-entropy fetches what gossip missed.
@@ -260,6 +311,12 @@ impl EventLoop {
                 if let Some(peer) = super::peer_id_of(&addr) {
                     if self.banned.contains(&peer) {
                         let _ = reply.send(Err(Error::Network(format!("peer {peer} is banned"))));
+                        return;
+                    }
+                    if self.gated.contains(&peer) {
+                        let _ = reply.send(Err(Error::Network(format!(
+                            "peer {peer} is unreachable (partitioned)"
+                        ))));
                         return;
                     }
                     if peer == *self.swarm.local_peer_id() {
@@ -299,8 +356,10 @@ impl EventLoop {
                 request,
                 reply,
             } => {
-                if self.banned.contains(&peer) {
-                    let _ = reply.send(Err(Error::Network(format!("peer {peer} is banned"))));
+                if self.shut_out(&peer) {
+                    let _ = reply.send(Err(Error::Network(format!(
+                        "peer {peer} is banned or unreachable"
+                    ))));
                     return;
                 }
                 let id = self
@@ -342,17 +401,21 @@ impl EventLoop {
                     .insert(query, (HashSet::new(), reply));
             }
             Command::Ban { peer, reply } => {
-                tracing::info!(%peer, "banning peer");
-                self.banned.insert(peer);
-                let behaviour = self.swarm.behaviour_mut();
-                behaviour.gossipsub.set_application_score(&peer, -1000.0);
-                behaviour.gossipsub.blacklist_peer(&peer);
-                behaviour.kad.remove_peer(&peer);
-                let _ = self.swarm.disconnect_peer_id(peer);
+                self.ban(peer);
                 let _ = reply.send(());
             }
             Command::Banned { reply } => {
                 let _ = reply.send(self.banned.iter().copied().collect());
+            }
+            #[cfg(feature = "test-utils")]
+            Command::Partition { peers, reply } => {
+                for peer in &peers {
+                    if self.connected.contains_key(peer) {
+                        let _ = self.swarm.disconnect_peer_id(*peer);
+                    }
+                }
+                self.gated = peers;
+                let _ = reply.send(());
             }
             Command::Shutdown { .. } => {}
             Command::Subscribe {
@@ -441,11 +504,12 @@ impl EventLoop {
                 num_established,
                 ..
             } => {
-                if self.banned.contains(&peer_id) {
+                if self.shut_out(&peer_id) {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     if let Some(reply) = self.pending_dials.remove(&connection_id) {
-                        let _ =
-                            reply.send(Err(Error::Network(format!("peer {peer_id} is banned"))));
+                        let _ = reply.send(Err(Error::Network(format!(
+                            "peer {peer_id} is banned or unreachable"
+                        ))));
                     }
                     return;
                 }
@@ -483,6 +547,7 @@ impl EventLoop {
                 num_established: 0,
                 ..
             } if self.connected.remove(&peer_id).is_some() => {
+                self.limiters.remove(&peer_id);
                 self.emit(NetEvent::PeerDisconnected { peer: peer_id });
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -493,7 +558,7 @@ impl EventLoop {
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                if self.banned.contains(&peer_id) {
+                if self.shut_out(&peer_id) {
                     return;
                 }
                 for addr in info.listen_addrs {
@@ -555,11 +620,12 @@ impl EventLoop {
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
-                if let Ok(manifest) = verdict {
-                    self.emit(NetEvent::Announcement {
+                match verdict {
+                    Ok(manifest) => self.emit(NetEvent::Announcement {
                         manifest: Box::new(manifest),
                         origin: message.source,
-                    });
+                    }),
+                    Err(_) => self.on_invalid_gossip(propagation_source),
                 }
             }
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
@@ -603,6 +669,36 @@ impl EventLoop {
         }
     }
 
+    /// A peer sent an invalid gossip message: gossipsub has scored it down; ban it once its score
+    /// shows it keeps doing so, or when it runs out of strikes.
+    fn on_invalid_gossip(&mut self, peer: PeerId) {
+        let score = self.swarm.behaviour().gossipsub.peer_score(&peer);
+        if score.is_some_and(|s| s < self.config.limits.ban_gossip_score) {
+            tracing::info!(%peer, ?score, "gossip score too low");
+            self.ban(peer);
+            return;
+        }
+        self.strike(peer, INVALID_GOSSIP_STRIKES);
+    }
+
+    /// Decides whether to serve an inbound request from `peer`.
+    fn admit(&mut self, peer: PeerId) -> Verdict {
+        let limits = &self.config.limits;
+        let now = std::time::Instant::now();
+        let limiter = self
+            .limiters
+            .entry(peer)
+            .or_insert_with(|| PeerLimiter::new(limits, now));
+        if limiter.inflight >= limits.max_inflight_per_peer {
+            return Verdict::Refuse;
+        }
+        let verdict = limiter.request(limits, now);
+        if verdict == Verdict::Serve {
+            limiter.inflight += 1;
+        }
+        verdict
+    }
+
     fn on_transfer_event(&mut self, event: request_response::Event<Request, Response>) {
         match event {
             request_response::Event::Message {
@@ -613,15 +709,28 @@ impl EventLoop {
                     },
                 ..
             } => {
-                if self.banned.contains(&peer) {
+                if self.shut_out(&peer) {
                     return;
                 }
-                let Ok(permit) = self.inbound_limit.clone().try_acquire_owned() else {
+                let verdict = self.admit(peer);
+                let permit = match verdict {
+                    Verdict::Serve => self.inbound_limit.clone().try_acquire_owned().ok(),
+                    Verdict::Refuse | Verdict::Ban => None,
+                };
+                let Some(permit) = permit else {
+                    if verdict == Verdict::Serve
+                        && let Some(limiter) = self.limiters.get_mut(&peer)
+                    {
+                        limiter.inflight = limiter.inflight.saturating_sub(1);
+                    }
                     let _ = self
                         .swarm
                         .behaviour_mut()
                         .transfer
                         .send_response(channel, Response::Refused);
+                    if verdict == Verdict::Ban {
+                        self.ban(peer);
+                    }
                     return;
                 };
                 let source = self.source.clone();
@@ -630,7 +739,7 @@ impl EventLoop {
                 let rate = self.config.serve_rate;
                 tokio::spawn(async move {
                     let response =
-                        tokio::task::spawn_blocking(move || super::serve(&*source, request))
+                        tokio::task::spawn_blocking(move || super::serve(&*source, peer, request))
                             .await
                             .unwrap_or(Response::Refused);
                     if let (Some(rate), Response::Chunks { chunks, .. }) = (rate, &response) {
@@ -644,7 +753,7 @@ impl EventLoop {
                         };
                         tokio::time::sleep_until(ready).await;
                     }
-                    let _ = responses.send((channel, response)).await;
+                    let _ = responses.send((peer, channel, response)).await;
                     drop(permit);
                 });
             }

@@ -17,14 +17,17 @@ use crate::radio::{
 
 /// How many of the newest local releases open each round of a personal radio.
 const PERSONAL_NEW_RELEASES: usize = 3;
+/// How many recommendations open each round of a personal radio.
+const PERSONAL_RECOMMENDED: usize = 10;
 
 impl Node {
     /// Starts broadcasting the channel `name`, owned by this peer's artist key, from this node,
     /// and returns its descriptor at once (the broadcast runs on the node's runtime). A channel
     /// of the same name that already runs here is restarted with the new queue.
     ///
-    /// [`RadioQueue::Personal`] plays an endless queue: for now the local library, each round
-    /// the newest releases first and then the rest shuffled (the recommender is not wired in).
+    /// [`RadioQueue::Personal`] plays an endless queue: each round the recommender's picks
+    /// (with its share of promoted new releases), then the newest local releases, then the rest
+    /// of the local library shuffled.
     /// The next track is fetched (if needed) while the current one plays.
     pub async fn radio_start(&self, name: &str, queue: RadioQueue) -> Result<ChannelDescriptor> {
         self.radio_start_with(name, "", queue, BroadcastOptions::default())
@@ -176,8 +179,17 @@ impl Node {
         }
     }
 
-    /// One round of the personal radio: the newest local releases, then the rest shuffled.
+    /// One round of the personal radio: the recommender's picks (which include a share of new
+    /// releases; fetched while the previous track plays), then the newest local releases, then
+    /// the rest of the local library shuffled.
     async fn personal_round(&self) -> Result<Vec<TrackId>> {
+        let recommended: Vec<TrackId> = match self.recommend(PERSONAL_RECOMMENDED).await {
+            Ok(list) => list.into_iter().map(|r| r.track.id).collect(),
+            Err(e) => {
+                tracing::info!(error = %e, "no recommendations for the personal radio");
+                Vec::new()
+            }
+        };
         let store = self.inner.library.store().clone();
         let mut tracks = blocking(move || {
             let mut out = Vec::new();
@@ -193,7 +205,13 @@ impl Node {
         let split = PERSONAL_NEW_RELEASES.min(tracks.len());
         let mut rest = tracks.split_off(split);
         rest.shuffle(&mut rand::thread_rng());
-        Ok(tracks.into_iter().chain(rest).map(|(_, id)| id).collect())
+        let mut round = recommended;
+        for (_, id) in tracks.into_iter().chain(rest) {
+            if !round.contains(&id) {
+                round.push(id);
+            }
+        }
+        Ok(round)
     }
 }
 

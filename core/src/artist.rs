@@ -1,0 +1,230 @@
+//! Artists by key, without a central registry: an [`ArtistProfile`] is an artist's signed
+//! display name and list of releases, kept in the DHT as a record under the artist key
+//! ([`record_key`]), so that a peer that missed the gossip can still find an artist's catalog.
+//!
+//! The record is self-certifying: anyone may store or serve it, nobody but the key's owner can
+//! write one that verifies. A newer profile (a higher `version`, the time it was signed) replaces
+//! an older one; a reader takes the newest valid copy among those the DHT returns.
+//!
+//! ```
+//! use busker_core::artist::ArtistProfile;
+//! use busker_core::model::{ArtistKeypair, TrackId};
+//! let key = ArtistKeypair::generate();
+//! let profile = ArtistProfile::sign(&key, "Ada", 7, vec![TrackId([1; 32])]);
+//! let back = ArtistProfile::decode(&profile.encode()).unwrap();
+//! assert_eq!(back, profile);
+//! ```
+
+use crate::model::{ArtistKey, ArtistKeypair, TrackId};
+use crate::wire::{DecodeError, Reader, Writer, truncate_utf8};
+
+const MAGIC: &[u8; 3] = b"BAP";
+/// Version byte of the profile record.
+pub const PROFILE_VERSION: u8 = 1;
+/// Domain separation for profile signatures.
+const SIGNING_CONTEXT: &[u8] = b"busker artist profile v1\0";
+/// Longest display name, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+/// Most releases one profile lists (the newest ones when an artist has more).
+pub const MAX_RELEASES: usize = 1024;
+/// Largest encoded profile.
+pub const MAX_PROFILE_BYTES: usize =
+    3 + 1 + 32 + 8 + 4 + MAX_NAME_BYTES + 2 + 32 * MAX_RELEASES + 64;
+
+/// The DHT key of an artist's profile record.
+pub fn record_key(artist: &ArtistKey) -> Vec<u8> {
+    let mut key = b"/busker/artist/1/".to_vec();
+    key.extend_from_slice(&artist.0);
+    key
+}
+
+/// An artist's signed profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtistProfile {
+    /// The artist's public key (also the record key).
+    pub key: ArtistKey,
+    /// Grows with every new profile (milliseconds since the Unix epoch at signing).
+    pub version: u64,
+    /// Display name.
+    pub name: String,
+    /// Track ids of the artist's releases.
+    pub releases: Vec<TrackId>,
+    signature: [u8; 64],
+}
+
+impl ArtistProfile {
+    /// Signs a profile (the name is cut to [`MAX_NAME_BYTES`], the list to [`MAX_RELEASES`]).
+    pub fn sign(key: &ArtistKeypair, name: &str, version: u64, mut releases: Vec<TrackId>) -> Self {
+        releases.truncate(MAX_RELEASES);
+        let mut profile = Self {
+            key: key.public(),
+            version,
+            name: truncate_utf8(name, MAX_NAME_BYTES).to_owned(),
+            releases,
+            signature: [0; 64],
+        };
+        profile.signature = key.sign(SIGNING_CONTEXT, &profile.body());
+        profile
+    }
+
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(64 + 32 * self.releases.len());
+        w.raw(MAGIC);
+        w.u8(PROFILE_VERSION);
+        w.raw(&self.key.0);
+        w.u64(self.version);
+        w.str(&self.name);
+        w.u16(self.releases.len() as u16);
+        for id in &self.releases {
+            w.raw(id.as_bytes());
+        }
+        w.into_bytes()
+    }
+
+    /// The canonical record: the signed body, then the signature.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = self.body();
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Decodes a record and verifies its signature against the key it names.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_PROFILE_BYTES {
+            return Err(DecodeError::TooLarge {
+                what: "artist profile",
+                len: bytes.len(),
+                max: MAX_PROFILE_BYTES,
+            });
+        }
+        let body_len = bytes
+            .len()
+            .checked_sub(64)
+            .ok_or(DecodeError::Truncated("artist profile"))?;
+        let (body, sig) = bytes.split_at(body_len);
+        let mut r = Reader::new(body);
+        if &r.array::<3>("magic")? != MAGIC {
+            return Err(DecodeError::BadMagic("artist profile"));
+        }
+        let version = r.u8("version")?;
+        if version != PROFILE_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "artist profile",
+                found: version,
+                supported: PROFILE_VERSION,
+            });
+        }
+        let key = ArtistKey(r.array("artist key")?);
+        let profile_version = r.u64("profile version")?;
+        let name = r.str("name", MAX_NAME_BYTES)?;
+        let n = r.u16("release count")? as usize;
+        if n > MAX_RELEASES {
+            return Err(DecodeError::TooLarge {
+                what: "releases",
+                len: n,
+                max: MAX_RELEASES,
+            });
+        }
+        let mut releases = Vec::with_capacity(n);
+        for _ in 0..n {
+            releases.push(TrackId(r.array("release")?));
+        }
+        r.finish()?;
+        let signature: [u8; 64] = sig
+            .try_into()
+            .map_err(|_| DecodeError::Truncated("signature"))?;
+        key.verify(SIGNING_CONTEXT, body, &signature)?;
+        Ok(Self {
+            key,
+            version: profile_version,
+            name,
+            releases,
+            signature,
+        })
+    }
+
+    /// The newest valid profile of `artist` among `records` (as a DHT lookup returns them);
+    /// records that do not verify, or that belong to another key, are ignored.
+    pub fn newest(artist: &ArtistKey, records: &[Vec<u8>]) -> Option<Self> {
+        records
+            .iter()
+            .filter_map(|r| Self::decode(r).ok())
+            .filter(|p| p.key == *artist)
+            .max_by_key(|p| p.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> (ArtistKeypair, ArtistProfile) {
+        let key = ArtistKeypair::from_seed([3; 32]);
+        let p = ArtistProfile::sign(
+            &key,
+            "Ada Lovelace",
+            5,
+            vec![TrackId([1; 32]), TrackId([2; 32])],
+        );
+        (key, p)
+    }
+
+    #[test]
+    fn profiles_round_trip_and_verify() {
+        let (_, p) = profile();
+        let back = ArtistProfile::decode(&p.encode()).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(back.releases.len(), 2);
+        assert!(record_key(&p.key).ends_with(&p.key.0));
+    }
+
+    #[test]
+    fn forged_truncated_and_oversized_records_are_rejected() {
+        let (_, p) = profile();
+        let bytes = p.encode();
+        let mut forged = bytes.clone();
+        // Rename the artist: the signature no longer holds.
+        let at = 3 + 1 + 32 + 8 + 4;
+        forged[at] ^= 0x20;
+        assert_eq!(
+            ArtistProfile::decode(&forged),
+            Err(DecodeError::BadSignature)
+        );
+        // Someone else's key signing a profile that claims to be Ada's.
+        let mallory = ArtistKeypair::from_seed([9; 32]);
+        let mut claim = ArtistProfile::sign(&mallory, "Ada Lovelace", 99, vec![]);
+        claim.key = p.key;
+        assert!(ArtistProfile::decode(&claim.encode()).is_err());
+        for cut in [0, 10, bytes.len() - 1] {
+            assert!(ArtistProfile::decode(&bytes[..cut]).is_err());
+        }
+        assert!(ArtistProfile::decode(&vec![0; MAX_PROFILE_BYTES + 1]).is_err());
+    }
+
+    #[test]
+    fn the_newest_valid_profile_of_the_right_key_wins() {
+        let (key, old) = profile();
+        let new = ArtistProfile::sign(&key, "Ada", 9, vec![TrackId([7; 32])]);
+        let other = ArtistProfile::sign(&ArtistKeypair::from_seed([8; 32]), "Eve", 50, vec![]);
+        let mut broken = new.encode();
+        broken[50] ^= 1;
+        let records = vec![old.encode(), broken, other.encode(), new.encode()];
+        assert_eq!(ArtistProfile::newest(&key.public(), &records), Some(new));
+        assert_eq!(ArtistProfile::newest(&key.public(), &[]), None);
+    }
+
+    #[test]
+    fn random_mutations_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let (_, p) = profile();
+        let bytes = p.encode();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for _ in 0..2000 {
+            let mut m = bytes.clone();
+            let i = rng.gen_range(0..m.len());
+            m[i] = rng.r#gen();
+            m.truncate(rng.gen_range(0..=m.len()));
+            assert!(m == bytes || ArtistProfile::decode(&m).is_err());
+        }
+    }
+}

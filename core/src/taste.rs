@@ -1,0 +1,533 @@
+//! Taste profiles over the network: the live side of the recommender's exchange rules.
+//!
+//! Every peer describes its taste as a [`TasteProfile`] built from its own listening history and
+//! ratings (one weight per track, [`Feedback::weight`]), signs the canonical bytes with its peer
+//! key, and swaps profiles with other peers in push-pull exchanges over the transfer protocol
+//! ([`Request::Taste`](crate::net::Request::Taste)). Which peers it keeps, whom it asks next and
+//! how much each kept profile weighs are the pure rules of
+//! [`busker_recommender::Neighbourhood`], the same code the `busker-eval` gossip simulation runs.
+//!
+//! A taste message carries the sender's own signed profile first, then the signed profiles of its
+//! closest neighbours (forwarded untouched, so their owners' signatures still hold) and a hint of
+//! peer keys. A message is accepted only whole: it must fit [`MAX_TASTE_BYTES`], decode exactly,
+//! and every profile must carry a valid signature of the key it names, the first being the
+//! sender's own. Anything else is rejected with [`Error::Taste`] and nothing of it is kept.
+//!
+//! Kept profiles are stored (`profiles` tree) so recommendations work after a restart, and
+//! without a running node. A peer answers at most [`MAX_ANSWERS_PER_WINDOW`] exchanges per
+//! [`ANSWER_WINDOW`]: more are refused, so a flood cannot make it do unbounded work.
+//!
+//! Keys: a peer's [`Key`] is its ed25519 public key (the libp2p identity of every Busker peer),
+//! an item's [`Key`] is a [`TrackId`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use busker_recommender::{
+    Feedback, Key, MAX_PROFILE_BYTES, Neighbourhood, NeighbourhoodConfig, Reason, TasteProfile,
+};
+use libp2p::PeerId;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::error::{Error, Result};
+use crate::model::{ArtistKey, ArtistKeypair, TrackId};
+use crate::net::codec::MAX_TASTE_BYTES;
+use crate::store::{ListenKind, Store};
+use crate::wire::{DecodeError, Reader, Writer};
+
+/// Domain separation for profile signatures.
+const SIGNING_CONTEXT: &[u8] = b"busker taste profile v1\0";
+const MAGIC: &[u8; 3] = b"BTM";
+/// Version byte of a taste message.
+pub const MESSAGE_VERSION: u8 = 1;
+/// Most profiles in one message.
+pub const MAX_MESSAGE_PROFILES: usize = 64;
+/// Most peer keys in one message's hint.
+pub const MAX_HINT: usize = 32;
+/// Most exchanges answered per [`ANSWER_WINDOW`].
+pub const MAX_ANSWERS_PER_WINDOW: usize = 20;
+/// The window of [`MAX_ANSWERS_PER_WINDOW`].
+pub const ANSWER_WINDOW: Duration = Duration::from_secs(10);
+/// Share of recommendation slots given to new releases.
+pub const PROMOTION_SHARE: f32 = 0.2;
+
+/// A taste profile with its owner's signature over its canonical bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedProfile {
+    profile: TasteProfile,
+    bytes: Vec<u8>,
+    signature: [u8; 64],
+}
+
+impl SignedProfile {
+    /// Signs `profile` with `key`; `profile.peer` must be `key`'s public key.
+    pub fn sign(profile: TasteProfile, key: &ArtistKeypair) -> Self {
+        let bytes = profile.encode();
+        let signature = key.sign(SIGNING_CONTEXT, &bytes);
+        Self {
+            profile,
+            bytes,
+            signature,
+        }
+    }
+
+    /// Decodes a profile and checks its signature against the key it names.
+    pub fn verify(bytes: &[u8], signature: [u8; 64]) -> Result<Self> {
+        let profile = TasteProfile::decode(bytes).map_err(|e| Error::Taste(e.to_string()))?;
+        ArtistKey(profile.peer.0)
+            .verify(SIGNING_CONTEXT, bytes, &signature)
+            .map_err(|_| Error::Taste("a profile's signature does not match its key".into()))?;
+        Ok(Self {
+            profile,
+            bytes: bytes.to_vec(),
+            signature,
+        })
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &TasteProfile {
+        &self.profile
+    }
+
+    /// The stored form: the canonical profile bytes followed by the 64-byte signature.
+    pub fn to_stored(&self) -> Vec<u8> {
+        let mut out = self.bytes.clone();
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Reads the stored form back, checking the signature again.
+    pub fn from_stored(stored: &[u8]) -> Result<Self> {
+        let split = stored
+            .len()
+            .checked_sub(64)
+            .ok_or_else(|| Error::Taste("stored profile is truncated".into()))?;
+        let (bytes, sig) = stored.split_at(split);
+        let signature: [u8; 64] = sig
+            .try_into()
+            .map_err(|_| Error::Taste("stored profile is truncated".into()))?;
+        Self::verify(bytes, signature)
+    }
+}
+
+/// One taste exchange message: profiles (the sender's first) and a hint of peer keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TasteMessage {
+    /// Signed profiles; the first is the sender's own.
+    pub profiles: Vec<SignedProfile>,
+    /// Peers the sender suggests as future partners.
+    pub hint: Vec<Key>,
+}
+
+impl TasteMessage {
+    /// The canonical encoding: `"BTM"`, version, profile count (u16), each profile as a
+    /// length-prefixed byte string plus its 64-byte signature, hint count (u16), 32-byte keys.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(4096);
+        w.raw(MAGIC);
+        w.u8(MESSAGE_VERSION);
+        w.u16(self.profiles.len() as u16);
+        for p in &self.profiles {
+            w.bytes(&p.bytes);
+            w.raw(&p.signature);
+        }
+        w.u16(self.hint.len() as u16);
+        for k in &self.hint {
+            w.raw(&k.0);
+        }
+        w.into_bytes()
+    }
+
+    /// Decodes a message and verifies every profile in it. `sender`, when given, must be the
+    /// owner of the first profile. Rejects the whole message on the first fault.
+    pub fn decode(bytes: &[u8], sender: Option<&Key>) -> Result<Self> {
+        if bytes.len() > MAX_TASTE_BYTES {
+            return Err(Error::Taste(format!(
+                "message of {} bytes is over the {MAX_TASTE_BYTES}-byte limit",
+                bytes.len()
+            )));
+        }
+        let mut r = Reader::new(bytes);
+        if &r.array::<3>("magic")? != MAGIC {
+            return Err(DecodeError::Invalid("taste message magic").into());
+        }
+        let version = r.u8("version")?;
+        if version != MESSAGE_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "taste message",
+                found: version,
+                supported: MESSAGE_VERSION,
+            }
+            .into());
+        }
+        let n = r.u16("profile count")? as usize;
+        if n == 0 || n > MAX_MESSAGE_PROFILES {
+            return Err(Error::Taste(format!(
+                "{n} profiles in one message (1 to {MAX_MESSAGE_PROFILES})"
+            )));
+        }
+        let mut profiles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let body = r.bytes("profile", MAX_PROFILE_BYTES)?;
+            let signature = r.array::<64>("signature")?;
+            profiles.push(SignedProfile::verify(body, signature)?);
+        }
+        let h = r.u16("hint count")? as usize;
+        if h > MAX_HINT {
+            return Err(Error::Taste(format!(
+                "{h} hinted peers (at most {MAX_HINT})"
+            )));
+        }
+        let mut hint = Vec::with_capacity(h);
+        for _ in 0..h {
+            hint.push(Key(r.array("peer key")?));
+        }
+        r.finish()?;
+        if let Some(sender) = sender
+            && profiles[0].profile.peer != *sender
+        {
+            return Err(Error::Taste(
+                "the first profile is not the sender's own".into(),
+            ));
+        }
+        Ok(Self { profiles, hint })
+    }
+}
+
+/// The taste key of a libp2p peer (its ed25519 public key), if it has one.
+pub fn peer_key(peer: &PeerId) -> Option<Key> {
+    let public = libp2p::identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
+    Some(Key(public.try_into_ed25519().ok()?.to_bytes()))
+}
+
+/// The libp2p peer id of a taste key.
+pub fn key_peer(key: &Key) -> Option<PeerId> {
+    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0).ok()?;
+    Some(libp2p::identity::PublicKey::from(public).to_peer_id())
+}
+
+/// A recommended track with its score and the reason to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    /// The track.
+    pub id: TrackId,
+    /// Higher is better; comparable within one list.
+    pub score: f32,
+    /// Why, as a sentence ("liked by 3 peers whose taste is close to yours").
+    pub reason: String,
+}
+
+/// What the taste exchange did with one incoming message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Received {
+    /// Profiles kept (new or newer than before).
+    pub kept: usize,
+    /// Profiles in the message.
+    pub offered: usize,
+}
+
+struct State {
+    hood: Neighbourhood,
+    /// Signed forms of the kept profiles, to forward and store.
+    signed: HashMap<Key, SignedProfile>,
+    own: SignedProfile,
+    rng: StdRng,
+    answered: VecDeque<Instant>,
+}
+
+/// One peer's side of the taste exchange. Thread-safe; methods touching the store block.
+pub struct Taste {
+    key: ArtistKeypair,
+    me: Key,
+    store: Store,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Taste {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Taste")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The owner's taste from the listening history and ratings in `store`.
+pub fn own_items(store: &Store) -> Result<HashMap<TrackId, Feedback>> {
+    let mut feedback: HashMap<TrackId, Feedback> = HashMap::new();
+    for listen in store.listens()? {
+        let f = feedback.entry(listen.id).or_default();
+        match listen.kind {
+            ListenKind::Play => f.plays += 1,
+            ListenKind::Skip { .. } => f.skips += 1,
+            ListenKind::Complete => {}
+        }
+    }
+    for (id, stars) in store.ratings()? {
+        feedback.entry(id).or_default().stars = Some(stars);
+    }
+    Ok(feedback)
+}
+
+impl Taste {
+    /// Opens the exchange for the peer with secret `peer_seed`: builds the own profile from
+    /// `store` and takes back the profiles kept before (each verified again; broken ones are
+    /// dropped from the store).
+    pub fn open(store: Store, peer_seed: [u8; 32]) -> Result<Self> {
+        let key = ArtistKeypair::from_seed(peer_seed);
+        let me = Key(key.public().0);
+        let profile = Self::profile_from(&store, me, now_ms())?;
+        let own = SignedProfile::sign(profile.clone(), &key);
+        let hood = Neighbourhood::new(profile, NeighbourhoodConfig::default())
+            .map_err(|e| Error::Taste(e.to_string()))?;
+        let taste = Self {
+            key,
+            me,
+            state: Mutex::new(State {
+                hood,
+                signed: HashMap::new(),
+                own,
+                rng: StdRng::from_entropy(),
+                answered: VecDeque::new(),
+            }),
+            store,
+        };
+        for stored in taste.store.profiles()? {
+            match SignedProfile::from_stored(&stored) {
+                Ok(p) => {
+                    taste.consider(p)?;
+                }
+                Err(e) => tracing::warn!(error = %e, "dropping a stored taste profile"),
+            }
+        }
+        // Whatever did not make it back in (broken, or no longer among the best) is forgotten.
+        let kept: Vec<Key> = taste.state().signed.keys().copied().collect();
+        for stored in taste.store.profiles()? {
+            if let Some(peer) = stored.get(4..36).and_then(|b| <[u8; 32]>::try_from(b).ok())
+                && !kept.contains(&Key(peer))
+            {
+                taste.store.remove_profile(&peer)?;
+            }
+        }
+        Ok(taste)
+    }
+
+    fn profile_from(store: &Store, me: Key, version: u64) -> Result<TasteProfile> {
+        let items = own_items(store)?
+            .into_iter()
+            .map(|(id, f)| (Key(id.0), f.weight()));
+        Ok(TasteProfile::new(me, version, items, []))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This peer's taste key.
+    pub fn me(&self) -> Key {
+        self.me
+    }
+
+    /// The own profile as it stands.
+    pub fn own(&self) -> TasteProfile {
+        self.state().own.profile.clone()
+    }
+
+    /// Rebuilds the own profile from the store; a change gets a new version and signature.
+    pub fn refresh(&self) -> Result<()> {
+        let fresh = Self::profile_from(&self.store, self.me, 0)?;
+        let mut state = self.state();
+        let old = &state.own.profile;
+        if fresh.items == old.items && fresh.follows == old.follows {
+            return Ok(());
+        }
+        let version = now_ms().max(old.version + 1);
+        let profile = TasteProfile { version, ..fresh };
+        state
+            .hood
+            .set_own(profile.clone())
+            .map_err(|e| Error::Taste(e.to_string()))?;
+        state.own = SignedProfile::sign(profile, &self.key);
+        Ok(())
+    }
+
+    /// Offers one verified profile to the neighbourhood; stores it when kept.
+    fn consider(&self, p: SignedProfile) -> Result<bool> {
+        use busker_recommender::Admission;
+        let peer = p.profile.peer;
+        let admission = {
+            let mut state = self.state();
+            let admission = state.hood.consider(p.profile.clone());
+            match admission {
+                Admission::Admitted | Admission::Updated => {
+                    state.signed.insert(peer, p.clone());
+                }
+                Admission::Replaced(old) => {
+                    state.signed.remove(&old);
+                    state.signed.insert(peer, p.clone());
+                }
+                _ => {}
+            }
+            admission
+        };
+        match admission {
+            Admission::Admitted | Admission::Updated => {
+                self.store.put_profile(&peer.0, &p.to_stored())?;
+                Ok(true)
+            }
+            Admission::Replaced(old) => {
+                self.store.remove_profile(&old.0)?;
+                self.store.put_profile(&peer.0, &p.to_stored())?;
+                Ok(true)
+            }
+            Admission::Rejected(e) => Err(Error::Taste(e.to_string())),
+            _ => Ok(false),
+        }
+    }
+
+    /// The message to send to a partner (or to answer with): the own signed profile first,
+    /// then the closest neighbours' as the rules allow, and a hint.
+    pub fn message(&self) -> Vec<u8> {
+        let mut state = self.state();
+        let State {
+            hood,
+            signed,
+            own,
+            rng,
+            ..
+        } = &mut *state;
+        let mut profiles = vec![own.clone()];
+        profiles.extend(
+            hood.gossip_profiles()
+                .into_iter()
+                .skip(1)
+                .filter_map(|p| signed.get(&p.peer).cloned())
+                .take(MAX_MESSAGE_PROFILES - 1),
+        );
+        let mut hint = hood.gossip_hint(rng);
+        hint.truncate(MAX_HINT);
+        TasteMessage { profiles, hint }.encode()
+    }
+
+    /// Takes a message from `from` (checked whole, see the module docs) into the
+    /// neighbourhood.
+    pub fn receive(&self, from: &PeerId, bytes: &[u8]) -> Result<Received> {
+        let sender =
+            peer_key(from).ok_or_else(|| Error::Taste("sender has no ed25519 key".into()))?;
+        let message = TasteMessage::decode(bytes, Some(&sender))?;
+        let offered = message.profiles.len();
+        let mut kept = 0;
+        for p in message.profiles {
+            if p.profile.peer != self.me && self.consider(p)? {
+                kept += 1;
+            }
+        }
+        let mut state = self.state();
+        state.hood.learn_peers(message.hint);
+        state.hood.learn_peers([sender]);
+        Ok(Received { kept, offered })
+    }
+
+    /// Answers an exchange: takes `from`'s message and returns the own one, or `None` when the
+    /// message is bad or too many exchanges came in lately.
+    pub fn answer(&self, from: &PeerId, bytes: &[u8]) -> Option<Vec<u8>> {
+        {
+            let mut state = self.state();
+            let now = Instant::now();
+            while state
+                .answered
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > ANSWER_WINDOW)
+            {
+                state.answered.pop_front();
+            }
+            if state.answered.len() >= MAX_ANSWERS_PER_WINDOW {
+                return None;
+            }
+            state.answered.push_back(now);
+        }
+        if let Err(e) = self.refresh() {
+            tracing::warn!(error = %e, "cannot refresh the taste profile");
+        }
+        match self.receive(from, bytes) {
+            Ok(_) => Some(self.message()),
+            Err(e) => {
+                tracing::info!(peer = %from, error = %e, "refused a taste message");
+                None
+            }
+        }
+    }
+
+    /// Notes a peer met on the network as a possible partner.
+    pub fn learn_peer(&self, peer: &PeerId) {
+        if let Some(k) = peer_key(peer) {
+            self.state().hood.learn_peers([k]);
+        }
+    }
+
+    /// The next partner to exchange with, if any peer is known; ends a round of the rules.
+    pub fn next_partner(&self) -> Option<PeerId> {
+        let mut state = self.state();
+        let State { hood, rng, .. } = &mut *state;
+        hood.tick();
+        hood.choose_partner(rng).and_then(|k| key_peer(&k))
+    }
+
+    /// How many neighbours' profiles are kept.
+    pub fn neighbour_count(&self) -> usize {
+        self.state().hood.neighbours().len()
+    }
+
+    /// Up to `limit` tracks for the owner: what close neighbours like that the owner has not
+    /// heard (`known` is also excluded), with [`PROMOTION_SHARE`] of the slots, and any slots
+    /// left empty, given to `new_releases` (best first).
+    pub fn recommend(
+        &self,
+        limit: usize,
+        new_releases: &[TrackId],
+        known: impl Fn(&TrackId) -> bool,
+    ) -> Vec<Suggestion> {
+        let heard: HashMap<TrackId, Feedback> = own_items(&self.store).unwrap_or_default();
+        let skip = |id: &TrackId| heard.contains_key(id) || known(id);
+        let fresh: Vec<Key> = new_releases
+            .iter()
+            .filter(|id| !skip(id))
+            .map(|id| Key(id.0))
+            .collect();
+        let state = self.state();
+        let mut out: Vec<Suggestion> = state
+            .hood
+            .recommend(limit, |k| skip(&TrackId(k.0)), &fresh, PROMOTION_SHARE)
+            .into_iter()
+            .map(|r| Suggestion {
+                id: TrackId(r.item.0),
+                score: r.score,
+                reason: r.reason.to_string(),
+            })
+            .collect();
+        // A newcomer with no neighbours yet still gets something to listen to.
+        for k in &fresh {
+            if out.len() >= limit {
+                break;
+            }
+            if !out.iter().any(|s| s.id.0 == k.0) {
+                out.push(Suggestion {
+                    id: TrackId(k.0),
+                    score: 0.0,
+                    reason: Reason::NewRelease.to_string(),
+                });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,272 @@
+//! Crash safety (issue 8): the real `busker` binary is killed with SIGKILL at random moments
+//! while it publishes and while its node downloads; after every kill the data dir must open, no
+//! partial track may be listed as here, every track listed as here must verify chunk by chunk,
+//! and downloads must resume and end byte-identical.
+//!
+//! CI runs a short loop (10 kills, at most about 60 s). The full loop is on demand:
+//! `BUSKER_CRASH_LOOP=100 cargo test -p busker --test e2e crash:: -- --nocapture`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use busker_core::model::{ChunkHash, TrackId};
+use busker_core::{Library, LibraryOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::node_cli::NodeProcess;
+use crate::resilience::chaos_seed;
+use crate::util::{Peer, busker_bin};
+
+/// Iterations and time budget: `BUSKER_CRASH_LOOP=N` for the full loop, 10 in about a minute
+/// otherwise.
+fn budget() -> (usize, Duration) {
+    match std::env::var("BUSKER_CRASH_LOOP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(n) => (n, Duration::from_secs(30 * 60)),
+        None => (10, Duration::from_secs(60)),
+    }
+}
+
+/// What one look at a data dir found.
+struct Check {
+    /// Tracks listed as here, every chunk present and matching its hash.
+    local: Vec<(TrackId, String)>,
+    /// Verified chunks of tracks not (yet) here: a download's progress.
+    partial_chunks: usize,
+    /// Verified chunks of every known track: never fewer after a kill than before.
+    chunks: usize,
+}
+
+/// Opens the data dir the way every restart does, and checks the invariants.
+fn check_data_dir(dir: &Path) -> Check {
+    // A command-line restart first: it must open the store and list.
+    let out = Command::new(busker_bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--json", "list"])
+        .env_remove("BUSKER_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`busker list` after a kill: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+
+    let library = Library::open(LibraryOptions::new(dir).seed_demo(false))
+        .expect("the data dir opens after a kill");
+    let store = library.store();
+    let mut local = Vec::new();
+    let mut partial_chunks = 0;
+    let mut chunks = 0;
+    for t in library.list().unwrap() {
+        let m = library.manifest(&t.id).unwrap();
+        let present = m
+            .chunks()
+            .iter()
+            .filter(|h| match store.chunk(h).unwrap() {
+                Some(bytes) => {
+                    assert_eq!(ChunkHash::of(&bytes), **h, "a stored chunk is corrupt");
+                    true
+                }
+                None => false,
+            })
+            .count();
+        chunks += present;
+        if t.local {
+            assert_eq!(
+                present,
+                m.chunks().len(),
+                "a track listed as here is partial"
+            );
+            local.push((t.id, t.info.title.clone()));
+        } else {
+            partial_chunks += present;
+        }
+    }
+    // The command line agrees with the store.
+    for t in &listed {
+        let id: TrackId = t["id"].as_str().unwrap().parse().unwrap();
+        let here = local.iter().any(|(l, _)| *l == id);
+        assert_eq!(
+            t["local"].as_bool().unwrap(),
+            here,
+            "list disagrees on {id}"
+        );
+    }
+    Check {
+        local,
+        partial_chunks,
+        chunks,
+    }
+}
+
+fn wait_exit(child: &mut std::process::Child) {
+    let _ = child.wait();
+}
+
+#[test]
+fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
+    let (iterations, time_budget) = budget();
+    let seed = chaos_seed("crash loop");
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    // A seed node holding three big tracks.
+    let seed_peer = Peer::new();
+    let mut remote = Vec::new();
+    for k in 0..3u32 {
+        let path = busker_core::test_utils::write_wav(
+            seed_peer.dir.path(),
+            &format!("remote{k}.wav"),
+            12_000_000,
+            500 + k,
+        );
+        let (ok, out, err) = seed_peer.json(&[
+            "--no-demo",
+            "publish",
+            path.to_str().unwrap(),
+            "--title",
+            &format!("Remote {k}"),
+        ]);
+        assert!(ok, "{err}");
+        let id: TrackId = out[0]["id"].as_str().unwrap().parse().unwrap();
+        remote.push((id, std::fs::read(&path).unwrap()));
+    }
+    let seed_node = NodeProcess::start(&seed_peer, &[]);
+
+    // Files the victim publishes, one by one.
+    let files = tempfile::tempdir().unwrap();
+    let to_publish: Vec<PathBuf> = (0..12u32)
+        .map(|k| {
+            busker_core::test_utils::write_wav(
+                files.path(),
+                &format!("local{k}.wav"),
+                6_000_000,
+                700 + k,
+            )
+        })
+        .collect();
+
+    let victim = Peer::new();
+    let started = Instant::now();
+    let (mut publish_kills, mut download_kills, mut done) = (0, 0, 0);
+    let mut last_partial = 0;
+    let mut kept_partial = 0;
+    let mut chunks_before = 0;
+    while done < iterations && started.elapsed() < time_budget {
+        let check = check_data_dir_or_new(victim.dir.path());
+        let titles: Vec<&str> = check
+            .iter()
+            .flat_map(|c| &c.local)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        if done % 2 == 0 {
+            // Publish the next file not published yet, and kill the process at a random moment.
+            let Some(file) = to_publish.iter().find(|f| {
+                let stem = f.file_stem().unwrap().to_str().unwrap();
+                !titles.contains(&stem)
+            }) else {
+                done += 1;
+                continue;
+            };
+            let mut child = Command::new(busker_bin())
+                .arg("--data-dir")
+                .arg(victim.dir.path())
+                .args(["--no-demo", "publish"])
+                .arg(file)
+                .env_remove("BUSKER_DATA_DIR")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(rng.gen_range(0..900)));
+            let _ = child.kill();
+            wait_exit(&mut child);
+            publish_kills += 1;
+        } else {
+            // Download the next remote track not here yet through a node, and kill the node.
+            let Some((id, _)) = remote.iter().find(|(id, _)| {
+                check
+                    .as_ref()
+                    .is_none_or(|c| c.local.iter().all(|(l, _)| l != id))
+            }) else {
+                done += 1;
+                continue;
+            };
+            let mut node = NodeProcess::start(&victim, &["--peer", &seed_node.listen()]);
+            let mut fetch = Command::new(busker_bin())
+                .arg("--data-dir")
+                .arg(victim.dir.path())
+                .arg("fetch")
+                .arg(id.to_hex())
+                .env_remove("BUSKER_DATA_DIR")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(rng.gen_range(100..1500)));
+            let _ = node.child.kill();
+            wait_exit(&mut node.child);
+            let _ = fetch.kill();
+            wait_exit(&mut fetch);
+            download_kills += 1;
+        }
+        done += 1;
+        let after = check_data_dir(victim.dir.path());
+        assert!(
+            after.chunks >= chunks_before,
+            "verified chunks were lost: {} -> {}",
+            chunks_before,
+            after.chunks
+        );
+        chunks_before = after.chunks;
+        if done % 2 == 0 && after.partial_chunks > 0 {
+            kept_partial += 1;
+        }
+        last_partial = after.partial_chunks;
+    }
+    assert!(
+        publish_kills > 0 && download_kills > 0,
+        "both kinds of kill ran"
+    );
+
+    // After the storm: every download resumes and finishes byte-identical, every file publishes.
+    let node = NodeProcess::start(&victim, &["--peer", &seed_node.listen()]);
+    let mut bytes_verified = 0;
+    for (id, original) in &remote {
+        let out = victim.dir.path().join(format!("{id}.out"));
+        let (ok, report, err) =
+            victim.json(&["fetch", &id.to_hex(), "--out", out.to_str().unwrap()]);
+        assert!(ok, "the download resumes: {err}");
+        assert_eq!(report[0]["bytes"], original.len() as u64);
+        assert_eq!(&std::fs::read(&out).unwrap(), original, "byte-identical");
+        bytes_verified += original.len();
+    }
+    let (ok, _, err) = victim.json(&["publish", files.path().to_str().unwrap()]);
+    // Files already published are reported as such; that is an error line, not a failure of
+    // the others.
+    assert!(ok || err.contains("already published"), "{err}");
+    drop(node);
+    let after = check_data_dir(victim.dir.path());
+    assert_eq!(after.local.len(), remote.len() + to_publish.len());
+    println!(
+        "figures: crash_loop iterations={done} sigkill_publish={publish_kills} \
+         sigkill_download={download_kills} partial_chunks_before_final_fetch={last_partial} \
+         download_kills_that_left_partial_chunks={kept_partial} bytes_verified={bytes_verified} \
+         seconds={:.1}",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// [`check_data_dir`], or `None` before the data dir exists.
+fn check_data_dir_or_new(dir: &Path) -> Option<Check> {
+    dir.join("db").exists().then(|| check_data_dir(dir))
+}

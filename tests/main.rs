@@ -12,6 +12,7 @@ mod gui;
 mod network;
 mod node_cli;
 mod play;
+mod radio;
 mod resilience;
 mod stream;
 mod taste;
@@ -20,3 +21,8 @@ mod taste;
 #[allow(dead_code)]
 #[path = "../benches/benches/network.rs"]
 mod bench_network;
+
+// The radio bench scenario, also runnable as an ignored test (see `radio::radio_figures`).
+#[allow(dead_code)]
+#[path = "../benches/benches/radio.rs"]
+mod bench_radio;

@@ -20,12 +20,20 @@
 //! | `GET /v1/peers` | | `[{"peer_id", "addr"}, ..]` |
 //! | `POST /v1/fetch` | `{"id", "out"}` | `{"id", "bytes", "peers_used", "millis"}` |
 //! | `POST /v1/rate` | `{"id", "stars"}` | `{"id", "stars"}` |
+//! | `POST /v1/radio/start` | `{"name", "ids": [..], "personal"}` | `{"channel_id", "name"}` |
+//! | `POST /v1/radio/stop` | `{"channel_id"}` | `{"channel_id", "stopped"}` |
+//! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned"}, ..]` |
+//! | `POST /v1/radio/tune` | `{"channel_id", "out", "seconds"}` | `{"channel_id", "startup_ms", "continuity", "lag_ms", "segments", "late"}` |
+//!
+//! `radio/tune` answers when the listener stops (after `seconds` of audio); when the client
+//! closes the connection first, the listener stops.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use busker_core::radio::{ChannelId, RadioQueue, TuneOptions};
 use busker_core::{Node, PublishOptions};
 
 use crate::output::{summary_json, track_json};
@@ -197,6 +205,18 @@ async fn serve_connection(mut stream: TcpStream, node: &Node, token: &str) -> an
         Ok(Ok(req)) if req.token.as_deref() != Some(token) => {
             (401, json!({"error": "missing or wrong API token"}))
         }
+        Ok(Ok(req)) if req.path == "/v1/radio/tune" => {
+            // A tune runs until its client goes away (Ctrl-C on `busker radio tune`).
+            let outcome = tokio::select! {
+                r = handle(node, &req) => Some(r),
+                () = client_gone(&mut stream) => None,
+            };
+            match outcome {
+                Some(Ok(v)) => (200, v),
+                Some(Err(e)) => (500, json!({"error": format!("{e:#}")})),
+                None => return Ok(()),
+            }
+        }
         Ok(Ok(req)) => match handle(node, &req).await {
             Ok(v) => (200, v),
             Err(e) => (500, json!({"error": format!("{e:#}")})),
@@ -218,6 +238,17 @@ async fn serve_connection(mut stream: TcpStream, node: &Node, token: &str) -> an
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await?;
     Ok(())
+}
+
+/// Returns when the client closes its side of the connection.
+async fn client_gone(stream: &mut TcpStream) {
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> anyhow::Result<&'a Value> {
@@ -319,6 +350,29 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
             node.library().store().set_rating(&id, stars)?;
             Ok(json!({"id": id.to_hex(), "stars": stars}))
         }
+        ("POST", "/v1/radio/start") => radio_start(node, &body).await,
+        ("POST", "/v1/radio/stop") => {
+            let channel: ChannelId = str_field(&body, "channel_id")?
+                .parse()
+                .context("not a channel id")?;
+            let stopped = node.radio_stop(&channel);
+            Ok(json!({"channel_id": channel.to_hex(), "stopped": stopped}))
+        }
+        ("GET", "/v1/radio/list") => Ok(Value::Array(
+            node.radio_channels()
+                .iter()
+                .map(|c| {
+                    json!({
+                        "channel_id": c.id.to_hex(),
+                        "name": c.name,
+                        "listeners": c.listeners,
+                        "broadcasting": c.broadcasting,
+                        "tuned": c.tuned,
+                    })
+                })
+                .collect(),
+        )),
+        ("POST", "/v1/radio/tune") => radio_tune(node, &body).await,
         ("POST", "/v1/play") => {
             let id = node.library().resolve(str_field(&body, "id")?)?;
             let out = body.get("out").and_then(Value::as_str).map(PathBuf::from);
@@ -357,6 +411,74 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
         }
         _ => bail!("no such endpoint: {} {}", req.method, req.path),
     }
+}
+
+async fn radio_start(node: &Node, body: &Value) -> anyhow::Result<Value> {
+    let name = str_field(body, "name")?;
+    let personal = body
+        .get("personal")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let ids: Vec<&str> = body
+        .get("ids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let queue = if personal {
+        RadioQueue::Personal
+    } else {
+        let mut tracks = Vec::new();
+        for id in ids {
+            tracks.push(node.library().resolve(id)?);
+        }
+        RadioQueue::Tracks(tracks)
+    };
+    let descriptor = node.radio_start(name, queue).await?;
+    Ok(json!({"channel_id": descriptor.id().to_hex(), "name": descriptor.name()}))
+}
+
+async fn radio_tune(node: &Node, body: &Value) -> anyhow::Result<Value> {
+    use busker_core::media::{AudioSink, WavSink, open_device};
+    let channel: ChannelId = str_field(body, "channel_id")?
+        .parse()
+        .context("not a channel id (64 hex digits)")?;
+    let out = body.get("out").and_then(Value::as_str).map(PathBuf::from);
+    let seconds = body.get("seconds").and_then(Value::as_f64);
+    if seconds.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        bail!("seconds must be a positive number");
+    }
+    let sink: Box<dyn AudioSink> = match &out {
+        Some(path) => Box::new(WavSink::create(path)?),
+        None => open_device("Busker"),
+    };
+    let options = TuneOptions {
+        seconds,
+        ..TuneOptions::default()
+    };
+    let result = match node.radio_tune(channel, sink, options).await {
+        Ok(tuning) => tuning.finish().await,
+        Err(e) => Err(e),
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(path) = &out {
+                // Nothing half-written: a failed tune leaves no file behind.
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
+    Ok(json!({
+        "channel_id": channel.to_hex(),
+        "startup_ms": report.startup_ms,
+        "continuity": report.continuity(),
+        "lag_ms": report.lag_ms,
+        "segments": report.segments,
+        "late": report.late,
+        "repaired": report.repaired,
+        "frames": report.frames,
+    }))
 }
 
 /// A client of a running node's API.

@@ -108,6 +108,49 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
         limit: u16,
     },
+    /// Radio channels: broadcast from the running node, list, tune in.
+    Radio {
+        #[command(subcommand)]
+        command: RadioCommand,
+    },
+}
+
+/// `busker radio ...`
+#[derive(Debug, Subcommand)]
+pub enum RadioCommand {
+    /// Start broadcasting a channel from the running node (returns at once).
+    Start {
+        /// The channel's name (with this peer's artist key it makes the channel id).
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Tracks to play, in order (ids or unique prefixes of 6+ hex digits).
+        #[arg(value_name = "ID")]
+        ids: Vec<String>,
+        /// An endless personal radio instead of a fixed list.
+        #[arg(long, conflicts_with = "ids")]
+        personal: bool,
+    },
+    /// Stop a channel this node broadcasts.
+    Stop {
+        /// The channel id.
+        #[arg(value_name = "CHANNEL_ID")]
+        channel: String,
+    },
+    /// Channels heard of, with listener counts.
+    List,
+    /// Tune in to a channel (through the running node) and play it, or record it.
+    Tune {
+        /// The channel id (64 hex digits, as `radio list` prints).
+        #[arg(value_name = "CHANNEL_ID")]
+        channel: String,
+        /// Write the decoded samples to this WAV file (the track's own rate, channels and bit
+        /// depth) instead of playing them.
+        #[arg(long, value_name = "FILE.wav")]
+        out: Option<PathBuf>,
+        /// Stop after this many seconds of audio and report.
+        #[arg(long, value_name = "S", value_parser = parse_seconds)]
+        seconds: Option<f64>,
+    },
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {

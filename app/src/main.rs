@@ -75,7 +75,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     match command {
         Command::Node { listen, peer } => node::run(&cli, listen, peer),
-        Command::Connect { .. } | Command::Peers | Command::Fetch { .. } => anyhow::bail!(
+        Command::Connect { .. }
+        | Command::Peers
+        | Command::Fetch { .. }
+        | Command::Radio { .. } => anyhow::bail!(
             "no busker node is running on {}; start one with `busker --data-dir {} node`",
             dir.display(),
             dir.display()

@@ -11,7 +11,7 @@ use busker_core::{Node, NodeOptions};
 use serde_json::{Value, json};
 
 use crate::api::{ApiClient, ApiServer};
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, RadioCommand};
 use crate::output;
 
 fn parse_addrs(list: &[String], what: &str) -> Result<Vec<Multiaddr>> {
@@ -241,6 +241,7 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Radio { command } => radio(cli, api, command),
         Command::Recommend { limit } => {
             let body = json!({"limit": limit});
             let list = list_of(api.call("POST", "/v1/recommend", Some(&body))?);
@@ -266,4 +267,93 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn radio(cli: &Cli, api: &ApiClient, command: &RadioCommand) -> Result<ExitCode> {
+    let s = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match command {
+        RadioCommand::Start {
+            name,
+            ids,
+            personal,
+        } => {
+            let body = json!({"name": name, "ids": ids, "personal": personal});
+            let v = api.call("POST", "/v1/radio/start", Some(&body))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                println!(
+                    "broadcasting {} on channel {}",
+                    s(&v, "name"),
+                    s(&v, "channel_id")
+                );
+            }
+        }
+        RadioCommand::Stop { channel } => {
+            let v = api.call(
+                "POST",
+                "/v1/radio/stop",
+                Some(&json!({"channel_id": channel})),
+            )?;
+            let stopped = v.get("stopped").and_then(Value::as_bool).unwrap_or(false);
+            if cli.json {
+                output::print_json(&v);
+            } else if stopped {
+                println!("stopped channel {}", s(&v, "channel_id"));
+            } else {
+                println!("channel {} was not broadcasting here", s(&v, "channel_id"));
+            }
+        }
+        RadioCommand::List => {
+            for c in list_of(api.call("GET", "/v1/radio/list", None)?) {
+                if cli.json {
+                    output::print_json(&c);
+                } else {
+                    let listeners = c.get("listeners").and_then(Value::as_u64).unwrap_or(0);
+                    let mut flags = String::new();
+                    if c.get("broadcasting").and_then(Value::as_bool) == Some(true) {
+                        flags.push_str(" (broadcasting here)");
+                    }
+                    if c.get("tuned").and_then(Value::as_bool) == Some(true) {
+                        flags.push_str(" (tuned)");
+                    }
+                    println!(
+                        "{}  {}  {listeners} listeners{flags}",
+                        s(&c, "channel_id"),
+                        s(&c, "name")
+                    );
+                }
+            }
+        }
+        RadioCommand::Tune {
+            channel,
+            out,
+            seconds,
+        } => {
+            let out = out
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+            let body = json!({"channel_id": channel, "out": out, "seconds": seconds});
+            let v = api.call("POST", "/v1/radio/tune", Some(&body))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                let f = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                println!(
+                    "played {} segments ({} late, continuity {:.3}); first audio after {:.0} ms, lag {:.0} ms",
+                    v.get("segments").and_then(Value::as_u64).unwrap_or(0),
+                    v.get("late").and_then(Value::as_u64).unwrap_or(0),
+                    f("continuity"),
+                    f("startup_ms"),
+                    f("lag_ms")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

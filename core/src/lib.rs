@@ -29,12 +29,13 @@ pub mod model;
 pub mod net;
 mod node;
 mod player;
+pub mod radio;
 mod store;
 pub mod taste;
 pub mod transfer;
 pub mod wire;
 
-#[cfg(feature = "test-utils")]
+#[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
 pub use config::{Config, DEFAULT_LISTEN};

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use libp2p::multiaddr::Protocol;
 
-pub use behaviour::{Behaviour, RELEASES_TOPIC};
+pub use behaviour::{Behaviour, CHANNELS_TOPIC, RELEASES_TOPIC};
 pub use client::Client;
 pub use codec::{CatalogEntry, Request, Response};
 pub use libp2p::identity::Keypair;
@@ -42,6 +42,7 @@ pub use libp2p::{Multiaddr, PeerId};
 
 use crate::error::{Error, Result};
 use crate::model::{Manifest, TrackId};
+use crate::radio::ChannelId;
 
 /// How a network actor binds and whom it meets.
 #[derive(Debug, Clone)]
@@ -141,6 +142,21 @@ pub fn peer_id_of(addr: &Multiaddr) -> Option<PeerId> {
     })
 }
 
+/// What a topic validator decides about one gossip message (see [`Client::subscribe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// Valid: deliver it here and forward it.
+    Accept,
+    /// Invalid (forged, malformed): drop it and count it against the peer that sent it.
+    Reject,
+    /// Not useful (too old, a duplicate): drop it without penalty.
+    Ignore,
+}
+
+/// Checks a message on a topic before it is delivered or forwarded: the data and the peer that
+/// signed the gossip envelope. Runs on the network actor's task, so it must be quick.
+pub type TopicValidator = Arc<dyn Fn(&[u8], Option<&PeerId>) -> Validation + Send + Sync>;
+
 /// What the network tells the rest of the peer.
 #[derive(Debug, Clone)]
 pub enum NetEvent {
@@ -164,6 +180,15 @@ pub enum NetEvent {
         /// The peer that published it (when the message says so).
         origin: Option<PeerId>,
     },
+    /// A message on a topic subscribed with [`Client::subscribe`] that its validator accepted.
+    TopicMessage {
+        /// The topic.
+        topic: String,
+        /// The message (already checked by the validator).
+        data: Vec<u8>,
+        /// The peer that published it.
+        source: Option<PeerId>,
+    },
 }
 
 /// Where the actor finds what it serves. Methods block (disk reads); the actor calls them on the
@@ -176,6 +201,11 @@ pub trait ContentSource: Send + Sync + 'static {
     fn chunks(&self, track: &TrackId, start: u32, count: u16, max_bytes: usize) -> Vec<Vec<u8>>;
     /// Up to `limit` catalog entries after `after`, in id order, and whether more follow.
     fn catalog(&self, after: Option<TrackId>, limit: usize) -> (Vec<CatalogEntry>, bool);
+    /// Recent radio segments of `channel` held here (encoded, signed): the one numbered `seq`,
+    /// or with `None` the most recent few, oldest first. A peer not on the channel has none.
+    fn radio_segments(&self, _channel: &ChannelId, _seq: Option<u64>) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
     /// Takes `from`'s taste exchange message and returns this peer's own, or `None` to refuse
     /// (no taste exchange here, a malformed message, or too many exchanges lately).
     fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
@@ -204,6 +234,18 @@ pub fn serve(source: &dyn ContentSource, from: PeerId, request: Request) -> Resp
             ids.iter()
                 .take(codec::MAX_MANIFESTS_PER_REQUEST)
                 .filter_map(|id| source.manifest(id))
+                .collect(),
+        ),
+        Request::RadioSegment { channel, seq } => {
+            Response::RadioSegments(source.radio_segments(&channel, Some(seq)))
+        }
+        Request::RadioRecent { channel } => Response::RadioSegments(
+            source
+                .radio_segments(&channel, None)
+                .into_iter()
+                .rev()
+                .take(codec::MAX_RADIO_SEGMENTS)
+                .rev()
                 .collect(),
         ),
         Request::Taste(message) => source

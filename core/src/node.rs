@@ -43,8 +43,11 @@ use crate::net::codec::MAX_MANIFESTS_PER_REQUEST;
 use crate::net::{
     self, CatalogEntry, Client, ContentSource, NetEvent, NetworkConfig, Request, Response,
 };
+use crate::radio::{ChannelId, RadioHub};
 use crate::store::Store;
 use crate::transfer::{FetchReport, ProviderSource, Transfer, TransferOptions};
+
+mod radio;
 
 /// Most catalog pages read from one peer in one sync (1024 ids each).
 const MAX_SYNC_PAGES: usize = 64;
@@ -175,8 +178,8 @@ impl crate::media::ChunkProvider for NetworkChunks {
     }
 }
 
-/// Serves the store (and the taste exchange) to the network.
-struct StoreSource(Store, Arc<Library>);
+/// Serves the store, the taste exchange and the radio rings to the network.
+struct StoreSource(Store, Arc<Library>, Arc<RadioHub>);
 
 impl ContentSource for StoreSource {
     fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
@@ -228,6 +231,10 @@ impl ContentSource for StoreSource {
     fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
         self.1.taste().answer(&from, message)
     }
+
+    fn radio_segments(&self, channel: &ChannelId, seq: Option<u64>) -> Vec<Vec<u8>> {
+        self.2.segments(channel, seq)
+    }
 }
 
 struct Inner {
@@ -239,6 +246,8 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     transfer_options: TransferOptions,
     resync_interval: Duration,
+    radio: Arc<RadioHub>,
+    broadcasts: Mutex<HashMap<ChannelId, JoinHandle<()>>>,
     taste_interval: Duration,
     /// Bounds the taste exchanges running at once.
     exchanges: Arc<Semaphore>,
@@ -270,7 +279,12 @@ impl Node {
     pub async fn start(library: Arc<Library>, options: NodeOptions) -> Result<Self> {
         let seed = library.dir().key_seed("peer")?;
         let key = net::keypair_from_seed(seed)?;
-        let source = Arc::new(StoreSource(library.store().clone(), library.clone()));
+        let radio = Arc::new(RadioHub::default());
+        let source = Arc::new(StoreSource(
+            library.store().clone(),
+            library.clone(),
+            radio.clone(),
+        ));
         let (client, net_events) = net::spawn(key, options.network, source).await?;
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
@@ -282,12 +296,21 @@ impl Node {
             tasks: Mutex::new(Vec::new()),
             transfer_options: options.transfer,
             resync_interval: options.resync_interval,
+            radio,
+            broadcasts: Mutex::new(HashMap::new()),
             taste_interval: options.taste_interval,
             exchanges: Arc::new(Semaphore::new(MAX_CONCURRENT_EXCHANGES)),
         });
         let node = Self { inner };
         let glue = tokio::spawn(node.clone().run(net_events));
         lock(&node.inner.tasks).push(glue);
+        node.inner
+            .client
+            .subscribe(
+                crate::net::CHANNELS_TOPIC.to_owned(),
+                crate::radio::status_validator(),
+            )
+            .await?;
 
         let store = node.inner.library.store().clone();
         let local = blocking(move || store.local_ids()).await?;
@@ -359,6 +382,11 @@ impl Node {
                         tracing::warn!(error = %e, "cannot store an announced manifest");
                     }
                 }
+                NetEvent::TopicMessage {
+                    topic,
+                    data,
+                    source,
+                } => self.inner.radio.on_message(&topic, &data, source),
             }
         }
     }
@@ -712,6 +740,9 @@ impl Node {
     pub async fn shutdown(&self) {
         for t in lock(&self.inner.transfers).values() {
             t.cancel();
+        }
+        for (_, task) in lock(&self.inner.broadcasts).drain() {
+            task.abort();
         }
         self.inner.client.shutdown().await;
         for task in lock(&self.inner.tasks).drain(..) {

@@ -329,7 +329,9 @@ struct Current {
     resync: bool,
 }
 
-struct DeviceOut {
+/// Converts decoded audio for a device sink (channel mapping, resampling, volume). Also used by
+/// the radio listener.
+pub(crate) struct DeviceOut {
     rate: u32,
     channels: u16,
     resampler: Option<Resampler>,
@@ -338,7 +340,17 @@ struct DeviceOut {
 }
 
 impl DeviceOut {
-    fn convert(&mut self, spec: &PcmSpec, pcm: &Pcm, volume: f32) -> Pcm {
+    pub(crate) fn new(rate: u32, channels: u16) -> Self {
+        Self {
+            rate,
+            channels,
+            resampler: None,
+            mapped: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    pub(crate) fn convert(&mut self, spec: &PcmSpec, pcm: &Pcm, volume: f32) -> Pcm {
         let input = pcm.to_f32(spec.format);
         let from = spec.channels.max(1) as usize;
         let to = self.channels.max(1) as usize;

@@ -53,6 +53,33 @@ pub fn wav_bytes(bytes: usize, seed: u32) -> Vec<u8> {
     out
 }
 
+/// A 16-bit PCM WAV file of `frames` frames at `rate` Hz with `channels` channels, samples from
+/// a noise generator seeded by `seed` (every seed a different track).
+pub fn wav_pcm16(rate: u32, channels: u16, frames: u32, seed: u32) -> Vec<u8> {
+    let data_len = frames * channels as u32 * 2;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
+    out.extend_from_slice(&(channels * 2).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    for _ in 0..data_len / 2 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(&((x >> 18) as i16 - 8192).to_le_bytes());
+    }
+    out
+}
+
 /// Writes [`wav_bytes`] to `dir/name` and returns the path.
 pub fn write_wav(dir: &Path, name: &str, bytes: usize, seed: u32) -> PathBuf {
     let path = dir.join(name);

@@ -7,9 +7,12 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{StreamProtocol, gossipsub, identify, kad, ping, request_response};
 
 use super::codec::{MAX_ANNOUNCE_BYTES, PROTOCOL, TransferCodec};
+use crate::radio::MAX_SEGMENT_BYTES;
 
 /// The gossipsub topic release announcements travel on.
 pub const RELEASES_TOPIC: &str = "busker/releases/1";
+/// The gossipsub topic radio channels are announced on.
+pub const CHANNELS_TOPIC: &str = "busker/channels/1";
 /// The Kademlia protocol name (a private DHT: Busker peers only).
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/kad/1");
 /// The identify protocol version string.
@@ -36,7 +39,7 @@ impl Behaviour {
         let peer_id = key.public().to_peer_id();
 
         // Small swarms: a small mesh, a fast first heartbeat, messages big enough for the
-        // largest manifest, and explicit validation so that nothing unchecked is forwarded.
+        // largest manifest or radio segment, and explicit validation so that nothing unchecked is forwarded.
         let gossip_config = gossipsub::ConfigBuilder::default()
             .mesh_n(4)
             .mesh_n_low(2)
@@ -44,7 +47,10 @@ impl Behaviour {
             .mesh_outbound_min(1)
             .heartbeat_initial_delay(Duration::from_millis(100))
             .heartbeat_interval(Duration::from_millis(700))
-            .max_transmit_size(MAX_ANNOUNCE_BYTES + 4096)
+            .max_transmit_size(MAX_ANNOUNCE_BYTES.max(MAX_SEGMENT_BYTES) + 4096)
+            // Publish to the mesh only: a radio broadcaster then uploads each segment to a
+            // handful of peers however many listen, and listeners relay it.
+            .flood_publish(false)
             .validation_mode(gossipsub::ValidationMode::Strict)
             .validate_messages()
             .message_id_fn(|m: &gossipsub::Message| {

@@ -109,6 +109,48 @@ impl Client {
         self.call(|reply| Command::Banned { reply }).await
     }
 
+    /// Subscribes to a gossip topic. Every message on it is first checked by `validator` (on the
+    /// actor's task); accepted ones are forwarded and come out as [`super::NetEvent::TopicMessage`].
+    pub async fn subscribe(&self, topic: String, validator: super::TopicValidator) -> Result<()> {
+        self.call(|reply| Command::Subscribe {
+            topic,
+            validator,
+            reply,
+        })
+        .await?
+    }
+
+    /// Leaves a topic subscribed with [`Client::subscribe`].
+    pub async fn unsubscribe(&self, topic: String) -> Result<()> {
+        self.call(|reply| Command::Unsubscribe { topic, reply })
+            .await
+    }
+
+    /// Publishes on a topic (to this peer's mesh for it). Returns `false` when no peer could
+    /// take the message.
+    pub async fn publish(&self, topic: String, data: Vec<u8>) -> Result<bool> {
+        self.call(|reply| Command::Publish { topic, data, reply })
+            .await
+    }
+
+    /// Connected peers that are subscribed to `topic`.
+    pub async fn topic_peers(&self, topic: String) -> Result<Vec<PeerId>> {
+        self.call(|reply| Command::TopicPeers { topic, reply })
+            .await
+    }
+
+    /// Stores a record in the DHT under `key` (here and on the closest peers).
+    pub async fn put_record(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.call(|reply| Command::PutRecord { key, value, reply })
+            .await?
+    }
+
+    /// Looks `key` up in the DHT (the local copy first); waits for the query to finish. The
+    /// values are unverified.
+    pub async fn get_record(&self, key: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+        self.call(|reply| Command::GetRecord { key, reply }).await
+    }
+
     /// Stops the actor: closes listeners and connections, then the task ends. Idempotent; returns
     /// once the actor is gone.
     pub async fn shutdown(&self) {

@@ -12,6 +12,7 @@ use futures::prelude::*;
 use libp2p::StreamProtocol;
 
 use crate::model::{MAX_CHUNK_SIZE, MAX_MANIFEST_BYTES, TrackId};
+use crate::radio::{ChannelId, MAX_SEGMENT_BYTES};
 use crate::wire::{DecodeError, Reader, Writer};
 
 /// The protocol name negotiated on every transfer stream.
@@ -30,12 +31,15 @@ pub const MAX_CHUNKS_PER_REQUEST: u16 = 64;
 pub const MAX_MANIFESTS_PER_REQUEST: usize = 16;
 /// Most ids in one catalog page.
 pub const MAX_CATALOG_PAGE: usize = 1024;
+/// Most radio segments one response carries.
+pub const MAX_RADIO_SEGMENTS: usize = 4;
 /// Largest response body: the most chunk data, with room for framing.
 pub const MAX_RESPONSE_BYTES: usize = MAX_CHUNK_DATA + 64 * 1024;
 
 // A full batch of the largest manifests fits in one response.
 const _: () = assert!(MAX_MANIFESTS_PER_REQUEST * (MAX_MANIFEST_BYTES + 8) <= MAX_RESPONSE_BYTES);
 const _: () = assert!(MAX_CHUNK_SIZE as usize <= MAX_CHUNK_DATA);
+const _: () = assert!(MAX_RADIO_SEGMENTS * (MAX_SEGMENT_BYTES + 8) <= MAX_RESPONSE_BYTES);
 
 /// What one peer asks another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +65,18 @@ pub enum Request {
     /// A taste exchange: the sender's signed taste message (at most [`MAX_TASTE_BYTES`],
     /// decoded and checked by [`crate::taste`]); the answer is the receiver's own.
     Taste(Vec<u8>),
+    /// One radio segment (repair of a segment gossip did not bring).
+    RadioSegment {
+        /// The channel.
+        channel: ChannelId,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// The most recent segments of a channel the peer holds (a listener tuning in).
+    RadioRecent {
+        /// The channel.
+        channel: ChannelId,
+    },
 }
 
 /// One catalog entry.
@@ -99,6 +115,9 @@ pub enum Response {
     Refused,
     /// The answer to a taste exchange: the receiver's signed taste message.
     Taste(Vec<u8>),
+    /// Encoded radio segments, oldest first (at most [`MAX_RADIO_SEGMENTS`]), each still to be
+    /// verified against the channel's owner key.
+    RadioSegments(Vec<Vec<u8>>),
 }
 
 const TAG_MANIFEST: u8 = 1;
@@ -107,6 +126,8 @@ const TAG_CATALOG: u8 = 3;
 const TAG_MANIFESTS: u8 = 4;
 const TAG_REFUSED: u8 = 5;
 const TAG_TASTE: u8 = 6;
+const TAG_RADIO_SEGMENT: u8 = 7;
+const TAG_RADIO_RECENT: u8 = 8;
 
 fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
     let version = r.u8("version")?;
@@ -165,6 +186,15 @@ impl Request {
                 w.u8(TAG_TASTE);
                 w.bytes(message);
             }
+            Self::RadioSegment { channel, seq } => {
+                w.u8(TAG_RADIO_SEGMENT);
+                w.raw(channel.as_bytes());
+                w.u64(*seq);
+            }
+            Self::RadioRecent { channel } => {
+                w.u8(TAG_RADIO_RECENT);
+                w.raw(channel.as_bytes());
+            }
         }
         w.into_bytes()
     }
@@ -217,6 +247,13 @@ impl Request {
                 Self::Manifests(ids)
             }
             TAG_TASTE => Self::Taste(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
+            TAG_RADIO_SEGMENT => Self::RadioSegment {
+                channel: ChannelId(r.array("channel id")?),
+                seq: r.u64("seq")?,
+            },
+            TAG_RADIO_RECENT => Self::RadioRecent {
+                channel: ChannelId(r.array("channel id")?),
+            },
             _ => return Err(DecodeError::Invalid("request tag")),
         };
         r.finish()?;
@@ -268,6 +305,13 @@ impl Response {
             Self::Taste(message) => {
                 w.u8(TAG_TASTE);
                 w.bytes(message);
+            }
+            Self::RadioSegments(list) => {
+                w.u8(TAG_RADIO_SEGMENT);
+                w.u16(list.len() as u16);
+                for s in list {
+                    w.bytes(s);
+                }
             }
         }
         w.into_bytes()
@@ -355,6 +399,21 @@ impl Response {
             }
             TAG_REFUSED => Self::Refused,
             TAG_TASTE => Self::Taste(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
+            TAG_RADIO_SEGMENT => {
+                let n = r.u16("segment count")? as usize;
+                if n > MAX_RADIO_SEGMENTS {
+                    return Err(DecodeError::TooLarge {
+                        what: "radio segments",
+                        len: n,
+                        max: MAX_RADIO_SEGMENTS,
+                    });
+                }
+                let mut list = Vec::with_capacity(n);
+                for _ in 0..n {
+                    list.push(r.bytes("radio segment", MAX_SEGMENT_BYTES)?.to_vec());
+                }
+                Self::RadioSegments(list)
+            }
             _ => return Err(DecodeError::Invalid("response tag")),
         };
         r.finish()?;
@@ -502,6 +561,13 @@ mod tests {
             Request::Catalog { after: Some(id(3)) },
             Request::Manifests(vec![id(4), id(5)]),
             Request::Taste(vec![7; 40]),
+            Request::RadioSegment {
+                channel: ChannelId([6; 32]),
+                seq: 77,
+            },
+            Request::RadioRecent {
+                channel: ChannelId([7; 32]),
+            },
         ]
     }
 
@@ -523,6 +589,7 @@ mod tests {
             Response::Manifests(vec![vec![1; 10], vec![]]),
             Response::Refused,
             Response::Taste(vec![6; 12]),
+            Response::RadioSegments(vec![vec![1; 30], vec![2; 3]]),
         ]
     }
 
@@ -628,8 +695,8 @@ mod tests {
         }
 
         #[test]
-        fn mutated_messages_never_panic(which in 0usize..13, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let mut bytes = if which < 6 { requests()[which].encode() } else { responses()[which - 6].encode() };
+        fn mutated_messages_never_panic(which in 0usize..16, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+            let mut bytes = if which < 8 { requests()[which].encode() } else { responses()[which - 8].encode() };
             let i = pos % bytes.len();
             bytes[i] = byte;
             bytes.truncate(cut % (bytes.len() + 1));

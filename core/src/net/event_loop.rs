@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use libp2p::kad::store::RecordStore as _;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
@@ -14,7 +15,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::behaviour::{Behaviour, BehaviourEvent, RELEASES_TOPIC};
 use super::codec::{Request, Response, decode_announcement};
 use super::limits::{PeerLimiter, Verdict};
-use super::{Client, ContentSource, NetEvent, NetworkConfig, is_loopback};
+use super::{
+    Client, ContentSource, NetEvent, NetworkConfig, TopicValidator, Validation, is_loopback,
+};
 use crate::error::{Error, Result};
 use crate::model::TrackId;
 
@@ -69,6 +72,33 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+    Subscribe {
+        topic: String,
+        validator: TopicValidator,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Unsubscribe {
+        topic: String,
+        reply: oneshot::Sender<()>,
+    },
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+        reply: oneshot::Sender<bool>,
+    },
+    TopicPeers {
+        topic: String,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    PutRecord {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    GetRecord {
+        key: Vec<u8>,
+        reply: oneshot::Sender<Vec<Vec<u8>>>,
+    },
 }
 
 struct EventLoop {
@@ -94,7 +124,13 @@ struct EventLoop {
     pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId>>>,
     pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response>>>,
     pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
+    /// Topics subscribed through `Client::subscribe`, with their names and validators.
+    validators: HashMap<gossipsub::TopicHash, (String, TopicValidator)>,
+    pending_records: HashMap<kad::QueryId, (Vec<Vec<u8>>, oneshot::Sender<Vec<Vec<u8>>>)>,
 }
+
+/// Most records one DHT lookup collects.
+const MAX_RECORDS_PER_LOOKUP: usize = 16;
 
 pub(super) async fn spawn(
     key: libp2p::identity::Keypair,
@@ -173,6 +209,8 @@ pub(super) async fn spawn(
         pending_dials: HashMap::new(),
         pending_requests: HashMap::new(),
         pending_providers: HashMap::new(),
+        validators: HashMap::new(),
+        pending_records: HashMap::new(),
     };
     for addr in event_loop.config.bootstrap.clone() {
         if let Err(e) = event_loop.swarm.dial(addr.clone()) {
@@ -380,6 +418,74 @@ impl EventLoop {
                 let _ = reply.send(());
             }
             Command::Shutdown { .. } => {}
+            Command::Subscribe {
+                topic,
+                validator,
+                reply,
+            } => {
+                let ident = gossipsub::IdentTopic::new(topic.clone());
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .subscribe(&ident)
+                    .map(|_| ())
+                    .map_err(|e| Error::Network(format!("subscribe {topic}: {e}")));
+                if result.is_ok() {
+                    self.validators.insert(ident.hash(), (topic, validator));
+                }
+                let _ = reply.send(result);
+            }
+            Command::Unsubscribe { topic, reply } => {
+                let ident = gossipsub::IdentTopic::new(topic);
+                self.validators.remove(&ident.hash());
+                self.swarm.behaviour_mut().gossipsub.unsubscribe(&ident);
+                let _ = reply.send(());
+            }
+            Command::Publish { topic, data, reply } => {
+                let ident = gossipsub::IdentTopic::new(topic);
+                let sent = match self.swarm.behaviour_mut().gossipsub.publish(ident, data) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "message not published");
+                        false
+                    }
+                };
+                let _ = reply.send(sent);
+            }
+            Command::TopicPeers { topic, reply } => {
+                let hash = gossipsub::IdentTopic::new(topic).hash();
+                let peers = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .all_peers()
+                    .filter(|(_, topics)| topics.contains(&&hash))
+                    .map(|(p, _)| *p)
+                    .filter(|p| !self.banned.contains(p))
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            Command::PutRecord { key, value, reply } => {
+                let record = kad::Record::new(key, value);
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .put_record(record, kad::Quorum::One)
+                    .map(|_| ())
+                    .map_err(|e| Error::Network(format!("DHT record: {e}")));
+                let _ = reply.send(result);
+            }
+            Command::GetRecord { key, reply } => {
+                let key = kad::RecordKey::new(&key);
+                let mut found = Vec::new();
+                if let Some(local) = self.swarm.behaviour_mut().kad.store_mut().get(&key) {
+                    found.push(local.value.clone());
+                }
+                let query = self.swarm.behaviour_mut().kad.get_record(key);
+                self.pending_records.insert(query, (found, reply));
+            }
         }
     }
 
@@ -470,6 +576,37 @@ impl EventLoop {
                 propagation_source,
                 message_id,
                 message,
+            }) if message.topic != self.topic.hash() => {
+                let acceptance = match self.validators.get(&message.topic) {
+                    Some((_, validator)) => validator(&message.data, message.source.as_ref()),
+                    None => Validation::Ignore,
+                };
+                let verdict = match acceptance {
+                    Validation::Accept => gossipsub::MessageAcceptance::Accept,
+                    Validation::Reject => {
+                        tracing::debug!(peer = %propagation_source, "rejected topic message");
+                        gossipsub::MessageAcceptance::Reject
+                    }
+                    Validation::Ignore => gossipsub::MessageAcceptance::Ignore,
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, verdict);
+                if acceptance == Validation::Accept
+                    && let Some((topic, _)) = self.validators.get(&message.topic)
+                {
+                    self.emit(NetEvent::TopicMessage {
+                        topic: topic.clone(),
+                        data: message.data,
+                        source: message.source,
+                    });
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
             }) => {
                 let verdict = decode_announcement(&message.data);
                 let acceptance = match &verdict {
@@ -504,6 +641,25 @@ impl EventLoop {
                 }
                 if step.last
                     && let Some((found, reply)) = self.pending_providers.remove(&id)
+                {
+                    let _ = reply.send(found);
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetRecord(result),
+                step,
+                ..
+            }) => {
+                if let Some((found, _)) = self.pending_records.get_mut(&id)
+                    && let Ok(kad::GetRecordOk::FoundRecord(peer_record)) = result
+                    && found.len() < MAX_RECORDS_PER_LOOKUP
+                    && !found.contains(&peer_record.record.value)
+                {
+                    found.push(peer_record.record.value);
+                }
+                if step.last
+                    && let Some((found, reply)) = self.pending_records.remove(&id)
                 {
                     let _ = reply.send(found);
                 }

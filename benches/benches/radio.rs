@@ -1,0 +1,142 @@
+//! Radio figures for BENCHMARKS.md: one broadcaster and 50 listeners, all in this process on
+//! 127.0.0.1, each listener tuned for `BUSKER_RADIO_SECONDS` (default 10) seconds of audio.
+//!
+//! Prints one JSON line per listener with the `busker radio tune --json` fields, then a summary
+//! line: startup_ms (median, max), continuity (min, mean), lag_ms (median, max).
+//!
+//! `cargo bench -p busker-benches --bench radio`; the same scenario runs from the end-to-end
+//! test binary as the ignored test `radio_figures`:
+//! `cargo test -p busker --test e2e radio_figures -- --ignored --nocapture`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use busker_core::media::NullSink;
+use busker_core::radio::{RadioQueue, TuneOptions};
+use busker_core::test_utils::{self, wait_for};
+use busker_core::{Node, NodeOptions, PublishOptions};
+
+/// Listeners tuned in at once.
+pub const LISTENERS: usize = 50;
+/// Sample rate of the broadcast track (mono 16-bit: 352 kbit/s, about a 320 kbit/s MP3).
+const RATE: u32 = 22_050;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs the scenario and prints the figures.
+pub async fn radio_fifty_listeners() {
+    let seconds: f64 = std::env::var("BUSKER_RADIO_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10.0);
+    // A fixed xorshift sequence picks whom each newcomer dials (no rand dependency here).
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let (bdir, broadcaster) = test_utils::start_node(NodeOptions::loopback()).await;
+    let wav = test_utils::wav_pcm16(RATE, 1, RATE * (seconds as u32 + 60), 11);
+    let path = bdir.path().join("radio.wav");
+    std::fs::write(&path, wav).unwrap();
+    let track = broadcaster
+        .publish(vec![path], PublishOptions::default())
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap()
+        .id();
+
+    // Each newcomer dials 3 earlier peers (the broadcaster among the candidates).
+    let mut peers: Vec<(tempfile::TempDir, Node)> = Vec::new();
+    let mut addrs = vec![broadcaster.listen_addrs().await.unwrap().remove(0)];
+    for _ in 0..LISTENERS {
+        let (dir, node) = test_utils::start_node(NodeOptions::loopback()).await;
+        for _ in 0..3 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let addr = addrs[(x % addrs.len() as u64) as usize].clone();
+            let _ = node.connect(addr).await;
+        }
+        addrs.push(node.listen_addrs().await.unwrap().remove(0));
+        peers.push((dir, node));
+    }
+    let channel = broadcaster
+        .radio_start("Bench FM", RadioQueue::Tracks(vec![track]))
+        .await
+        .unwrap()
+        .id();
+    for (_, node) in &peers {
+        wait_for(
+            Duration::from_secs(60),
+            "the channel announcement",
+            || async {
+                node.radio_channels()
+                    .iter()
+                    .any(|c| c.id == channel)
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    let runs: Vec<_> = peers
+        .iter()
+        .map(|(_, node)| {
+            let node = node.clone();
+            tokio::spawn(async move {
+                let tuning = node
+                    .radio_tune(
+                        channel,
+                        Box::new(NullSink::unpaced()),
+                        TuneOptions::seconds(seconds),
+                    )
+                    .await
+                    .unwrap();
+                tuning.finish().await.unwrap()
+            })
+        })
+        .collect();
+    let mut startup = Vec::new();
+    let mut continuity = Vec::new();
+    let mut lag = Vec::new();
+    for run in runs {
+        let r = run.await.unwrap();
+        println!(
+            "{{\"channel_id\":\"{}\",\"startup_ms\":{:.0},\"continuity\":{:.4},\"lag_ms\":{:.0},\"segments\":{},\"late\":{},\"repaired\":{}}}",
+            channel,
+            r.startup_ms.unwrap_or(f64::NAN),
+            r.continuity(),
+            r.lag_ms.unwrap_or(f64::NAN),
+            r.segments,
+            r.late,
+            r.repaired
+        );
+        startup.push(r.startup_ms.unwrap_or(f64::INFINITY));
+        continuity.push(r.continuity());
+        lag.push(r.lag_ms.unwrap_or(f64::INFINITY));
+    }
+    let mean_continuity = continuity.iter().sum::<f64>() / continuity.len() as f64;
+    println!(
+        "radio, {LISTENERS} listeners, {seconds} s each: startup_ms median {:.0} max {:.0}; continuity min {:.4} mean {:.4}; lag_ms median {:.0} max {:.0}",
+        median(startup.clone()),
+        startup.iter().copied().fold(0.0, f64::max),
+        continuity.iter().copied().fold(1.0, f64::min),
+        mean_continuity,
+        median(lag.clone()),
+        lag.iter().copied().fold(0.0, f64::max),
+    );
+    for (_, node) in &peers {
+        node.shutdown().await;
+    }
+    broadcaster.shutdown().await;
+}
+
+#[allow(dead_code)]
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(radio_fifty_listeners());
+}

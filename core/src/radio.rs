@@ -1,0 +1,119 @@
+//! Radio channels: a broadcaster cuts audio into short signed segments and publishes them on
+//! the channel's gossipsub topic; listeners verify, buffer, repair and play them in step.
+//!
+//! How the parts fit:
+//! - [`ChannelDescriptor`] (owner key, name, description; signed) names a channel; its
+//!   [`ChannelId`] is derived from the owner key and the name. Broadcasters put the descriptor in
+//!   the DHT under the id and announce a signed [`ChannelStatus`] (with their listener count) on
+//!   [`crate::net::CHANNELS_TOPIC`] every few seconds.
+//! - [`Segment`]s (about a second of PCM at the track's own format, sequence number, broadcast
+//!   time, now-playing track) travel on `busker/radio/<id hex>/1`. Every peer validates them
+//!   before forwarding ([`validator`]: owner signature, channel, size, a replay window), so a
+//!   forged or replayed segment goes no further than the peer that sent it.
+//! - Every peer on a channel keeps a small ring of recent segments and answers
+//!   `Request::RadioSegment` (repair) and `Request::RadioRecent` (tune-in) from it.
+//! - The listener ([`Tuning`], made by [`crate::Node::radio_tune`]) starts at the live point,
+//!   plays each segment at its broadcast time plus a fixed latency, asks a neighbour for a segment
+//!   that gossip has not brought in time, and reports [`TuneReport`] figures.
+//!
+//! ```no_run
+//! # async fn demo(node: busker_core::Node) -> busker_core::Result<()> {
+//! use busker_core::media::NullSink;
+//! use busker_core::radio::{RadioQueue, TuneOptions};
+//! let channel = node.radio_start("Night Owl", RadioQueue::Personal).await?;
+//! let tuning = node
+//!     .radio_tune(channel.id(), Box::new(NullSink::unpaced()), TuneOptions::seconds(10.0))
+//!     .await?;
+//! let report = tuning.finish().await?;
+//! println!("continuity {:.3}, lag {:?} ms", report.continuity(), report.lag_ms);
+//! # Ok(()) }
+//! ```
+
+mod broadcaster;
+mod channel;
+mod hub;
+mod listener;
+mod segment;
+
+pub use broadcaster::{BroadcastOptions, RadioQueue};
+pub use channel::{
+    CHANNEL_VERSION, ChannelDescriptor, ChannelId, ChannelStatus, MAX_DESCRIPTION,
+    MAX_DESCRIPTOR_BYTES, MAX_NAME, MAX_STATUS_BYTES,
+};
+pub use hub::ChannelInfo;
+pub use listener::{
+    DropPattern, FirstSegment, REPAIR_RETRY, RadioEvent, TuneOptions, TuneReport, Tuning,
+};
+pub use segment::{
+    MAX_AUDIO_BYTES, MAX_SEGMENT_BYTES, RADIO_VERSION, RadioMessage, Segment, SegmentDraft,
+    encode_heartbeat,
+};
+
+pub(crate) use broadcaster::{NextTrack, broadcast};
+pub(crate) use hub::RadioHub;
+pub(crate) use listener::{TuneSession, tune};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use libp2p::PeerId;
+
+use crate::net::{TopicValidator, Validation};
+
+/// How far (ms) a segment's broadcast time or a heartbeat's time may be from this peer's clock
+/// before the message is ignored as stale (a replay) or bogus.
+pub const CLOCK_WINDOW_MS: u64 = 60_000;
+/// A segment this many sequence numbers behind the newest one seen is ignored (a replay).
+pub const REPLAY_WINDOW: u64 = 64;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The gossip validator of one channel's topic: decodes every message against the descriptor
+/// (size, channel, owner signature), ignores segments outside the clock window or far behind
+/// the newest sequence number seen, and heartbeats without a signed source.
+pub fn validator(descriptor: ChannelDescriptor) -> TopicValidator {
+    let newest = Arc::new(AtomicU64::new(0));
+    Arc::new(move |data: &[u8], source: Option<&PeerId>| {
+        let now = unix_ms();
+        match RadioMessage::decode(data, &descriptor) {
+            Err(_) => Validation::Reject,
+            Ok(RadioMessage::Heartbeat { sent_ms }) => {
+                if source.is_none() {
+                    Validation::Reject
+                } else if sent_ms.abs_diff(now) > CLOCK_WINDOW_MS {
+                    Validation::Ignore
+                } else {
+                    Validation::Accept
+                }
+            }
+            Ok(RadioMessage::Segment(segment)) => {
+                let seq = segment.seq();
+                if segment.broadcast_ms().abs_diff(now) > CLOCK_WINDOW_MS
+                    || seq + REPLAY_WINDOW < newest.load(Ordering::Relaxed)
+                {
+                    Validation::Ignore
+                } else {
+                    newest.fetch_max(seq, Ordering::Relaxed);
+                    Validation::Accept
+                }
+            }
+        }
+    })
+}
+
+/// The validator of the channels topic: a [`ChannelStatus`] must decode and verify and be
+/// recent.
+pub fn status_validator() -> TopicValidator {
+    Arc::new(
+        |data: &[u8], _: Option<&PeerId>| match ChannelStatus::decode(data) {
+            Err(_) => Validation::Reject,
+            Ok(s) if s.at_ms.abs_diff(unix_ms()) > CLOCK_WINDOW_MS => Validation::Ignore,
+            Ok(_) => Validation::Accept,
+        },
+    )
+}

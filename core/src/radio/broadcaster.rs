@@ -1,0 +1,267 @@
+//! The broadcaster: plays a queue into signed segments on the channel's topic, in real time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::channel::{ChannelDescriptor, ChannelStatus};
+use super::hub::RadioHub;
+use super::segment::{MAX_AUDIO_BYTES, SegmentDraft};
+use super::unix_ms;
+use crate::error::{Error, Result};
+use crate::media::{Pcm, PcmSpec, TrackDecoder};
+use crate::model::{ArtistKeypair, Manifest, TrackId};
+use crate::net::{CHANNELS_TOPIC, Client};
+
+/// What a channel plays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RadioQueue {
+    /// These tracks in order (fetched from the network when not here), then the broadcast ends.
+    Tracks(Vec<TrackId>),
+    /// An endless personal radio: see [`crate::Node::radio_start`].
+    Personal,
+}
+
+/// Broadcast tuning.
+#[derive(Debug, Clone)]
+pub struct BroadcastOptions {
+    /// Target segment length (segments of wide formats are shorter, to stay under
+    /// [`MAX_AUDIO_BYTES`]).
+    pub segment: Duration,
+    /// How often the channel status is announced on the channels topic.
+    pub status_interval: Duration,
+}
+
+impl Default for BroadcastOptions {
+    fn default() -> Self {
+        Self {
+            segment: Duration::from_millis(1000),
+            status_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The next track to play: its manifest and whole file, or `None` when the queue is over.
+pub(crate) type NextTrack =
+    Box<dyn FnMut() -> BoxFuture<'static, Result<Option<(Manifest, Vec<u8>)>>> + Send>;
+
+/// Cuts a decoder's output into runs of a fixed number of frames.
+struct Cutter {
+    decoder: TrackDecoder,
+    pending: Option<Pcm>,
+    pending_start: u64,
+    frames: usize,
+}
+
+fn append(to: &mut Pcm, from: Pcm) {
+    match (to, from) {
+        (Pcm::I16(a), Pcm::I16(b)) => a.extend(b),
+        (Pcm::I32(a), Pcm::I32(b)) => a.extend(b),
+        (Pcm::F32(a), Pcm::F32(b)) => a.extend(b),
+        _ => {}
+    }
+}
+
+fn split_front(pcm: &mut Pcm, samples: usize) -> Pcm {
+    let mut front = pcm.clone();
+    front.truncate(samples);
+    pcm.skip(samples);
+    front
+}
+
+impl Cutter {
+    /// The next run and the frame it starts at, or `None` at the end of the track.
+    fn next(&mut self) -> Result<Option<(u64, Pcm)>> {
+        let channels = self.decoder.spec().channels.max(1) as usize;
+        let want = self.frames * channels;
+        loop {
+            let have = self.pending.as_ref().map_or(0, Pcm::len);
+            if have >= want {
+                break;
+            }
+            match self.decoder.next_block()? {
+                Some(block) => match &mut self.pending {
+                    Some(p) if !p.is_empty() => append(p, block.pcm),
+                    _ => {
+                        self.pending_start = block.start_frame;
+                        self.pending = Some(block.pcm);
+                    }
+                },
+                None => break,
+            }
+        }
+        let Some(pending) = &mut self.pending else {
+            return Ok(None);
+        };
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let take = want.min(pending.len()) / channels * channels;
+        if take == 0 {
+            return Ok(None);
+        }
+        let start = self.pending_start;
+        let run = split_front(pending, take);
+        self.pending_start += (take / channels) as u64;
+        Ok(Some((start, run)))
+    }
+}
+
+fn frames_per_segment(spec: &PcmSpec, segment: Duration) -> usize {
+    let by_time = (spec.sample_rate as f64 * segment.as_secs_f64()).round() as usize;
+    let frame_bytes = spec.channels.max(1) as usize * spec.bytes_per_sample();
+    by_time.clamp(1, MAX_AUDIO_BYTES / frame_bytes.max(1))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Network(format!("radio worker failed: {e}")))
+}
+
+/// Runs a broadcast until the queue ends (or the task is aborted): each segment is signed,
+/// kept in the hub's ring and published when its first sample goes on air.
+pub(crate) async fn broadcast(
+    client: Client,
+    hub: Arc<RadioHub>,
+    owner: ArtistKeypair,
+    descriptor: ChannelDescriptor,
+    mut next_track: NextTrack,
+    options: BroadcastOptions,
+) -> Result<()> {
+    let channel = descriptor.id();
+    let topic = channel.topic();
+    let start = tokio::time::Instant::now();
+    let start_ms = unix_ms();
+    // Sequence numbers start at the wall clock in ms, so a restarted broadcast never reuses one.
+    let mut seq = start_ms;
+    let mut air_ms = 0.0f64;
+    let mut last_status: Option<tokio::time::Instant> = None;
+    let mut upcoming = tokio::spawn(next_track());
+    loop {
+        let Some((manifest, bytes)) = upcoming
+            .await
+            .map_err(|e| Error::Network(format!("radio queue failed: {e}")))??
+        else {
+            break;
+        };
+        // Prefetch the next track while this one plays.
+        upcoming = tokio::spawn(next_track());
+        let ext = manifest.info().format.extension();
+        let decoder = match blocking(move || TrackDecoder::from_bytes(bytes, Some(ext))).await? {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(track = %manifest.id(), error = %e, "cannot broadcast a track");
+                continue;
+            }
+        };
+        let spec = decoder.spec();
+        let mut cutter = Cutter {
+            decoder,
+            pending: None,
+            pending_start: 0,
+            frames: frames_per_segment(&spec, options.segment),
+        };
+        loop {
+            let (back, run) = blocking(move || {
+                let r = cutter.next();
+                (cutter, r)
+            })
+            .await?;
+            cutter = back;
+            let (frame, pcm) = match run {
+                Ok(Some(run)) => run,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(track = %manifest.id(), error = %e, "broadcast track cut short");
+                    break;
+                }
+            };
+            let on_air = start + Duration::from_secs_f64(air_ms / 1000.0);
+            tokio::time::sleep_until(on_air).await;
+            if last_status.is_none_or(|t| t.elapsed() >= options.status_interval) {
+                let status = ChannelStatus {
+                    descriptor: descriptor.clone(),
+                    listeners: hub.listeners(&channel),
+                    at_ms: unix_ms(),
+                };
+                hub.heard(descriptor.clone(), status.listeners);
+                client
+                    .publish(CHANNELS_TOPIC.to_owned(), status.encode(&owner))
+                    .await?;
+                last_status = Some(tokio::time::Instant::now());
+            }
+            let info = manifest.info();
+            let owner = owner.clone();
+            let draft = SegmentDraft {
+                channel,
+                seq,
+                broadcast_ms: start_ms + air_ms.round() as u64,
+                track: manifest.id(),
+                title: info.title.clone(),
+                artist: info.artist.clone(),
+                frame,
+                spec,
+                pcm,
+            };
+            let segment = blocking(move || draft.sign(&owner)).await?;
+            air_ms += segment.duration_ms();
+            seq += 1;
+            hub.keep(&segment);
+            client
+                .publish(topic.clone(), segment.encoded().to_vec())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::SampleFormat;
+
+    #[test]
+    fn segments_are_cut_to_size_and_concatenate_to_the_track() {
+        let wav = crate::test_utils::wav_pcm16(8000, 1, 20_000, 3);
+        let reference = {
+            let mut d = TrackDecoder::from_bytes(wav.clone(), Some("wav")).unwrap();
+            let mut all = Vec::new();
+            while let Some(b) = d.next_block().unwrap() {
+                if let Pcm::I16(v) = b.pcm {
+                    all.extend(v);
+                }
+            }
+            all
+        };
+        let decoder = TrackDecoder::from_bytes(wav, Some("wav")).unwrap();
+        let spec = decoder.spec();
+        assert_eq!(spec.format, SampleFormat::Int(16));
+        let frames = frames_per_segment(&spec, Duration::from_millis(500));
+        assert_eq!(frames, 4000);
+        let mut cutter = Cutter {
+            decoder,
+            pending: None,
+            pending_start: 0,
+            frames,
+        };
+        let mut joined = Vec::new();
+        let mut starts = Vec::new();
+        while let Some((start, pcm)) = cutter.next().unwrap() {
+            starts.push(start);
+            if let Pcm::I16(v) = pcm {
+                joined.extend(v);
+            }
+        }
+        assert_eq!(starts, vec![0, 4000, 8000, 12000, 16000]);
+        assert_eq!(joined, reference);
+        // Wide formats get shorter segments.
+        let wide = PcmSpec {
+            sample_rate: 192_000,
+            channels: 8,
+            format: SampleFormat::Int(32),
+        };
+        assert!(frames_per_segment(&wide, Duration::from_secs(1)) * 32 <= MAX_AUDIO_BYTES);
+    }
+}

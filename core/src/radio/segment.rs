@@ -1,0 +1,388 @@
+//! What travels on a channel's topic: signed audio [`Segment`]s and listener heartbeats.
+//!
+//! A segment carries decoded PCM at the track's own rate, channel count and bit depth (see the
+//! radio section of `ARCHITECTURE.md` for why), the sequence number, the broadcast time, and the
+//! now-playing metadata (track id, frame offset, title, artist). It is signed by the channel
+//! owner's key; [`RadioMessage::decode`] checks the channel, every limit and the signature.
+
+use crate::media::{Pcm, PcmSpec, SampleFormat};
+use crate::model::{ArtistKeypair, MAX_TEXT, TrackId};
+use crate::wire::{DecodeError, Reader, Writer};
+
+use super::channel::{ChannelDescriptor, ChannelId};
+
+/// Version byte of every message on a channel topic.
+pub const RADIO_VERSION: u8 = 1;
+/// Most audio bytes one segment carries (the broadcaster shortens segments of wide formats).
+pub const MAX_AUDIO_BYTES: usize = 256 * 1024;
+/// Largest message on a channel topic.
+pub const MAX_SEGMENT_BYTES: usize = MAX_AUDIO_BYTES + 2 * MAX_TEXT + 256;
+
+const TAG_SEGMENT: u8 = 1;
+const TAG_HEARTBEAT: u8 = 2;
+const SEGMENT_CONTEXT: &[u8] = b"busker radio segment v1\0";
+const MAX_RATE: u32 = 768_000;
+const MAX_CHANNELS: u16 = 8;
+
+/// A segment before it is signed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentDraft {
+    /// The channel.
+    pub channel: ChannelId,
+    /// Sequence number: one more than the previous segment of this broadcast.
+    pub seq: u64,
+    /// When the segment's first sample went on air at the broadcaster, Unix milliseconds.
+    pub broadcast_ms: u64,
+    /// Now playing: the track.
+    pub track: TrackId,
+    /// Now playing: the track's title.
+    pub title: String,
+    /// Now playing: the track's artist.
+    pub artist: String,
+    /// Frame of the track the segment starts at.
+    pub frame: u64,
+    /// The samples' format.
+    pub spec: PcmSpec,
+    /// Interleaved samples, a whole number of frames.
+    pub pcm: Pcm,
+}
+
+/// A signed segment. Always valid: made by [`SegmentDraft::sign`] or decoded and verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    draft: SegmentDraft,
+    encoded: Vec<u8>,
+}
+
+fn format_code(format: SampleFormat) -> u8 {
+    match format {
+        SampleFormat::Float => 0,
+        SampleFormat::Int(bits) => bits,
+    }
+}
+
+fn frames_of(spec: &PcmSpec, pcm: &Pcm) -> u64 {
+    (pcm.len() / spec.channels.max(1) as usize) as u64
+}
+
+impl SegmentDraft {
+    /// Encodes and signs the segment with the channel owner's key.
+    pub fn sign(self, owner: &ArtistKeypair) -> Segment {
+        let width = self.spec.bytes_per_sample();
+        let mut w = Writer::with_capacity(self.pcm.len() * width + 256);
+        w.u8(RADIO_VERSION);
+        w.u8(TAG_SEGMENT);
+        w.raw(self.channel.as_bytes());
+        w.u64(self.seq);
+        w.u64(self.broadcast_ms);
+        w.raw(self.track.as_bytes());
+        w.str(crate::wire::truncate_utf8(&self.title, MAX_TEXT));
+        w.str(crate::wire::truncate_utf8(&self.artist, MAX_TEXT));
+        w.u64(self.frame);
+        w.u32(self.spec.sample_rate);
+        w.u16(self.spec.channels);
+        w.u8(format_code(self.spec.format));
+        w.u32(frames_of(&self.spec, &self.pcm) as u32);
+        let mut audio = Vec::with_capacity(self.pcm.len() * width);
+        self.pcm.write_le(&self.spec, &mut audio);
+        w.bytes(&audio);
+        let sig = owner.sign(SEGMENT_CONTEXT, w.as_slice());
+        w.raw(&sig);
+        Segment {
+            draft: self,
+            encoded: w.into_bytes(),
+        }
+    }
+}
+
+impl Segment {
+    /// The segment's fields.
+    pub fn fields(&self) -> &SegmentDraft {
+        &self.draft
+    }
+
+    /// The channel.
+    pub fn channel(&self) -> ChannelId {
+        self.draft.channel
+    }
+
+    /// The sequence number.
+    pub fn seq(&self) -> u64 {
+        self.draft.seq
+    }
+
+    /// When it went on air at the broadcaster, Unix milliseconds.
+    pub fn broadcast_ms(&self) -> u64 {
+        self.draft.broadcast_ms
+    }
+
+    /// Frames (samples per channel) in the segment.
+    pub fn frames(&self) -> u64 {
+        frames_of(&self.draft.spec, &self.draft.pcm)
+    }
+
+    /// How long it plays, in milliseconds.
+    pub fn duration_ms(&self) -> f64 {
+        self.frames() as f64 * 1000.0 / self.draft.spec.sample_rate.max(1) as f64
+    }
+
+    /// The signed bytes, as published.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+}
+
+/// A message on a channel topic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RadioMessage {
+    /// Audio, signed by the channel owner.
+    Segment(Segment),
+    /// A listener says it is tuned in (the gossipsub envelope names and signs the peer).
+    Heartbeat {
+        /// When it was sent, Unix milliseconds.
+        sent_ms: u64,
+    },
+}
+
+/// Encodes a listener heartbeat for `channel`.
+pub fn encode_heartbeat(channel: &ChannelId, sent_ms: u64) -> Vec<u8> {
+    let mut w = Writer::with_capacity(48);
+    w.u8(RADIO_VERSION);
+    w.u8(TAG_HEARTBEAT);
+    w.raw(channel.as_bytes());
+    w.u64(sent_ms);
+    w.into_bytes()
+}
+
+fn read_pcm(audio: &[u8], spec: &PcmSpec) -> Pcm {
+    match (spec.format, spec.bytes_per_sample()) {
+        (SampleFormat::Float, _) => Pcm::F32(
+            audio
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        ),
+        (SampleFormat::Int(_), 1) => Pcm::I16(audio.iter().map(|&b| b as i8 as i16).collect()),
+        (SampleFormat::Int(_), 2) => Pcm::I16(
+            audio
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect(),
+        ),
+        (SampleFormat::Int(_), 3) => Pcm::I32(
+            audio
+                .chunks_exact(3)
+                .map(|b| i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8)
+                .collect(),
+        ),
+        (SampleFormat::Int(_), _) => Pcm::I32(
+            audio
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        ),
+    }
+}
+
+fn read_spec(r: &mut Reader<'_>) -> Result<PcmSpec, DecodeError> {
+    let sample_rate = r.u32("sample rate")?;
+    let channels = r.u16("channels")?;
+    let format = match r.u8("sample format")? {
+        0 => SampleFormat::Float,
+        bits @ 1..=32 => SampleFormat::Int(bits),
+        _ => return Err(DecodeError::Invalid("sample format")),
+    };
+    if sample_rate == 0 || sample_rate > MAX_RATE {
+        return Err(DecodeError::Invalid("sample rate"));
+    }
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(DecodeError::Invalid("channel count"));
+    }
+    Ok(PcmSpec {
+        sample_rate,
+        channels,
+        format,
+    })
+}
+
+impl RadioMessage {
+    /// Decodes a message on `channel`'s topic: size, version, channel, limits, and for a
+    /// segment the owner's signature. Anything else is an error, never a panic.
+    pub fn decode(bytes: &[u8], channel: &ChannelDescriptor) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_SEGMENT_BYTES {
+            return Err(DecodeError::TooLarge {
+                what: "radio message",
+                len: bytes.len(),
+                max: MAX_SEGMENT_BYTES,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let version = r.u8("version")?;
+        if version != RADIO_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "radio message",
+                found: version,
+                supported: RADIO_VERSION,
+            });
+        }
+        let tag = r.u8("tag")?;
+        let id = ChannelId(r.array("channel id")?);
+        if id != channel.id() {
+            return Err(DecodeError::Invalid("channel id"));
+        }
+        match tag {
+            TAG_HEARTBEAT => {
+                let sent_ms = r.u64("sent at")?;
+                r.finish()?;
+                Ok(Self::Heartbeat { sent_ms })
+            }
+            TAG_SEGMENT => {
+                let seq = r.u64("seq")?;
+                let broadcast_ms = r.u64("broadcast time")?;
+                let track = TrackId(r.array("track id")?);
+                let title = r.str("title", MAX_TEXT)?;
+                let artist = r.str("artist", MAX_TEXT)?;
+                let frame = r.u64("frame")?;
+                let spec = read_spec(&mut r)?;
+                let frames = r.u32("frames")? as usize;
+                let audio = r.bytes("audio", MAX_AUDIO_BYTES)?;
+                if frames == 0
+                    || frames
+                        .checked_mul(spec.channels as usize * spec.bytes_per_sample())
+                        .is_none_or(|n| n != audio.len())
+                {
+                    return Err(DecodeError::Invalid("audio length"));
+                }
+                let signed = r.position();
+                let sig: [u8; 64] = r.array("signature")?;
+                r.finish()?;
+                channel
+                    .owner()
+                    .verify(SEGMENT_CONTEXT, &bytes[..signed], &sig)?;
+                let pcm = read_pcm(audio, &spec);
+                Ok(Self::Segment(Segment {
+                    draft: SegmentDraft {
+                        channel: id,
+                        seq,
+                        broadcast_ms,
+                        track,
+                        title,
+                        artist,
+                        frame,
+                        spec,
+                        pcm,
+                    },
+                    encoded: bytes.to_vec(),
+                }))
+            }
+            _ => Err(DecodeError::Invalid("radio message tag")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn channel() -> (ArtistKeypair, ChannelDescriptor) {
+        let owner = ArtistKeypair::from_seed([9; 32]);
+        let d = ChannelDescriptor::sign(&owner, "Test FM", "", 1);
+        (owner, d)
+    }
+
+    fn draft(d: &ChannelDescriptor, spec: PcmSpec, pcm: Pcm) -> SegmentDraft {
+        SegmentDraft {
+            channel: d.id(),
+            seq: 42,
+            broadcast_ms: 1_700_000_000_000,
+            track: TrackId([5; 32]),
+            title: "Song".into(),
+            artist: "Band".into(),
+            frame: 4410,
+            spec,
+            pcm,
+        }
+    }
+
+    #[test]
+    fn segments_round_trip_at_every_bit_depth() {
+        let (owner, d) = channel();
+        let cases = [
+            (SampleFormat::Int(16), Pcm::I16(vec![1, -2, 300, i16::MIN])),
+            (SampleFormat::Int(8), Pcm::I16(vec![1, -2, 127, -128])),
+            (
+                SampleFormat::Int(24),
+                Pcm::I32(vec![1, -2, 8_388_607, -8_388_608]),
+            ),
+            (
+                SampleFormat::Int(32),
+                Pcm::I32(vec![1, -2, i32::MAX, i32::MIN]),
+            ),
+            (SampleFormat::Float, Pcm::F32(vec![0.5, -0.25, 1.0, -1.0])),
+        ];
+        for (format, pcm) in cases {
+            let spec = PcmSpec {
+                sample_rate: 44_100,
+                channels: 2,
+                format,
+            };
+            let seg = draft(&d, spec, pcm).sign(&owner);
+            assert_eq!(seg.frames(), 2);
+            let back = RadioMessage::decode(seg.encoded(), &d).unwrap();
+            assert_eq!(back, RadioMessage::Segment(seg));
+        }
+        let hb = encode_heartbeat(&d.id(), 5);
+        assert_eq!(
+            RadioMessage::decode(&hb, &d).unwrap(),
+            RadioMessage::Heartbeat { sent_ms: 5 }
+        );
+    }
+
+    #[test]
+    fn forged_and_foreign_segments_are_rejected() {
+        let (owner, d) = channel();
+        let spec = PcmSpec {
+            sample_rate: 8000,
+            channels: 1,
+            format: SampleFormat::Int(16),
+        };
+        let seg = draft(&d, spec, Pcm::I16(vec![7; 100])).sign(&owner);
+        // Tampered audio.
+        let mut bad = seg.encoded().to_vec();
+        let n = bad.len();
+        bad[n - 80] ^= 1;
+        assert_eq!(
+            RadioMessage::decode(&bad, &d),
+            Err(DecodeError::BadSignature)
+        );
+        // Signed by another key for this channel.
+        let thief = ArtistKeypair::from_seed([1; 32]);
+        let forged = draft(&d, spec, Pcm::I16(vec![7; 100])).sign(&thief);
+        assert_eq!(
+            RadioMessage::decode(forged.encoded(), &d),
+            Err(DecodeError::BadSignature)
+        );
+        // A segment of another channel.
+        let other = ChannelDescriptor::sign(&owner, "Other FM", "", 1);
+        assert!(RadioMessage::decode(seg.encoded(), &other).is_err());
+        // Wrong audio length for the declared frames.
+        let mut short = draft(&d, spec, Pcm::I16(vec![7; 100])).sign(&owner).encoded;
+        short.truncate(short.len() - 66);
+        assert!(RadioMessage::decode(&short, &d).is_err());
+        assert!(RadioMessage::decode(&vec![1; MAX_SEGMENT_BYTES + 1], &d).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_segments_never_panic(pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+            let (owner, d) = channel();
+            let spec = PcmSpec { sample_rate: 8000, channels: 1, format: SampleFormat::Int(16) };
+            let mut bytes = draft(&d, spec, Pcm::I16(vec![3; 64])).sign(&owner).encoded;
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            bytes.truncate(cut % (bytes.len() + 1));
+            let _ = RadioMessage::decode(&bytes, &d);
+        }
+    }
+}

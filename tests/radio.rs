@@ -1,0 +1,348 @@
+//! Radio on loopback: a broadcaster and in-process listeners with real libp2p swarms. Every
+//! listener records into a WAV file; the recording must be exactly the broadcast samples (the
+//! decoded track from the listener's first segment on), in order, with no gap.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use busker_core::media::{Pcm, TrackDecoder, WavSink};
+use busker_core::model::TrackId;
+use busker_core::net::{self, CatalogEntry, ContentSource, NetEvent, NetworkConfig, Validation};
+use busker_core::radio::{
+    ChannelDescriptor, ChannelId, DropPattern, RadioQueue, SegmentDraft, TuneOptions, TuneReport,
+};
+use busker_core::test_utils::{self, wait_for};
+use busker_core::{Node, PublishOptions};
+
+use crate::util::{NetPeer as Peer, STEP};
+
+const RATE: u32 = 16_000;
+
+/// Publishes a mono 16-bit WAV of `secs` seconds; returns its id and samples.
+async fn publish_track(peer: &Peer, secs: u32, seed: u32) -> (TrackId, Vec<i16>) {
+    let wav = test_utils::wav_pcm16(RATE, 1, secs * RATE, seed);
+    let path = peer.dir.path().join(format!("radio-{seed}.wav"));
+    std::fs::write(&path, &wav).unwrap();
+    let options = PublishOptions {
+        title: Some(format!("Radio Song {seed}")),
+        artist: Some("Radio Artist".into()),
+        album: None,
+    };
+    let id = peer.node.publish(vec![path], options).await.unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .id();
+    (id, decode_i16(wav))
+}
+
+fn decode_i16(bytes: Vec<u8>) -> Vec<i16> {
+    let mut d = TrackDecoder::from_bytes(bytes, Some("wav")).unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = d.next_block().unwrap() {
+        match b.pcm {
+            Pcm::I16(v) => out.extend(v),
+            other => panic!("expected 16-bit samples, got {other:?}"),
+        }
+    }
+    out
+}
+
+/// Starts `n` listener peers: peer `i` dials the broadcaster or earlier listeners, so that most
+/// listeners receive segments relayed by other listeners.
+async fn listeners(broadcaster: &Peer, n: usize) -> Vec<Peer> {
+    let mut peers: Vec<Peer> = Vec::new();
+    for i in 0..n {
+        let p = Peer::start().await;
+        if i < 2 {
+            p.connect_to(broadcaster).await;
+        } else {
+            p.connect_to(&peers[i - 1]).await;
+            p.connect_to(&peers[i / 2]).await;
+        }
+        peers.push(p);
+    }
+    peers
+}
+
+async fn wait_to_hear(peer: &Peer, channel: ChannelId) {
+    let node = peer.node.clone();
+    wait_for(STEP, "the channel announcement", || {
+        let node = node.clone();
+        async move {
+            node.radio_channels()
+                .iter()
+                .any(|c| c.id == channel)
+                .then_some(())
+        }
+    })
+    .await;
+}
+
+/// The newest sequence number the broadcaster has published.
+fn last_seq(node: &Node, channel: ChannelId) -> Option<u64> {
+    node.radio_channels()
+        .into_iter()
+        .find(|c| c.id == channel)
+        .and_then(|c| c.last_seq)
+}
+
+async fn wait_for_segments(node: &Node, channel: ChannelId, count: u64) -> u64 {
+    let first = wait_for(STEP, "the first segment", || async {
+        last_seq(node, channel)
+    })
+    .await;
+    wait_for(Duration::from_secs(60), "more segments", || async {
+        last_seq(node, channel).filter(|s| *s >= first + count)
+    })
+    .await
+}
+
+/// Tunes in for `seconds` of audio, recording into a WAV file in the peer's dir.
+fn tune(
+    peer: &Peer,
+    channel: ChannelId,
+    seconds: f64,
+    drop_gossip: Option<DropPattern>,
+) -> tokio::task::JoinHandle<(TuneReport, Vec<i16>)> {
+    let node = peer.node.clone();
+    let path = peer.dir.path().join("radio-out.wav");
+    tokio::spawn(async move {
+        let sink = WavSink::create(&path).unwrap();
+        let options = TuneOptions {
+            drop_gossip,
+            ..TuneOptions::seconds(seconds)
+        };
+        let tuning = node
+            .radio_tune(channel, Box::new(sink), options)
+            .await
+            .unwrap();
+        let report = tokio::time::timeout(Duration::from_secs(90), tuning.finish())
+            .await
+            .expect("the listener finishes")
+            .expect("the listener plays");
+        (report, decode_i16(std::fs::read(&path).unwrap()))
+    })
+}
+
+/// The recording is the broadcast: the track's samples from the first segment on, in order,
+/// without a gap.
+fn assert_plays_broadcast(who: &str, report: &TuneReport, recorded: &[i16], track: &[i16]) {
+    assert_eq!(report.late, 0, "{who}: no segment missed ({report:?})");
+    assert_eq!(report.continuity(), 1.0, "{who}");
+    assert!(report.segments >= 3, "{who}: played {report:?}");
+    let first = report.first.expect("a first segment");
+    let start = first.frame as usize;
+    assert!(!recorded.is_empty(), "{who}: recorded nothing");
+    assert_eq!(recorded.len() as u64, report.frames, "{who}");
+    assert!(
+        start + recorded.len() <= track.len(),
+        "{who}: past the track's end"
+    );
+    let expected = &track[start..start + recorded.len()];
+    if let Some(i) = (0..recorded.len()).find(|&i| recorded[i] != expected[i]) {
+        panic!("{who}: sample {i} differs from the broadcast (start frame {start})");
+    }
+}
+
+async fn broadcast(b: &Peer, track: TrackId) -> ChannelId {
+    b.node
+        .radio_start("Loopback FM", RadioQueue::Tracks(vec![track]))
+        .await
+        .unwrap()
+        .id()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_listener_records_the_broadcast_samples_in_order() {
+    let b = Peer::start().await;
+    let (track, samples) = publish_track(&b, 40, 1).await;
+    let peers = listeners(&b, 10).await;
+    let channel = broadcast(&b, track).await;
+    for p in &peers {
+        wait_to_hear(p, channel).await;
+    }
+    let runs: Vec<_> = peers.iter().map(|p| tune(p, channel, 4.0, None)).collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        let (report, recorded) = run.await.unwrap();
+        assert_plays_broadcast(&format!("listener {i}"), &report, &recorded, &samples);
+    }
+    // The broadcaster counts its listeners from their heartbeats.
+    wait_for(STEP, "the broadcaster to count 10 listeners", || async {
+        b.node
+            .radio_channels()
+            .iter()
+            .any(|c| c.id == channel && c.broadcasting && c.listeners >= 10)
+            .then_some(())
+    })
+    .await;
+    for p in peers.iter().chain([&b]) {
+        p.node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_late_listener_starts_at_the_live_point() {
+    let b = Peer::start().await;
+    let (track, samples) = publish_track(&b, 40, 2).await;
+    let early = listeners(&b, 2).await;
+    let channel = broadcast(&b, track).await;
+    let early_run = tune(&early[0], channel, 12.0, None);
+    let live = wait_for_segments(&b.node, channel, 5).await;
+    // A newcomer that meets only a listener finds the channel in the DHT and joins late.
+    let late = Peer::start().await;
+    late.connect_to(&early[1]).await;
+    let (report, recorded) = tune(&late, channel, 3.0, None).await.unwrap();
+    let first = report.first.expect("played something");
+    assert!(
+        first.seq + 1 >= live,
+        "started at segment {} although the broadcast was at {live}",
+        first.seq
+    );
+    assert!(first.frame > 0, "not from the start of the track");
+    assert_plays_broadcast("late listener", &report, &recorded, &samples);
+    let (report, recorded) = early_run.await.unwrap();
+    assert_plays_broadcast("early listener", &report, &recorded, &samples);
+    for p in early.iter().chain([&b, &late]) {
+        p.node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn segments_lost_on_the_way_are_repaired_from_neighbours() {
+    let b = Peer::start().await;
+    let (track, samples) = publish_track(&b, 40, 3).await;
+    let peers = listeners(&b, 4).await;
+    let channel = broadcast(&b, track).await;
+    for p in &peers {
+        wait_to_hear(p, channel).await;
+    }
+    // One listener's links lose 1 % of the gossip deliveries, another's 20 %.
+    let one_percent = DropPattern {
+        first: 2,
+        every: 100,
+    };
+    let twenty_percent = DropPattern { first: 1, every: 5 };
+    let lossy = tune(&peers[3], channel, 6.0, Some(one_percent));
+    let very_lossy = tune(&peers[2], channel, 6.0, Some(twenty_percent));
+    let clean = tune(&peers[1], channel, 6.0, None);
+    for (name, run) in [("1 %", lossy), ("20 %", very_lossy), ("clean", clean)] {
+        let (report, recorded) = run.await.unwrap();
+        assert_plays_broadcast(name, &report, &recorded, &samples);
+        if name != "clean" {
+            assert!(report.dropped >= 1, "{name}: nothing dropped: {report:?}");
+            assert!(report.repaired >= 1, "{name}: nothing repaired: {report:?}");
+        }
+    }
+    for p in peers.iter().chain([&b]) {
+        p.node.shutdown().await;
+    }
+}
+
+struct Nothing;
+
+impl ContentSource for Nothing {
+    fn manifest(&self, _: &TrackId) -> Option<Vec<u8>> {
+        None
+    }
+    fn chunks(&self, _: &TrackId, _: u32, _: u16, _: usize) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    fn catalog(&self, _: Option<TrackId>, _: usize) -> (Vec<CatalogEntry>, bool) {
+        (Vec::new(), false)
+    }
+    fn radio_segments(&self, _: &ChannelId, _: Option<u64>) -> Vec<Vec<u8>> {
+        // Answers repair requests with garbage too.
+        vec![vec![1, 1, 0, 0]]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_segments_from_an_injector_change_nothing() {
+    let b = Peer::start().await;
+    let (track, samples) = publish_track(&b, 40, 4).await;
+    let peers = listeners(&b, 3).await;
+    let channel = broadcast(&b, track).await;
+    let descriptor: ChannelDescriptor = b.node.radio_descriptor(channel).await.unwrap();
+
+    // The injector: a bare network actor that joins the topic, accepts anything, and publishes
+    // segments signed by its own key, tampered copies of real segments and garbage.
+    let (injector, mut events) = net::spawn(
+        net::Keypair::generate_ed25519(),
+        NetworkConfig::loopback(),
+        Arc::new(Nothing),
+    )
+    .await
+    .unwrap();
+    for p in &peers {
+        injector.dial(p.addr().await).await.unwrap();
+    }
+    injector
+        .subscribe(
+            channel.topic(),
+            Arc::new(|_: &[u8], _: Option<&net::PeerId>| Validation::Accept),
+        )
+        .await
+        .unwrap();
+    let thief = busker_core::model::ArtistKeypair::generate();
+    let sent = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let attack = {
+        let injector = injector.clone();
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            for round in 0..200u64 {
+                let real = loop {
+                    match events.recv().await {
+                        Some(NetEvent::TopicMessage { data, .. }) if data.len() > 1000 => {
+                            break data;
+                        }
+                        Some(_) => continue,
+                        None => return,
+                    }
+                };
+                let Ok(busker_core::radio::RadioMessage::Segment(seg)) =
+                    busker_core::radio::RadioMessage::decode(&real, &descriptor)
+                else {
+                    continue;
+                };
+                // Next sequence numbers, signed by the wrong key, with other audio.
+                let mut fields: SegmentDraft = seg.fields().clone();
+                fields.seq += 1 + round % 2;
+                fields.pcm = Pcm::I16(vec![1234; seg.frames() as usize]);
+                let forged = fields.sign(&thief);
+                let mut tampered = real.clone();
+                let n = tampered.len();
+                tampered[n / 2] ^= 0x40;
+                for data in [forged.encoded().to_vec(), tampered, vec![1, 1, 9, 9]] {
+                    if injector
+                        .publish(channel.topic(), data)
+                        .await
+                        .unwrap_or(false)
+                    {
+                        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    };
+    wait_for_segments(&b.node, channel, 2).await;
+    let runs: Vec<_> = peers.iter().map(|p| tune(p, channel, 5.0, None)).collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        let (report, recorded) = run.await.unwrap();
+        assert_plays_broadcast(&format!("listener {i}"), &report, &recorded, &samples);
+    }
+    attack.abort();
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent >= 3, "the injector got only {sent} messages out");
+    injector.shutdown().await;
+    for p in peers.iter().chain([&b]) {
+        p.node.shutdown().await;
+    }
+}
+
+/// Prints the figures of `benches/benches/radio.rs` (ignored: slow, and it measures rather than
+/// checks). Run with `cargo test -p busker --test e2e radio_figures -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn radio_figures() {
+    crate::bench_radio::radio_fifty_listeners().await;
+}

@@ -307,7 +307,7 @@ impl Node {
         node.inner
             .client
             .subscribe(
-                crate::net::CHANNELS_TOPIC.to_owned(),
+                net::CHANNELS_TOPIC.to_owned(),
                 crate::radio::status_validator(),
             )
             .await?;

@@ -101,6 +101,9 @@ pub(crate) enum Command {
     },
 }
 
+/// Records found so far by a DHT lookup, and where the answer goes.
+type PendingRecords = (Vec<Vec<u8>>, oneshot::Sender<Vec<Vec<u8>>>);
+
 struct EventLoop {
     swarm: Swarm<Behaviour>,
     config: NetworkConfig,
@@ -126,7 +129,7 @@ struct EventLoop {
     pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
     /// Topics subscribed through `Client::subscribe`, with their names and validators.
     validators: HashMap<gossipsub::TopicHash, (String, TopicValidator)>,
-    pending_records: HashMap<kad::QueryId, (Vec<Vec<u8>>, oneshot::Sender<Vec<Vec<u8>>>)>,
+    pending_records: HashMap<kad::QueryId, PendingRecords>,
 }
 
 /// Most records one DHT lookup collects.

@@ -283,7 +283,8 @@ impl RadioHub {
             out.insert(*id, info(&h.descriptor, h.listeners));
         }
         for (id, s) in lock(&self.sessions).iter_mut() {
-            let mut i = info(&s.descriptor, s.listeners());
+            let listeners = s.listeners();
+            let mut i = info(&s.descriptor, listeners);
             i.broadcasting = s.broadcasting;
             i.tuned = !s.tuners.is_empty();
             i.last_seq = s.ring.back().map(Segment::seq);

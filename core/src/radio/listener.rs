@@ -45,7 +45,7 @@ pub struct DropPattern {
 
 impl DropPattern {
     fn drops(&self, delivery: u64) -> bool {
-        delivery >= self.first && (delivery - self.first) % self.every.max(1) == 0
+        delivery >= self.first && (delivery - self.first).is_multiple_of(self.every.max(1))
     }
 }
 
@@ -214,12 +214,15 @@ enum WriterMsg {
     Play(PcmSpec, Pcm),
 }
 
+/// What the writer thread ends with: frames written and the first stream's format.
+type WriterResult = std::result::Result<(u64, Option<PcmSpec>), MediaError>;
+
 /// The thread that owns the sink (its writes block as long as a device needs).
 fn spawn_writer(
     mut sink: Box<dyn AudioSink>,
 ) -> (
     std::sync::mpsc::SyncSender<WriterMsg>,
-    std::thread::JoinHandle<std::result::Result<(u64, Option<PcmSpec>), MediaError>>,
+    std::thread::JoinHandle<WriterResult>,
 ) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<WriterMsg>(64);
     let handle = std::thread::spawn(move || {

@@ -153,10 +153,7 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
         (View::Library, "Here (published or fetched)"),
         (View::Search, "Type to search what this peer has heard of."),
         (View::Discover, "Recommended for you"),
-        (
-            View::Radio,
-            "Radio channels: not available in this build yet",
-        ),
+        (View::Radio, "No channels heard of yet"),
         (View::Publish, publish::PATH_LABEL),
         (View::Network, peer_id.as_str()),
         (View::Settings, "Dark theme"),
@@ -232,6 +229,86 @@ fn discover_lists_what_close_neighbours_like_with_the_reason_and_plays_it() {
     h.run_steps(2);
     let current = h.state().player.current().map(|t| t.info.title.clone());
     assert_eq!(current.as_deref(), Some("Morning Coffee"));
+}
+
+#[test]
+fn the_radio_view_tunes_in_to_a_peers_channel_and_starts_its_own() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seed = runtime.block_on(NetPeer::start());
+    let (id, _) = runtime.block_on(seed.publish_wav("Night Shift", 2_000_000, 12));
+    let queue = busker_core::radio::RadioQueue::Tracks(vec![id]);
+    runtime
+        .block_on(seed.node.radio_start("Seed FM", queue))
+        .unwrap();
+    let seed_addr = runtime.block_on(seed.addr()).to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "the network to start", |a| {
+        matches!(a.model.net.state, NetState::Up { .. })
+    });
+    h.get_by_role_and_label(Role::Button, "Network").click();
+    h.run_steps(2);
+    h.get_by_label(network::ADDRESS_LABEL).click();
+    h.run_steps(1);
+    h.get_by_label(network::ADDRESS_LABEL).type_text(&seed_addr);
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, network::CONNECT_LABEL)
+        .click();
+    step_until(&mut h, "the seed's channel to be heard of", |a| {
+        a.model
+            .net
+            .status
+            .channels
+            .iter()
+            .any(|c| c.name == "Seed FM")
+    });
+
+    h.get_by_role_and_label(Role::Button, "Radio").click();
+    h.run_steps(2);
+    h.get_by_label("Tune in to Seed FM").click();
+    step_until(&mut h, "the app to be tuned in", |a| {
+        a.model
+            .net
+            .status
+            .channels
+            .iter()
+            .any(|c| c.name == "Seed FM" && c.tuned)
+    });
+    h.get_by_label("tuned in");
+
+    h.get_by_label("Channel name").click();
+    h.run_steps(1);
+    h.get_by_label("Channel name").type_text("Kitchen FM");
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, "Start broadcasting")
+        .click();
+    step_until(&mut h, "the app's own channel", |a| {
+        a.model
+            .net
+            .status
+            .channels
+            .iter()
+            .any(|c| c.name == "Kitchen FM" && c.broadcasting)
+    });
+    // The seed hears of it over the network.
+    runtime.block_on(busker_core::test_utils::wait_for(
+        Duration::from_secs(20),
+        "the seed to hear of the app's channel",
+        || async {
+            seed.node
+                .radio_channels()
+                .iter()
+                .any(|c| c.name == "Kitchen FM")
+                .then_some(())
+        },
+    ));
+    h.get_by_role_and_label(Role::Button, "Stop radio").click();
+    h.run_steps(2);
+    drop(h);
+    runtime.block_on(seed.node.shutdown());
 }
 
 #[test]

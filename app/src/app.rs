@@ -591,6 +591,7 @@ impl App {
                 }
             }
             Event::PlayerReady(engine) => self.player.attach(engine.0),
+            Event::Notice(text) => m.notice(text),
         }
     }
 
@@ -682,6 +683,9 @@ impl App {
             Command::Browse(dir) => self.send(Request::Browse(dir)),
             Command::SetArtistName(name) => self.send(Request::SetArtistName(name)),
             Command::SetLanDiscovery(on) => self.send(Request::SetLanDiscovery(on)),
+            Command::RadioStart(name) => self.send(Request::RadioStart(name)),
+            Command::RadioTune(id) => self.send(Request::RadioTune(id)),
+            Command::RadioStop => self.send(Request::RadioStop),
             Command::SetListen(addrs) => self.send(Request::SetListen(addrs)),
             Command::Connect(addr) => self.dial(addr, true),
             Command::ForgetPeer(addr) => self.state.peer_addresses.retain(|a| *a != addr),

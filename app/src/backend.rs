@@ -83,6 +83,12 @@ pub enum Request {
     SetListen(Vec<String>),
     /// Dials a peer address; answered with [`Event::Dialled`].
     Connect(String),
+    /// Starts broadcasting a channel named so, playing this peer's local tracks.
+    RadioStart(String),
+    /// Tunes in to a channel (hex id) on the audio device; stops any other tuning.
+    RadioTune(String),
+    /// Stops tuning in and broadcasting.
+    RadioStop,
 }
 
 /// One file to publish, with the tags the user settled on.
@@ -206,6 +212,23 @@ pub struct NetStatus {
     pub peers: Vec<PeerRow>,
     /// Downloads, running ones first.
     pub transfers: Vec<TransferRow>,
+    /// Radio channels heard of (or broadcast from here), by name.
+    pub channels: Vec<ChannelRow>,
+}
+
+/// One radio channel as the Radio view lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRow {
+    /// The channel id, hex.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Listeners its broadcaster counts.
+    pub listeners: u32,
+    /// Broadcast from this peer.
+    pub broadcasting: bool,
+    /// This peer is tuned in.
+    pub tuned: bool,
 }
 
 /// The audio engine, handed to the UI once it runs.
@@ -293,6 +316,8 @@ pub enum Event {
     },
     /// The audio engine runs: the player should use it.
     PlayerReady(EngineHandle),
+    /// Something worth telling the user that is not an error.
+    Notice(String),
 }
 
 /// Where the player's audio goes.
@@ -562,9 +587,21 @@ async fn post_status(node: Node, post: Post) {
             (rank(a), &a.title).cmp(&(rank(b), &b.title))
         });
         transfers.truncate(MAX_TRANSFER_ROWS);
+        let channels = node
+            .radio_channels()
+            .into_iter()
+            .map(|c| ChannelRow {
+                id: c.id.to_hex(),
+                name: c.name,
+                listeners: c.listeners,
+                broadcasting: c.broadcasting,
+                tuned: c.tuned,
+            })
+            .collect();
         let status = NetStatus {
             peers: peer_rows,
             transfers,
+            channels,
         };
         if last.as_ref() != Some(&status) {
             post.offer(Event::Network(status.clone()));
@@ -650,6 +687,7 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         library,
         net,
         post: post.clone(),
+        radio: std::sync::Mutex::new(RadioState::default()),
     };
     if let Some(net) = &worker.net {
         let listen = net
@@ -714,6 +752,14 @@ struct Worker {
     library: Arc<Library>,
     net: Option<Net>,
     post: Post,
+    /// What the radio is doing: the tuning in progress and the channel broadcast from here.
+    radio: std::sync::Mutex<RadioState>,
+}
+
+#[derive(Default)]
+struct RadioState {
+    tuning: Option<busker_core::radio::Tuning>,
+    broadcast: Option<busker_core::radio::ChannelId>,
 }
 
 impl Worker {
@@ -790,6 +836,96 @@ impl Worker {
                 self.connect(addr);
                 true
             }
+            Request::RadioStart(name) => {
+                self.radio_start(name);
+                true
+            }
+            Request::RadioTune(id) => {
+                self.radio_tune(&id);
+                true
+            }
+            Request::RadioStop => {
+                self.radio_stop();
+                true
+            }
+        }
+    }
+
+    fn radio(&self) -> std::sync::MutexGuard<'_, RadioState> {
+        self.radio.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a channel that plays the local tracks; the outcome comes back as a notice.
+    fn radio_start(&self, name: String) {
+        let Some(net) = &self.net else {
+            self.post.send(Event::Error(
+                "radio needs the network, which is not running".into(),
+            ));
+            return;
+        };
+        let tracks: Vec<TrackId> = match self.library.list() {
+            Ok(list) => list.iter().filter(|t| t.local).map(|t| t.id).collect(),
+            Err(e) => {
+                self.post
+                    .send(Event::Error(format!("cannot list the tracks: {e}")));
+                return;
+            }
+        };
+        if tracks.is_empty() {
+            self.post
+                .send(Event::Error("no local tracks to broadcast".into()));
+            return;
+        }
+        let queue = busker_core::radio::RadioQueue::Tracks(tracks);
+        match net.runtime.block_on(net.node.radio_start(&name, queue)) {
+            Ok(d) => {
+                self.radio().broadcast = Some(d.id());
+                self.post
+                    .send(Event::Notice(format!("broadcasting \"{name}\"")));
+            }
+            Err(e) => {
+                self.post
+                    .send(Event::Error(format!("cannot start the channel: {e}")));
+            }
+        }
+    }
+
+    /// Tunes in on the audio device (silently on the clock when there is none).
+    fn radio_tune(&self, id: &str) {
+        let Some(net) = &self.net else {
+            self.post.send(Event::Error(
+                "radio needs the network, which is not running".into(),
+            ));
+            return;
+        };
+        let Ok(channel) = id.parse::<busker_core::radio::ChannelId>() else {
+            self.post
+                .send(Event::Error(format!("{id} is not a channel id")));
+            return;
+        };
+        if let Some(old) = self.radio().tuning.take() {
+            old.stop();
+        }
+        let sink = open_device("Busker radio");
+        let options = busker_core::radio::TuneOptions::default();
+        match net
+            .runtime
+            .block_on(net.node.radio_tune(channel, sink, options))
+        {
+            Ok(tuning) => self.radio().tuning = Some(tuning),
+            Err(e) => {
+                self.post.send(Event::Error(format!("cannot tune in: {e}")));
+            }
+        }
+    }
+
+    fn radio_stop(&self) {
+        let mut radio = self.radio();
+        if let Some(t) = radio.tuning.take() {
+            t.stop();
+        }
+        if let (Some(id), Some(net)) = (radio.broadcast.take(), &self.net) {
+            net.node.radio_stop(&id);
         }
     }
 

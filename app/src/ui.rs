@@ -65,6 +65,12 @@ pub enum Command {
     SetArtistName(Option<String>),
     /// LAN discovery on or off.
     SetLanDiscovery(bool),
+    /// Start broadcasting a channel with this name.
+    RadioStart(String),
+    /// Tune in to a channel (hex id).
+    RadioTune(String),
+    /// Stop tuning in and broadcasting.
+    RadioStop,
     /// Save the listen addresses (used from the next start).
     SetListen(Vec<String>),
     /// Dial a peer address.

@@ -1,19 +1,23 @@
-//! Radio: channels heard of, tune in, start your own. The radio layer (broadcaster, listener,
-//! jitter buffer) is not in this build; the view keeps its layout and fields for it.
+//! Radio: channels heard of (with their listener counts), tune in, start your own.
 
 use crate::app::{Model, State};
-use crate::ui::{Command, labelled_field, not_available};
+use crate::ui::{Command, labelled_field};
 
 /// Draws the Radio view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command> {
+    let mut out = Vec::new();
     ui.heading("Radio");
     ui.add_space(4.0);
     ui.strong("Channels heard of");
-    not_available(
-        ui,
-        "Radio channels",
-        "Channels are announced over the network; tuning in needs the radio listener.",
-    );
+    let channels = &model.net.status.channels;
+    if channels.is_empty() {
+        ui.label(
+            egui::RichText::new(
+                "No channels heard of yet: channels are announced by the peers you are connected to.",
+            )
+            .weak(),
+        );
+    }
     egui::Grid::new("channels")
         .striped(true)
         .num_columns(3)
@@ -22,20 +26,44 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
             ui.strong("Listeners");
             ui.strong("");
             ui.end_row();
-            ui.label(egui::RichText::new("none heard of").weak());
-            ui.label("");
-            ui.add_enabled(false, egui::Button::new("Tune in"));
-            ui.end_row();
+            for c in channels {
+                ui.label(&c.name);
+                ui.label(c.listeners.to_string());
+                if c.broadcasting {
+                    ui.label(egui::RichText::new("broadcasting from here").weak());
+                } else if c.tuned {
+                    ui.label(egui::RichText::new("tuned in").strong());
+                } else {
+                    let label = format!("Tune in to {}", c.name);
+                    let button = ui.button("Tune in");
+                    button.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
+                    });
+                    if button.clicked() {
+                        out.push(Command::RadioTune(c.id.clone()));
+                    }
+                }
+                ui.end_row();
+            }
         });
+    if channels.iter().any(|c| c.tuned || c.broadcasting) && ui.button("Stop radio").clicked() {
+        out.push(Command::RadioStop);
+    }
     ui.add_space(12.0);
     ui.strong("Start your own channel");
     labelled_field(ui, "Channel name", &mut state.radio_name, "My station");
+    let local = model.tracks.iter().filter(|t| t.local).count();
     ui.label(format!(
-        "It would broadcast from your {} local tracks, or a personal queue from your \
-         recommendations.",
-        model.tracks.iter().filter(|t| t.local).count()
+        "It broadcasts your {local} local tracks, in order."
     ));
-    ui.add_enabled(false, egui::Button::new("Start broadcasting"))
-        .on_disabled_hover_text("needs the radio broadcaster, not in this build yet");
-    Vec::new()
+    let name = state.radio_name.trim().to_owned();
+    let can_start = !name.is_empty() && local > 0;
+    if ui
+        .add_enabled(can_start, egui::Button::new("Start broadcasting"))
+        .on_disabled_hover_text("give the channel a name (and have local tracks)")
+        .clicked()
+    {
+        out.push(Command::RadioStart(name));
+    }
+    out
 }

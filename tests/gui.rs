@@ -124,6 +124,16 @@ fn step_until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool)
     h.step();
 }
 
+/// Types `addr` into the Network view's address field and presses Connect.
+fn dial_from_network_view(h: &mut Harness<'_, App>, addr: &str) {
+    h.get_by_label(network::ADDRESS_LABEL).click();
+    h.run_steps(1);
+    h.get_by_label(network::ADDRESS_LABEL).type_text(addr);
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, network::CONNECT_LABEL)
+        .click();
+}
+
 fn open(h: &mut Harness<'_, App>) {
     step_until(h, "the library to open", |a| {
         a.is_ready() && !a.model.tracks.is_empty()
@@ -251,12 +261,7 @@ fn the_radio_view_tunes_in_to_a_peers_channel_and_starts_its_own() {
     });
     h.get_by_role_and_label(Role::Button, "Network").click();
     h.run_steps(2);
-    h.get_by_label(network::ADDRESS_LABEL).click();
-    h.run_steps(1);
-    h.get_by_label(network::ADDRESS_LABEL).type_text(&seed_addr);
-    h.run_steps(1);
-    h.get_by_role_and_label(Role::Button, network::CONNECT_LABEL)
-        .click();
+    dial_from_network_view(&mut h, &seed_addr);
     step_until(&mut h, "the seed's channel to be heard of", |a| {
         a.model
             .net
@@ -384,25 +389,14 @@ fn a_peer_connected_in_the_network_view_shows_and_its_track_streams_into_the_pla
     h.run_steps(2);
 
     // A mistyped address is refused on the spot, with the reason.
-    h.get_by_label(network::ADDRESS_LABEL).click();
-    h.run_steps(1);
-    h.get_by_label(network::ADDRESS_LABEL)
-        .type_text("192.0.2.1:4001");
-    h.run_steps(1);
-    h.get_by_role_and_label(Role::Button, network::CONNECT_LABEL)
-        .click();
+    dial_from_network_view(&mut h, "192.0.2.1:4001");
     step_until(&mut h, "the bad address to be refused", |a| {
         matches!(&a.model.net.last_dial, Some((_, Err(_))))
     });
     h.get_by_label_contains("Could not connect to 192.0.2.1:4001: not a peer address");
     assert!(h.state().state.peer_addresses.is_empty());
 
-    h.get_by_label(network::ADDRESS_LABEL).click();
-    h.run_steps(1);
-    h.get_by_label(network::ADDRESS_LABEL).type_text(&seed_addr);
-    h.run_steps(1);
-    h.get_by_role_and_label(Role::Button, network::CONNECT_LABEL)
-        .click();
+    dial_from_network_view(&mut h, &seed_addr);
     step_until(&mut h, "the peer in the peer list", |a| {
         a.model
             .net

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use busker_core::model::{ArtistKeypair, ManifestDraft, TrackId, TrackInfo};
-use busker_core::net::{self, CatalogEntry, ContentSource, NetEvent, NetworkConfig};
+use busker_core::net::{self, NetEvent, NetworkConfig};
 use busker_core::test_utils::{self, wait_for};
 use busker_core::{Node, NodeOptions, PublishOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -149,20 +149,6 @@ pub async fn many_to_one() {
     }
 }
 
-struct Nothing;
-
-impl ContentSource for Nothing {
-    fn manifest(&self, _: &TrackId) -> Option<Vec<u8>> {
-        None
-    }
-    fn chunks(&self, _: &TrackId, _: u32, _: u16, _: usize) -> Vec<Vec<u8>> {
-        Vec::new()
-    }
-    fn catalog(&self, _: Option<TrackId>, _: usize) -> (Vec<CatalogEntry>, bool) {
-        (Vec::new(), false)
-    }
-}
-
 pub async fn gossip_reach() {
     const PEERS: usize = 50;
     let mut clients = Vec::new();
@@ -172,7 +158,7 @@ pub async fn gossip_reach() {
         let (client, ev) = net::spawn(
             net::Keypair::generate_ed25519(),
             NetworkConfig::loopback(),
-            Arc::new(Nothing),
+            Arc::new(test_utils::EmptySource),
         )
         .await
         .unwrap();

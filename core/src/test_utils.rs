@@ -114,3 +114,24 @@ pub async fn start_node(options: crate::NodeOptions) -> (tempfile::TempDir, crat
         .expect("start a node");
     (dir, node)
 }
+
+/// A network content source that holds nothing: for raw peers in tests and benches that only
+/// ask (flooders, listeners of gossip).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmptySource;
+
+impl crate::net::ContentSource for EmptySource {
+    fn manifest(&self, _: &crate::model::TrackId) -> Option<Vec<u8>> {
+        None
+    }
+    fn chunks(&self, _: &crate::model::TrackId, _: u32, _: u16, _: usize) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    fn catalog(
+        &self,
+        _: Option<crate::model::TrackId>,
+        _: usize,
+    ) -> (Vec<crate::net::CatalogEntry>, bool) {
+        (Vec::new(), false)
+    }
+}

@@ -217,3 +217,55 @@ fn a_track_held_only_by_a_peer_plays_through_the_node_and_is_then_not_recommende
     assert!(node_b.terminate().success());
     assert!(node_a.terminate().success());
 }
+
+#[test]
+fn a_radio_channel_started_on_one_node_is_listed_and_tuned_in_on_another() {
+    let a = Peer::new();
+    let b = Peer::new();
+    let node_a = NodeProcess::start(&a, &[]);
+    let wav = busker_core::test_utils::write_wav(a.dir.path(), "on-air.wav", 3_000_000, 7);
+    let (ok, published, err) = a.json(&["publish", wav.to_str().unwrap()]);
+    assert!(ok, "publish: {err}");
+    let id = published[0]["id"].as_str().unwrap().to_owned();
+    let node_b = NodeProcess::start(&b, &["--peer", &node_a.listen()]);
+
+    let (ok, started, err) = a.json(&["radio", "start", "CLI FM", &id]);
+    assert!(ok, "radio start: {err}");
+    assert_eq!(started[0]["name"], "CLI FM");
+    let channel = started[0]["channel_id"].as_str().unwrap().to_owned();
+
+    let listed = poll("B to hear of the channel", || {
+        let (ok, list, _) = b.json(&["radio", "list"]);
+        ok.then(|| {
+            list.into_iter()
+                .find(|c| c["channel_id"] == channel.as_str())
+        })?
+    });
+    assert_eq!(listed["name"], "CLI FM");
+    assert!(listed["listeners"].is_u64());
+
+    let out = b.dir.path().join("tuned.wav");
+    let (ok, report, err) = b.json(&[
+        "radio",
+        "tune",
+        &channel,
+        "--seconds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "radio tune: {err}");
+    let r = &report[0];
+    assert_eq!(r["channel_id"], channel.as_str());
+    assert!(r["segments"].as_u64().unwrap() >= 1, "{r}");
+    for key in ["startup_ms", "continuity", "lag_ms", "late"] {
+        assert!(r[key].is_number(), "{key} in {r}");
+    }
+    assert!(
+        std::fs::metadata(&out).unwrap().len() > 44,
+        "samples were recorded"
+    );
+
+    assert!(node_b.terminate().success());
+    assert!(node_a.terminate().success());
+}

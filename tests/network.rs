@@ -549,3 +549,44 @@ async fn the_player_chunk_provider_starts_the_download_at_the_playhead() {
     d.node.shutdown().await;
     a.node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_artists_signed_profile_is_found_in_the_dht_by_a_peer_that_missed_the_releases() {
+    let a = Peer::start().await;
+    let b = Peer::start().await;
+    b.connect_to(&a).await;
+    let (first, _) = a.publish_wav("Dawn", 200_000, 31).await;
+    let (second, _) = a.publish_wav("Dusk", 200_000, 32).await;
+    let artist = a.node.library().artist_key();
+
+    // C meets only B, after the releases went out, and asks the DHT for A's profile.
+    let c = Peer::start().await;
+    c.connect_to(&b).await;
+    let profile = wait_for(STEP, "A's profile in the DHT", || {
+        let node = c.node.clone();
+        async move {
+            let p = node.artist(artist).await.ok()?;
+            (p.releases.len() == 2).then_some(p)
+        }
+    })
+    .await;
+    assert_eq!(profile.key, artist);
+    assert_eq!(profile.name, "Test Artist");
+    assert!(profile.releases.contains(&first) && profile.releases.contains(&second));
+
+    // A forged record under A's key (signed by someone else) is ignored.
+    let mallory = busker_core::model::ArtistKeypair::from_seed([66; 32]);
+    let mut forged =
+        busker_core::artist::ArtistProfile::sign(&mallory, "Not Ada", u64::MAX, vec![]);
+    forged.key = artist;
+    c.node
+        .client()
+        .put_record(busker_core::artist::record_key(&artist), forged.encode())
+        .await
+        .unwrap();
+    let again = c.node.artist(artist).await.unwrap();
+    assert_eq!(again.name, "Test Artist");
+    for p in [&a, &b, &c] {
+        p.node.shutdown().await;
+    }
+}

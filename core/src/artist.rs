@@ -31,11 +31,19 @@ pub const MAX_RELEASES: usize = 1024;
 pub const MAX_PROFILE_BYTES: usize =
     3 + 1 + 32 + 8 + 4 + MAX_NAME_BYTES + 2 + 32 * MAX_RELEASES + 64;
 
+const RECORD_PREFIX: &[u8] = b"/busker/artist/1/";
+
 /// The DHT key of an artist's profile record.
 pub fn record_key(artist: &ArtistKey) -> Vec<u8> {
-    let mut key = b"/busker/artist/1/".to_vec();
+    let mut key = RECORD_PREFIX.to_vec();
     key.extend_from_slice(&artist.0);
     key
+}
+
+/// The artist a DHT key names, if it is an artist profile key.
+pub fn artist_of_record_key(key: &[u8]) -> Option<ArtistKey> {
+    let rest = key.strip_prefix(RECORD_PREFIX)?;
+    Some(ArtistKey(rest.try_into().ok()?))
 }
 
 /// An artist's signed profile.
@@ -176,6 +184,9 @@ mod tests {
         assert_eq!(back, p);
         assert_eq!(back.releases.len(), 2);
         assert!(record_key(&p.key).ends_with(&p.key.0));
+        assert_eq!(artist_of_record_key(&record_key(&p.key)), Some(p.key));
+        assert_eq!(artist_of_record_key(b"/busker/artist/1/short"), None);
+        assert_eq!(artist_of_record_key(&p.key.0), None);
     }
 
     #[test]

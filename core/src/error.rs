@@ -73,6 +73,9 @@ pub enum Error {
     /// over its limits, or with a signature that does not match); nothing of it was kept.
     #[error("taste exchange: {0}")]
     Taste(String),
+    /// No valid profile of this artist key was found in the DHT; connect to more peers.
+    #[error("no profile of artist {0} was found in the DHT")]
+    UnknownArtist(String),
     /// The config file is not valid TOML for Busker.
     #[error("config {path}: {reason}")]
     Config {

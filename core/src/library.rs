@@ -423,6 +423,38 @@ impl Library {
         self.store.manifest(id)?.ok_or(Error::UnknownTrack(*id))
     }
 
+    /// This peer's artist profile, signed now: its display name (the configured artist name,
+    /// else the artist tag of its newest release) and its local releases, newest first. `None`
+    /// when it has published nothing.
+    pub fn artist_profile(&self) -> Result<Option<crate::artist::ArtistProfile>> {
+        let mine = self.artist.public();
+        let mut releases: Vec<(u64, TrackId, String)> = Vec::new();
+        for m in self.store.manifests() {
+            let m = m?;
+            if m.artist_key() == mine && self.store.is_local(&m.id())? {
+                releases.push((m.published_at(), m.id(), m.info().artist.clone()));
+            }
+        }
+        if releases.is_empty() {
+            return Ok(None);
+        }
+        releases.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let name = self
+            .config()
+            .artist_name
+            .unwrap_or_else(|| releases[0].2.clone());
+        let version = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let ids = releases.into_iter().map(|r| r.1).collect();
+        Ok(Some(crate::artist::ArtistProfile::sign(
+            &self.artist,
+            &name,
+            version,
+            ids,
+        )))
+    }
+
     /// This peer's side of the taste exchange (its profile and kept neighbours).
     pub fn taste(&self) -> &Taste {
         &self.taste

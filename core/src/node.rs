@@ -38,7 +38,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, PublishError, Result};
 use crate::library::{Library, PublishOptions, TrackSummary};
-use crate::model::{Manifest, TrackId};
+use crate::model::{ArtistKey, Manifest, TrackId};
 use crate::net::codec::MAX_MANIFESTS_PER_REQUEST;
 use crate::net::{
     self, CatalogEntry, Client, ContentSource, NetEvent, NetworkConfig, Request, Response,
@@ -317,7 +317,32 @@ impl Node {
         for id in local {
             node.inner.client.provide(id).await?;
         }
+        node.publish_artist_profile().await?;
         Ok(node)
+    }
+
+    /// Puts this peer's signed artist profile (name and releases) into the DHT under its artist
+    /// key, so a peer that missed the announcements can still find the whole catalog. Done at
+    /// start and after every publish; nothing when this peer has published nothing.
+    pub async fn publish_artist_profile(&self) -> Result<()> {
+        let library = self.inner.library.clone();
+        let Some(profile) = blocking(move || library.artist_profile()).await? else {
+            return Ok(());
+        };
+        let key = crate::artist::record_key(&profile.key);
+        self.inner.client.put_record(key, profile.encode()).await
+    }
+
+    /// The newest valid profile of `artist` the DHT holds (signatures checked; forged or
+    /// foreign records are ignored).
+    pub async fn artist(&self, artist: ArtistKey) -> Result<crate::artist::ArtistProfile> {
+        let records = self
+            .inner
+            .client
+            .get_record(crate::artist::record_key(&artist))
+            .await?;
+        crate::artist::ArtistProfile::newest(&artist, &records)
+            .ok_or_else(|| Error::UnknownArtist(artist.to_hex()))
     }
 
     fn spawn_sync(&self, peer: PeerId, syncs: &Arc<Semaphore>) {
@@ -593,13 +618,24 @@ impl Node {
         let library = self.inner.library.clone();
         let results = blocking(move || Ok(library.publish_paths(&paths, &options, |_| {}))).await?;
         for m in results.iter().flatten() {
-            self.announce(m).await?;
+            self.announce_track(m).await?;
+        }
+        if results.iter().any(Result::is_ok) {
+            self.publish_artist_profile().await?;
         }
         Ok(results)
     }
 
     /// Announces and provides a local track (after a publish made elsewhere).
     pub async fn announce(&self, manifest: &Manifest) -> Result<()> {
+        self.announce_track(manifest).await?;
+        if manifest.artist_key() == self.inner.library.artist_key() {
+            self.publish_artist_profile().await?;
+        }
+        Ok(())
+    }
+
+    async fn announce_track(&self, manifest: &Manifest) -> Result<()> {
         self.inner.client.announce(manifest).await?;
         self.inner.client.provide(manifest.id()).await
     }

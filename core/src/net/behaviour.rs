@@ -78,6 +78,9 @@ impl Behaviour {
                 ..Default::default()
             },
         );
+        // Records other peers put here are checked before they are stored (see
+        // `EventLoop::on_inbound_record`): a forger must not overwrite an artist's profile.
+        kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
         let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
         // Every Busker peer answers DHT queries; without this a peer on loopback (no confirmed
         // external address) would stay a client and the DHT would be empty.

@@ -667,8 +667,41 @@ impl EventLoop {
                     let _ = reply.send(found);
                 }
             }
+            BehaviourEvent::Kad(kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::PutRecord {
+                        record: Some(record),
+                        source,
+                        ..
+                    },
+            }) => self.on_inbound_record(source, record),
             BehaviourEvent::Transfer(event) => self.on_transfer_event(event),
             _ => {}
+        }
+    }
+
+    /// A DHT record another peer wants stored here. Artist profiles must verify, name the key
+    /// they are stored under, and be at least as new as the copy held; other records (radio
+    /// channel descriptors, checked by whoever reads them) are stored as they come.
+    fn on_inbound_record(&mut self, source: PeerId, record: kad::Record) {
+        use libp2p::kad::store::RecordStore;
+        let store = self.swarm.behaviour_mut().kad.store_mut();
+        if let Some(artist) = crate::artist::artist_of_record_key(record.key.as_ref()) {
+            let Ok(profile) = crate::artist::ArtistProfile::decode(&record.value) else {
+                tracing::info!(%source, "refused a DHT record: invalid artist profile");
+                return;
+            };
+            let held = store
+                .get(&record.key)
+                .and_then(|r| crate::artist::ArtistProfile::decode(&r.value).ok())
+                .map_or(0, |p| p.version);
+            if profile.key != artist || profile.version < held {
+                tracing::info!(%source, "refused a DHT record: foreign or older artist profile");
+                return;
+            }
+        }
+        if let Err(e) = store.put(record) {
+            tracing::debug!(%source, error = %e, "cannot store a DHT record");
         }
     }
 

@@ -15,7 +15,6 @@ const EVENT_WAIT: Duration = Duration::from_secs(60);
 /// 44.1 kHz stereo 16-bit: 176,400 bytes per second of audio.
 const BYTES_PER_SEC: u64 = 176_400;
 
-#[ignore = "flaky under heavy CPU contention (2 of 8 full-suite runs while a cold build ran beside it): the player once reported 'no suitable format reader' while the first chunks streamed in, once waited out its chunk timeout; passes alone. Run with --ignored; see issue 4's note"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_seek_into_the_undownloaded_part_fetches_that_chunk_first_and_resumes_on_the_sample() {
     let seed = Peer::start_with(rate_limited(RATE)).await;

@@ -78,6 +78,16 @@ fn describe_truncation(found_ms: u64, declared_ms: Option<u64>) -> String {
     }
 }
 
+impl From<SourceError> for MediaError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Timeout { index, .. } => MediaError::ChunkTimeout(index),
+            SourceError::Cancelled => MediaError::Cancelled,
+            SourceError::Store(s) => MediaError::Source(s),
+        }
+    }
+}
+
 impl MediaError {
     fn from_symphonia(e: SymphoniaError) -> Self {
         match e {

@@ -153,6 +153,9 @@ impl ProviderSource for Providers {
 struct NetworkChunks {
     node: Node,
     runtime: tokio::runtime::Handle,
+    /// Tracks whose download is being started: the player asks again every second while it
+    /// waits, and one start at a time is enough.
+    starting: Arc<Mutex<HashSet<TrackId>>>,
 }
 
 impl crate::media::ChunkProvider for NetworkChunks {
@@ -162,12 +165,18 @@ impl crate::media::ChunkProvider for NetworkChunks {
             t.prioritize(index);
             return;
         }
+        if !lock(&self.starting).insert(id) {
+            return;
+        }
         let node = self.node.clone();
+        let starting = self.starting.clone();
         self.runtime.spawn(async move {
             match node.fetch(id).await {
                 Ok(t) => t.prioritize(index),
+                // The player asks again while it waits, so a later attempt may find a peer.
                 Err(e) => tracing::info!(track = %id, error = %e, "cannot fetch for playback"),
             }
+            lock(&starting).remove(&id);
         });
     }
 
@@ -693,14 +702,24 @@ impl Node {
             return Ok(t.clone());
         }
         let manifest = self.find_manifest(id).await?;
-        let transfer = Transfer::start(
-            manifest,
-            self.inner.library.store().clone(),
-            self.inner.client.clone(),
-            self.inner.providers.clone(),
-            self.inner.transfer_options.clone(),
-        );
-        lock(&self.inner.transfers).insert(id, transfer.clone());
+        let transfer = {
+            // Another fetch of the same track may have started while the manifest was looked up.
+            let mut transfers = lock(&self.inner.transfers);
+            if let Some(t) = transfers.get(&id)
+                && !matches!(t.progress().done, Some(Err(_)))
+            {
+                return Ok(t.clone());
+            }
+            let transfer = Transfer::start(
+                manifest,
+                self.inner.library.store().clone(),
+                self.inner.client.clone(),
+                self.inner.providers.clone(),
+                self.inner.transfer_options.clone(),
+            );
+            transfers.insert(id, transfer.clone());
+            transfer
+        };
         let events = self.inner.events.clone();
         let watcher = transfer.clone();
         tokio::spawn(async move {
@@ -732,6 +751,7 @@ impl Node {
         Arc::new(NetworkChunks {
             node: self.clone(),
             runtime: tokio::runtime::Handle::current(),
+            starting: Arc::default(),
         })
     }
 

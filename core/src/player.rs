@@ -617,7 +617,7 @@ impl Engine {
             .with_timeout(self.options.chunk_timeout)
             .with_cancel(self.interrupt.clone());
         let ext = manifest.info().format.extension();
-        let decoder = TrackDecoder::open(Box::new(source), Some(ext))?;
+        let decoder = TrackDecoder::open_chunks(source, Some(ext))?;
         let spec = decoder.spec();
         Ok(Current {
             manifest,

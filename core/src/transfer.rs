@@ -10,7 +10,8 @@
 //! a player needs next comes first. Every chunk is checked against its BLAKE3 hash in the manifest
 //! before it is stored (and so before it can be played or served again). A peer that sends a chunk
 //! that does not match is banned through [`Client::ban`] and its chunks are asked from others; a
-//! peer that fails repeatedly is dropped from this transfer. When every chunk is here the track is
+//! peer that fails several times in a row is dropped from this transfer, and tried again after a
+//! pause when no other peer is left (it may only have been slow). When every chunk is here the track is
 //! marked local with [`Store::commit_local_track`] and announced as provided in the DHT.
 //!
 //! Providers come from a [`ProviderSource`] (peers known to hold the track from announcements and
@@ -249,10 +250,18 @@ impl Transfer {
 #[derive(Default)]
 struct PeerState {
     inflight: usize,
+    /// Failures in a row; an answer with chunks clears them.
     failures: u32,
     lacks: HashSet<usize>,
     dropped: bool,
+    /// When the peer was dropped for failing; it gets another chance after [`RETRY_DROPPED`]
+    /// when nobody else is left (a peer that was only slow, say under load).
+    dropped_at: Option<Instant>,
 }
+
+/// How long a peer dropped for failing (not banned) waits before it is tried again, when no
+/// usable peer is left.
+const RETRY_DROPPED: Duration = Duration::from_secs(2);
 
 type Reply = (PeerId, u32, u16, Result<Response>);
 
@@ -315,6 +324,19 @@ impl Scheduler {
                 for peer in self.providers.candidates(&id) {
                     if peer != own {
                         self.peers.entry(peer).or_default();
+                    }
+                }
+                if self.usable_peers() == 0 {
+                    for state in self.peers.values_mut() {
+                        if state.failures != u32::MAX
+                            && state
+                                .dropped_at
+                                .is_some_and(|t| t.elapsed() >= RETRY_DROPPED)
+                        {
+                            state.dropped = false;
+                            state.dropped_at = None;
+                            state.failures = 0;
+                        }
                     }
                 }
                 if !dht_query_running && self.usable_peers() == 0 {
@@ -482,9 +504,10 @@ impl Scheduler {
             }
             Ok(Response::Refused) | Err(_) => {
                 state.failures = state.failures.saturating_add(1);
-                if state.failures >= max_failures {
+                if state.failures >= max_failures && !state.dropped {
                     tracing::debug!(%peer, "dropping an unresponsive peer from the transfer");
                     state.dropped = true;
+                    state.dropped_at = Some(Instant::now());
                 }
                 return Ok(false);
             }
@@ -501,6 +524,7 @@ impl Scheduler {
         if chunks.is_empty() {
             return Ok(false);
         }
+        state.failures = 0;
 
         // Verify and store on the blocking pool: hashing and sled writes are CPU and disk work.
         let hashes: Vec<ChunkHash> =

@@ -13,7 +13,7 @@ use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSource;
 
 use super::MediaError;
-use super::source::SourceError;
+use super::source::{ChunkSource, SourceError};
 
 /// How samples are represented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,9 +181,7 @@ impl std::fmt::Debug for TrackDecoder {
 pub(super) fn map_error(e: SymphoniaError) -> MediaError {
     match e {
         SymphoniaError::IoError(io) => match SourceError::from_io(&io) {
-            Some(SourceError::Timeout { index, .. }) => MediaError::ChunkTimeout(*index),
-            Some(SourceError::Cancelled) => MediaError::Cancelled,
-            Some(SourceError::Store(s)) => MediaError::Source(s.clone()),
+            Some(e) => e.clone().into(),
             None if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                 MediaError::Corrupt("unexpected end of file".to_owned())
             }
@@ -204,6 +202,17 @@ impl TrackDecoder {
     /// Opens a source. `extension` (without the dot) helps guess the container.
     pub fn open(source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<Self, MediaError> {
         super::guard(|| Self::open_unguarded(source, extension))
+    }
+
+    /// Opens a track read from the chunk store. A read that failed while the container was being
+    /// recognised (a chunk that did not come, a cancel) is reported as itself, not as an
+    /// unrecognised file.
+    pub fn open_chunks(source: ChunkSource, extension: Option<&str>) -> Result<Self, MediaError> {
+        let failures = source.failures();
+        Self::open(Box::new(source), extension).map_err(|e| match (e, failures.take()) {
+            (MediaError::Unsupported(_), Some(cause)) => cause.into(),
+            (e, _) => e,
+        })
     }
 
     /// Opens a file's bytes held in memory.

@@ -22,8 +22,9 @@ use crate::store::Store;
 /// Implementations must return quickly (queue the request, do not fetch inline): they are called
 /// from the audio thread. A chunk that arrives is written to the [`Store`], which wakes the reader.
 pub trait ChunkProvider: Send + Sync {
-    /// The playhead needs chunk `index` of `manifest` and it is not in the store. Called once per
-    /// wait, before waiting; a seek to a missing part calls it for the chunk sought to first.
+    /// The playhead needs chunk `index` of `manifest` and it is not in the store. Called before
+    /// waiting and again every second of the wait (so a download that failed is started anew:
+    /// make repeated calls cheap); a seek to a missing part calls it for the chunk sought first.
     fn need(&self, manifest: &Manifest, index: usize);
 
     /// The read position moved into chunk `index` (present or not): a hint for read-ahead.
@@ -97,6 +98,11 @@ pub const DEFAULT_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a wait looks at its cancel token.
 const CANCEL_POLL: Duration = Duration::from_millis(20);
 
+/// How often a wait looks in the store itself and asks the provider again. The store's events
+/// are the fast path; this is the safety net when a download that was asked for failed or
+/// stalled (the provider starts a new one) or an event was missed.
+const RETRY_EVERY: Duration = Duration::from_millis(1000);
+
 /// A track's file as `Read + Seek`, backed by the chunk store.
 pub struct ChunkSource {
     store: Store,
@@ -107,6 +113,24 @@ pub struct ChunkSource {
     pos: u64,
     current: Option<(usize, sled::IVec)>,
     last_playhead: Option<usize>,
+    failure: FailureSlot,
+}
+
+/// The last [`SourceError`] a [`ChunkSource`] returned, kept beside it for whoever reads through
+/// a layer that swallows errors: symphonia's probe treats any read error as the end of the data
+/// and reports "no suitable format reader", and [`FailureSlot::take`] gives the real cause.
+#[derive(Debug, Clone, Default)]
+pub struct FailureSlot(Arc<std::sync::Mutex<Option<SourceError>>>);
+
+impl FailureSlot {
+    fn set(&self, e: &SourceError) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+    }
+
+    /// The last failure, if any, and clears it.
+    pub fn take(&self) -> Option<SourceError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }
 
 impl std::fmt::Debug for ChunkSource {
@@ -130,7 +154,13 @@ impl ChunkSource {
             pos: 0,
             current: None,
             last_playhead: None,
+            failure: FailureSlot::default(),
         }
+    }
+
+    /// Where this source keeps its last failure (shared: clone it before handing the source on).
+    pub fn failures(&self) -> FailureSlot {
+        self.failure.clone()
     }
 
     /// Sets how long a read waits for a missing chunk.
@@ -198,6 +228,7 @@ impl ChunkSource {
         tracing::debug!(track = %self.manifest.id(), index, "waiting for a chunk");
         self.provider.need(&self.manifest, index);
         let deadline = Instant::now() + self.timeout;
+        let mut next_retry = Instant::now() + RETRY_EVERY;
         loop {
             if self.cancel.is_cancelled() {
                 return Err(SourceError::Cancelled);
@@ -208,6 +239,13 @@ impl ChunkSource {
                     index,
                     timeout_ms: self.timeout.as_millis() as u64,
                 });
+            }
+            if now >= next_retry {
+                next_retry = now + RETRY_EVERY;
+                if let Some(bytes) = self.store.chunk(hash).map_err(store_err)? {
+                    return Ok(bytes);
+                }
+                self.provider.need(&self.manifest, index);
             }
             match events.next_timeout(CANCEL_POLL.min(deadline - now)) {
                 Ok(sled::Event::Insert { value, .. }) => return Ok(value),
@@ -236,7 +274,10 @@ impl Read for ChunkSource {
         let bytes = match &self.current {
             Some((i, bytes)) if *i == index => bytes.clone(),
             _ => {
-                let bytes = self.load(index).map_err(io::Error::other)?;
+                let bytes = self.load(index).map_err(|e| {
+                    self.failure.set(&e);
+                    io::Error::other(e)
+                })?;
                 self.current = Some((index, bytes.clone()));
                 bytes
             }
@@ -412,5 +453,57 @@ mod tests {
             SourceError::from_io(&err),
             Some(SourceError::Timeout { index: 0, .. })
         ));
+    }
+    /// Loses the first request for each chunk, as a download that failed does, and serves the
+    /// repeated one.
+    struct LosesFirst {
+        file: Vec<u8>,
+        store: Store,
+        asked: Mutex<Vec<usize>>,
+    }
+
+    impl ChunkProvider for LosesFirst {
+        fn need(&self, manifest: &Manifest, index: usize) {
+            let mut asked = self.asked.lock().unwrap();
+            let again = asked.contains(&index);
+            asked.push(index);
+            if again {
+                let start = index * manifest.chunk_size() as usize;
+                let chunk = &self.file[start..start + manifest.chunk_len(index)];
+                self.store
+                    .put_chunk(&manifest.chunks()[index], chunk)
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_wait_asks_again_when_the_first_request_came_to_nothing() {
+        let bytes = fixture();
+        let m = Arc::new(manifest_of(&bytes));
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db")).unwrap();
+        let provider = Arc::new(LosesFirst {
+            file: bytes.clone(),
+            store: store.clone(),
+            asked: Mutex::new(Vec::new()),
+        });
+        let mut source = ChunkSource::new(store, m, provider.clone());
+        let mut head = [0u8; 44];
+        source.read_exact(&mut head).unwrap();
+        assert_eq!(head[..], bytes[..44]);
+        assert_eq!(*provider.asked.lock().unwrap(), [0, 0]);
+    }
+
+    #[test]
+    fn a_chunk_missing_while_the_format_is_probed_is_reported_as_such() {
+        let bytes = fixture();
+        let m = Arc::new(manifest_of(&bytes));
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("db")).unwrap();
+        let source =
+            ChunkSource::new(store, m, Arc::new(NoNetwork)).with_timeout(Duration::from_millis(30));
+        let err = TrackDecoder::open_chunks(source, Some("wav")).unwrap_err();
+        assert_eq!(err, crate::media::MediaError::ChunkTimeout(0));
     }
 }

@@ -590,3 +590,40 @@ async fn an_artists_signed_profile_is_found_in_the_dht_by_a_peer_that_missed_the
         p.node.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_record_is_kept_by_the_peers_it_was_put_on() {
+    let a = Peer::start().await;
+    let b = Peer::start().await;
+    b.connect_to(&a).await;
+    let (id, _) = a.publish_wav("Left Behind", 100_000, 41).await;
+    let provider = a.node.peer_id();
+    wait_for(STEP, "A's provider record stored on B", || {
+        let client = b.node.client();
+        async move {
+            let held = client.stored_providers(id).await.ok()?;
+            held.contains(&provider).then_some(())
+        }
+    })
+    .await;
+    a.node.shutdown().await;
+
+    // With A gone, only a stored copy can answer: C meets B alone and still finds A.
+    let c = Peer::start().await;
+    c.connect_to(&b).await;
+    wait_for(STEP, "C to find A's record on B", || {
+        let client = c.node.client();
+        async move {
+            client
+                .providers(id)
+                .await
+                .ok()?
+                .contains(&provider)
+                .then_some(())
+        }
+    })
+    .await;
+    for p in [&b, &c] {
+        p.node.shutdown().await;
+    }
+}

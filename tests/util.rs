@@ -83,6 +83,7 @@ impl NetPeer {
     }
 
     pub async fn start_with(options: NodeOptions) -> Self {
+        init_logs();
         let (dir, node) = test_utils::start_node(options).await;
         Self { dir, node }
     }
@@ -154,4 +155,18 @@ pub fn rate_limited(rate: u64) -> NodeOptions {
         ..NetworkConfig::loopback()
     };
     options
+}
+
+/// Sends the nodes' logs to the test's output when `RUST_LOG` is set (for example
+/// `RUST_LOG=busker_core::transfer=debug`); without it the tests stay quiet.
+pub fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }

@@ -309,6 +309,7 @@ impl Library {
         if self.store.is_local(&id)? {
             return Err(Error::Duplicate(id));
         }
+        self.store.ensure_space(size)?;
         let mut info = media::probe(bytes.clone(), name)?.info;
         for (field, value) in [
             (&mut info.title, &options.title),

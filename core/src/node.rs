@@ -45,7 +45,7 @@ use crate::net::{
 };
 use crate::radio::{ChannelId, RadioHub};
 use crate::store::Store;
-use crate::transfer::{FetchReport, ProviderSource, Transfer, TransferOptions};
+use crate::transfer::{Candidates, FetchReport, ProviderSource, Transfer, TransferOptions};
 
 mod radio;
 
@@ -132,19 +132,23 @@ impl Providers {
 }
 
 impl ProviderSource for Providers {
-    fn candidates(&self, id: &TrackId) -> Vec<PeerId> {
+    fn candidates(&self, id: &TrackId) -> Candidates {
         let connected = lock(&self.connected);
         let known = lock(&self.by_track).get(id).cloned().unwrap_or_default();
-        // Known providers first (connected before not), then every other connected peer: in a
-        // small network a neighbour that never said so may still hold the track.
-        let mut out: Vec<PeerId> = known
+        // Known providers (connected before not), then every other connected peer: in a small
+        // network a neighbour that never said so may still hold the track.
+        let mut holders: Vec<PeerId> = known
             .iter()
             .filter(|p| connected.contains(p))
             .copied()
             .collect();
-        out.extend(known.iter().filter(|p| !connected.contains(p)));
-        out.extend(connected.iter().filter(|p| !known.contains(p)));
-        out
+        holders.extend(known.iter().filter(|p| !connected.contains(p)));
+        let others = connected
+            .iter()
+            .filter(|p| !known.contains(p))
+            .copied()
+            .collect();
+        Candidates { holders, others }
     }
 }
 
@@ -680,7 +684,8 @@ impl Node {
         if let Some(m) = blocking(move || store.manifest(&id)).await? {
             return Ok(m);
         }
-        for peer in self.inner.providers.candidates(&id) {
+        let Candidates { holders, others } = self.inner.providers.candidates(&id);
+        for peer in holders.into_iter().chain(others) {
             if let Ok(Response::Manifest(Some(bytes))) =
                 self.inner.client.request(peer, Request::Manifest(id)).await
                 && let Ok(m) = Manifest::decode(&bytes)

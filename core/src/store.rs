@@ -42,7 +42,11 @@ pub struct Store {
     ratings: sled::Tree,
     profiles: sled::Tree,
     created: bool,
+    path: std::path::PathBuf,
 }
+
+/// Room kept free beyond what a write needs: the database's own log, index and config writes.
+const SPACE_MARGIN: u64 = 8 << 20;
 
 /// What happened when a track was listened to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +126,7 @@ impl Store {
             profiles: db.open_tree("profiles")?,
             db,
             created: false,
+            path: path.to_owned(),
         };
         match store.meta.get(KEY_SCHEMA)? {
             None => {
@@ -251,6 +256,23 @@ impl Store {
         debug_assert_eq!(ChunkHash::of(bytes), *hash);
         self.chunks.insert(hash.as_bytes(), bytes)?;
         Ok(())
+    }
+
+    /// Checks that the disk can take `bytes` more of chunks before they are written, so that a
+    /// publish or download too big for the disk fails at once with [`Error::DiskFull`] instead
+    /// of running the database into ENOSPC. Counts the chunks twice (the database log holds a
+    /// value until it compacts) plus a margin. Where free space cannot be read, says yes.
+    pub fn ensure_space(&self, bytes: u64) -> Result<()> {
+        let needed = bytes.saturating_mul(2).saturating_add(SPACE_MARGIN);
+        match fs2::available_space(&self.path) {
+            Ok(free) if free < needed => Err(Error::DiskFull(format!(
+                "{} needs about {} MB and {} MB are free",
+                self.path.display(),
+                needed.div_ceil(1 << 20),
+                free >> 20
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The bytes of one chunk, if here.

@@ -61,8 +61,18 @@ impl Default for TransferOptions {
 
 /// Who may hold a track. Called repeatedly while a transfer runs; it must not block.
 pub trait ProviderSource: Send + Sync + 'static {
-    /// Peers to ask for chunks of `id`, best first.
-    fn candidates(&self, id: &TrackId) -> Vec<PeerId>;
+    /// Peers to ask for chunks of `id`.
+    fn candidates(&self, id: &TrackId) -> Candidates;
+}
+
+/// The peers a transfer may ask, each list best first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidates {
+    /// Peers known to hold the track (announcements, catalog sync, provider records).
+    pub holders: Vec<PeerId>,
+    /// Other peers that might: they are asked for one chunk at a time until one sends some, so
+    /// that a network of peers without the track cannot hold the download up.
+    pub others: Vec<PeerId>,
 }
 
 /// What a finished transfer did.
@@ -257,6 +267,10 @@ struct PeerState {
     /// When the peer was dropped for failing; it gets another chance after [`RETRY_DROPPED`]
     /// when nobody else is left (a peer that was only slow, say under load).
     dropped_at: Option<Instant>,
+    /// Known to hold the track, or has sent some of it.
+    holder: bool,
+    /// Place in the provider source's order (lower is better).
+    rank: usize,
 }
 
 /// How long a peer dropped for failing (not banned) waits before it is tried again, when no
@@ -295,8 +309,16 @@ impl Scheduler {
             .await
             .map_err(|e| Error::Network(e.to_string()))?
         };
+        let missing_bytes: u64 = present
+            .iter()
+            .enumerate()
+            .filter(|(_, here)| !**here)
+            .map(|(i, _)| self.manifest.chunk_len(i) as u64)
+            .sum();
         *lock(&self.shared.have) = present;
         self.publish_progress();
+        // A download the disk cannot take fails now, before the database meets ENOSPC.
+        self.store.ensure_space(missing_bytes)?;
 
         let per_request = (self.options.request_bytes / self.manifest.chunk_size() as usize)
             .clamp(
@@ -315,15 +337,28 @@ impl Scheduler {
                 return Err(Error::Network("transfer cancelled".into()));
             }
             if last_progress.elapsed() > self.options.stall_timeout {
+                tracing::info!(
+                    track = %id,
+                    missing = self.missing(),
+                    peers = self.peers.len(),
+                    usable = self.usable_peers(),
+                    inflight = self.inflight.len(),
+                    "download stalled: giving up"
+                );
                 return Err(Error::NoProviders(id));
             }
             // Refresh the candidates now and then: new peers connect, announcements arrive.
             if last_refresh.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
                 last_refresh = Some(Instant::now());
                 let own = self.client.peer_id();
-                for peer in self.providers.candidates(&id) {
+                let candidates = self.providers.candidates(&id);
+                let holders = candidates.holders.iter().map(|p| (p, true));
+                let others = candidates.others.iter().map(|p| (p, false));
+                for (rank, (&peer, holder)) in holders.chain(others).enumerate() {
                     if peer != own {
-                        self.peers.entry(peer).or_default();
+                        let state = self.peers.entry(peer).or_default();
+                        state.holder |= holder;
+                        state.rank = rank;
                     }
                 }
                 if self.usable_peers() == 0 {
@@ -339,7 +374,8 @@ impl Scheduler {
                         }
                     }
                 }
-                if !dht_query_running && self.usable_peers() == 0 {
+                // Known holders gone (or none yet): ask the DHT who else provides the track.
+                if !dht_query_running && self.usable_holders() == 0 {
                     dht_query_running = true;
                     let client = self.client.clone();
                     let tx = found_tx.clone();
@@ -363,6 +399,7 @@ impl Scheduler {
                     for peer in found {
                         if peer != own && !self.banned.contains(&peer) {
                             let state = self.peers.entry(peer).or_default();
+                            state.holder = true;
                             // A DHT provider record is a fresh claim: let the peer try again.
                             if state.dropped && state.failures < self.options.max_failures {
                                 state.dropped = false;
@@ -405,6 +442,13 @@ impl Scheduler {
         self.peers.values().filter(|p| !p.dropped).count()
     }
 
+    fn usable_holders(&self) -> usize {
+        self.peers
+            .values()
+            .filter(|p| !p.dropped && p.holder)
+            .count()
+    }
+
     fn publish_progress(&self) {
         let have = lock(&self.shared.have).iter().filter(|h| **h).count();
         self.shared.progress.send_if_modified(|p| {
@@ -427,19 +471,26 @@ impl Scheduler {
             .load(Ordering::Relaxed)
             .min(total.saturating_sub(1));
         let have = lock(&self.shared.have).clone();
-        // Least busy peers first, so load spreads over everyone.
-        let mut order: Vec<PeerId> = self
+        // Holders first, least busy first among them so that load spreads, then in the
+        // provider source's order; other peers after them, one probing request each.
+        let mut order: Vec<(bool, usize, usize, PeerId)> = self
             .peers
             .iter()
             .filter(|(_, s)| !s.dropped && s.inflight < self.options.requests_per_peer)
-            .map(|(p, _)| *p)
+            .map(|(p, s)| (!s.holder, s.inflight, s.rank, *p))
             .collect();
-        order.sort_by_key(|p| self.peers.get(p).map_or(0, |s| s.inflight));
-        for peer in order {
+        order.sort_unstable();
+        for (_, _, _, peer) in order {
             while let Some(state) = self.peers.get(&peer) {
-                if state.inflight >= self.options.requests_per_peer {
+                let slots = if state.holder {
+                    self.options.requests_per_peer
+                } else {
+                    1
+                };
+                if state.inflight >= slots {
                     break;
                 }
+                let per_request = if state.holder { per_request } else { 1 };
                 let wanted =
                     |i: usize| !have[i] && !self.inflight.contains(&i) && !state.lacks.contains(&i);
                 let Some(start) = (playhead..total).chain(0..playhead).find(|&i| wanted(i)) else {
@@ -458,6 +509,7 @@ impl Scheduler {
                 let client = self.client.clone();
                 let track = self.manifest.id();
                 let (start, count) = (start as u32, count as u16);
+                tracing::trace!(%track, %peer, start, count, "asking for chunks");
                 requests.push(Box::pin(async move {
                     let result = client
                         .request(
@@ -488,6 +540,17 @@ impl Scheduler {
             self.inflight.remove(&i);
         }
         let max_failures = self.options.max_failures;
+        tracing::trace!(
+            track = %self.manifest.id(),
+            %peer,
+            start,
+            count,
+            answer = ?result.as_ref().map(|r| match r {
+                Response::Chunks { chunks, .. } => chunks.len() as i64,
+                _ => -1,
+            }),
+            "chunk answer"
+        );
         if self.banned.contains(&peer) {
             // Whatever a banned peer still sends is ignored, good or bad.
             return Ok(false);
@@ -517,7 +580,12 @@ impl Scheduler {
                 return Ok(false);
             }
         };
-        // The peer lacks whatever it did not send.
+        // The peer lacks whatever it did not send; a peer not known to hold the track that
+        // sends nothing is taken to have none of it, so the probing moves on to others.
+        if chunks.is_empty() && !state.holder {
+            state.lacks.extend(0..self.manifest.chunks().len());
+            return Ok(false);
+        }
         for i in range.clone().skip(chunks.len()) {
             state.lacks.insert(i);
         }
@@ -525,6 +593,7 @@ impl Scheduler {
             return Ok(false);
         }
         state.failures = 0;
+        state.holder = true;
 
         // Verify and store on the blocking pool: hashing and sled writes are CPU and disk work.
         let hashes: Vec<ChunkHash> =

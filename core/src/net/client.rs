@@ -98,6 +98,13 @@ impl Client {
         self.call(|reply| Command::Providers { id, reply }).await
     }
 
+    /// The provider records of `id` this peer's DHT store holds (its own and those other peers
+    /// put here), without asking the network.
+    pub async fn stored_providers(&self, id: TrackId) -> Result<HashSet<PeerId>> {
+        self.call(|reply| Command::StoredProviders { id, reply })
+            .await
+    }
+
     /// Penalises a misbehaving peer: disconnects it, refuses it from now on and lowers its
     /// gossip score.
     pub async fn ban(&self, peer: PeerId) -> Result<()> {

@@ -57,6 +57,10 @@ pub(crate) enum Command {
         id: TrackId,
         reply: oneshot::Sender<HashSet<PeerId>>,
     },
+    StoredProviders {
+        id: TrackId,
+        reply: oneshot::Sender<HashSet<PeerId>>,
+    },
     Ban {
         peer: PeerId,
         reply: oneshot::Sender<()>,
@@ -130,7 +134,14 @@ struct EventLoop {
     /// Topics subscribed through `Client::subscribe`, with their names and validators.
     validators: HashMap<gossipsub::TopicHash, (String, TopicValidator)>,
     pending_records: HashMap<kad::QueryId, PendingRecords>,
+    /// Provider records put while the routing table was small, with its size then: they went to
+    /// the few peers known at the time, so they are put again as the table grows.
+    provided_early: HashMap<kad::RecordKey, usize>,
 }
+
+/// A routing table this large is taken as a fair view of the network for provider records
+/// (Kademlia's replication factor).
+const WELL_CONNECTED: usize = 20;
 
 /// Most records one DHT lookup collects.
 const MAX_RECORDS_PER_LOOKUP: usize = 16;
@@ -214,6 +225,7 @@ pub(super) async fn spawn(
         pending_providers: HashMap::new(),
         validators: HashMap::new(),
         pending_records: HashMap::new(),
+        provided_early: HashMap::new(),
     };
     for addr in event_loop.config.bootstrap.clone() {
         if let Err(e) = event_loop.swarm.dial(addr.clone()) {
@@ -248,6 +260,39 @@ impl EventLoop {
                     // The requester may have gone; nothing to do then.
                     let _ = self.swarm.behaviour_mut().transfer.send_response(channel, response);
                 }
+            }
+        }
+    }
+
+    fn routing_table_size(&mut self) -> usize {
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .kbuckets()
+            .map(|b| b.num_entries())
+            .sum()
+    }
+
+    /// Puts provider records made while few peers were known again once the routing table has
+    /// doubled since (or become well connected): a record stored only on the first few
+    /// neighbours would be lost with them.
+    fn provide_again_as_the_table_grows(&mut self) {
+        let known = self.routing_table_size();
+        let due: Vec<kad::RecordKey> = self
+            .provided_early
+            .iter()
+            .filter(|&(_, &then)| known >= WELL_CONNECTED || known >= (2 * then).max(then + 1))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            tracing::debug!(known, "providing again: the routing table grew");
+            if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key.clone()) {
+                tracing::debug!(error = %e, "cannot store provider record again");
+            }
+            if known >= WELL_CONNECTED {
+                self.provided_early.remove(&key);
+            } else {
+                self.provided_early.insert(key, known);
             }
         }
     }
@@ -384,15 +429,23 @@ impl EventLoop {
                 let _ = reply.send(sent);
             }
             Command::Provide { id, reply } => {
-                if let Err(e) = self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .start_providing(kad::RecordKey::new(id.as_bytes()))
-                {
+                let key = kad::RecordKey::new(id.as_bytes());
+                if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key.clone()) {
                     tracing::warn!(track = %id, error = %e, "cannot store provider record");
                 }
+                let known = self.routing_table_size();
+                tracing::debug!(track = %id, known, "providing");
+                if known < WELL_CONNECTED {
+                    self.provided_early.insert(key, known);
+                }
                 let _ = reply.send(());
+            }
+            Command::StoredProviders { id, reply } => {
+                use libp2p::kad::store::RecordStore;
+                let key = kad::RecordKey::new(id.as_bytes());
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                let held = kad.store_mut().providers(&key);
+                let _ = reply.send(held.into_iter().map(|r| r.provider).collect());
             }
             Command::Providers { id, reply } => {
                 let query = self
@@ -667,6 +720,11 @@ impl EventLoop {
                     let _ = reply.send(found);
                 }
             }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated { .. })
+                if !self.provided_early.is_empty() =>
+            {
+                self.provide_again_as_the_table_grows();
+            }
             BehaviourEvent::Kad(kad::Event::InboundRequest {
                 request:
                     kad::InboundRequest::PutRecord {
@@ -675,6 +733,21 @@ impl EventLoop {
                         ..
                     },
             }) => self.on_inbound_record(source, record),
+            // Record filtering is on (for artist profiles), so provider records are stored here
+            // by hand; kad has checked that the provider is the peer that sent the record.
+            BehaviourEvent::Kad(kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::AddProvider {
+                        record: Some(record),
+                    },
+            }) => {
+                use libp2p::kad::store::RecordStore;
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                tracing::debug!(provider = %record.provider, "storing a provider record");
+                if let Err(e) = kad.store_mut().add_provider(record) {
+                    tracing::debug!(error = %e, "cannot store a provider record");
+                }
+            }
             BehaviourEvent::Transfer(event) => self.on_transfer_event(event),
             _ => {}
         }

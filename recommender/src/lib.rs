@@ -51,9 +51,9 @@ mod similarity;
 mod split;
 mod user_knn;
 
-pub use blend::{Blend, Friends};
+pub use blend::{Blend, FriendInput, Friends, PopularityPenalty};
 pub use data::{Dataset, RawInteraction, parse_friends, parse_interactions};
-pub use ease::Ease;
+pub use ease::{Ease, EaseConfig};
 pub use error::{Error, Result};
 pub use evaluate::evaluate;
 pub use feedback::{Feedback, Weighting, implicit_weight};

@@ -49,6 +49,7 @@ mod rank;
 mod recommendation;
 mod similarity;
 mod split;
+mod stream;
 mod user_knn;
 
 pub use blend::{Blend, FriendInput, Friends, PopularityPenalty};
@@ -76,4 +77,5 @@ pub use rank::{Scorer, normalise_max, top_k};
 pub use recommendation::{Reason, Recommendation, promote};
 pub use similarity::{cosine, norm, sparse_dot};
 pub use split::{Split, split_random, split_sizes};
+pub use stream::{MAX_STREAM_ITEMS, MAX_STREAM_PEERS, WalkStream};
 pub use user_knn::UserKnn;

@@ -353,6 +353,9 @@ fn run_gossip(
         min_support: knobs.get("min_support", defaults.min_support as f32) as usize,
         untrusted_factor: knobs.get("untrusted", defaults.untrusted_factor),
         trust_exponent: knobs.get("trust_exp", defaults.trust_exponent),
+        stream_weight: knobs.get("stream", defaults.stream_weight),
+        stream_beta: knobs.get("stream_beta", defaults.stream_beta),
+        stream_stranger: knobs.get("stream_stranger", defaults.stream_stranger),
         defences: !args.no_defences,
         ..defaults
     };
@@ -390,6 +393,15 @@ fn run_gossip(
     extra.insert("rounds".into(), args.rounds.into());
     extra.insert("defences".into(), (!args.no_defences).into());
     extra.insert("peers_seen_max".into(), sim.peers_seen_max().into());
+    let streamed: usize = sim
+        .neighbourhoods()
+        .iter()
+        .map(|h| h.stream().peers())
+        .sum();
+    extra.insert(
+        "stream_peers_mean".into(),
+        (streamed as f64 / sim.neighbourhoods().len().max(1) as f64).into(),
+    );
     extra.insert("bytes_per_peer_round".into(), max_bytes.into());
     if args.curve {
         extra.insert("curve".into(), points.into());
@@ -409,6 +421,7 @@ fn run_gossip(
         popular.sort_by_key(|&i| std::cmp::Reverse(counts[i as usize]));
         popular.truncate(100);
         let before = target_hit(&sim, known, item);
+        drop(sim);
         config.attack = Some(Attack {
             fakes: (share * data.users.len() as f32).round() as usize,
             target: item,

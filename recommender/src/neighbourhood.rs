@@ -103,6 +103,9 @@ pub struct NeighbourhoodConfig {
     pub stream_weight: f32,
     /// Popularity penalty exponent of the streamed score.
     pub stream_beta: f32,
+    /// Popularity penalty exponent on the neighbours' score, with popularity counted by the
+    /// stream (only when the stream is on).
+    pub knn_beta: f32,
     /// With defences: the weight in the stream of a peer without a known follow path (at most
     /// [`MAX_TRUST_HOPS`] hops); 0 counts only trusted peers. Ignored when the owner follows
     /// nobody.
@@ -124,7 +127,8 @@ impl Default for NeighbourhoodConfig {
             untrusted_factor: 0.25,
             trust_exponent: 0.25,
             stream_weight: 2.0,
-            stream_beta: 0.3,
+            stream_beta: 0.5,
+            knn_beta: 0.2,
             stream_stranger: 0.2,
         }
     }
@@ -575,12 +579,19 @@ impl Neighbourhood {
         let mut scores = self.item_scores();
         if self.config.stream_weight > 0.0 {
             let beta = self.config.stream_beta;
-            let stream: Vec<f32> = scores.keys().map(|k| self.stream.score(k, beta)).collect();
+            let kb = self.config.knn_beta;
+            let mut stream: Vec<f32> = Vec::with_capacity(scores.len());
+            for (k, v) in scores.iter_mut() {
+                stream.push(self.stream.score(k, beta));
+                if kb > 0.0 {
+                    v.0 /= (self.stream.count(k) + 1.0).powf(kb);
+                }
+            }
             let knn_max = scores.values().map(|v| v.0).fold(0.0f32, f32::max);
             let stream_max = stream.iter().copied().fold(0.0f32, f32::max);
             if knn_max > 0.0 && stream_max > 0.0 {
                 let w = self.config.stream_weight / stream_max;
-                // `values_mut` visits the unchanged map in the same order as `keys` above.
+                // `values_mut` visits the unchanged map in the same order as `iter_mut` above.
                 for (v, st) in scores.values_mut().zip(&stream) {
                     v.0 = v.0 / knn_max + w * st;
                 }
@@ -661,6 +672,9 @@ mod tests {
             let config = NeighbourhoodConfig {
                 max_profiles: 2,
                 stream_weight,
+                // Only the walk: no popularity penalties.
+                knn_beta: 0.0,
+                stream_beta: 0.0,
                 ..Default::default()
             };
             let mut h = Neighbourhood::new(profile(0, &[1, 2], &[]), config).unwrap();

@@ -355,6 +355,7 @@ fn run_gossip(
         trust_exponent: knobs.get("trust_exp", defaults.trust_exponent),
         stream_weight: knobs.get("stream", defaults.stream_weight),
         stream_beta: knobs.get("stream_beta", defaults.stream_beta),
+        knn_beta: knobs.get("knn_beta", defaults.knn_beta),
         stream_stranger: knobs.get("stream_stranger", defaults.stream_stranger),
         defences: !args.no_defences,
         ..defaults

@@ -12,7 +12,7 @@ SEEDS=${SEEDS:-1 2 3 4 5}
 D=data/lastfm-hetrec2011
 COMMON=(--interactions "$D/user_artists.dat" --friends "$D/user_friends.dat" --json)
 for seed in $SEEDS; do
-  for method in pop itemknn userknn rp3 ease best gossip; do
+  for method in pop itemknn userknn rp3 ease easepop best gossip; do
     "$BIN" "${COMMON[@]}" --method "$method" --seed "$seed"
   done
   if [ "$seed" = 1 ]; then

@@ -12,6 +12,33 @@ use crate::linalg::invert_spd;
 use crate::matrix::SparseRows;
 use crate::rank::Scorer;
 
+/// Options of [`Ease::fit_with`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EaseConfig {
+    /// L2 strength added to every item's diagonal.
+    pub lambda: f32,
+    /// Items with fewer training listeners are not modelled.
+    pub min_listeners: u32,
+    /// Extra L2 on item `a` proportional to its Gram diagonal `G_aa` (EDLAE's `p / (1 - p)` for
+    /// dropout probability `p`); 0 gives plain EASE.
+    pub dropout: f32,
+    /// `true`: EASE's constraint `diag(B) = 0`; `false`: the unconstrained solution
+    /// `B = I - P Lambda` (DLAE). A user's own items are excluded from ranking, so the diagonal
+    /// itself never matters, only how the constraint changes the other weights.
+    pub zero_diagonal: bool,
+}
+
+impl Default for EaseConfig {
+    fn default() -> Self {
+        EaseConfig {
+            lambda: 2500.0,
+            min_listeners: 3,
+            dropout: 0.0,
+            zero_diagonal: true,
+        }
+    }
+}
+
 /// A fitted EASE model over a subset of the items.
 #[derive(Debug, Clone)]
 pub struct Ease {
@@ -25,6 +52,19 @@ pub struct Ease {
 impl Ease {
     /// Fits on weighted user rows with L2 strength `lambda`.
     pub fn fit(train: &SparseRows, lambda: f32, min_listeners: u32) -> Result<Self> {
+        Self::fit_with(
+            train,
+            &EaseConfig {
+                lambda,
+                min_listeners,
+                ..EaseConfig::default()
+            },
+        )
+    }
+
+    /// Fits with every option of [`EaseConfig`].
+    pub fn fit_with(train: &SparseRows, config: &EaseConfig) -> Result<Self> {
+        let (lambda, min_listeners) = (config.lambda, config.min_listeners);
         let counts = train.column_counts();
         let kept: Vec<u32> = (0..train.ncols() as u32)
             .filter(|&i| counts[i as usize] >= min_listeners)
@@ -52,13 +92,25 @@ impl Ease {
                 }
             }
         }
-        for a in 0..n {
-            g[[a, a]] += lambda;
+        // The penalty on item `a`: `lambda + dropout * G_aa` (EDLAE's dropout-equivalent
+        // regularisation grows with the item's own mass).
+        let penalty: Vec<f32> = (0..n)
+            .map(|a| lambda + config.dropout * g[[a, a]])
+            .collect();
+        for (a, &l) in penalty.iter().enumerate() {
+            g[[a, a]] += l;
         }
         let mut p = invert_spd(g, 128)?;
-        let diag: Vec<f32> = (0..n).map(|a| p[[a, a]]).collect();
-        for ((_, b), v) in p.indexed_iter_mut() {
-            *v = -*v / diag[b];
+        if config.zero_diagonal {
+            let diag: Vec<f32> = (0..n).map(|a| p[[a, a]]).collect();
+            for ((_, b), v) in p.indexed_iter_mut() {
+                *v = -*v / diag[b];
+            }
+        } else {
+            // `B = I - P Lambda`: the unconstrained (denoising) solution.
+            for ((_, b), v) in p.indexed_iter_mut() {
+                *v = -*v * penalty[b];
+            }
         }
         for a in 0..n {
             p[[a, a]] = 0.0;
@@ -115,5 +167,51 @@ mod tests {
         e.score(0, &[1], &[1.0], &mut s);
         assert_eq!(top_k(&s, 1, |i| i == 1), vec![0]);
         assert_eq!(s[3], 0.0);
+    }
+
+    /// Users {0, 1}, {0, 1}, {0}: Gram `[[3, 2], [2, 2]]`. By hand, with `lambda = 1`:
+    /// EASE predicts item 1 from item 0 with `c / (G_00 + l_0) = 2 / 4`; with dropout 0.5 the
+    /// penalty on item 0 becomes `1 + 0.5 * 3`, giving `2 / 5.5`; DLAE (no diagonal
+    /// constraint) gives `c * l_1 / det = 2 * 1 / ((3 + 1) * (2 + 1) - 4) = 0.25`.
+    #[test]
+    fn variants_match_hand_computed_two_item_case() {
+        let m = SparseRows::from_triplets(
+            3,
+            2,
+            &[
+                (0, 0, 1.0),
+                (0, 1, 1.0),
+                (1, 0, 1.0),
+                (1, 1, 1.0),
+                (2, 0, 1.0),
+            ],
+        );
+        let score = |config: EaseConfig| {
+            let e = Ease::fit_with(&m, &config).unwrap();
+            let mut s = vec![0.0; 2];
+            e.score(0, &[0], &[1.0], &mut s);
+            s[1]
+        };
+        let base = EaseConfig {
+            lambda: 1.0,
+            min_listeners: 1,
+            ..EaseConfig::default()
+        };
+        let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-5, "{a} != {b}");
+        close(score(base.clone()), 0.5);
+        close(
+            score(EaseConfig {
+                dropout: 0.5,
+                ..base.clone()
+            }),
+            2.0 / 5.5,
+        );
+        close(
+            score(EaseConfig {
+                zero_diagonal: false,
+                ..base
+            }),
+            0.25,
+        );
     }
 }

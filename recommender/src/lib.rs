@@ -5,8 +5,9 @@
 //! **Models** turn listening histories into ranked items. Feedback (plays, skips, stars)
 //! becomes weights ([`Feedback`], [`implicit_weight`]: `ln(1 + plays)`); models implement
 //! [`Scorer`]: [`Popularity`], [`ItemKnn`] (cosine, or RP3beta with [`ItemKnn::fit_rp3`]),
-//! [`UserKnn`], [`Ease`] (closed-form linear model, inverted with [`invert_spd`]), the friend
-//! signal [`Friends`] and a [`Blend`] of them. [`top_k`] picks the best unknown items;
+//! [`UserKnn`], [`Ease`] (closed-form linear model, inverted with [`invert_spd`], options in
+//! [`EaseConfig`]), the friend signal [`Friends`] (and [`FriendInput`], which feeds friends'
+//! rows into a model's input), [`PopularityPenalty`] and a [`Blend`] of them. [`top_k`] picks the best unknown items;
 //! [`evaluate`] runs the offline protocol of the `busker-eval` binary on a [`Split`] of a
 //! [`Dataset`].
 //!
@@ -17,7 +18,8 @@
 //! keeps at most [`MAX_NEIGHBOURS`] profiles, picks gossip partners
 //! ([`Neighbourhood::choose_partner`]), says what to send
 //! ([`Neighbourhood::gossip_profiles`], [`Neighbourhood::gossip_hint`]), takes in what
-//! arrives ([`Neighbourhood::consider`], [`Neighbourhood::learn_peers`]) and recommends with a
+//! arrives ([`Neighbourhood::consider`], [`Neighbourhood::learn_peers`]; every distinct profile
+//! offered also feeds the peer's [`WalkStream`] of item statistics) and recommends with a
 //! [`Reason`] for every item and a promotion share for new releases
 //! ([`Neighbourhood::recommend`]).
 //!
@@ -49,11 +51,12 @@ mod rank;
 mod recommendation;
 mod similarity;
 mod split;
+mod stream;
 mod user_knn;
 
-pub use blend::{Blend, Friends};
+pub use blend::{Blend, FriendInput, Friends, PopularityPenalty};
 pub use data::{Dataset, RawInteraction, parse_friends, parse_interactions};
-pub use ease::Ease;
+pub use ease::{Ease, EaseConfig};
 pub use error::{Error, Result};
 pub use evaluate::evaluate;
 pub use feedback::{Feedback, Weighting, implicit_weight};
@@ -76,4 +79,5 @@ pub use rank::{Scorer, normalise_max, top_k};
 pub use recommendation::{Reason, Recommendation, promote};
 pub use similarity::{cosine, norm, sparse_dot};
 pub use split::{Split, split_random, split_sizes};
+pub use stream::{MAX_STREAM_ITEMS, MAX_STREAM_PEERS, WalkStream};
 pub use user_knn::UserKnn;

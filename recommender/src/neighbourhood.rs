@@ -49,6 +49,7 @@ use rand::Rng;
 use crate::error::{Error, Result};
 use crate::profile::{Key, TasteProfile};
 use crate::recommendation::{Reason, Recommendation, promote};
+use crate::stream::WalkStream;
 
 /// Hard cap on kept raw profiles, whatever the configuration says.
 pub const MAX_NEIGHBOURS: usize = 50;
@@ -96,6 +97,19 @@ pub struct NeighbourhoodConfig {
     pub untrusted_factor: f32,
     /// Exponent of trust in a neighbour's influence (0: trust only filters items).
     pub trust_exponent: f32,
+    /// Weight of the streamed random-walk score ([`WalkStream`]) beside the neighbours' score,
+    /// both max-normalised; 0 turns the stream off. The stream only re-weights items that kept
+    /// neighbours support, so it cannot bring in an item by itself.
+    pub stream_weight: f32,
+    /// Popularity penalty exponent of the streamed score.
+    pub stream_beta: f32,
+    /// Popularity penalty exponent on the neighbours' score, with popularity counted by the
+    /// stream (only when the stream is on).
+    pub knn_beta: f32,
+    /// With defences: the weight in the stream of a peer without a known follow path (at most
+    /// [`MAX_TRUST_HOPS`] hops); 0 counts only trusted peers. Ignored when the owner follows
+    /// nobody.
+    pub stream_stranger: f32,
 }
 
 impl Default for NeighbourhoodConfig {
@@ -112,6 +126,10 @@ impl Default for NeighbourhoodConfig {
             min_support: 2,
             untrusted_factor: 0.25,
             trust_exponent: 0.25,
+            stream_weight: 2.0,
+            stream_beta: 0.5,
+            knn_beta: 0.2,
+            stream_stranger: 0.2,
         }
     }
 }
@@ -156,6 +174,7 @@ pub struct Neighbourhood {
     trust_hops: HashMap<Key, u8>,
     follows_tried: usize,
     influence_cache: OnceLock<Vec<f32>>,
+    stream: WalkStream,
 }
 
 /// Cosine similarity of two profiles' item vectors.
@@ -194,6 +213,7 @@ impl Neighbourhood {
             trust_hops: HashMap::new(),
             follows_tried: 0,
             influence_cache: OnceLock::new(),
+            stream: WalkStream::new(),
         })
     }
 
@@ -223,6 +243,11 @@ impl Neighbourhood {
     /// The kept profiles.
     pub fn neighbours(&self) -> &[Neighbour] {
         &self.neighbours
+    }
+
+    /// The item statistics streamed from the profiles that passed by.
+    pub fn stream(&self) -> &WalkStream {
+        &self.stream
     }
 
     /// Number of candidate peer keys remembered.
@@ -309,6 +334,19 @@ impl Neighbourhood {
         // Trust distances or the kept set may change below.
         self.influence_cache = OnceLock::new();
         self.note_follows(&profile);
+        if self.config.stream_weight > 0.0 {
+            // With defences, a peer without a known follow path counts at `stream_stranger`
+            // (unless the owner follows nobody and so has no anchor).
+            let weight = if !self.config.defences
+                || self.own.follows.is_empty()
+                || self.follow_hops(&peer).is_some()
+            {
+                1.0
+            } else {
+                self.config.stream_stranger
+            };
+            self.stream.add(&self.own, &profile, weight);
+        }
         let similarity = profile_similarity(&self.own, &profile);
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.profile.peer == peer) {
             if profile.version <= n.profile.version {
@@ -538,7 +576,27 @@ impl Neighbourhood {
         new_releases: &[Key],
         promotion_share: f32,
     ) -> Vec<Recommendation> {
-        let scores = self.item_scores();
+        let mut scores = self.item_scores();
+        if self.config.stream_weight > 0.0 {
+            let beta = self.config.stream_beta;
+            let kb = self.config.knn_beta;
+            let mut stream: Vec<f32> = Vec::with_capacity(scores.len());
+            for (k, v) in scores.iter_mut() {
+                stream.push(self.stream.score(k, beta));
+                if kb > 0.0 {
+                    v.0 /= (self.stream.count(k) + 1.0).powf(kb);
+                }
+            }
+            let knn_max = scores.values().map(|v| v.0).fold(0.0f32, f32::max);
+            let stream_max = stream.iter().copied().fold(0.0f32, f32::max);
+            if knn_max > 0.0 && stream_max > 0.0 {
+                let w = self.config.stream_weight / stream_max;
+                // `values_mut` visits the unchanged map in the same order as `iter_mut` above.
+                for (v, st) in scores.values_mut().zip(&stream) {
+                    v.0 = v.0 / knn_max + w * st;
+                }
+            }
+        }
         let mut ranked: Vec<Recommendation> = scores
             .iter()
             .filter(|(item, _)| !known(item) && self.own.weight(item) == 0.0)
@@ -603,6 +661,41 @@ mod tests {
             items.iter().map(|&i| (k(i), 1.0)),
             follows.iter().map(|&f| k(f)),
         )
+    }
+
+    #[test]
+    fn stream_reweights_only_supported_items() {
+        // Two kept neighbours support items 3 and 4 equally (3 wins the tie by key). Three more
+        // profiles, too dissimilar to be kept, share item 1 with the owner and list 4 and 7:
+        // their walk mass lifts 4 above 3, but 7, which no kept neighbour has, stays out.
+        let run = |stream_weight: f32| {
+            let config = NeighbourhoodConfig {
+                max_profiles: 2,
+                stream_weight,
+                // Only the walk: no popularity penalties.
+                knn_beta: 0.0,
+                stream_beta: 0.0,
+                ..Default::default()
+            };
+            let mut h = Neighbourhood::new(profile(0, &[1, 2], &[]), config).unwrap();
+            h.consider(profile(1, &[1, 2, 3, 4], &[]));
+            h.consider(profile(2, &[1, 2, 3, 4], &[]));
+            for p in 3..6 {
+                assert_eq!(
+                    h.consider(profile(p, &[1, 4, 7, 8, 9], &[])),
+                    Admission::NotKept
+                );
+            }
+            assert_eq!(h.neighbours().len(), 2);
+            let recs: Vec<u64> = h
+                .recommend(10, |_| false, &[], 0.0)
+                .iter()
+                .map(|r| r.item.low_u64())
+                .collect();
+            (recs, h.stream().peers())
+        };
+        assert_eq!(run(0.0), (vec![3, 4], 0));
+        assert_eq!(run(2.0), (vec![4, 3], 5));
     }
 
     #[test]

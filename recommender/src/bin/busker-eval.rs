@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use busker_recommender::{
-    Attack, Blend, Dataset, Ease, Friends, GossipConfig, GossipSim, ItemKnn, Key, MetricsMean,
-    NeighbourhoodConfig, Popularity, Scorer, SparseRows, UserKnn, Weighting, evaluate,
-    parse_friends, parse_interactions, rank_metrics, split_random,
+    Attack, Blend, Dataset, Ease, EaseConfig, FriendInput, Friends, GossipConfig, GossipSim,
+    ItemKnn, Key, MetricsMean, NeighbourhoodConfig, Popularity, PopularityPenalty, Scorer,
+    SparseRows, UserKnn, Weighting, evaluate, parse_friends, parse_interactions, rank_metrics,
+    split_random,
 };
 use clap::Parser;
 
@@ -24,7 +25,7 @@ struct Args {
     /// Tab-separated user, friend with a header line (Last.fm user_friends.dat).
     #[arg(long)]
     friends: Option<std::path::PathBuf>,
-    /// pop, itemknn, userknn, ease, best, gossip.
+    /// pop, itemknn, userknn, rp3, ease, easepop, best, gossip.
     #[arg(long)]
     method: String,
     /// Seed of the 8:1:1 split (and of the simulation).
@@ -156,11 +157,15 @@ fn centralised<'a>(
         }
         "userknn" => {
             let m = w("log", 1.0);
-            Box::new(UserKnn::fit(
-                m,
-                knobs.get("k", 50.0) as usize,
-                knobs.get("shrink", 10.0),
-                knobs.get("alpha", 2.0),
+            Box::new(PopularityPenalty::new(
+                UserKnn::fit(
+                    m,
+                    knobs.get("k", 50.0) as usize,
+                    knobs.get("shrink", 10.0),
+                    knobs.get("alpha", 2.0),
+                ),
+                train,
+                knobs.get("pbeta", 0.0),
             ))
         }
         "rp3" => {
@@ -172,34 +177,64 @@ fn centralised<'a>(
                 knobs.get("beta", 0.3),
             ))
         }
-        "ease" => {
+        "ease" | "easepop" => {
+            // `ease`: plain EASE (λ = 2500); `easepop`: EASE with λ = 3500 and scores divided
+            // by popularity^0.2, the member of `best`.
+            let pop = args.method == "easepop";
             let m = w("log", 1.0);
-            Box::new(Ease::fit(
-                m,
-                knobs.get("lambda", 2500.0),
-                knobs.get("minl", 3.0) as u32,
-            )?)
+            let ease = Ease::fit_with(m, &ease_config(knobs, if pop { 3500.0 } else { 2500.0 }))?;
+            Box::new(PopularityPenalty::new(
+                FriendInput::new(ease, m, &data.friends, knobs.get("fin", 0.0)),
+                train,
+                knobs.get("pbeta", if pop { 0.2 } else { 0.0 }),
+            ))
         }
         "best" => {
-            let ease = Ease::fit(
-                log,
-                knobs.get("lambda", 2500.0),
-                knobs.get("minl", 3.0) as u32,
-            )?;
-            let rp3 = ItemKnn::fit_rp3(bin, 200, 1.0, knobs.get("beta", 0.3));
-            let uknn = UserKnn::fit(log, 50, 10.0, 2.0);
-            let friends = Friends::new(log, &data.friends);
-            Box::new(
-                Blend::new()
-                    .with(knobs.get("w_ease", 1.0), ease)
-                    .with(knobs.get("w_rp3", 0.3), rp3)
-                    .with(knobs.get("w_uknn", 0.2), uknn)
-                    .with(knobs.get("w_friends", 0.1), friends),
-            )
+            let ease = PopularityPenalty::new(
+                FriendInput::new(
+                    Ease::fit_with(log, &ease_config(knobs, 3500.0))?,
+                    log,
+                    &data.friends,
+                    knobs.get("fin", 0.0),
+                ),
+                train,
+                knobs.get("pbeta", 0.2),
+            );
+            let mut blend = Blend::new().with(knobs.get("w_ease", 1.0), ease);
+            // Members with weight 0 (chosen on validation) are not fitted at all.
+            let w_rp3 = knobs.get("w_rp3", 0.0);
+            if w_rp3 > 0.0 {
+                blend = blend.with(
+                    w_rp3,
+                    ItemKnn::fit_rp3(bin, 200, 1.0, knobs.get("beta", 0.3)),
+                );
+            }
+            let w_uknn = knobs.get("w_uknn", 0.0);
+            if w_uknn > 0.0 {
+                blend = blend.with(w_uknn, UserKnn::fit(log, 50, 10.0, 2.0));
+            }
+            let w_friends = knobs.get("w_friends", 0.15);
+            if w_friends > 0.0 {
+                blend = blend.with(w_friends, Friends::new(log, &data.friends));
+            }
+            Box::new(blend)
         }
-        other => bail!("unknown method {other:?} (pop, itemknn, userknn, ease, rp3, best, gossip)"),
+        other => bail!(
+            "unknown method {other:?} (pop, itemknn, userknn, ease, easepop, rp3, best, gossip)"
+        ),
     };
     Ok((scorer, if args.method == "best" { log } else { input }))
+}
+
+/// EASE's options from the knobs (defaults chosen on validation).
+fn ease_config(knobs: &Knobs, lambda: f32) -> EaseConfig {
+    let d = EaseConfig::default();
+    EaseConfig {
+        lambda: knobs.get("lambda", lambda),
+        min_listeners: knobs.get("minl", d.min_listeners as f32) as u32,
+        dropout: knobs.get("dropout", d.dropout),
+        zero_diagonal: knobs.get("zd", 1.0) > 0.5,
+    }
 }
 
 fn report(
@@ -318,6 +353,10 @@ fn run_gossip(
         min_support: knobs.get("min_support", defaults.min_support as f32) as usize,
         untrusted_factor: knobs.get("untrusted", defaults.untrusted_factor),
         trust_exponent: knobs.get("trust_exp", defaults.trust_exponent),
+        stream_weight: knobs.get("stream", defaults.stream_weight),
+        stream_beta: knobs.get("stream_beta", defaults.stream_beta),
+        knn_beta: knobs.get("knn_beta", defaults.knn_beta),
+        stream_stranger: knobs.get("stream_stranger", defaults.stream_stranger),
         defences: !args.no_defences,
         ..defaults
     };
@@ -355,6 +394,15 @@ fn run_gossip(
     extra.insert("rounds".into(), args.rounds.into());
     extra.insert("defences".into(), (!args.no_defences).into());
     extra.insert("peers_seen_max".into(), sim.peers_seen_max().into());
+    let streamed: usize = sim
+        .neighbourhoods()
+        .iter()
+        .map(|h| h.stream().peers())
+        .sum();
+    extra.insert(
+        "stream_peers_mean".into(),
+        (streamed as f64 / sim.neighbourhoods().len().max(1) as f64).into(),
+    );
     extra.insert("bytes_per_peer_round".into(), max_bytes.into());
     if args.curve {
         extra.insert("curve".into(), points.into());
@@ -374,6 +422,7 @@ fn run_gossip(
         popular.sort_by_key(|&i| std::cmp::Reverse(counts[i as usize]));
         popular.truncate(100);
         let before = target_hit(&sim, known, item);
+        drop(sim);
         config.attack = Some(Attack {
             fakes: (share * data.users.len() as f32).round() as usize,
             target: item,

@@ -256,7 +256,11 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
     assert!(ok || err.contains("already published"), "{err}");
     drop(node);
     let after = check_data_dir(victim.dir.path());
-    assert_eq!(after.local.len(), remote.len() + to_publish.len());
+    assert_eq!(
+        after.local.len(),
+        remote.len() + to_publish.len(),
+        "every track is local after the storm (final publish said: {err})"
+    );
     println!(
         "figures: crash_loop iterations={done} sigkill_publish={publish_kills} \
          sigkill_download={download_kills} partial_chunks_before_final_fetch={last_partial} \

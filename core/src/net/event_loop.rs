@@ -378,7 +378,12 @@ impl EventLoop {
                 }
                 let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
                 let opts = match super::peer_id_of(&addr) {
-                    Some(peer) => DialOpts::peer_id(peer).addresses(vec![addr]).build(),
+                    // Always: a dial the DHT or gossip already started for this peer must not
+                    // make the user's connect fail; a second connection is harmless.
+                    Some(peer) => DialOpts::peer_id(peer)
+                        .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+                        .addresses(vec![addr])
+                        .build(),
                     None => opts,
                 };
                 let id = opts.connection_id();

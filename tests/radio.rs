@@ -197,8 +197,10 @@ async fn a_late_listener_starts_at_the_live_point() {
     late.connect_to(&early[1]).await;
     let (report, recorded) = tune(&late, channel, 3.0, None).await.unwrap();
     let first = report.first.expect("played something");
+    // The live point is the jitter buffer (1.5 s) behind the newest segment, so it falls in one
+    // of the two segments before the newest one when the listener tuned in (or later ones).
     assert!(
-        first.seq + 1 >= live,
+        first.seq + 2 >= live,
         "started at segment {} although the broadcast was at {live}",
         first.seq
     );

@@ -26,6 +26,8 @@ use crate::net::{Client, Request, Response};
 
 /// How often a repair request for a still-missing segment is retried (with another peer).
 pub const REPAIR_RETRY: Duration = Duration::from_millis(250);
+/// How often a listener that has not started yet asks its neighbours for their latest segments.
+const RECENT_RETRY: Duration = Duration::from_millis(300);
 /// How often a listener says it is tuned in.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// Segments buffered ahead at most.
@@ -289,6 +291,8 @@ struct Listener {
     report: TuneReport,
     played: Duration,
     track: Option<TrackId>,
+    /// Frames of the first segment to leave out: playback starts inside it, at the live point.
+    trim: u64,
 }
 
 impl Listener {
@@ -309,11 +313,26 @@ impl Listener {
         self.buffer.entry(seq).or_insert(segment);
     }
 
-    /// Picks the first segment: the oldest one held whose play time (broadcast time plus the
-    /// latency) has not passed yet.
+    /// Picks where to start. The live point is the broadcast time playing now (now minus the
+    /// latency): a held segment that contains it (one the neighbours sent at tune-in) starts
+    /// playing at once, from that point on. Otherwise the oldest segment whose play time has not
+    /// passed yet starts when it is due.
     fn try_start(&mut self) {
         let now_ms = unix_ms();
         let latency = self.options.latency.as_millis() as u64;
+        let point = now_ms.saturating_sub(latency);
+        let inside = self.buffer.iter().find(|(_, s)| {
+            s.broadcast_ms() <= point && (point as f64) < s.broadcast_ms() as f64 + s.duration_ms()
+        });
+        if let Some((&seq, s)) = inside {
+            let rate = u64::from(s.fields().spec.sample_rate);
+            self.trim = ((point - s.broadcast_ms()) * rate / 1000).min(s.frames());
+            self.anchor = Some((tokio::time::Instant::now(), point));
+            self.next = Some(seq);
+            self.expected = tokio::time::Instant::now();
+            self.buffer = self.buffer.split_off(&seq);
+            return;
+        }
         let found = self
             .buffer
             .iter()
@@ -353,13 +372,18 @@ impl Listener {
         match self.buffer.remove(&seq) {
             Some(segment) => {
                 let fields = segment.fields();
+                let trim = std::mem::take(&mut self.trim);
+                let mut pcm = fields.pcm.clone();
+                pcm.skip(trim as usize * fields.spec.channels.max(1) as usize);
+                let rate = f64::from(fields.spec.sample_rate.max(1));
+                let trim_ms = trim as f64 * 1000.0 / rate;
                 if self.report.first.is_none() {
                     let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
                     self.report.startup_ms = Some(startup_ms);
                     self.report.first = Some(FirstSegment {
                         seq,
                         track: fields.track,
-                        frame: fields.frame,
+                        frame: fields.frame + trim,
                     });
                     self.emit(RadioEvent::Started { startup_ms });
                 }
@@ -372,10 +396,11 @@ impl Listener {
                     });
                 }
                 self.lags
-                    .push(unix_ms().saturating_sub(segment.broadcast_ms()) as f64);
-                let duration = Duration::from_secs_f64(segment.duration_ms() / 1000.0);
+                    .push(unix_ms() as f64 - segment.broadcast_ms() as f64 - trim_ms);
+                let duration =
+                    Duration::from_secs_f64((segment.duration_ms() - trim_ms).max(0.0) / 1000.0);
                 writer
-                    .send(WriterMsg::Play(fields.spec, fields.pcm.clone()))
+                    .send(WriterMsg::Play(fields.spec, pcm))
                     .map_err(|_| {
                         Error::Media(MediaError::Output("the audio output stopped".into()))
                     })?;
@@ -561,6 +586,7 @@ pub(crate) fn tune(
         },
         played: Duration::ZERO,
         track: None,
+        trim: 0,
     };
     let task = tokio::spawn(async move {
         let result = run(listener, sink, segments, stop_rx).await;
@@ -589,23 +615,9 @@ async fn run(
     let (recent_tx, mut recent) = mpsc::channel::<Vec<Vec<u8>>>(8);
 
     // Tune-in: ask a few neighbours on the channel for their latest segments, so that playback
-    // can start at the live point without waiting for the next segment's gossip.
-    l.refresh_peers().await;
-    for &peer in l.peers.iter().take(3) {
-        let client = l.client.clone();
-        let tx = recent_tx.clone();
-        tokio::spawn(async move {
-            if let Ok(Ok(Response::RadioSegments(list))) = tokio::time::timeout(
-                Duration::from_secs(3),
-                client.request(peer, Request::RadioRecent { channel }),
-            )
-            .await
-            {
-                let _ = tx.send(list).await;
-            }
-        });
-    }
-    drop(recent_tx);
+    // can start at the live point without waiting for the next segment's gossip. Asked again
+    // until playback starts: neighbours that tuned in at the same moment have nothing at first.
+    let mut ask_recent_at = tokio::time::Instant::now();
 
     // The first heartbeat after a second, when the topic mesh has formed.
     let mut heartbeat = tokio::time::interval_at(
@@ -649,6 +661,25 @@ async fn run(
                 }
             }
             () = tokio::time::sleep_until(wake) => {}
+        }
+        if l.next.is_none() && tokio::time::Instant::now() >= ask_recent_at {
+            ask_recent_at = tokio::time::Instant::now() + RECENT_RETRY;
+            l.peers_at = None;
+            l.refresh_peers().await;
+            for &peer in l.peers.iter().take(3) {
+                let client = l.client.clone();
+                let tx = recent_tx.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(Response::RadioSegments(list))) = tokio::time::timeout(
+                        Duration::from_secs(3),
+                        client.request(peer, Request::RadioRecent { channel }),
+                    )
+                    .await
+                    {
+                        let _ = tx.send(list).await;
+                    }
+                });
+            }
         }
         if l.next.is_none() {
             l.try_start();

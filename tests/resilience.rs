@@ -731,11 +731,18 @@ async fn a_flooded_node_process_keeps_its_memory_bounded_and_bans_the_flooder() 
             .expect("the honest download ends in time")
             .expect("the honest download succeeds");
         assert_eq!(honest.node.read_track(id).await.unwrap(), original);
-        // Banned: the victim closed the connection and refuses new ones.
+        // Banned: the victim closed the connection, and a new one (the transport handshake
+        // completes, then the victim drops it) gets no request answered.
         wait_for(LONG, "the victim to disconnect the flooder", || async {
             let peers = flooder.peers().await.ok()?;
-            let gone = peers.iter().all(|(p, _)| *p != victim_id);
-            (gone && flooder.dial(victim_addr.clone()).await.is_err()).then_some(())
+            if peers.iter().any(|(p, _)| *p == victim_id) {
+                return None;
+            }
+            let _ = flooder.dial(victim_addr.clone()).await;
+            let answer = flooder
+                .request(victim_id, net::Request::Catalog { after: None })
+                .await;
+            matches!(answer, Err(_) | Ok(net::Response::Refused)).then_some(())
         })
         .await;
         let banned_after = started.elapsed();

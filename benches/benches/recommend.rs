@@ -3,8 +3,8 @@
 //! - `neighbourhood_top10`: one peer's recommendations from its 50 kept profiles, the live
 //!   network's hot path (defences on: trust, clique damping, caps), neighbourhood unchanged
 //!   since the last call; `neighbourhood_top10_cold`: the first call after a change.
-//! - `best_top10`: one user's top 10 from the centralised blend (EASE + RP3beta + user-kNN +
-//!   friends), scoring all 17,632 artists.
+//! - `best_top10`: one user's top 10 from the centralised `best` (EASE with the popularity
+//!   penalty, plus friends), scoring all 17,632 artists.
 //!
 //! Inputs are fixed: seed-1 split, the user with index 0, its 50 most similar users as the
 //! neighbourhood.
@@ -16,8 +16,9 @@
 use std::hint::black_box;
 
 use busker_recommender::{
-    Blend, Dataset, Ease, Friends, ItemKnn, Key, Neighbourhood, NeighbourhoodConfig, Scorer,
-    TasteProfile, UserKnn, Weighting, parse_friends, parse_interactions, split_random, top_k,
+    Blend, Dataset, Ease, EaseConfig, Friends, Neighbourhood, NeighbourhoodConfig,
+    PopularityPenalty, Scorer, TasteProfile, UserKnn, Weighting, parse_friends, parse_interactions,
+    split_random, top_k,
 };
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
@@ -29,31 +30,24 @@ fn load() -> Dataset {
     Dataset::new(&rows, &friends).unwrap()
 }
 
-fn profile(data: &Dataset, m: &busker_recommender::SparseRows, u: usize) -> TasteProfile {
-    let (items, w) = m.row(u);
-    TasteProfile::new(
-        Key::from_u64(u as u64),
-        1,
-        items
-            .iter()
-            .zip(w)
-            .map(|(&i, &x)| (Key::from_u64(u64::from(i)), x)),
-        data.friends[u].iter().map(|&f| Key::from_u64(u64::from(f))),
-    )
-}
-
 fn bench(c: &mut Criterion) {
     let data = load();
     let split = split_random(&data.counts, 1);
     let log = split.train.map_values(|x| Weighting::Log1p.apply(x));
-    let bin = split.train.map_values(|x| Weighting::Binary.apply(x));
     let user = 0usize;
 
     let knn = UserKnn::fit(&log, 50, 10.0, 2.0);
-    let mut hood =
-        Neighbourhood::new(profile(&data, &log, user), NeighbourhoodConfig::default()).unwrap();
+    let mut hood = Neighbourhood::new(
+        TasteProfile::of_user(&log, &data.friends[user], user),
+        NeighbourhoodConfig::default(),
+    )
+    .unwrap();
     for &(v, _) in knn.neighbours(user) {
-        hood.consider(profile(&data, &log, v as usize));
+        hood.consider(TasteProfile::of_user(
+            &log,
+            &data.friends[v as usize],
+            v as usize,
+        ));
     }
     assert_eq!(hood.neighbours().len(), 50);
     let known = split.valid.row_indices(user).to_vec();
@@ -91,11 +85,18 @@ fn bench(c: &mut Criterion) {
         )
     });
 
+    // `busker-eval --method best`: EASE (lambda 3500) with the popularity penalty, plus friends.
+    let ease = Ease::fit_with(
+        &log,
+        &EaseConfig {
+            lambda: 3500.0,
+            ..EaseConfig::default()
+        },
+    )
+    .unwrap();
     let best = Blend::new()
-        .with(1.0, Ease::fit(&log, 2500.0, 3).unwrap())
-        .with(0.3, ItemKnn::fit_rp3(&bin, 200, 1.0, 0.3))
-        .with(0.2, UserKnn::fit(&log, 50, 10.0, 2.0))
-        .with(0.1, Friends::new(&log, &data.friends));
+        .with(1.0, PopularityPenalty::new(ease, &split.train, 0.2))
+        .with(0.15, Friends::new(&log, &data.friends));
     let (items, weights) = log.row(user);
     let mut scores = vec![0.0f32; log.ncols()];
     c.bench_function("best_top10", |b| {

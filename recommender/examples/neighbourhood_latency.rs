@@ -20,22 +20,9 @@ use std::time::Instant;
 
 use busker_recommender::{
     Blend, Dataset, Ease, EaseConfig, Friends, Key, Neighbourhood, NeighbourhoodConfig,
-    PopularityPenalty, Scorer, SparseRows, TasteProfile, UserKnn, Weighting, parse_friends,
-    parse_interactions, split_random, top_k,
+    PopularityPenalty, Scorer, TasteProfile, UserKnn, Weighting, parse_friends, parse_interactions,
+    split_random, top_k,
 };
-
-fn profile(data: &Dataset, m: &SparseRows, u: usize) -> TasteProfile {
-    let (items, w) = m.row(u);
-    TasteProfile::new(
-        Key::from_u64(u as u64),
-        1,
-        items
-            .iter()
-            .zip(w)
-            .map(|(&i, &x)| (Key::from_u64(u64::from(i)), x)),
-        data.friends[u].iter().map(|&f| Key::from_u64(u64::from(f))),
-    )
-}
 
 fn quantiles(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
@@ -52,10 +39,17 @@ fn main() {
     let log = split.train.map_values(|x| Weighting::Log1p.apply(x));
     let user = 0usize;
     let knn = UserKnn::fit(&log, 400, 10.0, 2.0);
-    let mut hood =
-        Neighbourhood::new(profile(&data, &log, user), NeighbourhoodConfig::default()).unwrap();
+    let mut hood = Neighbourhood::new(
+        TasteProfile::of_user(&log, &data.friends[user], user),
+        NeighbourhoodConfig::default(),
+    )
+    .unwrap();
     for &(v, _) in knn.neighbours(user) {
-        hood.consider(profile(&data, &log, v as usize));
+        hood.consider(TasteProfile::of_user(
+            &log,
+            &data.friends[v as usize],
+            v as usize,
+        ));
     }
     let known = split.valid.row_indices(user).to_vec();
     let is_known = |k: &Key| known.binary_search(&(k.low_u64() as u32)).is_ok();

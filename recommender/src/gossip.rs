@@ -89,17 +89,8 @@ impl GossipSim {
             .collect();
         let mut hoods = Vec::with_capacity(n);
         for u in 0..n {
-            let (items, w) = train.row(u);
             let follows = friends.get(u).map_or(&[][..], |v| v.as_slice());
-            let own = TasteProfile::new(
-                Key::from_u64(u as u64),
-                1,
-                items
-                    .iter()
-                    .zip(w)
-                    .map(|(&i, &x)| (Key::from_u64(u64::from(i)), x)),
-                follows.iter().map(|&f| Key::from_u64(u64::from(f))),
-            );
+            let own = TasteProfile::of_user(train, follows, u);
             let mut h = Neighbourhood::new(own, config.neighbourhood.clone())?;
             h.learn_peers(follows.iter().map(|&f| Key::from_u64(u64::from(f))));
             h.learn_peers((0..config.bootstrap).map(|_| all[rng.gen_range(0..all.len())]));

@@ -86,6 +86,21 @@ pub struct TasteProfile {
 }
 
 impl TasteProfile {
+    /// The profile of row `user` of a user-item matrix (user, item and friend indices as keys,
+    /// version 1), as the simulation, the benches and the examples build peers from a dataset.
+    pub fn of_user(m: &crate::SparseRows, friends: &[u32], user: usize) -> Self {
+        let (items, weights) = m.row(user);
+        Self::new(
+            Key::from_u64(user as u64),
+            1,
+            items
+                .iter()
+                .zip(weights)
+                .map(|(&i, &x)| (Key::from_u64(u64::from(i)), x)),
+            friends.iter().map(|&f| Key::from_u64(u64::from(f))),
+        )
+    }
+
     /// Builds a valid profile from arbitrary input: drops non-finite and non-positive weights,
     /// clamps to [`MAX_WEIGHT`], keeps the [`MAX_PROFILE_ITEMS`] heaviest items (sums
     /// duplicates), drops self-follows and duplicates and keeps the first [`MAX_FOLLOWS`].

@@ -627,3 +627,31 @@ async fn a_provider_record_is_kept_by_the_peers_it_was_put_on() {
         p.node.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_connected_over_quic_alone_find_and_fetch_a_track() {
+    // B listens on QUIC only and dials A's QUIC address: TCP plays no part.
+    let a = Peer::start().await;
+    let mut options = busker_core::NodeOptions::loopback();
+    options.network.listen = vec![net::loopback_quic_any_port()];
+    let b = Peer::start_with(options).await;
+    let addrs = a.node.listen_addrs().await.unwrap();
+    let quic = addrs
+        .into_iter()
+        .find(net::is_quic)
+        .expect("A listens on QUIC");
+    b.node.connect(quic).await.unwrap();
+    let (id, original) = a.publish_wav("Over UDP", 300_000, 51).await;
+    b.wait_to_know(id).await;
+    let (report, bytes) = fetch_bytes(&b, id).await;
+    assert_eq!(bytes, original);
+    assert_eq!(report.peers_used, 1);
+    let peers = b.node.peers().await.unwrap();
+    assert!(
+        peers.iter().all(|(_, addr)| net::is_quic(addr)),
+        "every connection is QUIC: {peers:?}"
+    );
+    for p in [&a, &b] {
+        p.node.shutdown().await;
+    }
+}

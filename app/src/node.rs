@@ -27,7 +27,8 @@ fn parse_addrs(list: &[String], what: &str) -> Result<Vec<Multiaddr>> {
 pub fn run(cli: &Cli, listen: &[String], peers: &[String]) -> Result<ExitCode> {
     let mut listen = parse_addrs(listen, "--listen")?;
     if listen.is_empty() {
-        listen.push("/ip4/0.0.0.0/tcp/0".parse()?);
+        listen.push(busker_core::DEFAULT_LISTEN.parse()?);
+        listen.push(busker_core::DEFAULT_LISTEN_QUIC.parse()?);
     }
     let bootstrap = parse_addrs(peers, "--peer")?;
     // A node that only listens on and dials loopback stays on loopback (tests and demos): it

@@ -23,6 +23,8 @@ pub struct Config {
 
 /// The desktop app's default listen address: every interface, a free TCP port.
 pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/0";
+/// And QUIC beside it: every interface, a free UDP port.
+pub const DEFAULT_LISTEN_QUIC: &str = "/ip4/0.0.0.0/udp/0/quic-v1";
 
 impl Default for Config {
     fn default() -> Self {
@@ -30,7 +32,7 @@ impl Default for Config {
             artist_name: None,
             seed_demo_library: true,
             lan_discovery: false,
-            listen: vec![DEFAULT_LISTEN.to_owned()],
+            listen: vec![DEFAULT_LISTEN.to_owned(), DEFAULT_LISTEN_QUIC.to_owned()],
         }
     }
 }
@@ -71,7 +73,10 @@ mod tests {
         let c = Config::load(&path).unwrap();
         assert_eq!(c.artist_name.as_deref(), Some("Ada"));
         assert!(c.seed_demo_library);
-        assert_eq!(c.listen, vec![DEFAULT_LISTEN.to_owned()]);
+        assert_eq!(
+            c.listen,
+            vec![DEFAULT_LISTEN.to_owned(), DEFAULT_LISTEN_QUIC.to_owned()]
+        );
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
         std::fs::write(&path, "artist_name = [").unwrap();

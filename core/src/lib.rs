@@ -38,7 +38,7 @@ pub mod wire;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
-pub use config::{Config, DEFAULT_LISTEN};
+pub use config::{Config, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC};
 pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};

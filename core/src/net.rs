@@ -106,7 +106,7 @@ impl NetworkConfig {
     /// Listen on a free port of 127.0.0.1, keep to loopback.
     pub fn loopback() -> Self {
         Self {
-            listen: vec![loopback_any_port()],
+            listen: vec![loopback_any_port(), loopback_quic_any_port()],
             bootstrap: Vec::new(),
             loopback_only: true,
             idle_timeout: Duration::from_secs(60),
@@ -122,6 +122,19 @@ pub fn loopback_any_port() -> Multiaddr {
     Multiaddr::empty()
         .with(Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
         .with(Protocol::Tcp(0))
+}
+
+/// `/ip4/127.0.0.1/udp/0/quic-v1`: QUIC on loopback, a free UDP port.
+pub fn loopback_quic_any_port() -> Multiaddr {
+    Multiaddr::empty()
+        .with(Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
+        .with(Protocol::Udp(0))
+        .with(Protocol::QuicV1)
+}
+
+/// Whether an address goes over QUIC.
+pub fn is_quic(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::QuicV1))
 }
 
 /// Whether an address is a loopback address (or names no IP at all).

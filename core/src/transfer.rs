@@ -265,7 +265,7 @@ struct PeerState {
     lacks: HashSet<usize>,
     dropped: bool,
     /// When the peer was dropped for failing; it gets another chance after [`RETRY_DROPPED`]
-    /// when nobody else is left (a peer that was only slow, say under load).
+    /// when no other holder is left (a peer that was only slow, say under load).
     dropped_at: Option<Instant>,
     /// Known to hold the track, or has sent some of it.
     holder: bool,
@@ -274,7 +274,7 @@ struct PeerState {
 }
 
 /// How long a peer dropped for failing (not banned) waits before it is tried again, when no
-/// usable peer is left.
+/// usable holder is left.
 const RETRY_DROPPED: Duration = Duration::from_secs(2);
 
 type Reply = (PeerId, u32, u16, Result<Response>);
@@ -361,7 +361,7 @@ impl Scheduler {
                         state.rank = rank;
                     }
                 }
-                if self.usable_peers() == 0 {
+                if self.usable_holders() == 0 {
                     for state in self.peers.values_mut() {
                         if state.failures != u32::MAX
                             && state
@@ -400,9 +400,15 @@ impl Scheduler {
                         if peer != own && !self.banned.contains(&peer) {
                             let state = self.peers.entry(peer).or_default();
                             state.holder = true;
-                            // A DHT provider record is a fresh claim: let the peer try again.
-                            if state.dropped && state.failures < self.options.max_failures {
+                            // A DHT provider record is a fresh claim: a peer dropped for
+                            // failing (not banned) may try again after the pause.
+                            if state.dropped
+                                && state.failures != u32::MAX
+                                && state.dropped_at.is_none_or(|t| t.elapsed() >= RETRY_DROPPED)
+                            {
                                 state.dropped = false;
+                                state.dropped_at = None;
+                                state.failures = 0;
                             }
                         }
                     }

@@ -162,6 +162,7 @@ pub(super) async fn spawn(
             libp2p::yamux::Config::default,
         )
         .map_err(|e| net_err(&e))?
+        .with_quic()
         .with_behaviour(|key| {
             Behaviour::new(key).map_err(Box::<dyn std::error::Error + Send + Sync>::from)
         })
@@ -200,6 +201,10 @@ pub(super) async fn spawn(
             () = &mut deadline => return Err(Error::Network("listeners did not start within 10 s".into())),
         }
     }
+
+    // TCP addresses first, whatever order the listeners came up in: callers that take one
+    // address get the transport every peer has.
+    listen_addrs.sort_by_key(super::is_quic);
 
     let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
     let (events, events_rx) = mpsc::channel(EVENT_QUEUE);

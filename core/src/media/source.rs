@@ -252,7 +252,14 @@ impl ChunkSource {
                 Ok(sled::Event::Remove { .. }) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(SourceError::Store("the database closed".to_owned()));
+                    // sled 0.34 also says `Disconnected` when a write to a watched key has begun
+                    // but not finished within the timeout (`OneShot::wait_timeout`), so this is
+                    // "not yet": look in the store, and pause so that a subscriber whose
+                    // database really went away cannot spin.
+                    if let Some(bytes) = self.store.chunk(hash).map_err(store_err)? {
+                        return Ok(bytes);
+                    }
+                    std::thread::sleep(CANCEL_POLL.min(deadline.saturating_duration_since(now)));
                 }
             }
         }

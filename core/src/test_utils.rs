@@ -28,29 +28,7 @@ pub fn temp_library() -> (tempfile::TempDir, Library) {
 /// A valid 16-bit stereo 44.1 kHz WAV file of about `bytes` bytes whose samples depend on `seed`,
 /// so that every seed gives a different track.
 pub fn wav_bytes(bytes: usize, seed: u32) -> Vec<u8> {
-    let data_len = (bytes.saturating_sub(44) / 4 * 4) as u32;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&2u16.to_le_bytes()); // channels
-    out.extend_from_slice(&44_100u32.to_le_bytes());
-    out.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    // A cheap xorshift noise: distinct per seed, never all-equal chunks.
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    for _ in 0..data_len / 2 {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        out.extend_from_slice(&((x >> 20) as i16 - 2048).to_le_bytes());
-    }
-    out
+    wav_pcm16(44_100, 2, (bytes.saturating_sub(44) / 4) as u32, seed)
 }
 
 /// A 16-bit PCM WAV file of `frames` frames at `rate` Hz with `channels` channels, samples from

@@ -249,18 +249,11 @@ impl ChunkSource {
             }
             match events.next_timeout(CANCEL_POLL.min(deadline - now)) {
                 Ok(sled::Event::Insert { value, .. }) => return Ok(value),
-                Ok(sled::Event::Remove { .. }) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    // sled 0.34 also says `Disconnected` when a write to a watched key has begun
-                    // but not finished within the timeout (`OneShot::wait_timeout`), so this is
-                    // "not yet": look in the store, and pause so that a subscriber whose
-                    // database really went away cannot spin.
-                    if let Some(bytes) = self.store.chunk(hash).map_err(store_err)? {
-                        return Ok(bytes);
-                    }
-                    std::thread::sleep(CANCEL_POLL.min(deadline.saturating_duration_since(now)));
-                }
+                // sled 0.34 says `Disconnected` when a write to the watched key has begun but
+                // not finished within the timeout (`OneShot::wait_timeout`); it keeps that write
+                // and hands its event to the next call, so this is "not yet". A real disconnect
+                // cannot happen: `self.store` keeps the database open.
+                Ok(sled::Event::Remove { .. }) | Err(_) => {}
             }
         }
     }

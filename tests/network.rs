@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use busker_core::NodeOptions;
 use busker_core::model::{Manifest, TrackId};
 use busker_core::net::{self, CatalogEntry, ContentSource, NetworkConfig};
 use busker_core::test_utils::wait_for;
@@ -241,6 +242,49 @@ async fn a_seed_killed_mid_transfer_leaves_the_others_to_finish_it() {
     }
 }
 
+/// The churn case in small: the only holder the downloader heard of is dead, and the live copy
+/// is known only from its DHT provider record. A dead peer costs one failed dial, not three, and
+/// the DHT is asked at once, so the download finishes well inside a short stall timeout (8 s,
+/// against 5 s for one dial of a dead QUIC address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_copy_known_only_from_the_dht_serves_a_download_whose_known_holder_is_dead() {
+    let hub = Peer::start().await;
+    let a = Peer::start().await;
+    let b = Peer::start().await;
+    let mut options = NodeOptions::loopback();
+    options.transfer.stall_timeout = Duration::from_secs(8);
+    let d = Peer::start_with(options).await;
+    for p in [&a, &b, &d] {
+        p.connect_to(&hub).await;
+    }
+    let (id, original) = a.publish_wav("Only In The DHT", 300_000, 57).await;
+    b.connect_to(&a).await;
+    b.wait_to_know(id).await;
+    fetch_bytes(&b, id).await;
+    let copy = b.node.peer_id();
+    wait_for(STEP, "B's provider record on the hub", || {
+        let client = hub.node.client();
+        async move {
+            let held = client.stored_providers(id).await.ok()?;
+            held.contains(&copy).then_some(())
+        }
+    })
+    .await;
+    d.connect_to(&a).await;
+    d.wait_to_know(id).await;
+    a.node.shutdown().await;
+
+    let report = tokio::time::timeout(STEP, d.node.fetch_to(id, None))
+        .await
+        .expect("the download ends in time")
+        .expect("the download finishes from B");
+    assert_eq!(report.peers_used, 1, "{report:?}");
+    assert_eq!(d.node.read_track(id).await.unwrap(), original);
+    for p in [&hub, &b, &d] {
+        p.node.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_downloader_resumes_without_refetching_verified_chunks() {
     let a = Peer::start_with(rate_limited(1_000_000)).await;
@@ -262,7 +306,7 @@ async fn a_restarted_downloader_resumes_without_refetching_verified_chunks() {
     drop(transfer);
     drop(node);
 
-    let d = Peer::restart(dir, busker_core::NodeOptions::loopback()).await;
+    let d = Peer::restart(dir, NodeOptions::loopback()).await;
     let store = d.node.library().store().clone();
     let manifest = store.manifest(&id).unwrap().expect("the manifest survived");
     let kept = manifest
@@ -475,7 +519,7 @@ async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keep
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_release_gossip_missed_arrives_through_periodic_catalog_sync() {
     let a = Peer::start().await;
-    let mut options = busker_core::NodeOptions::loopback();
+    let mut options = NodeOptions::loopback();
     options.resync_interval = Duration::from_millis(300);
     let b = Peer::start_with(options).await;
     b.connect_to(&a).await;
@@ -632,7 +676,7 @@ async fn a_provider_record_is_kept_by_the_peers_it_was_put_on() {
 async fn peers_connected_over_quic_alone_find_and_fetch_a_track() {
     // B listens on QUIC only and dials A's QUIC address: TCP plays no part.
     let a = Peer::start().await;
-    let mut options = busker_core::NodeOptions::loopback();
+    let mut options = NodeOptions::loopback();
     options.network.listen = vec![net::loopback_quic_any_port()];
     let b = Peer::start_with(options).await;
     let addrs = a.node.listen_addrs().await.unwrap();

@@ -66,6 +66,10 @@ pub enum Error {
     /// A network operation failed (dial refused, request timed out, listen address in use).
     #[error("network: {0}")]
     Network(String),
+    /// A request could not reach its peer: the dial failed, or the connection closed before
+    /// the answer (the peer may be gone).
+    #[error("peer unreachable: {0}")]
+    Unreachable(String),
     /// Nobody that holds the track could be reached in time; connect to more peers and retry.
     #[error("no reachable peer holds track {0}")]
     NoProviders(TrackId),

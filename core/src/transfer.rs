@@ -10,13 +10,14 @@
 //! a player needs next comes first. Every chunk is checked against its BLAKE3 hash in the manifest
 //! before it is stored (and so before it can be played or served again). A peer that sends a chunk
 //! that does not match is banned through [`Client::ban`] and its chunks are asked from others; a
-//! peer that fails several times in a row is dropped from this transfer, and tried again after a
-//! pause when no other peer is left (it may only have been slow). When every chunk is here the track is
+//! peer that fails several times in a row, or that cannot be reached at all (a failed dial, a
+//! closed connection), is dropped from this transfer, and tried again after a pause when no other
+//! peer is left (it may only have been slow). When every chunk is here the track is
 //! marked local with [`Store::commit_local_track`] and announced as provided in the DHT.
 //!
 //! Providers come from a [`ProviderSource`] (peers known to hold the track from announcements and
-//! catalog sync, plus every connected peer as a fallback) and from DHT provider queries, both
-//! refreshed while the download runs.
+//! catalog sync, plus every connected peer as a fallback) and from DHT provider queries: one at
+//! the start, and again whenever no known holder is left or nothing arrived for a few seconds.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -40,7 +41,8 @@ use crate::store::Store;
 pub struct TransferOptions {
     /// Requests in flight per peer.
     pub requests_per_peer: usize,
-    /// Bytes asked for in one request (rounded to whole chunks, at least one).
+    /// Bytes asked for in one request at most (rounded to whole chunks, at least one); a peer's
+    /// requests start at one chunk and grow to this while it answers in full.
     pub request_bytes: usize,
     /// Failures (timeouts, refusals, disconnects) after which a peer is dropped from a transfer.
     pub max_failures: u32,
@@ -52,7 +54,7 @@ impl Default for TransferOptions {
     fn default() -> Self {
         Self {
             requests_per_peer: 4,
-            request_bytes: 256 * 1024,
+            request_bytes: 1024 * 1024,
             max_failures: 3,
             stall_timeout: Duration::from_secs(30),
         }
@@ -262,7 +264,10 @@ struct PeerState {
     inflight: usize,
     /// Failures in a row; an answer with chunks clears them.
     failures: u32,
+    /// Chunks the peer said it lacks, and when it last said so: a peer that is downloading the
+    /// track itself may have them later, so the list is forgotten when the transfer is stuck.
     lacks: HashSet<usize>,
+    lacks_at: Option<Instant>,
     dropped: bool,
     /// When the peer was dropped for failing; it gets another chance after [`RETRY_DROPPED`]
     /// when no other holder is left (a peer that was only slow, say under load).
@@ -271,11 +276,19 @@ struct PeerState {
     holder: bool,
     /// Place in the provider source's order (lower is better).
     rank: usize,
+    /// Chunks asked of this peer in one request: one at first, so that the chunk under the
+    /// playhead comes back as soon as possible, doubled after every full answer up to the
+    /// transfer's request size, halved after a failure (like TCP's slow start).
+    window: usize,
 }
 
 /// How long a peer dropped for failing (not banned) waits before it is tried again, when no
 /// usable holder is left.
 const RETRY_DROPPED: Duration = Duration::from_secs(2);
+
+/// How long a transfer goes without a new chunk before it asks the DHT for providers again, and
+/// before it asks again peers that lacked chunks this long ago.
+const DHT_REQUERY: Duration = Duration::from_secs(3);
 
 type Reply = (PeerId, u32, u16, Result<Response>);
 
@@ -331,6 +344,7 @@ impl Scheduler {
         let mut last_progress = Instant::now();
         let mut last_refresh: Option<Instant> = None;
         let mut dht_query_running = false;
+        let mut last_query: Option<Instant> = None;
 
         while self.missing() > 0 {
             if self.shared.cancelled.load(Ordering::Relaxed) {
@@ -361,6 +375,14 @@ impl Scheduler {
                         state.rank = rank;
                     }
                 }
+                if last_progress.elapsed() > DHT_REQUERY {
+                    for state in self.peers.values_mut() {
+                        if state.lacks_at.is_some_and(|t| t.elapsed() > DHT_REQUERY) {
+                            state.lacks.clear();
+                            state.lacks_at = None;
+                        }
+                    }
+                }
                 if self.usable_holders() == 0 {
                     for state in self.peers.values_mut() {
                         if state.failures != u32::MAX
@@ -374,8 +396,15 @@ impl Scheduler {
                         }
                     }
                 }
-                // Known holders gone (or none yet): ask the DHT who else provides the track.
-                if !dht_query_running && self.usable_holders() == 0 {
+                // Ask the DHT who provides the track: at the start, when no known holder is
+                // left, and again while nothing arrives (holders heard of by gossip and
+                // catalog sync are not all of them: copies are only in provider records).
+                let stalled = last_progress.elapsed() > DHT_REQUERY
+                    && last_query.is_none_or(|t| t.elapsed() > DHT_REQUERY);
+                if !dht_query_running
+                    && (last_query.is_none() || self.usable_holders() == 0 || stalled)
+                {
+                    last_query = Some(Instant::now());
                     dht_query_running = true;
                     let client = self.client.clone();
                     let tx = found_tx.clone();
@@ -400,6 +429,9 @@ impl Scheduler {
                         if peer != own && !self.banned.contains(&peer) {
                             let state = self.peers.entry(peer).or_default();
                             state.holder = true;
+                            // It says it holds the track now, whatever it lacked before.
+                            state.lacks.clear();
+                            state.lacks_at = None;
                             // A DHT provider record is a fresh claim: a peer dropped for
                             // failing (not banned) may try again after the pause.
                             if state.dropped
@@ -496,7 +528,11 @@ impl Scheduler {
                 if state.inflight >= slots {
                     break;
                 }
-                let per_request = if state.holder { per_request } else { 1 };
+                let per_request = if state.holder {
+                    state.window.clamp(1, per_request)
+                } else {
+                    1
+                };
                 let wanted =
                     |i: usize| !have[i] && !self.inflight.contains(&i) && !state.lacks.contains(&i);
                 let Some(start) = (playhead..total).chain(0..playhead).find(|&i| wanted(i)) else {
@@ -571,7 +607,20 @@ impl Scheduler {
             {
                 chunks
             }
+            Err(Error::Unreachable(e)) => {
+                // A failed dial or a closed connection: the peer is likely gone, and every
+                // further try would hold chunks up for a dial timeout. Drop it now; it gets
+                // another chance after the pause like any dropped peer.
+                if !state.dropped {
+                    tracing::debug!(%peer, error = %e, "dropping an unreachable peer from the transfer");
+                    state.dropped = true;
+                    state.dropped_at = Some(Instant::now());
+                    state.failures = max_failures;
+                }
+                return Ok(false);
+            }
             Ok(Response::Refused) | Err(_) => {
+                state.window = (state.window / 2).max(1);
                 state.failures = state.failures.saturating_add(1);
                 if state.failures >= max_failures && !state.dropped {
                     tracing::debug!(%peer, "dropping an unresponsive peer from the transfer");
@@ -588,6 +637,9 @@ impl Scheduler {
         };
         // The peer lacks whatever it did not send; a peer not known to hold the track that
         // sends nothing is taken to have none of it, so the probing moves on to others.
+        if chunks.len() < count as usize {
+            state.lacks_at = Some(Instant::now());
+        }
         if chunks.is_empty() && !state.holder {
             state.lacks.extend(0..self.manifest.chunks().len());
             return Ok(false);
@@ -600,6 +652,9 @@ impl Scheduler {
         }
         state.failures = 0;
         state.holder = true;
+        if chunks.len() == count as usize {
+            state.window = (state.window.max(1) * 2).min(MAX_CHUNKS_PER_REQUEST as usize);
+        }
 
         // Verify and store on the blocking pool: hashing and sled writes are CPU and disk work.
         let hashes: Vec<ChunkHash> =

@@ -93,7 +93,8 @@ impl Client {
         self.call(|reply| Command::Provide { id, reply }).await
     }
 
-    /// Asks the DHT who provides `id`; waits for the query to finish (at most about 20 s).
+    /// Asks the DHT who provides `id`: the providers found until shortly (0.75 s) after the
+    /// first were found, or none when the query ends without any (at most about 20 s).
     pub async fn providers(&self, id: TrackId) -> Result<HashSet<PeerId>> {
         self.call(|reply| Command::Providers { id, reply }).await
     }

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::kad::store::RecordStore as _;
@@ -130,7 +130,7 @@ struct EventLoop {
     gated: HashSet<PeerId>,
     pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId>>>,
     pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response>>>,
-    pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
+    pending_providers: HashMap<kad::QueryId, PendingProviders>,
     /// Topics subscribed through `Client::subscribe`, with their names and validators.
     validators: HashMap<gossipsub::TopicHash, (String, TopicValidator)>,
     pending_records: HashMap<kad::QueryId, PendingRecords>,
@@ -241,10 +241,25 @@ pub(super) async fn spawn(
     Ok((Client::new(tx, peer_id), events_rx))
 }
 
+/// A provider query in flight: what it found so far, when it first found any, and who waits.
+struct PendingProviders {
+    found: HashSet<PeerId>,
+    first_found: Option<Instant>,
+    reply: oneshot::Sender<HashSet<PeerId>>,
+}
+
+/// How long a provider query goes on after its first providers were found. Peers near the key
+/// answer within milliseconds and each knows the records put on it; after churn, waiting for the
+/// whole query would wait out a timeout for every dead peer among the closest.
+const PROVIDERS_GRACE: Duration = Duration::from_millis(750);
+
 impl EventLoop {
     async fn run(mut self) {
+        let mut housekeeping = tokio::time::interval(PROVIDERS_GRACE / 3);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = housekeeping.tick() => self.answer_provider_queries_in_grace(),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
@@ -266,6 +281,32 @@ impl EventLoop {
                     let _ = self.swarm.behaviour_mut().transfer.send_response(channel, response);
                 }
             }
+        }
+    }
+
+    /// Answers the provider queries whose grace after the first providers is over, and ends
+    /// them.
+    fn answer_provider_queries_in_grace(&mut self) {
+        let due: Vec<kad::QueryId> = self
+            .pending_providers
+            .iter()
+            .filter(|(_, p)| {
+                p.first_found
+                    .is_some_and(|t| t.elapsed() >= PROVIDERS_GRACE)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.answer_providers(id);
+        }
+    }
+
+    fn answer_providers(&mut self, id: kad::QueryId) {
+        if let Some(pending) = self.pending_providers.remove(&id) {
+            let _ = pending.reply.send(pending.found);
+        }
+        if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+            query.finish();
         }
     }
 
@@ -340,8 +381,8 @@ impl EventLoop {
         let limiter = self
             .limiters
             .entry(peer)
-            .or_insert_with(|| PeerLimiter::new(limits, std::time::Instant::now()));
-        if limiter.strike(limits, std::time::Instant::now(), weight) {
+            .or_insert_with(|| PeerLimiter::new(limits, Instant::now()));
+        if limiter.strike(limits, Instant::now(), weight) {
             tracing::info!(%peer, "peer ran out of strikes");
             self.ban(peer);
         }
@@ -415,8 +456,8 @@ impl EventLoop {
                 reply,
             } => {
                 if self.shut_out(&peer) {
-                    let _ = reply.send(Err(Error::Network(format!(
-                        "peer {peer} is banned or unreachable"
+                    let _ = reply.send(Err(Error::Unreachable(format!(
+                        "peer {peer} is banned or cut off"
                     ))));
                     return;
                 }
@@ -463,8 +504,14 @@ impl EventLoop {
                     .behaviour_mut()
                     .kad
                     .get_providers(kad::RecordKey::new(id.as_bytes()));
-                self.pending_providers
-                    .insert(query, (HashSet::new(), reply));
+                self.pending_providers.insert(
+                    query,
+                    PendingProviders {
+                        found: HashSet::new(),
+                        first_found: None,
+                        reply,
+                    },
+                );
             }
             Command::Ban { peer, reply } => {
                 self.ban(peer);
@@ -700,15 +747,16 @@ impl EventLoop {
                 step,
                 ..
             }) => {
-                if let Some((found, _)) = self.pending_providers.get_mut(&id)
+                if let Some(pending) = self.pending_providers.get_mut(&id)
                     && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result
+                    && !providers.is_empty()
                 {
-                    found.extend(providers);
+                    pending.found.extend(providers);
+                    pending.first_found.get_or_insert_with(Instant::now);
                 }
-                if step.last
-                    && let Some((found, reply)) = self.pending_providers.remove(&id)
-                {
-                    let _ = reply.send(found);
+                // The rest is answered by `answer_provider_queries_in_grace`.
+                if step.last {
+                    self.answer_providers(id);
                 }
             }
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
@@ -803,7 +851,7 @@ impl EventLoop {
     /// Decides whether to serve an inbound request from `peer`.
     fn admit(&mut self, peer: PeerId) -> Verdict {
         let limits = &self.config.limits;
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let limiter = self
             .limiters
             .entry(peer)
@@ -892,7 +940,14 @@ impl EventLoop {
                 request_id, error, ..
             } => {
                 if let Some(reply) = self.pending_requests.remove(&request_id) {
-                    let _ = reply.send(Err(Error::Network(format!("request failed: {error}"))));
+                    let error = match error {
+                        request_response::OutboundFailure::DialFailure
+                        | request_response::OutboundFailure::ConnectionClosed => {
+                            Error::Unreachable(format!("request failed: {error}"))
+                        }
+                        _ => Error::Network(format!("request failed: {error}")),
+                    };
+                    let _ = reply.send(Err(error));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {

@@ -50,7 +50,7 @@ impl Node {
         self.radio_stop(&id);
         let hub = self.inner.radio.clone();
         let client = self.inner.client.clone();
-        hub.heard(descriptor.clone(), 0);
+        hub.heard(descriptor.clone(), 0, None);
         let membership = hub.enter(&client, &descriptor, true).await?;
         if let Err(e) = client
             .put_record(id.as_bytes().to_vec(), descriptor.encoded().to_vec())
@@ -103,7 +103,7 @@ impl Node {
         {
             match ChannelDescriptor::decode(&value) {
                 Ok(d) if d.id() == channel => {
-                    self.inner.radio.heard(d.clone(), 0);
+                    self.inner.radio.heard(d.clone(), 0, None);
                     return Ok(d);
                 }
                 Ok(_) => tracing::info!(%channel, "DHT record names another channel"),
@@ -135,6 +135,7 @@ impl Node {
             segments,
             tuner,
             membership,
+            broadcaster: hub.broadcaster(&channel),
         };
         Ok(radio::tune(client, hub, descriptor, sink, options, session))
     }

@@ -186,7 +186,7 @@ pub(crate) async fn broadcast(
                     listeners: hub.listeners(&channel),
                     at_ms: unix_ms(),
                 };
-                hub.heard(descriptor.clone(), status.listeners);
+                hub.heard(descriptor.clone(), status.listeners, None);
                 client
                     .publish(CHANNELS_TOPIC.to_owned(), status.encode(&owner))
                     .await?;

@@ -25,6 +25,12 @@ const HEARD_TTL: Duration = Duration::from_secs(60);
 const MAX_HEARD: usize = 1024;
 /// Most listeners counted per channel (heartbeat sources kept).
 const MAX_HEARTBEATS: usize = 4096;
+/// Tune-in answers (recent segments) a broadcaster gives at once, and per second after that.
+/// A flash crowd of listeners is served this fast by the broadcaster itself; the rest get the
+/// same segments from listeners that already have them, so a broadcast needs little more upload
+/// than its stream.
+const TUNE_IN_BURST: f64 = 16.0;
+const TUNE_IN_PER_SEC: f64 = 8.0;
 
 /// A channel as `radio list` and the GUI show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +58,9 @@ struct Heard {
     descriptor: ChannelDescriptor,
     listeners: u32,
     at: Instant,
+    /// The peer the last status came from: the broadcaster, unless someone replays its
+    /// statuses (only a hint: what it sends is verified like anything else).
+    broadcaster: Option<PeerId>,
 }
 
 struct Session {
@@ -61,6 +70,8 @@ struct Session {
     tuners: Vec<(u64, mpsc::Sender<Segment>)>,
     broadcasting: bool,
     members: usize,
+    /// Tune-in answers left to give (see [`TUNE_IN_BURST`]) and when they were counted.
+    tune_in_tokens: (f64, Instant),
 }
 
 impl Session {
@@ -99,8 +110,14 @@ pub(crate) struct RadioHub {
 }
 
 impl RadioHub {
-    /// Remembers a channel (from a status, the DHT, or our own broadcast).
-    pub(crate) fn heard(&self, descriptor: ChannelDescriptor, listeners: u32) {
+    /// Remembers a channel (from a status, the DHT, or our own broadcast), and the peer that
+    /// broadcasts it when a status says so.
+    pub(crate) fn heard(
+        &self,
+        descriptor: ChannelDescriptor,
+        listeners: u32,
+        broadcaster: Option<PeerId>,
+    ) {
         let mut heard = lock(&self.heard);
         if heard.len() >= MAX_HEARD && !heard.contains_key(&descriptor.id()) {
             heard.retain(|_, h| h.at.elapsed() < HEARD_TTL);
@@ -108,14 +125,22 @@ impl RadioHub {
                 return;
             }
         }
+        let broadcaster =
+            broadcaster.or_else(|| heard.get(&descriptor.id()).and_then(|h| h.broadcaster));
         heard.insert(
             descriptor.id(),
             Heard {
                 descriptor,
                 listeners,
                 at: Instant::now(),
+                broadcaster,
             },
         );
+    }
+
+    /// The peer that broadcasts a channel, as far as its statuses say.
+    pub(crate) fn broadcaster(&self, id: &ChannelId) -> Option<PeerId> {
+        lock(&self.heard).get(id).and_then(|h| h.broadcaster)
     }
 
     /// The descriptor of a channel known here.
@@ -144,6 +169,7 @@ impl RadioHub {
                 tuners: Vec::new(),
                 broadcasting: false,
                 members: 0,
+                tune_in_tokens: (TUNE_IN_BURST, Instant::now()),
             });
             session.members += 1;
             session.broadcasting |= broadcasting;
@@ -209,12 +235,24 @@ impl RadioHub {
             .is_some_and(|s| s.keep(segment))
     }
 
-    /// Recent segments for the network: the one numbered `seq`, or the most recent ones.
+    /// Recent segments for the network: the one numbered `seq`, or the most recent ones. A
+    /// broadcaster gives the most recent ones (a tune-in) at a bounded rate, and none beyond it.
     pub(crate) fn segments(&self, id: &ChannelId, seq: Option<u64>) -> Vec<Vec<u8>> {
-        let sessions = lock(&self.sessions);
-        let Some(s) = sessions.get(id) else {
+        let mut sessions = lock(&self.sessions);
+        let Some(s) = sessions.get_mut(id) else {
             return Vec::new();
         };
+        if seq.is_none() && s.broadcasting {
+            let (tokens, at) = &mut s.tune_in_tokens;
+            let now = Instant::now();
+            *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * TUNE_IN_PER_SEC)
+                .min(TUNE_IN_BURST);
+            *at = now;
+            if *tokens < 1.0 {
+                return Vec::new();
+            }
+            *tokens -= 1.0;
+        }
         match seq {
             Some(seq) => s
                 .ring
@@ -237,7 +275,7 @@ impl RadioHub {
     pub(crate) fn on_message(&self, topic: &str, data: &[u8], source: Option<PeerId>) {
         if topic == CHANNELS_TOPIC {
             if let Ok(status) = ChannelStatus::decode(data) {
-                self.heard(status.descriptor, status.listeners);
+                self.heard(status.descriptor, status.listeners, source);
             }
             return;
         }
@@ -329,5 +367,85 @@ fn info(d: &ChannelDescriptor, listeners: u32) -> ChannelInfo {
         broadcasting: false,
         tuned: false,
         last_seq: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{Pcm, PcmSpec, SampleFormat};
+    use crate::model::{ArtistKeypair, TrackId};
+    use crate::radio::segment::SegmentDraft;
+
+    /// A hub in a channel's session, as its broadcaster or a listener, holding one segment.
+    fn hub_with_segment(broadcasting: bool) -> (RadioHub, ChannelId) {
+        let owner = ArtistKeypair::from_seed([3; 32]);
+        let descriptor = ChannelDescriptor::sign(&owner, "Hub FM", "", 1);
+        let id = descriptor.id();
+        let hub = RadioHub::default();
+        lock(&hub.sessions).insert(
+            id,
+            Session {
+                descriptor,
+                ring: VecDeque::new(),
+                heartbeats: HashMap::new(),
+                tuners: Vec::new(),
+                broadcasting,
+                members: 1,
+                tune_in_tokens: (TUNE_IN_BURST, Instant::now()),
+            },
+        );
+        let segment = SegmentDraft {
+            channel: id,
+            seq: 7,
+            broadcast_ms: 1_700_000_000_000,
+            track: TrackId([1; 32]),
+            title: "Song".into(),
+            artist: "Band".into(),
+            frame: 0,
+            spec: PcmSpec {
+                sample_rate: 8000,
+                channels: 1,
+                format: SampleFormat::Int(16),
+            },
+            pcm: Pcm::I16(vec![0; 800]),
+        }
+        .sign(&owner);
+        assert!(hub.keep(&segment));
+        (hub, id)
+    }
+
+    #[test]
+    fn a_broadcaster_answers_a_burst_of_tune_ins_then_refuses_but_always_repairs() {
+        let (hub, id) = hub_with_segment(true);
+        for k in 0..TUNE_IN_BURST as usize {
+            assert_eq!(hub.segments(&id, None).len(), 1, "tune-in {k}");
+        }
+        assert!(hub.segments(&id, None).is_empty(), "over the burst");
+        assert_eq!(
+            hub.segments(&id, Some(7)).len(),
+            1,
+            "a repair is not limited"
+        );
+    }
+
+    #[test]
+    fn a_listener_answers_every_tune_in() {
+        let (hub, id) = hub_with_segment(false);
+        for k in 0..2 * TUNE_IN_BURST as usize {
+            assert_eq!(hub.segments(&id, None).len(), 1, "tune-in {k}");
+        }
+    }
+
+    #[test]
+    fn the_broadcaster_named_by_a_status_is_kept_when_the_dht_names_the_channel() {
+        let owner = ArtistKeypair::from_seed([4; 32]);
+        let descriptor = ChannelDescriptor::sign(&owner, "Hub FM", "", 1);
+        let hub = RadioHub::default();
+        let peer = PeerId::random();
+        hub.heard(descriptor.clone(), 3, Some(peer));
+        // A later sighting without a source (the DHT) keeps the broadcaster.
+        hub.heard(descriptor.clone(), 0, None);
+        assert_eq!(hub.broadcaster(&descriptor.id()), Some(peer));
     }
 }

@@ -5,8 +5,8 @@
 //! [`TuneOptions::latency`] is now or just ahead; from then on segment `n` plays at that anchor
 //! plus the broadcast-time difference. A segment that has not arrived by its expected arrival
 //! time (its play time minus the latency) plus [`TuneOptions::repair_after`] is asked from a
-//! neighbour on the topic (another neighbour every [`REPAIR_RETRY`]) until its play time; a
-//! segment still missing then is counted late and skipped.
+//! neighbour on the topic (another neighbour every [`REPAIR_RETRY`], the broadcaster at the third
+//! try) until its play time; a segment still missing then is counted late and skipped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,6 +28,12 @@ use crate::net::{Client, Request, Response};
 pub const REPAIR_RETRY: Duration = Duration::from_millis(250);
 /// How often a listener that has not started yet asks its neighbours for their latest segments.
 const RECENT_RETRY: Duration = Duration::from_millis(300);
+/// Tune-in requests a listener sends the broadcaster at most (its neighbours are asked until
+/// playback starts): the broadcaster holds the live point when no neighbour does yet.
+const BROADCASTER_ASKS: u32 = 2;
+/// The repair try of a segment that goes to the broadcaster (counting from 0); the others go to
+/// neighbours in turn.
+const BROADCASTER_REPAIR_ATTEMPT: usize = 2;
 /// How often a listener says it is tuned in.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// Segments buffered ahead at most.
@@ -293,6 +299,10 @@ struct Listener {
     track: Option<TrackId>,
     /// Frames of the first segment to leave out: playback starts inside it, at the live point.
     trim: u64,
+    /// The broadcaster's peer, when known.
+    broadcaster: Option<PeerId>,
+    /// Tune-in requests sent to the broadcaster so far (at most [`BROADCASTER_ASKS`]).
+    broadcaster_asks: u32,
 }
 
 impl Listener {
@@ -485,8 +495,15 @@ impl Listener {
             }
             self.refresh_peers().await;
             let attempt = self.requested.get(&seq).map_or(0, |(_, n)| n + 1);
-            let Some(&peer) = self.peers.get(attempt % self.peers.len().max(1)) else {
-                continue;
+            // Neighbours first; the third try goes to the broadcaster, which holds every
+            // segment, so a segment no neighbour got in time still plays (one segment's upload
+            // for the broadcaster, and only when the mesh failed).
+            let peer = match self.broadcaster {
+                Some(b) if attempt == BROADCASTER_REPAIR_ATTEMPT => b,
+                _ => match self.peers.get(attempt % self.peers.len().max(1)) {
+                    Some(&p) => p,
+                    None => continue,
+                },
             };
             self.requested.insert(seq, (now, attempt));
             self.repairs_in_flight += 1;
@@ -537,6 +554,8 @@ pub(crate) struct TuneSession {
     pub(crate) segments: mpsc::Receiver<Segment>,
     pub(crate) tuner: u64,
     pub(crate) membership: super::hub::Membership,
+    /// The broadcaster's peer, if known: asked for the live point too at tune-in.
+    pub(crate) broadcaster: Option<PeerId>,
 }
 
 /// Runs a listener on a channel the hub has entered; leaves it at the end.
@@ -552,6 +571,7 @@ pub(crate) fn tune(
         segments,
         tuner,
         membership,
+        broadcaster,
     } = session;
     let channel = descriptor.id();
     let (events_tx, events) = mpsc::channel(256);
@@ -587,6 +607,8 @@ pub(crate) fn tune(
         played: Duration::ZERO,
         track: None,
         trim: 0,
+        broadcaster,
+        broadcaster_asks: 0,
     };
     let task = tokio::spawn(async move {
         let result = run(listener, sink, segments, stop_rx).await;
@@ -666,7 +688,15 @@ async fn run(
             ask_recent_at = tokio::time::Instant::now() + RECENT_RETRY;
             l.peers_at = None;
             l.refresh_peers().await;
-            for &peer in l.peers.iter().take(3) {
+            let mut ask: Vec<PeerId> = l.peers.iter().take(3).copied().collect();
+            if let Some(b) = l.broadcaster
+                && l.broadcaster_asks < BROADCASTER_ASKS
+                && !ask.contains(&b)
+            {
+                l.broadcaster_asks += 1;
+                ask.push(b);
+            }
+            for peer in ask {
                 let client = l.client.clone();
                 let tx = recent_tx.clone();
                 tokio::spawn(async move {

@@ -142,6 +142,22 @@ fn two_node_processes_publish_find_and_fetch_through_the_cli() {
             .any(|p| p["peer_id"] == node_a.peer_id().as_str())
     );
 
+    // The artist by key alone: A prints its own key; B finds the signed profile in the DHT,
+    // with the release described.
+    let (ok, own, err) = a.json(&["artist"]);
+    assert!(ok, "own artist profile: {err}");
+    assert_eq!(own[0]["name"], "Proc");
+    assert_eq!(own[0]["releases"][0]["id"], id.as_str());
+    let key = own[0]["key"].as_str().unwrap().to_owned();
+    let (ok, found, err) = b.json(&["artist", &key]);
+    assert!(ok, "artist lookup through B: {err}");
+    assert_eq!(found[0]["key"], key.as_str());
+    assert_eq!(found[0]["name"], "Proc");
+    assert_eq!(found[0]["releases"][0]["id"], id.as_str());
+    assert_eq!(found[0]["releases"][0]["title"], "Process Song");
+    let out = c.run(&["artist", &key]);
+    assert!(!out.status.success(), "a lookup needs a running node");
+
     let out_file = b.dir.path().join("copy.wav");
     let (ok, fetched, err) = b.json(&["fetch", &id, "--out", out_file.to_str().unwrap()]);
     assert!(ok, "fetch: {err}");

@@ -20,6 +20,7 @@
 //! | `GET /v1/peers` | | `[{"peer_id", "addr"}, ..]` |
 //! | `POST /v1/fetch` | `{"id", "out"}` | `{"id", "bytes", "peers_used", "millis"}` |
 //! | `POST /v1/rate` | `{"id", "stars"}` | `{"id", "stars"}` |
+//! | `POST /v1/artist` | `{"key"}` (`null`: this peer) | `{"key", "name", "releases": [track or {"id"}, ..]}` |
 //! | `POST /v1/radio/start` | `{"name", "ids": [..], "personal"}` | `{"channel_id", "name"}` |
 //! | `POST /v1/radio/stop` | `{"channel_id"}` | `{"channel_id", "stopped"}` |
 //! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned"}, ..]` |
@@ -340,6 +341,22 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
                 "millis": report.millis,
             }))
         }
+        ("POST", "/v1/artist") => match body.get("key").and_then(Value::as_str) {
+            Some(key) => {
+                let key = key.parse().context("an artist key is 64 hex digits")?;
+                let catalog = node.artist_catalog(key).await?;
+                Ok(crate::output::artist_json(
+                    &catalog.profile.key,
+                    Some(&catalog.profile.name),
+                    &catalog.releases,
+                ))
+            }
+            None => {
+                let library = node.library().clone();
+                tokio::task::spawn_blocking(move || crate::output::own_artist_json(&library))
+                    .await?
+            }
+        },
         ("POST", "/v1/rate") => {
             let id = node.library().resolve(str_field(&body, "id")?)?;
             let stars = field(&body, "stars")?

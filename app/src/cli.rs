@@ -108,6 +108,13 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
         limit: u16,
     },
+    /// An artist by key: its signed profile in the DHT and its releases, found through the
+    /// running node. Without a key: this peer's own artist key and profile (to share).
+    Artist {
+        /// The artist's key, 64 hex digits (`busker artist` prints it on the artist's peer).
+        #[arg(value_name = "KEY")]
+        key: Option<String>,
+    },
     /// Radio channels: broadcast from the running node, list, tune in.
     Radio {
         #[command(subcommand)]

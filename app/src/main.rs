@@ -78,6 +78,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Connect { .. }
         | Command::Peers
         | Command::Fetch { .. }
+        | Command::Artist { key: Some(_) }
         | Command::Radio { .. } => anyhow::bail!(
             "no busker node is running on {}; start one with `busker --data-dir {} node`",
             dir.display(),
@@ -89,6 +90,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             title,
             album,
         } => publish(&cli, paths, artist.as_deref(), title.clone(), album.clone()),
+        Command::Artist { key: None } => {
+            let library = open_library(&cli, None)?;
+            output::print_artist(cli.json, &output::own_artist_json(&library)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::List => {
             let library = open_library(&cli, None)?;
             for track in library.list()? {

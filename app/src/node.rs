@@ -243,6 +243,11 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         Command::Radio { command } => radio(cli, api, command),
+        Command::Artist { key } => {
+            let v = api.call("POST", "/v1/artist", Some(&json!({"key": key})))?;
+            output::print_artist(cli.json, &v);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Recommend { limit } => {
             let body = json!({"limit": limit});
             let list = list_of(api.call("POST", "/v1/recommend", Some(&body))?);

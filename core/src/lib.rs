@@ -46,6 +46,6 @@ pub use library::{
     AUDIO_EXTENSIONS, Library, LibraryOptions, PublishEvent, PublishOptions, Recommended,
     TrackSummary, audio_files, is_audio_file,
 };
-pub use node::{Node, NodeEvent, NodeOptions};
+pub use node::{ArtistCatalog, Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
 pub use store::{Listen, ListenKind, MAX_STARS, Store};

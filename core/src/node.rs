@@ -104,6 +104,15 @@ pub enum NodeEvent {
     TasteChanged,
 }
 
+/// What [`Node::artist_catalog`] found.
+#[derive(Debug, Clone)]
+pub struct ArtistCatalog {
+    /// The artist's signed profile (name, key, release ids).
+    pub profile: crate::artist::ArtistProfile,
+    /// Every release in the profile's order, with its summary when its manifest was found.
+    pub releases: Vec<(TrackId, Option<TrackSummary>)>,
+}
+
 #[derive(Default)]
 struct Providers {
     by_track: Mutex<HashMap<TrackId, HashSet<PeerId>>>,
@@ -356,6 +365,37 @@ impl Node {
             .await?;
         crate::artist::ArtistProfile::newest(&artist, &records)
             .ok_or_else(|| Error::UnknownArtist(artist.to_hex()))
+    }
+
+    /// An artist's catalog found by key alone: the newest signed profile in the DHT, and each
+    /// release that a connected peer or a DHT provider can describe (manifests verified, stored
+    /// and indexed here, so the releases can then be searched and fetched). A release nobody
+    /// reachable describes is listed by id alone.
+    pub async fn artist_catalog(&self, artist: ArtistKey) -> Result<ArtistCatalog> {
+        let profile = self.artist(artist).await?;
+        let mut releases = Vec::with_capacity(profile.releases.len());
+        for &id in &profile.releases {
+            let mut found = self.find_manifest(id).await;
+            if found.is_err() {
+                for peer in self.inner.client.providers(id).await.unwrap_or_default() {
+                    self.inner.providers.add(id, peer);
+                }
+                found = self.find_manifest(id).await;
+            }
+            let summary = match found {
+                Ok(manifest) => {
+                    let library = self.inner.library.clone();
+                    let summary = blocking(move || library.summary(&manifest)).await?;
+                    self.with_providers(vec![summary]).pop()
+                }
+                Err(e) => {
+                    tracing::debug!(track = %id, error = %e, "a release of the artist was not found");
+                    None
+                }
+            };
+            releases.push((id, summary));
+        }
+        Ok(ArtistCatalog { profile, releases })
     }
 
     fn spawn_sync(&self, peer: PeerId, syncs: &Arc<Semaphore>) {

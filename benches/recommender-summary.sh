@@ -22,9 +22,9 @@ for k, rs in groups.items():
             sd = st.stdev(xs) if len(xs) > 1 else 0.0
             out.append("%s %.4f ± %.4f" % (f, st.mean(xs), sd))
     print(" | ".join(out))
-    curves = [r["curve"] for r in rs if "curve" in r]
-    if curves:
-        n = min(len(c) for c in curves)
-        means = [st.mean(c[i] for c in curves) for i in range(n)]
-        print("  curve (mean ndcg@10 per round):", " ".join("%d:%.4f" % (i + 1, m) for i, m in enumerate(means)))
+    for r in rs:
+        if "curve" in r:
+            # Points are [round, ndcg] pairs (older runs: one ndcg per round).
+            pts = [p if isinstance(p, list) else [i + 1, p] for i, p in enumerate(r["curve"])]
+            print("  curve seed %d (round:ndcg@10):" % r["seed"], " ".join("%d:%.4f" % (a, b) for a, b in pts))
 '

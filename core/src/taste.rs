@@ -53,6 +53,17 @@ pub const ANSWER_WINDOW: Duration = Duration::from_secs(10);
 /// Share of recommendation slots given to new releases.
 pub const PROMOTION_SHARE: f32 = 0.2;
 
+/// The exchange rules' parameters on the live network: the simulation's defaults, except that
+/// taste messages do not carry profile digests yet (the digest is not signed and stored by this
+/// module), so a message forwards full profiles, closest first, as many as fit.
+fn live_config() -> NeighbourhoodConfig {
+    NeighbourhoodConfig {
+        digests: false,
+        forward_top: usize::MAX,
+        ..NeighbourhoodConfig::default()
+    }
+}
+
 /// A taste profile with its owner's signature over its canonical bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignedProfile {
@@ -285,8 +296,8 @@ impl Taste {
         let me = Key(key.public().0);
         let profile = Self::profile_from(&store, me, now_ms())?;
         let own = SignedProfile::sign(profile.clone(), &key);
-        let hood = Neighbourhood::new(profile, NeighbourhoodConfig::default())
-            .map_err(|e| Error::Taste(e.to_string()))?;
+        let hood =
+            Neighbourhood::new(profile, live_config()).map_err(|e| Error::Taste(e.to_string()))?;
         let taste = Self {
             key,
             me,

@@ -6,9 +6,11 @@
 //! cargo run -p busker-recommender --release --example neighbourhood_latency
 //! ```
 //!
-//! User 0 of the seed-1 split considers the profiles of its 400 most similar users: it keeps
-//! the best 50 and its stream counts all 400. Warm: neighbourhood unchanged since the last
-//! call; cold: the first call after a change (influence and clique check recomputed). Also
+//! User 0 of the seed-1 split considers the profiles of its 400 most similar users (it keeps
+//! the best 50) and the digests of the next 500: its streams count 900 peers, about what a peer
+//! counts after a 50-round gossip run. Warm: neighbourhood unchanged since the last call; cold:
+//! the first call after a round (influence, clique check and the local EASE fit recomputed);
+//! the EASE fit alone is timed too. Also
 //! times one user's top 10 from the centralised `best` (EASE with the popularity penalty plus
 //! friends, scoring all 17,632 artists).
 #![allow(
@@ -20,8 +22,8 @@ use std::time::Instant;
 
 use busker_recommender::{
     Blend, Dataset, Ease, EaseConfig, Friends, Key, Neighbourhood, NeighbourhoodConfig,
-    PopularityPenalty, Scorer, TasteProfile, UserKnn, Weighting, parse_friends, parse_interactions,
-    split_random, top_k,
+    PopularityPenalty, ProfileDigest, Scorer, TasteProfile, UserKnn, Weighting, parse_friends,
+    parse_interactions, split_random, top_k,
 };
 
 fn quantiles(mut v: Vec<f64>) -> (f64, f64) {
@@ -38,18 +40,19 @@ fn main() {
     let split = split_random(&data.counts, 1);
     let log = split.train.map_values(|x| Weighting::Log1p.apply(x));
     let user = 0usize;
-    let knn = UserKnn::fit(&log, 400, 10.0, 2.0);
+    let knn = UserKnn::fit(&log, 900, 10.0, 2.0);
     let mut hood = Neighbourhood::new(
         TasteProfile::of_user(&log, &data.friends[user], user),
         NeighbourhoodConfig::default(),
     )
     .unwrap();
-    for &(v, _) in knn.neighbours(user) {
-        hood.consider(TasteProfile::of_user(
-            &log,
-            &data.friends[v as usize],
-            v as usize,
-        ));
+    for (rank, &(v, _)) in knn.neighbours(user).iter().enumerate() {
+        let p = TasteProfile::of_user(&log, &data.friends[v as usize], v as usize);
+        if rank < 400 {
+            hood.consider(p);
+        } else {
+            hood.consider_digest(&ProfileDigest::of(&p));
+        }
     }
     let known = split.valid.row_indices(user).to_vec();
     let is_known = |k: &Key| known.binary_search(&(k.low_u64() as u32)).is_ok();
@@ -68,12 +71,21 @@ fn main() {
         warm.push(t.elapsed().as_secs_f64() * 1e6);
         assert_eq!(recs.len(), 10);
     }
+    let mut fit = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let scores = hood.co_stream().fit(hood.config().ease_lambda);
+        fit.push(t.elapsed().as_secs_f64() * 1e6);
+        assert!(!scores.is_empty());
+    }
     let (wm, w95) = quantiles(warm);
     let (cm, c95) = quantiles(cold);
+    let (fm, f95) = quantiles(fit);
     println!(
-        "kept {} profiles, stream {} peers; top 10 warm: median {wm:.0} µs, p95 {w95:.0} µs; cold: median {cm:.0} µs, p95 {c95:.0} µs ({runs} runs)",
+        "kept {} profiles, stream {} peers, {} items tracked; top 10 warm: median {wm:.0} µs, p95 {w95:.0} µs; cold: median {cm:.0} µs, p95 {c95:.0} µs; EASE fit alone: median {fm:.0} µs, p95 {f95:.0} µs ({runs} runs)",
         hood.neighbours().len(),
-        hood.stream().peers()
+        hood.stream().peers(),
+        hood.co_stream().tracked()
     );
 
     let ease = Ease::fit_with(

@@ -12,6 +12,7 @@
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use crate::digest::ProfileDigest;
 use crate::error::Result;
 use crate::matrix::SparseRows;
 use crate::neighbourhood::{
@@ -65,6 +66,8 @@ pub struct GossipSim {
     /// Canonical bytes of every profile (real peers, then fakes); profiles do not change
     /// during a simulation, so each is encoded once.
     wire: Vec<Vec<u8>>,
+    /// Canonical bytes of every profile's digest, in the same order.
+    wire_digest: Vec<Vec<u8>>,
     rng: rand::rngs::StdRng,
     peers_seen_max: usize,
 }
@@ -74,6 +77,7 @@ pub struct GossipSim {
 struct Message {
     from: Key,
     profiles: Vec<usize>,
+    digests: Vec<usize>,
     hint: Vec<Key>,
 }
 
@@ -126,10 +130,16 @@ impl GossipSim {
             .map(|h| h.own().encode())
             .chain(fakes.iter().map(TasteProfile::encode))
             .collect();
+        let wire_digest = hoods
+            .iter()
+            .map(|h| ProfileDigest::of(h.own()).encode())
+            .chain(fakes.iter().map(|f| ProfileDigest::of(f).encode()))
+            .collect();
         Ok(GossipSim {
             hoods,
             fakes,
             wire,
+            wire_digest,
             rng,
             peers_seen_max: 0,
         })
@@ -171,33 +181,60 @@ impl GossipSim {
             bytes += 2 + self.wire[other].len();
             profiles.push(other);
         }
+        // Then digests of other fakes, as many as fit (when the network carries digests).
+        let mut digests = Vec::new();
+        if self.hoods.first().is_some_and(|h| h.config().digests) {
+            for _ in 0..self.fakes.len() {
+                let other = n + self.rng.gen_range(0..self.fakes.len());
+                if bytes + 2 + self.wire_digest[other].len()
+                    > crate::neighbourhood::MAX_GOSSIP_BYTES
+                {
+                    break;
+                }
+                bytes += 2 + self.wire_digest[other].len();
+                digests.push(other);
+            }
+        }
         Message {
             from: self.fakes[f].peer,
             profiles,
+            digests,
             hint,
         }
     }
 
     fn real_message(&mut self, u: usize) -> Message {
         let hint = self.hoods[u].gossip_hint(&mut self.rng);
-        let profiles = self.hoods[u]
-            .gossip_profiles()
+        let full = self.hoods[u].gossip_profiles();
+        let digests = self.hoods[u]
+            .gossip_digests(&full)
+            .into_iter()
+            .filter_map(|p| self.wire_index(p.peer))
+            .collect();
+        let profiles = full
             .into_iter()
             .filter_map(|p| self.wire_index(p.peer))
             .collect();
         Message {
             from: self.hoods[u].own().peer,
             profiles,
+            digests,
             hint,
         }
     }
 
-    /// Bytes on the wire: each profile with a 2-byte length, the hint with a 2-byte count.
+    /// Bytes on the wire: each profile and digest with a 2-byte length, the hint with a 2-byte
+    /// count.
     fn message_len(&self, msg: &Message) -> usize {
         msg.profiles
             .iter()
             .map(|&p| self.wire[p].len() + 2)
             .sum::<usize>()
+            + msg
+                .digests
+                .iter()
+                .map(|&p| self.wire_digest[p].len() + 2)
+                .sum::<usize>()
             + 2
             + 32 * msg.hint.len()
     }
@@ -210,6 +247,11 @@ impl GossipSim {
                 && (i > 0 || profile.peer == msg.from)
             {
                 self.hoods[u].consider(profile);
+            }
+        }
+        for &p in &msg.digests {
+            if let Ok(digest) = ProfileDigest::decode(&self.wire_digest[p]) {
+                self.hoods[u].consider_digest(&digest);
             }
         }
         self.hoods[u].learn_peers(msg.hint);
@@ -314,24 +356,31 @@ mod tests {
             }
         }
         let m = SparseRows::from_triplets(60, 20, &t);
-        let config = GossipConfig {
-            neighbourhood: NeighbourhoodConfig {
-                max_profiles: 10,
-                ..Default::default()
-            },
-            bootstrap: 5,
-            seed: 3,
-            attack: None,
-        };
-        let mut sim = GossipSim::new(&m, &vec![Vec::new(); 60], &config).unwrap();
-        let mut stats = RoundStats::default();
-        for _ in 0..10 {
-            stats = sim.round();
+        for digests in [false, true] {
+            let config = GossipConfig {
+                neighbourhood: NeighbourhoodConfig {
+                    max_profiles: 10,
+                    forward_top: 2,
+                    digests,
+                    ..Default::default()
+                },
+                bootstrap: 5,
+                seed: 3,
+                attack: None,
+            };
+            let mut sim = GossipSim::new(&m, &vec![Vec::new(); 60], &config).unwrap();
+            let mut stats = RoundStats::default();
+            for _ in 0..10 {
+                stats = sim.round();
+            }
+            assert!(sim.peers_seen_max() <= 10);
+            assert!(stats.max_bytes < 100_000);
+            let h = &sim.neighbourhoods()[0];
+            assert!(h.neighbours().len() >= 5);
+            assert!(h.neighbours().iter().all(|n| n.profile.peer.low_u64() < 30));
+            // The co-occurrence stream tracks the owner's 6 items and candidates beside them.
+            assert!(h.co_stream().tracked() > 6, "digests {digests}");
+            assert!(h.stream().peers() >= h.neighbours().len());
         }
-        assert!(sim.peers_seen_max() <= 10);
-        assert!(stats.max_bytes < 100_000);
-        let h = &sim.neighbourhoods()[0];
-        assert!(h.neighbours().len() >= 5);
-        assert!(h.neighbours().iter().all(|n| n.profile.peer.low_u64() < 30));
     }
 }

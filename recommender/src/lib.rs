@@ -17,10 +17,12 @@
 //! strict [`TasteProfile::decode`]; `busker-core` signs those bytes). A [`Neighbourhood`]
 //! keeps at most [`MAX_NEIGHBOURS`] profiles, picks gossip partners
 //! ([`Neighbourhood::choose_partner`]), says what to send
-//! ([`Neighbourhood::gossip_profiles`], [`Neighbourhood::gossip_hint`]), takes in what
-//! arrives ([`Neighbourhood::consider`], [`Neighbourhood::learn_peers`]; every distinct profile
-//! offered also feeds the peer's [`WalkStream`] of item statistics) and recommends with a
-//! [`Reason`] for every item and a promotion share for new releases
+//! ([`Neighbourhood::gossip_profiles`], [`Neighbourhood::gossip_digests`],
+//! [`Neighbourhood::gossip_hint`]), takes in what arrives ([`Neighbourhood::consider`],
+//! [`Neighbourhood::consider_digest`], [`Neighbourhood::learn_peers`]; every distinct profile or
+//! [`ProfileDigest`] offered feeds the peer's [`WalkStream`] of item statistics and its
+//! [`CoStream`] of co-occurrence sums, on which it fits a small local EASE) and recommends with
+//! a [`Reason`] for every item and a promotion share for new releases
 //! ([`Neighbourhood::recommend`]).
 //!
 //! ```
@@ -34,7 +36,9 @@
 #![deny(missing_docs)]
 
 mod blend;
+mod co_stream;
 mod data;
+mod digest;
 mod ease;
 mod error;
 mod evaluate;
@@ -55,7 +59,9 @@ mod stream;
 mod user_knn;
 
 pub use blend::{Blend, FriendInput, Friends, PopularityPenalty};
+pub use co_stream::{CoStream, MAX_CO_CANDIDATES};
 pub use data::{Dataset, RawInteraction, parse_friends, parse_interactions};
+pub use digest::{DIGEST_FORMAT, MAX_DIGEST_BYTES, ProfileDigest, item_fingerprint};
 pub use ease::{Ease, EaseConfig};
 pub use error::{Error, Result};
 pub use evaluate::evaluate;

@@ -11,6 +11,16 @@
 //!   one of the kept neighbours, drawn in proportion to similarity times trust. A gossip message
 //!   carries the sender's signed profile and a hint ([`Neighbourhood::gossip_hint`]): its best
 //!   taste buddies and a few random peers, which the receiver adds to its candidates.
+//! - **Digests.** With [`NeighbourhoodConfig::digests`], a message forwards only the
+//!   `forward_top` closest kept profiles in full and fills the rest of its budget with
+//!   [`ProfileDigest`]s of the other kept profiles ([`Neighbourhood::gossip_digests`]), four
+//!   times smaller: they cannot be kept, only feed the receiver's streamed statistics
+//!   ([`Neighbourhood::consider_digest`]).
+//! - **Streamed statistics and local EASE.** Every distinct peer's profile or digest is counted
+//!   once in a [`WalkStream`] (popularity and random-walk mass) and a [`CoStream`]
+//!   (co-occurrence sums over the owner's items and a few hundred candidates), then dropped.
+//!   [`Neighbourhood::recommend`] blends the kept neighbours' scores, the walk and an EASE model
+//!   fitted on the co-occurrence sums (once a round, [`Neighbourhood::ease_scores`]).
 //! - **Eviction.** When full, the kept profile with the lowest similarity times trust makes room
 //!   for a better one. Followed peers are always kept (they rank first).
 //! - **Trust.** From follows: 1 for a peer the owner follows, 0.8 two follow hops away, 0.6
@@ -43,9 +53,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::Rng;
 
+use crate::co_stream::CoStream;
+use crate::digest::{ProfileDigest, item_fingerprint};
 use crate::error::{Error, Result};
 use crate::profile::{Key, TasteProfile};
 use crate::recommendation::{Reason, Recommendation, promote};
@@ -110,6 +123,25 @@ pub struct NeighbourhoodConfig {
     /// [`MAX_TRUST_HOPS`] hops); 0 counts only trusted peers. Ignored when the owner follows
     /// nobody.
     pub stream_stranger: f32,
+    /// Weight of the local EASE model fitted on streamed co-occurrence ([`CoStream`]) beside
+    /// the other scores (max-normalised); 0 turns it off (and stops collecting the sums).
+    pub ease_weight: f32,
+    /// Candidate items the co-occurrence stream tracks besides the owner's own (at most
+    /// [`crate::MAX_CO_CANDIDATES`]), chosen by their streamed random-walk score.
+    pub ease_candidates: usize,
+    /// EASE's L2 strength per counted profile.
+    pub ease_lambda: f32,
+    /// Popularity penalty exponent on EASE's scores, with popularity counted by the stream.
+    pub ease_beta: f32,
+    /// With defences: whether an item only EASE scores (no kept neighbour lists it) may be
+    /// recommended (at the untrusted factor). Without defences it always may.
+    pub ease_new_items: bool,
+    /// How many of the closest kept profiles every gossip message forwards first; the rest of
+    /// the message's budget rotates through the other kept profiles.
+    pub forward_top: usize,
+    /// Whether messages carry digests of the kept profiles not forwarded in full
+    /// ([`Neighbourhood::gossip_digests`]).
+    pub digests: bool,
 }
 
 impl Default for NeighbourhoodConfig {
@@ -118,7 +150,7 @@ impl Default for NeighbourhoodConfig {
         NeighbourhoodConfig {
             max_profiles: MAX_NEIGHBOURS,
             max_candidates: 256,
-            exploration: 0.5,
+            exploration: 0.7,
             alpha: 3.0,
             defences: true,
             item_cap: 0.35,
@@ -129,7 +161,14 @@ impl Default for NeighbourhoodConfig {
             stream_weight: 2.0,
             stream_beta: 0.5,
             knn_beta: 0.2,
-            stream_stranger: 0.2,
+            stream_stranger: 1.0,
+            ease_weight: 3.0,
+            ease_candidates: 200,
+            ease_lambda: 6.0,
+            ease_beta: 0.2,
+            ease_new_items: true,
+            forward_top: 3,
+            digests: true,
         }
     }
 }
@@ -175,6 +214,30 @@ pub struct Neighbourhood {
     follows_tried: usize,
     influence_cache: OnceLock<Vec<f32>>,
     stream: WalkStream,
+    co: CoStream,
+    /// EASE's candidate scores, fitted at most once per round.
+    ease_cache: OnceLock<Vec<(Key, f32)>>,
+    /// Where the next message's rotating forwarded profiles start.
+    forward_next: Rotation,
+    /// Fingerprints of the owner's items, sorted (for the streamed walk).
+    own_fps: Vec<u64>,
+}
+
+/// A counter that clones by value (an atomic so that `gossip_profiles` can take `&self`).
+#[derive(Debug, Default)]
+struct Rotation(AtomicUsize);
+
+impl Clone for Rotation {
+    fn clone(&self) -> Self {
+        Rotation(AtomicUsize::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+/// The sorted fingerprints of a profile's items.
+fn fingerprints(p: &TasteProfile) -> Vec<u64> {
+    let mut f: Vec<u64> = p.items.iter().map(|(k, _)| item_fingerprint(k)).collect();
+    f.sort_unstable();
+    f
 }
 
 /// Cosine similarity of two profiles' item vectors.
@@ -205,7 +268,16 @@ impl Neighbourhood {
                 "max_profiles must be <= MAX_NEIGHBOURS and exploration in [0, 1]",
             ));
         }
+        let co = if config.ease_weight > 0.0 {
+            CoStream::new(&own, config.ease_candidates)
+        } else {
+            CoStream::default()
+        };
         Ok(Neighbourhood {
+            co,
+            ease_cache: OnceLock::new(),
+            forward_next: Rotation::default(),
+            own_fps: fingerprints(&own),
             own,
             config,
             neighbours: Vec::new(),
@@ -231,6 +303,11 @@ impl Neighbourhood {
     pub fn set_own(&mut self, own: TasteProfile) -> Result<()> {
         own.validate()?;
         self.influence_cache = OnceLock::new();
+        self.ease_cache = OnceLock::new();
+        if self.config.ease_weight > 0.0 {
+            self.co.set_own(&own);
+        }
+        self.own_fps = fingerprints(&own);
         self.own = own;
         self.follows_tried = 0;
         for n in &mut self.neighbours {
@@ -250,6 +327,12 @@ impl Neighbourhood {
         &self.stream
     }
 
+    /// The co-occurrence sums streamed from the profiles that passed by (empty when EASE is
+    /// off).
+    pub fn co_stream(&self) -> &CoStream {
+        &self.co
+    }
+
     /// Number of candidate peer keys remembered.
     pub fn candidate_count(&self) -> usize {
         self.candidates.len()
@@ -258,6 +341,7 @@ impl Neighbourhood {
     /// Marks the end of a gossip round: every kept peer gains one round of history.
     pub fn tick(&mut self) {
         self.influence_cache = OnceLock::new();
+        self.ease_cache = OnceLock::new();
         for n in &mut self.neighbours {
             n.rounds_kept = n.rounds_kept.saturating_add(1);
         }
@@ -335,17 +419,17 @@ impl Neighbourhood {
         self.influence_cache = OnceLock::new();
         self.note_follows(&profile);
         if self.config.stream_weight > 0.0 {
-            // With defences, a peer without a known follow path counts at `stream_stranger`
-            // (unless the owner follows nobody and so has no anchor).
-            let weight = if !self.config.defences
-                || self.own.follows.is_empty()
-                || self.follow_hops(&peer).is_some()
-            {
-                1.0
-            } else {
-                self.config.stream_stranger
-            };
-            self.stream.add(&self.own, &profile, weight);
+            if !self.stream.has_seen(&peer) {
+                let items: Vec<(u64, f32)> = profile
+                    .items
+                    .iter()
+                    .map(|(k, w)| (item_fingerprint(k), *w))
+                    .collect();
+                self.stream_in(&peer, &items);
+            }
+            if self.config.ease_weight > 0.0 {
+                self.co.learn_keys(&profile);
+            }
         }
         let similarity = profile_similarity(&self.own, &profile);
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.profile.peer == peer) {
@@ -391,6 +475,42 @@ impl Neighbourhood {
                 Admission::NotKept
             }
         }
+    }
+
+    /// Adds a distinct peer's items to the streamed statistics. With defences, a peer without
+    /// a known follow path counts at `stream_stranger` (unless the owner follows nobody and so
+    /// has no anchor).
+    fn stream_in(&mut self, peer: &Key, items: &[(u64, f32)]) {
+        let weight = if !self.config.defences
+            || self.own.follows.is_empty()
+            || self.follow_hops(peer).is_some()
+        {
+            1.0
+        } else {
+            self.config.stream_stranger
+        };
+        if self.stream.add_items(&self.own_fps, peer, items, weight)
+            && self.config.ease_weight > 0.0
+        {
+            let (stream, beta) = (&self.stream, self.config.stream_beta);
+            self.co
+                .add_items(items, weight, |f| stream.score_fp(f, beta));
+        }
+    }
+
+    /// Offers a (decoded, signature-checked) digest of another peer's profile: it only feeds
+    /// the streamed statistics (once per peer), and is never kept. Returns whether it was new
+    /// and counted.
+    pub fn consider_digest(&mut self, digest: &ProfileDigest) -> bool {
+        if digest.peer == self.own.peer
+            || self.config.stream_weight <= 0.0
+            || self.stream.has_seen(&digest.peer)
+        {
+            return false;
+        }
+        let items: Vec<(u64, f32)> = digest.weighted_items().collect();
+        self.stream_in(&digest.peer, &items);
+        self.stream.has_seen(&digest.peer)
     }
 
     /// Remembers peer keys heard of (from hints or the transport) as future gossip partners.
@@ -474,8 +594,60 @@ impl Neighbourhood {
         let mut bytes = HINT_RESERVE + 2 + self.own.encoded_len();
         let mut order: Vec<&Neighbour> = self.neighbours.iter().collect();
         order.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-        for n in order {
+        // The closest `forward_top` first; the rest of the budget goes round the other kept
+        // profiles, starting where the last message stopped, so that successive messages
+        // carry different profiles (more distinct profiles reach the receivers' streams).
+        let top = self.config.forward_top.min(order.len());
+        // With digests the other kept profiles travel as digests instead.
+        let rest = if self.config.digests {
+            0
+        } else {
+            order.len() - top
+        };
+        let start = if rest > 0 {
+            self.forward_next.0.load(Ordering::Relaxed) % rest
+        } else {
+            0
+        };
+        let rotated = order[..top]
+            .iter()
+            .chain(order[top + start..top + rest].iter())
+            .chain(order[top..top + start].iter());
+        let mut sent_rest = 0;
+        for (i, n) in rotated.enumerate() {
             let len = 2 + n.profile.encoded_len();
+            if bytes + len > MAX_GOSSIP_BYTES {
+                break;
+            }
+            bytes += len;
+            out.push(&n.profile);
+            if i >= top {
+                sent_rest += 1;
+            }
+        }
+        self.forward_next.0.fetch_add(sent_rest, Ordering::Relaxed);
+        out
+    }
+
+    /// The kept profiles to send as digests ([`ProfileDigest`]) in a message whose full
+    /// profiles are `full` (from [`Neighbourhood::gossip_profiles`]): the other kept profiles,
+    /// closest first, as many as the rest of [`MAX_GOSSIP_BYTES`] holds (each digest with a
+    /// 2-byte length). Empty unless [`NeighbourhoodConfig::digests`] is on. Forwarded digests
+    /// carry their owners' signatures (in the live network), like forwarded profiles.
+    pub fn gossip_digests(&self, full: &[&TasteProfile]) -> Vec<&TasteProfile> {
+        if !self.config.digests {
+            return Vec::new();
+        }
+        let mut bytes = HINT_RESERVE + full.iter().map(|p| 2 + p.encoded_len()).sum::<usize>();
+        let mut order: Vec<&Neighbour> = self
+            .neighbours
+            .iter()
+            .filter(|n| !full.iter().any(|p| p.peer == n.profile.peer))
+            .collect();
+        order.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+        let mut out = Vec::new();
+        for n in order {
+            let len = 2 + ProfileDigest::len_of(&n.profile);
             if bytes + len > MAX_GOSSIP_BYTES {
                 break;
             }
@@ -566,6 +738,32 @@ impl Neighbourhood {
         acc
     }
 
+    /// EASE's candidate scores from the streamed co-occurrence, fitted at most once a round
+    /// (the fit inverts a matrix of the tracked items; see [`CoStream::fit`]).
+    pub fn ease_scores(&self) -> &[(Key, f32)] {
+        self.ease_cache
+            .get_or_init(|| self.co.fit(self.config.ease_lambda))
+    }
+
+    /// Adds `ease_weight` times EASE's max-normalised, popularity-penalised scores to `scores`.
+    fn blend_ease(&self, scores: &mut HashMap<Key, (f32, u32, u32, bool)>) {
+        let beta = self.config.ease_beta;
+        let ease: Vec<(Key, f32)> = self
+            .ease_scores()
+            .iter()
+            .map(|&(k, s)| (k, s / (self.stream.count(&k) + 1.0).powf(beta)))
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
+        let max = ease.iter().map(|x| x.1).fold(0.0f32, f32::max);
+        if max <= 0.0 {
+            return;
+        }
+        let w = self.config.ease_weight / max;
+        for (k, s) in ease {
+            scores.entry(k).or_insert((0.0, 0, 0, false)).0 += w * s;
+        }
+    }
+
     /// The top `k` items the owner does not know (`known` is true for the owner's own items,
     /// which are always excluded too), each with a reason; the last `round(promotion_share * k)`
     /// slots go to `new_releases` (best first) that the owner does not know.
@@ -597,11 +795,18 @@ impl Neighbourhood {
                 }
             }
         }
+        if self.config.ease_weight > 0.0 {
+            self.blend_ease(&mut scores);
+        }
+        let ease_new = !self.config.defences || self.config.ease_new_items;
         let mut ranked: Vec<Recommendation> = scores
             .iter()
             .filter(|(item, _)| !known(item) && self.own.weight(item) == 0.0)
             .filter(|(_, (_, support, _, trusted))| {
-                !self.config.defences || *trusted || *support as usize >= self.config.min_support
+                !self.config.defences
+                    || *trusted
+                    || *support as usize >= self.config.min_support
+                    || (ease_new && *support == 0)
             })
             .map(
                 |(item, &(score, support, followed, trusted))| Recommendation {
@@ -672,9 +877,10 @@ mod tests {
             let config = NeighbourhoodConfig {
                 max_profiles: 2,
                 stream_weight,
-                // Only the walk: no popularity penalties.
+                // Only the walk: no popularity penalties, no EASE.
                 knn_beta: 0.0,
                 stream_beta: 0.0,
+                ease_weight: 0.0,
                 ..Default::default()
             };
             let mut h = Neighbourhood::new(profile(0, &[1, 2], &[]), config).unwrap();
@@ -696,6 +902,119 @@ mod tests {
         };
         assert_eq!(run(0.0), (vec![3, 4], 0));
         assert_eq!(run(2.0), (vec![4, 3], 5));
+    }
+
+    #[test]
+    fn digests_fill_the_rest_of_a_message_and_feed_only_the_stream() {
+        let config = NeighbourhoodConfig {
+            forward_top: 1,
+            digests: true,
+            ..Default::default()
+        };
+        let mut h = Neighbourhood::new(profile(0, &[1, 2, 3], &[]), config).unwrap();
+        // Neighbours 1..=4, closest first: 4 shares 3 items, 3 shares 2 (of 3), ...
+        h.consider(profile(1, &[1, 7, 8, 9], &[]));
+        h.consider(profile(2, &[1, 2, 7, 8], &[]));
+        h.consider(profile(3, &[1, 2, 7], &[]));
+        h.consider(profile(4, &[1, 2, 3, 7], &[]));
+        let full = h.gossip_profiles();
+        let peers: Vec<u64> = full.iter().map(|p| p.peer.low_u64()).collect();
+        assert_eq!(peers, vec![0, 4]);
+        let digests: Vec<u64> = h
+            .gossip_digests(&full)
+            .iter()
+            .map(|p| p.peer.low_u64())
+            .collect();
+        assert_eq!(digests, vec![3, 2, 1]);
+        // A digest is counted once in the stream, never kept, and the owner's is ignored.
+        let d = ProfileDigest::of(&profile(9, &[1, 5], &[]));
+        assert!(h.consider_digest(&d));
+        assert!(!h.consider_digest(&d));
+        assert!(!h.consider_digest(&ProfileDigest::of(h.own())));
+        assert_eq!(h.stream().peers(), 5);
+        assert_eq!(h.stream().count(&k(5)), 1.0);
+        assert_eq!(h.neighbours().len(), 4);
+        // Without digests, the whole budget goes to full profiles.
+        let mut plain = h.clone();
+        plain.config.digests = false;
+        assert_eq!(plain.gossip_profiles().len(), 5);
+        assert!(plain.gossip_digests(&plain.gossip_profiles()).is_empty());
+    }
+
+    #[test]
+    fn forwarded_profiles_rotate_after_the_closest() {
+        // Ten neighbours of 100 items each (3,650 bytes encoded): a 24,000-byte message holds
+        // the owner's profile and 6 of them, the closest first, then 5 that rotate.
+        let config = NeighbourhoodConfig {
+            forward_top: 1,
+            digests: false,
+            ..Default::default()
+        };
+        let mut h = Neighbourhood::new(profile(0, &[1, 2], &[]), config).unwrap();
+        for p in 1..=10u64 {
+            // Neighbour p shares item 1, and item 2 too for p = 10 (the closest).
+            let shared: &[u64] = if p == 10 { &[1, 2] } else { &[1] };
+            let items: Vec<u64> = shared
+                .iter()
+                .copied()
+                .chain((0..100 - shared.len() as u64).map(|i| 1000 * p + i))
+                .collect();
+            h.consider(profile(p, &items, &[]));
+        }
+        let peers = |h: &Neighbourhood| -> Vec<u64> {
+            h.gossip_profiles()
+                .iter()
+                .map(|p| p.peer.low_u64())
+                .collect()
+        };
+        let first = peers(&h);
+        let second = peers(&h);
+        assert_eq!(first.len(), 7);
+        assert_eq!(&first[..2], &[0, 10]);
+        assert_eq!(&second[..2], &[0, 10]);
+        // The second message carries the 4 neighbours the first left out, then wraps round.
+        let left_out: Vec<u64> = (1..10).filter(|p| !first.contains(p)).collect();
+        assert_eq!(left_out.len(), 4);
+        assert!(left_out.iter().all(|p| second.contains(p)));
+    }
+
+    #[test]
+    fn ease_on_streamed_co_occurrence_reranks_supported_items() {
+        // Two kept neighbours support items 3 and 4, item 4 less (weight 0.3 in one). Digests of eight more peers
+        // list 4 with the owner's items 1 and 2 (and 3 only with 1): EASE learns that 4 goes
+        // with both of the owner's items and lifts it above 3. The walk is off (its tiny
+        // weight only keeps the stream, which EASE is fed from, running).
+        let run = |ease_weight: f32| {
+            let config = NeighbourhoodConfig {
+                max_profiles: 2,
+                stream_weight: 1e-6,
+                knn_beta: 0.0,
+                ease_beta: 0.0,
+                ease_weight,
+                ease_lambda: 0.1,
+                ..Default::default()
+            };
+            let mut h = Neighbourhood::new(profile(0, &[1, 2], &[]), config).unwrap();
+            h.consider(profile(1, &[1, 2, 3, 4], &[]));
+            h.consider(TasteProfile::new(
+                k(2),
+                1,
+                [(k(1), 1.0), (k(2), 1.0), (k(3), 1.0), (k(4), 0.3)],
+                [],
+            ));
+            for p in 3..7 {
+                h.consider_digest(&ProfileDigest::of(&profile(p, &[1, 2, 4], &[])));
+                h.consider_digest(&ProfileDigest::of(&profile(p + 10, &[1, 3], &[])));
+            }
+            let recs: Vec<u64> = h
+                .recommend(10, |_| false, &[], 0.0)
+                .iter()
+                .map(|r| r.item.low_u64())
+                .collect();
+            (recs, h.co_stream().tracked())
+        };
+        assert_eq!(run(0.0), (vec![3, 4], 0));
+        assert_eq!(run(4.0), (vec![4, 3], 4));
     }
 
     #[test]
@@ -729,8 +1048,11 @@ mod tests {
     #[test]
     fn followed_peers_are_kept_trusted_and_named() {
         let me = profile(0, &[1, 2], &[7]);
+        // The neighbours' scores alone: EASE would rank item 6 first from the stranger's
+        // co-occurrence with both of the owner's items.
         let config = NeighbourhoodConfig {
             max_profiles: 1,
+            ease_weight: 0.0,
             ..Default::default()
         };
         let mut h = Neighbourhood::new(me, config).unwrap();

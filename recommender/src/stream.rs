@@ -18,8 +18,7 @@
 //! The counts use the statistics at the time a profile arrives, so the result depends a little
 //! on the order profiles arrive in.
 
-use std::collections::{HashMap, HashSet};
-
+use crate::digest::{FingerprintMap, FingerprintSet, item_fingerprint as fingerprint};
 use crate::profile::{Key, TasteProfile};
 
 /// Most distinct peers whose profiles are counted.
@@ -27,20 +26,11 @@ pub const MAX_STREAM_PEERS: usize = 4096;
 /// Most distinct items tracked.
 pub const MAX_STREAM_ITEMS: usize = 8192;
 
-/// A 64-bit fingerprint of a key (all of its bytes folded).
-fn fingerprint(k: &Key) -> u64 {
-    k.0.chunks_exact(8).fold(0u64, |acc, c| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
-        acc.rotate_left(17) ^ u64::from_le_bytes(b)
-    })
-}
-
 /// Streamed per-item statistics (see the module docs).
 #[derive(Debug, Clone, Default)]
 pub struct WalkStream {
-    seen: HashSet<u64>,
-    items: HashMap<u64, (f32, f32)>,
+    seen: FingerprintSet,
+    items: FingerprintMap<(f32, f32)>,
 }
 
 impl WalkStream {
@@ -58,19 +48,37 @@ impl WalkStream {
     /// one the owner trusts less: it adds `weight` to counts and `weight` times its walk mass);
     /// returns whether it was new and counted.
     pub fn add(&mut self, own: &TasteProfile, profile: &TasteProfile, weight: f32) -> bool {
-        if profile.peer == own.peer
-            || weight.is_nan()
+        let mut own_fps: Vec<u64> = own.items.iter().map(|(k, _)| fingerprint(k)).collect();
+        own_fps.sort_unstable();
+        let items: Vec<(u64, f32)> = profile
+            .items
+            .iter()
+            .map(|(k, w)| (fingerprint(k), *w))
+            .collect();
+        profile.peer != own.peer && self.add_items(&own_fps, &profile.peer, &items, weight)
+    }
+
+    /// [`WalkStream::add`] with items as fingerprints (as a [`crate::ProfileDigest`] names
+    /// them): `own_fps` are the owner's items' fingerprints, sorted; the caller makes sure
+    /// `peer` is not the owner.
+    pub fn add_items(
+        &mut self,
+        own_fps: &[u64],
+        peer: &Key,
+        items: &[(u64, f32)],
+        weight: f32,
+    ) -> bool {
+        if weight.is_nan()
             || weight <= 0.0
-            || profile.items.is_empty()
+            || items.is_empty()
             || self.seen.len() >= MAX_STREAM_PEERS
-            || !self.seen.insert(fingerprint(&profile.peer))
+            || !self.seen.insert(fingerprint(peer))
         {
             return false;
         }
         let mut walk = 0.0f32;
-        for (item, _) in &profile.items {
+        for &(f, _) in items {
             let full = self.items.len() >= MAX_STREAM_ITEMS;
-            let f = fingerprint(item);
             let count = match self.items.get_mut(&f) {
                 Some(e) => {
                     e.0 += weight;
@@ -82,19 +90,24 @@ impl WalkStream {
                 }
                 None => continue,
             };
-            if own.weight(item) > 0.0 {
+            if own_fps.binary_search(&f).is_ok() {
                 walk += 1.0 / (count + 1.0);
             }
         }
-        if walk > 0.0 && !own.items.is_empty() {
-            let add = weight * walk / own.items.len() as f32 / profile.items.len() as f32;
-            for (item, _) in &profile.items {
-                if let Some(e) = self.items.get_mut(&fingerprint(item)) {
+        if walk > 0.0 && !own_fps.is_empty() {
+            let add = weight * walk / own_fps.len() as f32 / items.len() as f32;
+            for (f, _) in items {
+                if let Some(e) = self.items.get_mut(f) {
                     e.1 += add;
                 }
             }
         }
         true
+    }
+
+    /// Whether a profile of `peer` was already counted.
+    pub fn has_seen(&self, peer: &Key) -> bool {
+        self.seen.contains(&fingerprint(peer))
     }
 
     /// How many counted profiles list `item` (weighted).
@@ -104,8 +117,13 @@ impl WalkStream {
 
     /// `mass(item) / (count(item) + 1)^beta` (0 for an item never seen).
     pub fn score(&self, item: &Key, beta: f32) -> f32 {
+        self.score_fp(fingerprint(item), beta)
+    }
+
+    /// [`WalkStream::score`] of an item given by its fingerprint.
+    pub fn score_fp(&self, item: u64, beta: f32) -> f32 {
         self.items
-            .get(&fingerprint(item))
+            .get(&item)
             .map_or(0.0, |&(c, m)| m / (c + 1.0).powf(beta))
     }
 }

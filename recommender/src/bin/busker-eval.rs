@@ -43,6 +43,9 @@ struct Args {
     /// Gossip: print NDCG@10 after every round (JSON: a "curve" array).
     #[arg(long)]
     curve: bool,
+    /// Gossip: with `--curve`, evaluate only every N-th round (and the last).
+    #[arg(long, default_value_t = 1)]
+    curve_every: usize,
     /// Gossip: add this share of fake peers pushing one unpopular artist (e.g. 0.05) and report
     /// that artist's Hit@10 among real users with and without the attack.
     #[arg(long)]
@@ -357,6 +360,13 @@ fn run_gossip(
         stream_beta: knobs.get("stream_beta", defaults.stream_beta),
         knn_beta: knobs.get("knn_beta", defaults.knn_beta),
         stream_stranger: knobs.get("stream_stranger", defaults.stream_stranger),
+        ease_weight: knobs.get("ease", defaults.ease_weight),
+        ease_candidates: knobs.get("ease_m", defaults.ease_candidates as f32) as usize,
+        ease_lambda: knobs.get("ease_lambda", defaults.ease_lambda),
+        ease_beta: knobs.get("ease_beta", defaults.ease_beta),
+        forward_top: knobs.get("ftop", defaults.forward_top as f32) as usize,
+        digests: knobs.get("digests", f32::from(u8::from(defaults.digests))) > 0.5,
+        ease_new_items: knobs.get("ease_new", f32::from(u8::from(defaults.ease_new_items))) > 0.5,
         defences: !args.no_defences,
         ..defaults
     };
@@ -366,29 +376,30 @@ fn run_gossip(
         seed: args.seed,
         attack: None,
     };
-    let run =
-        |config: &GossipConfig, curve: bool| -> anyhow::Result<(GossipSim, Vec<f64>, usize)> {
-            let mut sim = GossipSim::new(log, &data.friends, config)?;
-            let mut points = Vec::new();
-            let mut max_bytes = 0;
-            for r in 0..args.rounds {
-                let stats = sim.round();
-                max_bytes = max_bytes.max(stats.max_bytes);
-                if curve {
-                    let m = gossip_metrics(&sim, known, target).mean().ndcg;
-                    if !args.json {
-                        println!(
-                            "round {:>3}: ndcg@10 {m:.4}, bytes max {} mean {:.0}",
-                            r + 1,
-                            stats.max_bytes,
-                            stats.mean_bytes
-                        );
-                    }
-                    points.push(m);
+    let run = |config: &GossipConfig,
+               curve: bool|
+     -> anyhow::Result<(GossipSim, Vec<serde_json::Value>, usize)> {
+        let mut sim = GossipSim::new(log, &data.friends, config)?;
+        let mut points = Vec::new();
+        let mut max_bytes = 0;
+        for r in 0..args.rounds {
+            let stats = sim.round();
+            max_bytes = max_bytes.max(stats.max_bytes);
+            if curve && ((r + 1) % args.curve_every.max(1) == 0 || r + 1 == args.rounds) {
+                let m = gossip_metrics(&sim, known, target).mean().ndcg;
+                if !args.json {
+                    println!(
+                        "round {:>3}: ndcg@10 {m:.4}, bytes max {} mean {:.0}",
+                        r + 1,
+                        stats.max_bytes,
+                        stats.mean_bytes
+                    );
                 }
+                points.push(serde_json::json!([r + 1, m]));
             }
-            Ok((sim, points, max_bytes))
-        };
+        }
+        Ok((sim, points, max_bytes))
+    };
     let (sim, points, max_bytes) = run(&config, args.curve)?;
     let mean = gossip_metrics(&sim, known, target);
     extra.insert("rounds".into(), args.rounds.into());
@@ -403,6 +414,16 @@ fn run_gossip(
         "stream_peers_mean".into(),
         (streamed as f64 / sim.neighbourhoods().len().max(1) as f64).into(),
     );
+    let hoods = sim.neighbourhoods().len().max(1) as f64;
+    let co = |f: &dyn Fn(&busker_recommender::CoStream) -> f64| -> f64 {
+        sim.neighbourhoods()
+            .iter()
+            .map(|h| f(h.co_stream()))
+            .sum::<f64>()
+            / hoods
+    };
+    extra.insert("co_tracked_mean".into(), co(&|c| c.tracked() as f64).into());
+    extra.insert("co_total_mean".into(), co(&|c| f64::from(c.total())).into());
     extra.insert("bytes_per_peer_round".into(), max_bytes.into());
     if args.curve {
         extra.insert("curve".into(), points.into());

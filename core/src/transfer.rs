@@ -54,7 +54,7 @@ impl Default for TransferOptions {
     fn default() -> Self {
         Self {
             requests_per_peer: 4,
-            request_bytes: 1024 * 1024,
+            request_bytes: 256 * 1024,
             max_failures: 3,
             stall_timeout: Duration::from_secs(30),
         }

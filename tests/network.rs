@@ -261,15 +261,7 @@ async fn a_copy_known_only_from_the_dht_serves_a_download_whose_known_holder_is_
     b.connect_to(&a).await;
     b.wait_to_know(id).await;
     fetch_bytes(&b, id).await;
-    let copy = b.node.peer_id();
-    wait_for(STEP, "B's provider record on the hub", || {
-        let client = hub.node.client();
-        async move {
-            let held = client.stored_providers(id).await.ok()?;
-            held.contains(&copy).then_some(())
-        }
-    })
-    .await;
+    hub.wait_to_store_provider(id, b.node.peer_id()).await;
     d.connect_to(&a).await;
     d.wait_to_know(id).await;
     a.node.shutdown().await;
@@ -642,14 +634,7 @@ async fn a_provider_record_is_kept_by_the_peers_it_was_put_on() {
     b.connect_to(&a).await;
     let (id, _) = a.publish_wav("Left Behind", 100_000, 41).await;
     let provider = a.node.peer_id();
-    wait_for(STEP, "A's provider record stored on B", || {
-        let client = b.node.client();
-        async move {
-            let held = client.stored_providers(id).await.ok()?;
-            held.contains(&provider).then_some(())
-        }
-    })
-    .await;
+    b.wait_to_store_provider(id, provider).await;
     a.node.shutdown().await;
 
     // With A gone, only a stored copy can answer: C meets B alone and still finds A.

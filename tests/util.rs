@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use busker_core::model::TrackId;
-use busker_core::net::NetworkConfig;
+use busker_core::net::{NetworkConfig, PeerId};
 use busker_core::test_utils;
 use busker_core::{Library, LibraryOptions, Node, NodeOptions, PublishOptions};
 
@@ -133,6 +133,23 @@ impl NetPeer {
                 hits.iter().any(|h| h.id == id).then_some(())
             }
         })
+        .await;
+    }
+
+    /// Waits until this peer's DHT store holds `provider`'s provider record of `id`.
+    pub async fn wait_to_store_provider(&self, id: TrackId, provider: PeerId) {
+        let client = self.node.client().clone();
+        test_utils::wait_for(
+            STEP,
+            &format!("{provider}'s record of {id} stored here"),
+            || {
+                let client = client.clone();
+                async move {
+                    let held = client.stored_providers(id).await.ok()?;
+                    held.contains(&provider).then_some(())
+                }
+            },
+        )
         .await;
     }
 

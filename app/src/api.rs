@@ -345,16 +345,16 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
             Some(key) => {
                 let key = key.parse().context("an artist key is 64 hex digits")?;
                 let catalog = node.artist_catalog(key).await?;
-                Ok(crate::output::artist_json(
-                    &catalog.profile.key,
-                    Some(&catalog.profile.name),
-                    &catalog.releases,
-                ))
+                Ok(crate::output::artist_json(&key, Some(&catalog)))
             }
             None => {
                 let library = node.library().clone();
-                tokio::task::spawn_blocking(move || crate::output::own_artist_json(&library))
-                    .await?
+                let catalog =
+                    tokio::task::spawn_blocking(move || library.artist_catalog()).await??;
+                Ok(crate::output::artist_json(
+                    &node.library().artist_key(),
+                    catalog.as_ref(),
+                ))
             }
         },
         ("POST", "/v1/rate") => {

@@ -92,7 +92,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => publish(&cli, paths, artist.as_deref(), title.clone(), album.clone()),
         Command::Artist { key: None } => {
             let library = open_library(&cli, None)?;
-            output::print_artist(cli.json, &output::own_artist_json(&library)?);
+            let catalog = library.artist_catalog()?;
+            output::print_artist(
+                cli.json,
+                &output::artist_json(&library.artist_key(), catalog.as_ref()),
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::List => {

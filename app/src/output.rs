@@ -1,7 +1,7 @@
 //! How results are printed: one JSON object per line with `--json`, readable text otherwise.
 
-use busker_core::model::{ArtistKey, Manifest, TrackId};
-use busker_core::{Recommended, TrackSummary};
+use busker_core::model::{ArtistKey, Manifest};
+use busker_core::{ArtistCatalog, Recommended, TrackSummary};
 use serde_json::{Value, json};
 
 /// The `publish` object of `CLI.md`.
@@ -62,38 +62,22 @@ pub fn print_recommendations(json_out: bool, list: &[Value]) {
     }
 }
 
-/// The `artist` object: the key, the profile's name (`null` when nothing is published) and
-/// every release, as in `list` when its manifest is known, else `{"id"}` alone.
-pub fn artist_json(
-    key: &ArtistKey,
-    name: Option<&str>,
-    releases: &[(TrackId, Option<TrackSummary>)],
-) -> Value {
-    let releases: Vec<Value> = releases
+/// The `artist` object of artist `key`: its key, the profile's name (`null` when it has
+/// published nothing) and every release, as in `list` when its manifest is known, else `{"id"}`
+/// alone.
+pub fn artist_json(key: &ArtistKey, catalog: Option<&ArtistCatalog>) -> Value {
+    let Some(catalog) = catalog else {
+        return json!({"key": key.to_hex(), "name": null, "releases": []});
+    };
+    let releases: Vec<Value> = catalog
+        .releases
         .iter()
         .map(|(id, summary)| match summary {
             Some(t) => summary_json(t),
             None => json!({"id": id.to_hex()}),
         })
         .collect();
-    json!({"key": key.to_hex(), "name": name, "releases": releases})
-}
-
-/// [`artist_json`] for this peer's own key and profile, from its library alone.
-pub fn own_artist_json(library: &busker_core::Library) -> anyhow::Result<Value> {
-    let key = library.artist_key();
-    let Some(profile) = library.artist_profile()? else {
-        return Ok(artist_json(&key, None, &[]));
-    };
-    let mut releases = Vec::new();
-    for id in profile.releases {
-        let summary = match library.store().manifest(&id)? {
-            Some(m) => Some(library.summary(&m)?),
-            None => None,
-        };
-        releases.push((id, summary));
-    }
-    Ok(artist_json(&key, Some(&profile.name), &releases))
+    json!({"key": key.to_hex(), "name": catalog.profile.name, "releases": releases})
 }
 
 /// Prints an [`artist_json`] object: as it is with `--json`, else a header and a line per
@@ -112,13 +96,13 @@ pub fn print_artist(json_out: bool, v: &Value) {
     let releases = v
         .get("releases")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .into_iter()
+        .flatten();
     match v.get("name").and_then(Value::as_str) {
         Some(name) => println!("{name}  (artist key {})", s(v, "key")),
         None => println!("artist key {} (nothing published yet)", s(v, "key")),
     }
-    for r in &releases {
+    for r in releases {
         let id = s(r, "id");
         match r.get("title").and_then(Value::as_str) {
             Some(title) => println!("  {}  {title}", id.get(..12).unwrap_or(&id)),

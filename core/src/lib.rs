@@ -43,9 +43,9 @@ pub use datadir::DataDir;
 pub use error::{Error, PublishError, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
-    AUDIO_EXTENSIONS, Library, LibraryOptions, PublishEvent, PublishOptions, Recommended,
-    TrackSummary, audio_files, is_audio_file,
+    AUDIO_EXTENSIONS, ArtistCatalog, Library, LibraryOptions, PublishEvent, PublishOptions,
+    Recommended, TrackSummary, audio_files, is_audio_file,
 };
-pub use node::{ArtistCatalog, Node, NodeEvent, NodeOptions};
+pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
 pub use store::{Listen, ListenKind, MAX_STARS, Store};

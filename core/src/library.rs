@@ -76,6 +76,16 @@ pub enum PublishEvent<'a> {
     Finished(&'a std::result::Result<Manifest, PublishError>),
 }
 
+/// An artist's catalog: the signed profile and each release, with its summary when its manifest
+/// is known ([`Library::artist_catalog`] for this peer, `Node::artist_catalog` for any artist).
+#[derive(Debug, Clone)]
+pub struct ArtistCatalog {
+    /// The artist's signed profile (name, key, release ids).
+    pub profile: crate::artist::ArtistProfile,
+    /// Every release in the profile's order, with its summary when its manifest was found.
+    pub releases: Vec<(TrackId, Option<TrackSummary>)>,
+}
+
 /// A track as lists and search results show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackSummary {
@@ -422,6 +432,23 @@ impl Library {
     /// The manifest of `id`.
     pub fn manifest(&self, id: &TrackId) -> Result<Manifest> {
         self.store.manifest(id)?.ok_or(Error::UnknownTrack(*id))
+    }
+
+    /// This peer's own catalog: its artist profile ([`Library::artist_profile`]) with a summary
+    /// of every release. `None` when it has published nothing.
+    pub fn artist_catalog(&self) -> Result<Option<ArtistCatalog>> {
+        let Some(profile) = self.artist_profile()? else {
+            return Ok(None);
+        };
+        let mut releases = Vec::with_capacity(profile.releases.len());
+        for &id in &profile.releases {
+            let summary = match self.store.manifest(&id)? {
+                Some(m) => Some(self.summary(&m)?),
+                None => None,
+            };
+            releases.push((id, summary));
+        }
+        Ok(Some(ArtistCatalog { profile, releases }))
     }
 
     /// This peer's artist profile, signed now: its display name (the configured artist name,

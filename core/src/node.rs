@@ -37,7 +37,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, PublishError, Result};
-use crate::library::{Library, PublishOptions, TrackSummary};
+use crate::library::{ArtistCatalog, Library, PublishOptions, TrackSummary};
 use crate::model::{ArtistKey, Manifest, TrackId};
 use crate::net::codec::MAX_MANIFESTS_PER_REQUEST;
 use crate::net::{
@@ -102,15 +102,6 @@ pub enum NodeEvent {
     TrackLocal(TrackId),
     /// A taste exchange kept new or newer neighbour profiles: recommendations may change.
     TasteChanged,
-}
-
-/// What [`Node::artist_catalog`] found.
-#[derive(Debug, Clone)]
-pub struct ArtistCatalog {
-    /// The artist's signed profile (name, key, release ids).
-    pub profile: crate::artist::ArtistProfile,
-    /// Every release in the profile's order, with its summary when its manifest was found.
-    pub releases: Vec<(TrackId, Option<TrackSummary>)>,
 }
 
 #[derive(Default)]

@@ -282,6 +282,34 @@ struct PeerState {
     window: usize,
 }
 
+impl PeerState {
+    /// Leaves the peer out of this transfer for now (not a ban: see [`PeerState::retry_if_rested`]).
+    fn drop_for_now(&mut self) {
+        self.dropped = true;
+        self.dropped_at = Some(Instant::now());
+    }
+
+    /// Gives a peer dropped for failing (not banned) another chance once it has rested for
+    /// [`RETRY_DROPPED`].
+    fn retry_if_rested(&mut self) {
+        if self.failures != u32::MAX
+            && self
+                .dropped_at
+                .is_some_and(|t| t.elapsed() >= RETRY_DROPPED)
+        {
+            self.dropped = false;
+            self.dropped_at = None;
+            self.failures = 0;
+        }
+    }
+
+    /// Forgets which chunks the peer said it lacked: it may have them now.
+    fn forget_lacks(&mut self) {
+        self.lacks.clear();
+        self.lacks_at = None;
+    }
+}
+
 /// How long a peer dropped for failing (not banned) waits before it is tried again, when no
 /// usable holder is left.
 const RETRY_DROPPED: Duration = Duration::from_secs(2);
@@ -378,23 +406,12 @@ impl Scheduler {
                 if last_progress.elapsed() > DHT_REQUERY {
                     for state in self.peers.values_mut() {
                         if state.lacks_at.is_some_and(|t| t.elapsed() > DHT_REQUERY) {
-                            state.lacks.clear();
-                            state.lacks_at = None;
+                            state.forget_lacks();
                         }
                     }
                 }
                 if self.usable_holders() == 0 {
-                    for state in self.peers.values_mut() {
-                        if state.failures != u32::MAX
-                            && state
-                                .dropped_at
-                                .is_some_and(|t| t.elapsed() >= RETRY_DROPPED)
-                        {
-                            state.dropped = false;
-                            state.dropped_at = None;
-                            state.failures = 0;
-                        }
-                    }
+                    self.peers.values_mut().for_each(PeerState::retry_if_rested);
                 }
                 // Ask the DHT who provides the track: at the start, when no known holder is
                 // left, and again while nothing arrives (holders heard of by gossip and
@@ -429,19 +446,10 @@ impl Scheduler {
                         if peer != own && !self.banned.contains(&peer) {
                             let state = self.peers.entry(peer).or_default();
                             state.holder = true;
-                            // It says it holds the track now, whatever it lacked before.
-                            state.lacks.clear();
-                            state.lacks_at = None;
-                            // A DHT provider record is a fresh claim: a peer dropped for
-                            // failing (not banned) may try again after the pause.
-                            if state.dropped
-                                && state.failures != u32::MAX
-                                && state.dropped_at.is_none_or(|t| t.elapsed() >= RETRY_DROPPED)
-                            {
-                                state.dropped = false;
-                                state.dropped_at = None;
-                                state.failures = 0;
-                            }
+                            // A DHT provider record is a fresh claim: whatever the peer lacked
+                            // before, and if it was dropped for failing, it may try again.
+                            state.forget_lacks();
+                            state.retry_if_rested();
                         }
                     }
                 }
@@ -613,8 +621,7 @@ impl Scheduler {
                 // another chance after the pause like any dropped peer.
                 if !state.dropped {
                     tracing::debug!(%peer, error = %e, "dropping an unreachable peer from the transfer");
-                    state.dropped = true;
-                    state.dropped_at = Some(Instant::now());
+                    state.drop_for_now();
                     state.failures = max_failures;
                 }
                 return Ok(false);
@@ -624,8 +631,7 @@ impl Scheduler {
                 state.failures = state.failures.saturating_add(1);
                 if state.failures >= max_failures && !state.dropped {
                     tracing::debug!(%peer, "dropping an unresponsive peer from the transfer");
-                    state.dropped = true;
-                    state.dropped_at = Some(Instant::now());
+                    state.drop_for_now();
                 }
                 return Ok(false);
             }

@@ -13,6 +13,7 @@ mod network;
 mod node_cli;
 mod play;
 mod radio;
+mod relay;
 mod resilience;
 mod stream;
 mod taste;

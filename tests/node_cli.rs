@@ -43,6 +43,8 @@ impl NodeProcess {
             .recv_timeout(Duration::from_secs(30))
             .expect("the node prints its first line within 30 s");
         let first_line: Value = serde_json::from_str(&line).expect("first line is JSON");
+        // LAN discovery (mDNS) is off unless asked for, and never runs on loopback.
+        assert_eq!(first_line["lan_discovery"], false, "{first_line}");
         Self { child, first_line }
     }
 

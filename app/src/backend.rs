@@ -483,6 +483,8 @@ impl Net {
             network: NetworkConfig {
                 listen,
                 loopback_only,
+                // The Settings toggle, read at start (core keeps it off on loopback).
+                mdns: library.config().lan_discovery,
                 ..NetworkConfig::loopback()
             },
             ..NodeOptions::loopback()

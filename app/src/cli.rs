@@ -53,7 +53,19 @@ pub enum Command {
         /// Peer to dial at start (repeatable), e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3Koo...
         #[arg(long, value_name = "MULTIADDR")]
         peer: Vec<String>,
+        /// An address other peers can reach this node at (repeatable): a public address or a
+        /// port forward. It is announced, and makes this node a relay for peers that cannot
+        /// be reached directly.
+        #[arg(long, value_name = "MULTIADDR")]
+        external: Vec<String>,
+        /// Find peers on the local network (mDNS; also on with `lan_discovery = true` in
+        /// config.toml). Off by default: it sends multicast traffic to the LAN.
+        #[arg(long)]
+        mdns: bool,
     },
+    /// Show this node's peer id and the addresses it can be reached at, relayed ones included
+    /// (through the running node).
+    Status,
     /// Dial a peer (through the running node).
     Connect {
         /// The peer's address, ending in /p2p/<peer id>.

@@ -74,8 +74,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return node::remote(&cli, &api, command);
     }
     match command {
-        Command::Node { listen, peer } => node::run(&cli, listen, peer),
+        Command::Node {
+            listen,
+            peer,
+            external,
+            mdns,
+        } => node::run(
+            &cli,
+            node::NodeArgs {
+                listen,
+                peers: peer,
+                external,
+                mdns: *mdns,
+            },
+        ),
         Command::Connect { .. }
+        | Command::Status
         | Command::Peers
         | Command::Fetch { .. }
         | Command::Artist { key: Some(_) }

@@ -23,18 +23,31 @@ fn parse_addrs(list: &[String], what: &str) -> Result<Vec<Multiaddr>> {
         .collect()
 }
 
+/// The network flags of `busker node`.
+pub struct NodeArgs<'a> {
+    pub listen: &'a [String],
+    pub peers: &'a [String],
+    pub external: &'a [String],
+    pub mdns: bool,
+}
+
 /// Runs a headless peer until SIGINT or SIGTERM.
-pub fn run(cli: &Cli, listen: &[String], peers: &[String]) -> Result<ExitCode> {
-    let mut listen = parse_addrs(listen, "--listen")?;
+pub fn run(cli: &Cli, args: NodeArgs<'_>) -> Result<ExitCode> {
+    let mut listen = parse_addrs(args.listen, "--listen")?;
     if listen.is_empty() {
         listen.push(busker_core::DEFAULT_LISTEN.parse()?);
         listen.push(busker_core::DEFAULT_LISTEN_QUIC.parse()?);
     }
-    let bootstrap = parse_addrs(peers, "--peer")?;
+    let bootstrap = parse_addrs(args.peers, "--peer")?;
+    let external = parse_addrs(args.external, "--external")?;
     // A node that only listens on and dials loopback stays on loopback (tests and demos): it
     // ignores non-loopback addresses learned from other peers.
     let loopback_only = listen.iter().chain(&bootstrap).all(is_loopback);
     let library = Arc::new(crate::open_library(cli, None)?);
+    let mdns = args.mdns || library.config().lan_discovery;
+    if mdns && loopback_only {
+        tracing::warn!("LAN discovery stays off: this node keeps to loopback");
+    }
     let dir = library.data_dir().to_owned();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -46,6 +59,8 @@ pub fn run(cli: &Cli, listen: &[String], peers: &[String]) -> Result<ExitCode> {
                 listen,
                 bootstrap,
                 loopback_only,
+                external,
+                mdns,
                 ..NetworkConfig::loopback()
             },
             ..NodeOptions::loopback()
@@ -60,16 +75,21 @@ pub fn run(cli: &Cli, listen: &[String], peers: &[String]) -> Result<ExitCode> {
             .iter()
             .map(ToString::to_string)
             .collect();
+        let lan_discovery = mdns && !loopback_only;
         if cli.json {
             output::print_json(&json!({
                 "peer_id": node.peer_id().to_string(),
                 "listen": listen,
                 "api": format!("http://{}", api.addr()),
+                "lan_discovery": lan_discovery,
             }));
         } else {
             println!("peer {}", node.peer_id());
             for a in &listen {
                 println!("listening on {a}");
+            }
+            if lan_discovery {
+                println!("LAN discovery (mDNS) is on");
             }
             println!("control API on http://{} (Ctrl-C to stop)", api.addr());
         }
@@ -201,6 +221,20 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
                     "connected to {}",
                     v.get("peer_id").and_then(Value::as_str).unwrap_or("?")
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status => {
+            let v = api.call("GET", "/v1/status", None)?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+                println!("peer {}", s("peer_id"));
+                let listen = v.get("listen").and_then(Value::as_array);
+                for a in listen.into_iter().flatten().filter_map(Value::as_str) {
+                    println!("listening on {a}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

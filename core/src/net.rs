@@ -1,8 +1,11 @@
 //! The libp2p network actor.
 //!
-//! One [`Behaviour`] (TCP + Noise + Yamux; identify, ping, Kademlia, gossipsub and the Busker
-//! transfer protocol over request-response) is driven by one `EventLoop` task that alone owns the
-//! `Swarm`. Everything else talks to it through a cloneable [`Client`]: each call sends a command
+//! One [`Behaviour`] (TCP + Noise + Yamux, QUIC and relay circuits; identify, ping, Kademlia,
+//! gossipsub and the Busker transfer protocol over request-response; circuit relay v2, DCUtR,
+//! AutoNAT, and mDNS only when [`NetworkConfig::mdns`] asks for it) is driven by one `EventLoop`
+//! task that alone owns the `Swarm`. A peer that cannot be reached directly listens through a
+//! relay (see [`RelayConfig`]), and requests to a peer that is not connected also try the
+//! circuit through every connected relay. Everything else talks to it through a cloneable [`Client`]: each call sends a command
 //! on a bounded channel together with a `oneshot` for the answer. Network events the rest of the
 //! peer cares about (peers coming and going, verified release announcements) come out of a bounded
 //! [`NetEvent`] receiver.
@@ -63,6 +66,59 @@ pub struct NetworkConfig {
     pub serve_rate: Option<u64>,
     /// Per-peer limits on inbound requests and what gets a peer banned.
     pub limits: PeerLimits,
+    /// Addresses other peers are known to reach this one at (a public address, a port
+    /// forward). They are announced and make this peer a relay for peers that cannot be
+    /// reached directly. AutoNAT adds the addresses it confirms.
+    pub external: Vec<Multiaddr>,
+    /// Relaying: the relay service this peer gives others, and whether it reserves a relay
+    /// slot itself when it cannot be reached directly.
+    pub relay: RelayConfig,
+    /// LAN discovery (mDNS): finds peers on the local network and dials them. Off by default:
+    /// it sends multicast traffic beyond this machine. Never runs when `loopback_only` is set.
+    pub mdns: bool,
+}
+
+/// Relaying through a third peer (circuit relay v2) and the direct upgrade after it (DCUtR).
+///
+/// Every peer runs the relay service; it is offered (the hop protocol advertised) while the
+/// peer has a confirmed external address, since a relay nobody can reach is of no use. A peer
+/// with no direct external address (or that AutoNAT found private) listens through up to two
+/// connected relays, so that others reach it at `<relay>/p2p/<relay id>/p2p-circuit/p2p/<id>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayConfig {
+    /// Reserve a slot on connected relays when this peer cannot be reached directly.
+    pub use_relays: bool,
+    /// Try a direct connection (hole punching, DCUtR) over every relayed connection.
+    pub hole_punching: bool,
+    /// Reservations this peer holds for others at once.
+    pub max_reservations: usize,
+    /// Reservations one peer may hold here.
+    pub max_reservations_per_peer: usize,
+    /// Relayed connections (circuits) open through this peer at once.
+    pub max_circuits: usize,
+    /// Circuits one peer may have open through this peer.
+    pub max_circuits_per_peer: usize,
+    /// How long one circuit may stay open.
+    pub max_circuit_duration: Duration,
+    /// Bytes one circuit may carry (both ways together).
+    pub max_circuit_bytes: u64,
+}
+
+impl Default for RelayConfig {
+    /// Bounded, but with circuits large and long enough to stream whole tracks (libp2p's own
+    /// defaults, 128 KiB and 2 minutes, would cut a download short).
+    fn default() -> Self {
+        Self {
+            use_relays: true,
+            hole_punching: true,
+            max_reservations: 64,
+            max_reservations_per_peer: 2,
+            max_circuits: 16,
+            max_circuits_per_peer: 4,
+            max_circuit_duration: Duration::from_secs(60 * 60),
+            max_circuit_bytes: 1 << 30,
+        }
+    }
 }
 
 /// How much one peer may ask of this one. Each peer has a token bucket of requests: a request
@@ -113,6 +169,9 @@ impl NetworkConfig {
             max_inbound_requests: 64,
             serve_rate: None,
             limits: PeerLimits::default(),
+            external: Vec::new(),
+            relay: RelayConfig::default(),
+            mdns: false,
         }
     }
 }
@@ -147,11 +206,18 @@ pub fn is_loopback(addr: &Multiaddr) -> bool {
     })
 }
 
-/// The peer id at the end of an address (`/p2p/...`), if any.
+/// Whether an address goes through a relay (`.../p2p-circuit/...`).
+pub fn is_relayed(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+/// The peer id at the end of an address (`/p2p/...`), if any: for a relayed address the peer
+/// behind the relay, not the relay.
 pub fn peer_id_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
+    addr.iter().fold(None, |found, p| match p {
         Protocol::P2p(id) => Some(id),
-        _ => None,
+        Protocol::P2pCircuit => None,
+        _ => found,
     })
 }
 

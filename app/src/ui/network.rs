@@ -10,9 +10,9 @@ use crate::ui::{Command, clock};
 pub const ADDRESS_LABEL: &str = "Peer address";
 /// The accessible label of the button that dials the address.
 pub const CONNECT_LABEL: &str = "Connect";
-/// The label of the LAN discovery toggle (core has no mDNS yet: the setting is only saved).
+/// The label of the LAN discovery toggle (read when the peer starts).
 pub const LAN_LABEL: &str =
-    "LAN discovery (mDNS): saved; takes effect when LAN discovery is available in Busker";
+    "LAN discovery (mDNS): find peers on this network (from the next start)";
 
 fn copy_row(ui: &mut egui::Ui, text: &str, copy_label: &str) {
     ui.horizontal(|ui| {

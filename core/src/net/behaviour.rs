@@ -1,11 +1,24 @@
 //! The one composed libp2p [`Behaviour`] of a Busker peer and its configuration.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use libp2p::core::transport::PortUse;
+use libp2p::core::{Endpoint, Multiaddr};
 use libp2p::identity::Keypair;
-use libp2p::swarm::NetworkBehaviour;
-use libp2p::{StreamProtocol, gossipsub, identify, kad, ping, request_response};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::{
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm, dummy,
+};
+use libp2p::{
+    PeerId, StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, ping, relay,
+    request_response,
+};
 
+use super::NetworkConfig;
 use super::codec::{MAX_ANNOUNCE_BYTES, PROTOCOL, TransferCodec};
 use crate::radio::MAX_SEGMENT_BYTES;
 
@@ -31,11 +44,101 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Keeps connections alive and measures round trips.
     pub ping: ping::Behaviour,
+    /// The relay service for peers that cannot be reached directly (circuit relay v2, hop).
+    pub relay: relay::Behaviour,
+    /// Reserves slots on relays and dials through them (the client half of the relay).
+    pub relay_client: relay::client::Behaviour,
+    /// Upgrades relayed connections to direct ones by hole punching, when enabled.
+    pub dcutr: Toggle<dcutr::Behaviour>,
+    /// Asks peers to dial this one back, to learn whether it is reachable (AutoNAT v1; also
+    /// answers such requests).
+    pub autonat: autonat::Behaviour,
+    /// LAN discovery, only when `NetworkConfig::mdns` is on (and not loopback-only).
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Addresses known to be reachable, announced to the other behaviours.
+    pub known_external: KnownExternal,
+}
+
+/// Addresses this peer is known to be reachable at without anyone having observed them
+/// (configured ones; on loopback, the listen addresses). [`KnownExternal::confirm`] reports
+/// each first as a candidate, then as confirmed: the swarm only passes on candidates that are
+/// not confirmed yet, and DCUtR takes its hole-punching addresses from candidates alone, so an
+/// address confirmed straight away would never be offered for a direct connection.
+#[derive(Default)]
+pub struct KnownExternal {
+    pending: VecDeque<Multiaddr>,
+    /// The address whose candidate event went out and whose confirmation is next.
+    confirming: Option<Multiaddr>,
+    waker: Option<Waker>,
+}
+
+impl KnownExternal {
+    /// Reports `addr` as reachable.
+    pub fn confirm(&mut self, addr: Multiaddr) {
+        self.pending.push_back(addr);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl NetworkBehaviour for KnownExternal {
+    type ConnectionHandler = dummy::ConnectionHandler;
+    type ToSwarm = Infallible;
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        _: ConnectionId,
+        _: PeerId,
+        _: &Multiaddr,
+        _: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        _: ConnectionId,
+        _: PeerId,
+        _: &Multiaddr,
+        _: Endpoint,
+        _: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn on_swarm_event(&mut self, _: FromSwarm<'_>) {}
+
+    fn on_connection_handler_event(
+        &mut self,
+        _: PeerId,
+        _: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        match event {}
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
+        if let Some(addr) = self.confirming.take() {
+            return Poll::Ready(ToSwarm::ExternalAddrConfirmed(addr));
+        }
+        if let Some(addr) = self.pending.pop_front() {
+            self.confirming = Some(addr.clone());
+            return Poll::Ready(ToSwarm::NewExternalAddrCandidate(addr));
+        }
+        self.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
 }
 
 impl Behaviour {
-    /// Builds the behaviour for `key`.
-    pub fn new(key: &Keypair) -> Result<Self, String> {
+    /// Builds the behaviour for `key` with `config`'s relay limits and switches;
+    /// `relay_client` comes from the transport (`SwarmBuilder::with_relay_client`).
+    pub fn new(
+        key: &Keypair,
+        config: &NetworkConfig,
+        relay_client: relay::client::Behaviour,
+    ) -> Result<Self, String> {
         let peer_id = key.public().to_peer_id();
 
         // Small swarms: a small mesh, a fast first heartbeat, messages big enough for the
@@ -93,17 +196,60 @@ impl Behaviour {
                 .with_request_timeout(Duration::from_secs(20))
                 .with_max_concurrent_streams(64),
         );
+        // Listen address changes (a new relayed address above all) are pushed to connected
+        // peers at once, so they can pass them on before the next periodic identify.
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())
-                .with_agent_version(format!("busker/{}", env!("CARGO_PKG_VERSION"))),
+                .with_agent_version(format!("busker/{}", env!("CARGO_PKG_VERSION")))
+                .with_push_listen_addr_updates(true),
         );
         let ping = ping::Behaviour::new(ping::Config::new());
+
+        let limits = &config.relay;
+        let relay = relay::Behaviour::new(
+            peer_id,
+            relay::Config {
+                max_reservations: limits.max_reservations,
+                max_reservations_per_peer: limits.max_reservations_per_peer,
+                max_circuits: limits.max_circuits,
+                max_circuits_per_peer: limits.max_circuits_per_peer,
+                max_circuit_duration: limits.max_circuit_duration,
+                max_circuit_bytes: limits.max_circuit_bytes,
+                // libp2p's rate limits on new reservations and circuits (per peer and per IP)
+                // stay as they are.
+                ..relay::Config::default()
+            },
+        );
+        let dcutr = Toggle::from(limits.hole_punching.then(|| dcutr::Behaviour::new(peer_id)));
+        // Only global addresses count (the default): a peer is not "public" because a
+        // neighbour on the same LAN or machine reached it. On loopback AutoNAT stays idle.
+        let autonat = autonat::Behaviour::new(
+            peer_id,
+            autonat::Config {
+                only_global_ips: true,
+                ..autonat::Config::default()
+            },
+        );
+        // A machine where mDNS cannot start (no multicast) still gets a network, without it.
+        let mdns = if config.mdns && !config.loopback_only {
+            mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
+                .inspect_err(|e| tracing::warn!(error = %e, "LAN discovery (mDNS) did not start"))
+                .ok()
+        } else {
+            None
+        };
         Ok(Self {
             gossipsub,
             kad,
             transfer,
             identify,
             ping,
+            relay,
+            relay_client,
+            dcutr,
+            autonat,
+            mdns: Toggle::from(mdns),
+            known_external: KnownExternal::default(),
         })
     }
 }
@@ -134,5 +280,37 @@ fn score_thresholds() -> gossipsub::PeerScoreThresholds {
         publish_threshold: -50.0,
         graylist_threshold: -80.0,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(config: &NetworkConfig) -> Behaviour {
+        let key = Keypair::generate_ed25519();
+        let (_transport, relay_client) = relay::client::new(key.public().to_peer_id());
+        Behaviour::new(&key, config, relay_client).unwrap()
+    }
+
+    #[test]
+    fn mdns_is_off_by_default_and_never_on_loopback() {
+        assert!(!NetworkConfig::loopback().mdns);
+        assert!(!crate::Config::default().lan_discovery);
+        assert!(!build(&NetworkConfig::loopback()).mdns.is_enabled());
+        // Asked for, but the peer keeps to loopback (tests, demos): still off.
+        let asked = NetworkConfig {
+            mdns: true,
+            ..NetworkConfig::loopback()
+        };
+        assert!(!build(&asked).mdns.is_enabled());
+    }
+
+    #[test]
+    fn hole_punching_follows_the_setting() {
+        assert!(build(&NetworkConfig::loopback()).dcutr.is_enabled());
+        let mut config = NetworkConfig::loopback();
+        config.relay.hole_punching = false;
+        assert!(!build(&config).dcutr.is_enabled());
     }
 }

@@ -5,11 +5,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
+use libp2p::core::transport::ListenerId;
 use libp2p::kad::store::RecordStore as _;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, multiaddr::Protocol};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, autonat, dcutr, gossipsub, identify, kad, mdns, multiaddr::Protocol,
+    relay,
+};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::behaviour::{Behaviour, BehaviourEvent, RELEASES_TOPIC};
@@ -17,6 +22,7 @@ use super::codec::{Request, Response, decode_announcement};
 use super::limits::{PeerLimiter, Verdict};
 use super::{
     Client, ContentSource, NetEvent, NetworkConfig, TopicValidator, Validation, is_loopback,
+    is_relayed,
 };
 use crate::error::{Error, Result};
 use crate::model::TrackId;
@@ -121,7 +127,17 @@ struct EventLoop {
     pacer: Arc<std::sync::Mutex<tokio::time::Instant>>,
     topic: gossipsub::IdentTopic,
     listen_addrs: Vec<Multiaddr>,
-    connected: HashMap<PeerId, Multiaddr>,
+    /// Open connections of every connected peer.
+    links: HashMap<PeerId, Vec<Link>>,
+    /// Connected peers (directly) that offer the relay service, each with an address to name
+    /// it by in a circuit address.
+    relays: HashMap<PeerId, Multiaddr>,
+    /// Listeners on relay circuits (reservations, pending or accepted), by relay.
+    relay_listeners: HashMap<ListenerId, PeerId>,
+    /// Relays whose reservation failed lately, left alone for `RELAY_RETRY`.
+    relay_paused: HashMap<PeerId, Instant>,
+    /// AutoNAT's latest verdict was "private".
+    nat_private: bool,
     banned: HashSet<PeerId>,
     /// Request buckets and strikes of connected peers.
     limiters: HashMap<PeerId, PeerLimiter>,
@@ -139,6 +155,25 @@ struct EventLoop {
     provided_early: HashMap<kad::RecordKey, usize>,
 }
 
+/// One open connection to a peer.
+struct Link {
+    id: ConnectionId,
+    /// The remote address, or for a relayed connection the circuit it came through.
+    addr: Multiaddr,
+    relayed: bool,
+    /// This peer dialed it (so `addr` is an address the remote can be reached at).
+    dialed: bool,
+}
+
+/// Most relays this peer listens through at once.
+const MAX_RELAYS: usize = 2;
+/// Most relays a request to an unconnected peer is tried through.
+const MAX_RELAY_ROUTES: usize = 3;
+/// How long a relay that refused a reservation is left alone.
+const RELAY_RETRY: Duration = Duration::from_secs(30);
+/// How often the relay listeners are checked again (for relays whose pause ended).
+const RELAY_CHECK: Duration = Duration::from_secs(5);
+
 /// A routing table this large is taken as a fair view of the network for provider records
 /// (Kademlia's replication factor).
 const WELL_CONNECTED: usize = 20;
@@ -154,6 +189,7 @@ pub(super) async fn spawn(
     let peer_id = key.public().to_peer_id();
     let net_err = |e: &dyn std::fmt::Display| Error::Network(e.to_string());
     let idle = config.idle_timeout;
+    let behaviour_config = config.clone();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -163,8 +199,12 @@ pub(super) async fn spawn(
         )
         .map_err(|e| net_err(&e))?
         .with_quic()
-        .with_behaviour(|key| {
-            Behaviour::new(key).map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+        // Relayed connections get Noise and Yamux on top of the circuit, like TCP.
+        .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .map_err(|e| net_err(&e))?
+        .with_behaviour(|key, relay_client| {
+            Behaviour::new(key, &behaviour_config, relay_client)
+                .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
         })
         .map_err(|e| net_err(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
@@ -206,6 +246,19 @@ pub(super) async fn spawn(
     // address get the transport every peer has.
     listen_addrs.sort_by_key(super::is_quic);
 
+    // Addresses known to be reachable. A peer kept to loopback is reached by every other peer
+    // of its run (all on this machine) at its loopback listen addresses; elsewhere only
+    // configured ones count until AutoNAT confirms more. Having one makes this peer a relay.
+    let known = &mut swarm.behaviour_mut().known_external;
+    for addr in &config.external {
+        known.confirm(addr.clone());
+    }
+    if config.loopback_only {
+        for addr in &listen_addrs {
+            known.confirm(addr.clone());
+        }
+    }
+
     let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
     let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
     let (responses_tx, responses_rx) = mpsc::channel(RESPONSE_QUEUE);
@@ -221,7 +274,11 @@ pub(super) async fn spawn(
         responses_rx,
         topic,
         listen_addrs,
-        connected: HashMap::new(),
+        links: HashMap::new(),
+        relays: HashMap::new(),
+        relay_listeners: HashMap::new(),
+        relay_paused: HashMap::new(),
+        nat_private: false,
         banned: HashSet::new(),
         limiters: HashMap::new(),
         gated: HashSet::new(),
@@ -257,10 +314,13 @@ impl EventLoop {
     async fn run(mut self) {
         let mut housekeeping = tokio::time::interval(PROVIDERS_GRACE / 3);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut relay_check = tokio::time::interval(RELAY_CHECK);
+        relay_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = housekeeping.tick() => self.answer_provider_queries_in_grace(),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = relay_check.tick() => self.ensure_relays(),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
                         self.stop();
@@ -344,7 +404,7 @@ impl EventLoop {
     }
 
     fn stop(&mut self) {
-        let peers: Vec<_> = self.connected.keys().copied().collect();
+        let peers: Vec<_> = self.links.keys().copied().collect();
         for peer in peers {
             let _ = self.swarm.disconnect_peer_id(peer);
         }
@@ -417,7 +477,11 @@ impl EventLoop {
                         let _ = reply.send(Err(Error::Network("cannot dial myself".into())));
                         return;
                     }
-                    if self.connected.contains_key(&peer) {
+                    // Already connected: done, unless this asks for a direct connection and
+                    // the only ones open are relayed.
+                    if let Some(links) = self.links.get(&peer)
+                        && (is_relayed(&addr) || links.iter().any(|l| !l.relayed))
+                    {
                         let _ = reply.send(Ok(peer));
                         return;
                     }
@@ -427,7 +491,7 @@ impl EventLoop {
                     // Always: a dial the DHT or gossip already started for this peer must not
                     // make the user's connect fail; a second connection is harmless.
                     Some(peer) => DialOpts::peer_id(peer)
-                        .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+                        .condition(PeerCondition::Always)
                         .addresses(vec![addr])
                         .build(),
                     None => opts,
@@ -444,9 +508,13 @@ impl EventLoop {
             }
             Command::Peers { reply } => {
                 let peers = self
-                    .connected
+                    .links
                     .iter()
-                    .map(|(p, a)| (*p, a.clone()))
+                    .filter_map(|(p, links)| {
+                        // A direct connection's address when there is one.
+                        let link = links.iter().find(|l| !l.relayed).or(links.first())?;
+                        Some((*p, link.addr.clone()))
+                    })
                     .collect();
                 let _ = reply.send(peers);
             }
@@ -461,11 +529,19 @@ impl EventLoop {
                     ))));
                     return;
                 }
+                // A peer not connected is dialed at the addresses the behaviours know and,
+                // at the same time, through the relays this peer is connected to: if it
+                // listens through one of them, that circuit reaches it.
+                let routes = if self.links.contains_key(&peer) {
+                    Vec::new()
+                } else {
+                    self.relay_routes(peer)
+                };
                 let id = self
                     .swarm
                     .behaviour_mut()
                     .transfer
-                    .send_request(&peer, request);
+                    .send_request_with_addresses(&peer, request, routes);
                 self.pending_requests.insert(id, reply);
             }
             Command::Announce { data, reply } => {
@@ -523,7 +599,7 @@ impl EventLoop {
             #[cfg(feature = "test-utils")]
             Command::Partition { peers, reply } => {
                 for peer in &peers {
-                    if self.connected.contains_key(peer) {
+                    if self.links.contains_key(peer) {
                         let _ = self.swarm.disconnect_peer_id(*peer);
                     }
                 }
@@ -604,11 +680,47 @@ impl EventLoop {
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::NewListenAddr { address, .. } if !self.listen_addrs.contains(&address) => {
+            SwarmEvent::NewListenAddr {
+                address,
+                listener_id,
+            } if !self.listen_addrs.contains(&address) => {
+                if let Some(relay) = self.relay_listeners.get(&listener_id) {
+                    tracing::info!(%relay, %address, "listening through a relay");
+                } else if self.config.loopback_only && is_loopback(&address) {
+                    self.swarm
+                        .behaviour_mut()
+                        .known_external
+                        .confirm(address.clone());
+                }
                 self.listen_addrs.push(address);
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs.retain(|a| a != &address);
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                reason,
+            } => {
+                self.listen_addrs.retain(|a| !addresses.contains(a));
+                if let Some(relay) = self.relay_listeners.remove(&listener_id) {
+                    match reason {
+                        Ok(()) => tracing::debug!(%relay, "relay listener closed"),
+                        Err(e) => {
+                            tracing::info!(%relay, error = %e, "relay reservation failed");
+                            self.relay_paused.insert(relay, Instant::now());
+                        }
+                    }
+                    self.ensure_relays();
+                }
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                tracing::debug!(%address, "external address confirmed");
+                self.ensure_relays();
+            }
+            SwarmEvent::ExternalAddrExpired { address } => {
+                tracing::debug!(%address, "external address expired");
+                self.ensure_relays();
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -626,19 +738,29 @@ impl EventLoop {
                     }
                     return;
                 }
-                let addr = endpoint.get_remote_address().clone();
                 if endpoint.is_dialer() {
                     self.swarm
                         .behaviour_mut()
                         .kad
-                        .add_address(&peer_id, addr.clone());
+                        .add_address(&peer_id, endpoint.get_remote_address().clone());
                 }
                 if let Some(reply) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
-                self.connected
-                    .entry(peer_id)
-                    .or_insert_with(|| addr.clone());
+                let relayed = endpoint.is_relayed();
+                let addr = link_addr(&endpoint, peer_id);
+                if relayed {
+                    tracing::info!(peer = %peer_id, %addr, "relayed connection");
+                }
+                self.links.entry(peer_id).or_default().push(Link {
+                    id: connection_id,
+                    addr: addr.clone(),
+                    relayed,
+                    dialed: endpoint.is_dialer(),
+                });
+                if !relayed {
+                    self.close_relayed(peer_id);
+                }
                 if num_established.get() == 1 {
                     self.emit(NetEvent::PeerConnected {
                         peer: peer_id,
@@ -657,11 +779,20 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
-            } if self.connected.remove(&peer_id).is_some() => {
-                self.limiters.remove(&peer_id);
-                self.emit(NetEvent::PeerDisconnected { peer: peer_id });
+            } => {
+                if let Some(links) = self.links.get_mut(&peer_id) {
+                    links.retain(|l| l.id != connection_id);
+                    if !links.iter().any(|l| !l.relayed) {
+                        self.relays.remove(&peer_id);
+                    }
+                }
+                if num_established == 0 && self.links.remove(&peer_id).is_some() {
+                    self.limiters.remove(&peer_id);
+                    self.emit(NetEvent::PeerDisconnected { peer: peer_id });
+                }
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
@@ -670,21 +801,43 @@ impl EventLoop {
 
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                connection_id,
+                info,
+            }) => {
                 if self.shut_out(&peer_id) {
                     return;
                 }
-                for addr in info.listen_addrs {
-                    if self.config.loopback_only && !is_loopback(&addr) {
-                        continue;
-                    }
-                    let addr: Multiaddr = addr
-                        .iter()
-                        .filter(|p| !matches!(p, Protocol::P2p(_)))
-                        .collect();
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                let listen: Vec<Multiaddr> = info
+                    .listen_addrs
+                    .iter()
+                    .filter(|a| !self.config.loopback_only || is_loopback(a))
+                    .map(without_peer)
+                    .collect();
+                for addr in &listen {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, addr.clone());
                 }
+                self.note_relay(peer_id, connection_id, &info.protocols, &listen);
             }
+            BehaviourEvent::Autonat(autonat::Event::StatusChanged { old, new }) => {
+                tracing::info!(?old, ?new, "AutoNAT: reachability changed");
+                self.nat_private = new == autonat::NatStatus::Private;
+                self.ensure_relays();
+            }
+            BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            }) => match result {
+                Ok(_) => tracing::info!(peer = %remote_peer_id, "hole punch: direct connection"),
+                Err(e) => tracing::debug!(peer = %remote_peer_id, error = %e, "hole punch failed"),
+            },
+            BehaviourEvent::RelayClient(event) => tracing::debug!(?event, "relay client"),
+            BehaviourEvent::Relay(event) => tracing::debug!(?event, "relay service"),
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => self.on_lan_peers(found),
             BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message_id,
@@ -808,6 +961,148 @@ impl EventLoop {
             }
             BehaviourEvent::Transfer(event) => self.on_transfer_event(event),
             _ => {}
+        }
+    }
+
+    /// Remembers whether `peer` offers the relay service (after identify on `connection`),
+    /// then reserves through it if this peer needs a relay.
+    fn note_relay(
+        &mut self,
+        peer: PeerId,
+        connection: ConnectionId,
+        protocols: &[libp2p::StreamProtocol],
+        listen: &[Multiaddr],
+    ) {
+        if !protocols.contains(&relay::HOP_PROTOCOL_NAME) {
+            self.relays.remove(&peer);
+            return;
+        }
+        let Some(link) = self
+            .links
+            .get(&peer)
+            .and_then(|links| links.iter().find(|l| l.id == connection))
+        else {
+            return;
+        };
+        if link.relayed {
+            return;
+        }
+        // Name the relay by an address it can be reached at: the one dialed, else one it
+        // listens on.
+        let named = if link.dialed {
+            Some(without_peer(&link.addr))
+        } else {
+            listen
+                .iter()
+                .find(|a| !is_relayed(a) && !is_unspecified(a))
+                .cloned()
+        };
+        if let Some(addr) = named {
+            self.relays.insert(peer, addr);
+            self.ensure_relays();
+        }
+    }
+
+    /// Whether this peer should listen through relays: it may use them and has no direct
+    /// external address, or AutoNAT found it private.
+    fn wants_relay(&self) -> bool {
+        self.config.relay.use_relays
+            && (self.nat_private || !self.swarm.external_addresses().any(|a| !is_relayed(a)))
+    }
+
+    /// Keeps up to `MAX_RELAYS` relay listeners while this peer wants them, none otherwise.
+    fn ensure_relays(&mut self) {
+        if !self.wants_relay() {
+            for (id, relay) in self.relay_listeners.drain() {
+                tracing::info!(%relay, "reachable directly: leaving the relay");
+                self.swarm.remove_listener(id);
+            }
+            return;
+        }
+        let now = Instant::now();
+        self.relay_paused
+            .retain(|_, at| now.saturating_duration_since(*at) < RELAY_RETRY);
+        while self.relay_listeners.len() < MAX_RELAYS {
+            let next = self
+                .relays
+                .iter()
+                .find(|(relay, _)| {
+                    !self.relay_listeners.values().any(|r| r == *relay)
+                        && !self.relay_paused.contains_key(relay)
+                        && !self.shut_out(relay)
+                })
+                .map(|(relay, addr)| (*relay, addr.clone()));
+            let Some((relay, addr)) = next else {
+                break;
+            };
+            let circuit = addr.with(Protocol::P2p(relay)).with(Protocol::P2pCircuit);
+            match self.swarm.listen_on(circuit.clone()) {
+                Ok(id) => {
+                    tracing::info!(%relay, %circuit, "reserving a slot on a relay");
+                    self.relay_listeners.insert(id, relay);
+                }
+                Err(e) => {
+                    tracing::info!(%relay, error = %e, "cannot listen through a relay");
+                    self.relay_paused.insert(relay, now);
+                }
+            }
+        }
+    }
+
+    /// Circuit addresses of `peer` through the relays this peer is connected to.
+    fn relay_routes(&self, peer: PeerId) -> Vec<Multiaddr> {
+        self.relays
+            .iter()
+            .filter(|(relay, _)| **relay != peer)
+            .take(MAX_RELAY_ROUTES)
+            .map(|(relay, addr)| {
+                addr.clone()
+                    .with(Protocol::P2p(*relay))
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::P2p(peer))
+            })
+            .collect()
+    }
+
+    /// A direct connection to `peer` is up (dialed, or made by hole punching): its relayed
+    /// connections are closed, so that the relay carries nothing it does not have to.
+    fn close_relayed(&mut self, peer: PeerId) {
+        let relayed: Vec<ConnectionId> = self
+            .links
+            .get(&peer)
+            .into_iter()
+            .flatten()
+            .filter(|l| l.relayed)
+            .map(|l| l.id)
+            .collect();
+        for id in relayed {
+            tracing::info!(%peer, "direct connection up: closing the relayed one");
+            self.swarm.close_connection(id);
+        }
+    }
+
+    /// Peers mDNS found on the LAN: dialed unless connected (or shut out).
+    fn on_lan_peers(&mut self, found: Vec<(PeerId, Multiaddr)>) {
+        let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+        for (peer, addr) in found {
+            if !self.links.contains_key(&peer) && !self.shut_out(&peer) {
+                by_peer.entry(peer).or_default().push(addr);
+            }
+        }
+        for (peer, addrs) in by_peer {
+            for addr in &addrs {
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, addr.clone());
+            }
+            let opts = DialOpts::peer_id(peer)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .addresses(addrs)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "cannot dial a LAN peer");
+            }
         }
     }
 
@@ -956,4 +1251,34 @@ impl EventLoop {
             request_response::Event::ResponseSent { .. } => {}
         }
     }
+}
+
+/// The address that describes a connection: the remote address, or for a connection that came
+/// in through a relay, the circuit (`<relay>/p2p/<relay id>/p2p-circuit/p2p/<peer>`).
+fn link_addr(endpoint: &ConnectedPoint, peer: PeerId) -> Multiaddr {
+    match endpoint {
+        ConnectedPoint::Dialer { address, .. } => address.clone(),
+        ConnectedPoint::Listener { local_addr, .. } if is_relayed(local_addr) => {
+            local_addr.clone().with(Protocol::P2p(peer))
+        }
+        ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr.clone(),
+    }
+}
+
+/// `addr` without a trailing `/p2p/<id>` (a relay's own id inside a circuit address stays).
+fn without_peer(addr: &Multiaddr) -> Multiaddr {
+    let mut addr = addr.clone();
+    if matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+        addr.pop();
+    }
+    addr
+}
+
+/// Whether an address names the unspecified IP (`0.0.0.0`, `::`), which nobody can dial.
+fn is_unspecified(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_unspecified(),
+        Protocol::Ip6(ip) => ip.is_unspecified(),
+        _ => false,
+    })
 }

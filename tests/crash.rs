@@ -47,7 +47,7 @@ fn check_data_dir(dir: &Path) -> Check {
     let out = Command::new(busker_bin())
         .arg("--data-dir")
         .arg(dir)
-        .args(["--json", "list"])
+        .args(["--json", "--no-demo", "list"])
         .env_remove("BUSKER_DATA_DIR")
         .output()
         .unwrap();

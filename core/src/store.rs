@@ -130,7 +130,11 @@ impl Store {
         };
         match store.meta.get(KEY_SCHEMA)? {
             None => {
+                // Durable at once: a first start killed before the next background flush
+                // would otherwise look like a first start again (and seed the demo library
+                // that the killed start may have been told not to).
                 store.meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+                store.db.flush()?;
                 store.created = true;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}

@@ -328,6 +328,7 @@ async fn a_restarted_downloader_resumes_without_refetching_verified_chunks() {
 #[ignore]
 async fn figures() {
     // BUSKER_FIGURES=one|many|gossip runs one scenario only.
+    crate::util::init_logs();
     let only = std::env::var("BUSKER_FIGURES").ok();
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if run("one") {

@@ -32,6 +32,14 @@ async fn peer(options: NodeOptions) -> (tempfile::TempDir, Node) {
     test_utils::start_node(options).await
 }
 
+/// Shuts a peer down and drops its node before its data dir: a sled database whose directory
+/// is gone can hang forever in the flush it runs when dropped.
+async fn stop((dir, node): (tempfile::TempDir, Node)) {
+    node.shutdown().await;
+    drop(node);
+    drop(dir);
+}
+
 async fn publish(node: &(tempfile::TempDir, Node), bytes: usize, seed: u32) -> TrackId {
     let path = test_utils::write_wav(node.0.path(), "t.wav", bytes, seed);
     let mut r = node
@@ -75,8 +83,23 @@ async fn fetch_time(seeds: &[&(tempfile::TempDir, Node)], id: TrackId) -> (Durat
     let start = Instant::now();
     let report = d.1.fetch_to(id, None).await.unwrap();
     let t = start.elapsed();
-    d.1.shutdown().await;
+    stop(d).await;
     (t, report.peers_used)
+}
+
+/// What a fetch must do besides the network, alone: BLAKE3 every chunk of `bytes` and insert it
+/// into a fresh sled store, as the transfer scheduler does with what arrives.
+fn verify_and_store(bytes: &[u8]) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let store = busker_core::Store::open(&dir.path().join("db")).unwrap();
+    let (chunk_size, hashes) = busker_core::model::split_chunks(bytes).unwrap();
+    let start = Instant::now();
+    for (hash, chunk) in hashes.iter().zip(bytes.chunks(chunk_size as usize)) {
+        store.put_chunk(hash, chunk).unwrap();
+    }
+    let t = start.elapsed();
+    drop(store);
+    t
 }
 
 pub async fn one_to_one() {
@@ -85,9 +108,12 @@ pub async fn one_to_one() {
     let id = publish(&seed, SIZE, 1).await;
     let mut busker = Vec::new();
     let mut raw = Vec::new();
+    let mut local = Vec::new();
+    let bytes = test_utils::wav_bytes(SIZE, 1);
     for _ in 0..RUNS {
         busker.push(fetch_time(&[&seed], id).await.0.as_secs_f64());
         raw.push(raw_tcp_copy(SIZE).await.as_secs_f64());
+        local.push(verify_and_store(&bytes).as_secs_f64());
     }
     let mib = SIZE as f64 / (1 << 20) as f64;
     let (b, r) = (median(busker), median(raw));
@@ -99,7 +125,12 @@ pub async fn one_to_one() {
         mib / r,
         b / r
     );
-    seed.1.shutdown().await;
+    println!(
+        "one-to-one: BLAKE3 + sled insert of the same 32 MiB alone, no network: {:.3} s ({:.0} MiB/s) [median of {RUNS}]",
+        median(local.clone()),
+        mib / median(local)
+    );
+    stop(seed).await;
 }
 
 pub async fn many_to_one() {
@@ -122,7 +153,7 @@ pub async fn many_to_one() {
         s.1.fetch_to(id, None).await.unwrap();
         seeds.push(s);
     }
-    origin.1.shutdown().await;
+    stop(origin).await;
     let mut four = Vec::new();
     let mut used = 0;
     for _ in 0..RUNS {
@@ -133,7 +164,7 @@ pub async fn many_to_one() {
     // The seeds know each other through the DHT, so a downloader that dials one finds the rest:
     // for the one-seed figure the other three leave.
     for s in seeds.drain(1..) {
-        s.1.shutdown().await;
+        stop(s).await;
     }
     let mut one = Vec::new();
     for _ in 0..RUNS {
@@ -145,17 +176,85 @@ pub async fn many_to_one() {
         o / f
     );
     for s in seeds {
-        s.1.shutdown().await;
+        stop(s).await;
     }
+}
+
+/// Waits until the total number of connections stays the same over three checks 500 ms apart
+/// (or 60 s pass). Returns the mean number of peers each is connected to.
+async fn settle(clients: &[net::Client]) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = usize::MAX;
+    let mut stable = 0;
+    loop {
+        let mut total = 0;
+        for c in clients {
+            total += c.peers().await.map(|p| p.len()).unwrap_or(0);
+        }
+        stable = if total == last { stable + 1 } else { 0 };
+        last = total;
+        if stable >= 3 || Instant::now() > deadline {
+            return total as f64 / clients.len() as f64;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A signed announcement of a small made-up track, different for every `title`.
+fn announcement(title: &str) -> busker_core::model::Manifest {
+    let bytes = title.as_bytes().repeat(1000);
+    let (chunk_size, chunks) = busker_core::model::split_chunks(&bytes).unwrap();
+    ManifestDraft {
+        info: TrackInfo {
+            title: title.into(),
+            ..TrackInfo::default()
+        },
+        file_size: bytes.len() as u64,
+        chunk_size,
+        chunks,
+        published_at: 0,
+    }
+    .sign(&ArtistKeypair::generate())
+}
+
+/// Announces `manifest` from `clients[0]` and prints when 99 % of the others had it.
+async fn reach(
+    label: &str,
+    clients: &[net::Client],
+    arrivals: &mut tokio::sync::mpsc::Receiver<(TrackId, Instant)>,
+    manifest: &busker_core::model::Manifest,
+) {
+    let others = clients.len() - 1;
+    // 99 % of the others, rounded up.
+    let need = (others * 99).div_ceil(100);
+    let start = Instant::now();
+    clients[0].announce(manifest).await.unwrap();
+    let mut times = Vec::new();
+    while times.len() < need {
+        match tokio::time::timeout(Duration::from_secs(30), arrivals.recv()).await {
+            Ok(Some((id, at))) if id == manifest.id() => {
+                times.push(at.saturating_duration_since(start).as_secs_f64() * 1000.0);
+            }
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    let got = times.len();
+    let last = times.last().copied().unwrap_or(f64::NAN);
+    let half = times.get(got / 2).copied().unwrap_or(f64::NAN);
+    println!(
+        "gossip reach, {} peers, {label}: announcement reached {got}/{others} (99 % = {need}) in {last:.0} ms, half of them in {half:.0} ms [one run]",
+        clients.len(),
+    );
 }
 
 pub async fn gossip_reach() {
     const PEERS: usize = 50;
     let mut clients = Vec::new();
-    let mut events = Vec::new();
     let mut addrs = Vec::new();
+    let (tx, mut arrivals) = tokio::sync::mpsc::channel(4 * PEERS);
     for i in 0..PEERS {
-        let (client, ev) = net::spawn(
+        let (client, mut events) = net::spawn(
             net::Keypair::generate_ed25519(),
             NetworkConfig::loopback(),
             Arc::new(test_utils::EmptySource),
@@ -168,57 +267,36 @@ pub async fn gossip_reach() {
             let j = (i * 7 + k * 13) % i;
             client.dial(addrs[j].clone()).await.unwrap();
         }
-        clients.push(client);
-        events.push(ev);
-    }
-    // Let the meshes form.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let bytes = vec![1u8; 100_000];
-    let (chunk_size, chunks) = busker_core::model::split_chunks(&bytes).unwrap();
-    let manifest = ManifestDraft {
-        info: TrackInfo {
-            title: "Reach".into(),
-            ..TrackInfo::default()
-        },
-        file_size: bytes.len() as u64,
-        chunk_size,
-        chunks,
-        published_at: 0,
-    }
-    .sign(&ArtistKeypair::generate());
-    let start = Instant::now();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(PEERS);
-    for mut ev in events.drain(1..) {
-        let tx = tx.clone();
-        let id = manifest.id();
-        tokio::spawn(async move {
-            while let Some(e) = ev.recv().await {
-                if let NetEvent::Announcement { manifest, .. } = e
-                    && manifest.id() == id
-                {
-                    let _ = tx.send(start.elapsed()).await;
-                    break;
+        if i > 0 {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(e) = events.recv().await {
+                    if let NetEvent::Announcement { manifest, .. } = e {
+                        let _ = tx.send((manifest.id(), Instant::now())).await;
+                    }
                 }
-            }
-        });
-    }
-    clients[0].announce(&manifest).await.unwrap();
-    // 99 % of the 49 other peers, rounded up.
-    let need = ((PEERS - 1) * 99).div_ceil(100);
-    let mut arrivals = Vec::new();
-    while arrivals.len() < need {
-        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
-            Ok(Some(t)) => arrivals.push(t.as_secs_f64() * 1000.0),
-            _ => break,
+            });
         }
+        clients.push(client);
     }
-    let got = arrivals.len();
-    let last = arrivals.last().copied().unwrap_or(f64::NAN);
-    let half = arrivals.get(got / 2).copied().unwrap_or(f64::NAN);
-    println!(
-        "gossip reach, {PEERS} peers (each dialled 3 others): announcement reached {got}/{} (99 % = {need}) in {last:.0} ms, half of them in {half:.0} ms [one run]",
-        PEERS - 1,
+    // A forming network: 3 s after the last peer joined, Kademlia's bootstrap queries are still
+    // dialling and every new connection reshapes the gossip meshes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    reach(
+        "3 s after the last joined",
+        &clients,
+        &mut arrivals,
+        &announcement("Forming"),
+    )
+    .await;
+    // A settled network: no connection added or dropped for 1.5 s.
+    let settling = Instant::now();
+    let degree = settle(&clients).await;
+    let label = format!(
+        "settled ({:.0} s later, mean degree {degree:.1})",
+        settling.elapsed().as_secs_f64()
     );
+    reach(&label, &clients, &mut arrivals, &announcement("Settled")).await;
     for c in clients {
         c.shutdown().await;
     }

@@ -84,7 +84,9 @@ where
 }
 
 /// A node on a fresh temporary data dir (no demo tracks), listening on loopback. Keep the
-/// `TempDir` alive as long as the node.
+/// `TempDir` alive as long as the node, and where the process goes on afterwards, drop the
+/// node before it (the tuple drops the `TempDir` first): sled can hang for good in the flush
+/// it runs on drop when its directory is gone.
 pub async fn start_node(options: crate::NodeOptions) -> (tempfile::TempDir, crate::Node) {
     let (dir, library) = temp_library();
     let node = crate::Node::start(std::sync::Arc::new(library), options)

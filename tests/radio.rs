@@ -244,6 +244,28 @@ async fn segments_lost_on_the_way_are_repaired_from_neighbours() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listener_ends_when_the_broadcast_stops() {
+    let b = Peer::start().await;
+    // An 8 s broadcast, a listener that asks for 20 s: the rest of its time is missing
+    // segments, skipped as late, and it still ends with a report.
+    let (track, samples) = publish_track(&b, 8, 6).await;
+    let peers = listeners(&b, 2).await;
+    let channel = broadcast(&b, track).await;
+    wait_to_hear(&peers[1], channel).await;
+    let (report, recorded) = tune(&peers[1], channel, 20.0, None).await.unwrap();
+    assert!(report.segments >= 1, "played nothing: {report:?}");
+    assert!(report.late >= 1, "no segment counted late: {report:?}");
+    assert!(report.continuity() < 1.0, "{report:?}");
+    // What it played is the broadcast, in order.
+    let start = report.first.expect("a first segment").frame as usize;
+    assert_eq!(recorded.len() as u64, report.frames);
+    assert_eq!(&samples[start..start + recorded.len()], &recorded[..]);
+    for p in peers.iter().chain([&b]) {
+        p.node.shutdown().await;
+    }
+}
+
 struct Nothing;
 
 impl ContentSource for Nothing {
@@ -350,5 +372,6 @@ async fn forged_segments_from_an_injector_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore]
 async fn radio_figures() {
+    crate::util::init_logs();
     crate::bench_radio::radio_fifty_listeners().await;
 }

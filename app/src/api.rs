@@ -26,7 +26,7 @@
 //! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned"}, ..]` |
 //! | `POST /v1/radio/tune` | `{"channel_id", "out", "seconds"}` | `{"channel_id", "startup_ms", "continuity", "lag_ms", "segments", "late"}` |
 //!
-//! `radio/tune` answers when the listener stops (after `seconds` of audio); when the client
+//! `radio/tune` answers when the listener stops (after `seconds` of the broadcast); when the client
 //! closes the connection first, the listener stops.
 
 use std::net::SocketAddr;

@@ -166,7 +166,7 @@ pub enum RadioCommand {
         /// depth) instead of playing them.
         #[arg(long, value_name = "FILE.wav")]
         out: Option<PathBuf>,
-        /// Stop after this many seconds of audio and report.
+        /// Stop after this many seconds of the broadcast (played, or skipped as late) and report.
         #[arg(long, value_name = "S", value_parser = parse_seconds)]
         seconds: Option<f64>,
     },

@@ -1,5 +1,8 @@
 //! Radio figures for BENCHMARKS.md: one broadcaster and 50 listeners, all in this process on
 //! 127.0.0.1, each listener tuned for `BUSKER_RADIO_SECONDS` (default 10) seconds of audio.
+//! All 50 tune in at once (a flash crowd) as soon as they have heard the channel announced,
+//! about a second into the broadcast; with `BUSKER_RADIO_WARMUP=N` they wait until the
+//! broadcast has sent N more segments (a flash crowd onto a channel already on air).
 //!
 //! Prints one JSON line per listener with the `busker radio tune --json` fields, then a summary
 //! line: startup_ms (median, max), continuity (min, mean), lag_ms (median, max).
@@ -80,6 +83,27 @@ pub async fn radio_fifty_listeners() {
         )
         .await;
     }
+    let warmup: u64 = std::env::var("BUSKER_RADIO_WARMUP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if warmup > 0 {
+        let newest = || {
+            broadcaster
+                .radio_channels()
+                .into_iter()
+                .find(|c| c.id == channel)
+                .and_then(|c| c.last_seq)
+        };
+        let first = wait_for(Duration::from_secs(60), "the first segment", || async {
+            newest()
+        })
+        .await;
+        wait_for(Duration::from_secs(60), "the warm-up segments", || async {
+            newest().filter(|s| *s >= first + warmup)
+        })
+        .await;
+    }
     let runs: Vec<_> = peers
         .iter()
         .map(|(_, node)| {
@@ -93,15 +117,27 @@ pub async fn radio_fifty_listeners() {
                     )
                     .await
                     .unwrap();
-                tuning.finish().await.unwrap()
+                tuning.finish().await
             })
         })
         .collect();
     let mut startup = Vec::new();
     let mut continuity = Vec::new();
     let mut lag = Vec::new();
+    let mut failed = 0;
     for run in runs {
-        let r = run.await.unwrap();
+        let r = match run.await.unwrap() {
+            Ok(r) => r,
+            Err(e) => {
+                // Counted as the worst figures: no start, nothing played.
+                println!("{{\"error\":\"{e}\"}}");
+                failed += 1;
+                startup.push(f64::INFINITY);
+                continuity.push(0.0);
+                lag.push(f64::INFINITY);
+                continue;
+            }
+        };
         println!(
             "{{\"channel_id\":\"{}\",\"startup_ms\":{:.0},\"continuity\":{:.4},\"lag_ms\":{:.0},\"segments\":{},\"late\":{},\"repaired\":{}}}",
             channel,
@@ -118,7 +154,7 @@ pub async fn radio_fifty_listeners() {
     }
     let mean_continuity = continuity.iter().sum::<f64>() / continuity.len() as f64;
     println!(
-        "radio, {LISTENERS} listeners, {seconds} s each: startup_ms median {:.0} max {:.0}; continuity min {:.4} mean {:.4}; lag_ms median {:.0} max {:.0}",
+        "radio, {LISTENERS} listeners, {seconds} s each, warm-up {warmup} segments, {failed} failed: startup_ms median {:.0} max {:.0}; continuity min {:.4} mean {:.4}; lag_ms median {:.0} max {:.0}",
         median(startup.clone()),
         startup.iter().copied().fold(0.0, f64::max),
         continuity.iter().copied().fold(1.0, f64::min),

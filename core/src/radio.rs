@@ -45,8 +45,8 @@ pub use listener::{
     DropPattern, FirstSegment, REPAIR_RETRY, RadioEvent, TuneOptions, TuneReport, Tuning,
 };
 pub use segment::{
-    MAX_AUDIO_BYTES, MAX_SEGMENT_BYTES, RADIO_VERSION, RadioMessage, Segment, SegmentDraft,
-    encode_heartbeat,
+    CheckedMessage, MAX_AUDIO_BYTES, MAX_SEGMENT_BYTES, RADIO_VERSION, RadioMessage, Segment,
+    SegmentDraft, encode_heartbeat,
 };
 
 pub(crate) use broadcaster::{NextTrack, broadcast};
@@ -80,9 +80,9 @@ pub fn validator(descriptor: ChannelDescriptor) -> TopicValidator {
     let newest = Arc::new(AtomicU64::new(0));
     Arc::new(move |data: &[u8], source: Option<&PeerId>| {
         let now = unix_ms();
-        match RadioMessage::decode(data, &descriptor) {
+        match RadioMessage::check(data, &descriptor) {
             Err(_) => Validation::Reject,
-            Ok(RadioMessage::Heartbeat { sent_ms }) => {
+            Ok(CheckedMessage::Heartbeat { sent_ms }) => {
                 if source.is_none() {
                     Validation::Reject
                 } else if sent_ms.abs_diff(now) > CLOCK_WINDOW_MS {
@@ -91,9 +91,8 @@ pub fn validator(descriptor: ChannelDescriptor) -> TopicValidator {
                     Validation::Accept
                 }
             }
-            Ok(RadioMessage::Segment(segment)) => {
-                let seq = segment.seq();
-                if segment.broadcast_ms().abs_diff(now) > CLOCK_WINDOW_MS
+            Ok(CheckedMessage::Segment { seq, broadcast_ms }) => {
+                if broadcast_ms.abs_diff(now) > CLOCK_WINDOW_MS
                     || seq + REPLAY_WINDOW < newest.load(Ordering::Relaxed)
                 {
                     Validation::Ignore

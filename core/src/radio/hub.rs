@@ -235,6 +235,14 @@ impl RadioHub {
             .is_some_and(|s| s.keep(segment))
     }
 
+    /// The segments this node holds of a channel, oldest first (for a listener of its own).
+    pub(crate) fn ring(&self, id: &ChannelId) -> Vec<Segment> {
+        lock(&self.sessions)
+            .get(id)
+            .map(|s| s.ring.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Recent segments for the network: the one numbered `seq`, or the most recent ones. A
     /// broadcaster gives the most recent ones (a tune-in) at a bounded rate, and none beyond it.
     pub(crate) fn segments(&self, id: &ChannelId, seq: Option<u64>) -> Vec<Vec<u8>> {

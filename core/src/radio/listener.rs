@@ -8,7 +8,7 @@
 //! neighbour on the topic (another neighbour every [`REPAIR_RETRY`], the broadcaster at the third
 //! try) until its play time; a segment still missing then is counted late and skipped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,8 +26,16 @@ use crate::net::{Client, Request, Response};
 
 /// How often a repair request for a still-missing segment is retried (with another peer).
 pub const REPAIR_RETRY: Duration = Duration::from_millis(250);
-/// How often a listener that has not started yet asks its neighbours for their latest segments.
+/// How often a listener that has not started yet asks its neighbours for their latest segments
+/// (a neighbour is asked again only once its previous answer is in).
 const RECENT_RETRY: Duration = Duration::from_millis(300);
+/// Neighbours asked for their latest segments at once while the listener has not started.
+const RECENT_FANOUT: usize = 3;
+/// How long a listener that holds only segments too old for its jitter buffer waits for newer
+/// ones before it starts with the newest it holds anyway (and plays that much later).
+const ADAPT_AFTER: Duration = Duration::from_millis(1000);
+/// A listener never starts with a segment older than this (it waits for newer ones).
+const MAX_LATE: Duration = Duration::from_secs(10);
 /// Tune-in requests a listener sends the broadcaster at most (its neighbours are asked until
 /// playback starts): the broadcaster holds the live point when no neighbour does yet.
 const BROADCASTER_ASKS: u32 = 2;
@@ -64,7 +72,8 @@ pub struct TuneOptions {
     pub latency: Duration,
     /// How long after its expected arrival a missing segment is asked from a neighbour.
     pub repair_after: Duration,
-    /// Stop after this much audio has played (`None`: until [`Tuning::stop`]).
+    /// Stop after this much of the broadcast, played or skipped as late (`None`: until
+    /// [`Tuning::stop`]): a listener ends even when the segments stop coming.
     pub seconds: Option<f64>,
     /// Give up when no segment arrives within this time of tuning in.
     pub start_timeout: Duration,
@@ -275,6 +284,76 @@ fn spawn_writer(
     (tx, handle)
 }
 
+/// Where a listener starts (see [`choose_start`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// At once, inside segment `seq`, leaving out its first `trim` frames: the live point
+    /// (broadcast time `point`) falls in it.
+    Inside { seq: u64, point: u64, trim: u64 },
+    /// Segment `seq` (broadcast time `bt`) starts in `wait`, when its play time comes.
+    Due { seq: u64, wait: Duration, bt: u64 },
+    /// Every held segment is too old: the newest, `seq` (broadcast time `bt`), starts at once,
+    /// and the jitter buffer grows to `latency`.
+    Late {
+        seq: u64,
+        bt: u64,
+        latency: Duration,
+    },
+    /// Not yet: wait for newer segments, keeping those from `keep_from` on.
+    Wait { keep_from: Option<u64> },
+}
+
+/// Picks where to start from the held segments, at `now_ms` with the jitter buffer `latency`,
+/// `waited` after tuning in. The live point is the broadcast time playing now (now minus the
+/// latency): a held segment that contains it (one the neighbours sent at tune-in) starts playing
+/// at once, from that point on. Otherwise the oldest segment whose play time has not passed yet
+/// starts when it is due. When every held segment is too old for that and the listener has
+/// waited [`ADAPT_AFTER`], the newest one starts at once and the buffer grows to its age: a slow
+/// network plays late rather than not at all.
+fn choose_start(
+    held: &BTreeMap<u64, Segment>,
+    now_ms: u64,
+    latency: Duration,
+    waited: Duration,
+) -> Start {
+    let latency_ms = latency.as_millis() as u64;
+    let point = now_ms.saturating_sub(latency_ms);
+    let inside = held.iter().find(|(_, s)| {
+        s.broadcast_ms() <= point && (point as f64) < s.broadcast_ms() as f64 + s.duration_ms()
+    });
+    if let Some((&seq, s)) = inside {
+        let rate = u64::from(s.fields().spec.sample_rate);
+        let trim = ((point - s.broadcast_ms()) * rate / 1000).min(s.frames());
+        return Start::Inside { seq, point, trim };
+    }
+    if let Some((&seq, s)) = held
+        .iter()
+        .find(|(_, s)| s.broadcast_ms() + latency_ms >= now_ms)
+    {
+        let bt = s.broadcast_ms();
+        let wait = Duration::from_millis(bt + latency_ms - now_ms).min(latency);
+        return Start::Due { seq, wait, bt };
+    }
+    let Some((&seq, newest)) = held.iter().next_back() else {
+        return Start::Wait { keep_from: None };
+    };
+    let bt = newest.broadcast_ms();
+    let age = Duration::from_millis(now_ms.saturating_sub(bt));
+    if age > MAX_LATE {
+        return Start::Wait { keep_from: None };
+    }
+    if waited < ADAPT_AFTER {
+        return Start::Wait {
+            keep_from: Some(seq),
+        };
+    }
+    Start::Late {
+        seq,
+        bt,
+        latency: age.max(latency),
+    }
+}
+
 struct Listener {
     client: Client,
     hub: Arc<RadioHub>,
@@ -286,8 +365,13 @@ struct Listener {
     next: Option<u64>,
     /// Where the schedule is anchored: the first segment's play time and broadcast time.
     anchor: Option<(tokio::time::Instant, u64)>,
+    /// The delay from broadcast to playback actually kept: [`TuneOptions::latency`], or more
+    /// when the listener had to start with an older segment (see [`ADAPT_AFTER`]).
+    latency: Duration,
     /// Expected play time of `next` when it is not here (from the previous segment's end).
     expected: tokio::time::Instant,
+    /// The whole length of the last segment played (untrimmed): what a missing segment is
+    /// taken to last.
     last_duration: Duration,
     requested: BTreeMap<u64, (tokio::time::Instant, usize)>,
     repairs_in_flight: usize,
@@ -295,6 +379,7 @@ struct Listener {
     peers_at: Option<tokio::time::Instant>,
     lags: Vec<f64>,
     report: TuneReport,
+    /// Broadcast time since the start, played or skipped (see [`TuneOptions::seconds`]).
     played: Duration,
     track: Option<TrackId>,
     /// Frames of the first segment to leave out: playback starts inside it, at the live point.
@@ -303,6 +388,10 @@ struct Listener {
     broadcaster: Option<PeerId>,
     /// Tune-in requests sent to the broadcaster so far (at most [`BROADCASTER_ASKS`]).
     broadcaster_asks: u32,
+    /// Peers with a tune-in request in flight (not asked again until they answer).
+    asking: HashSet<PeerId>,
+    /// Rounds of tune-in requests so far.
+    recent_rounds: usize,
 }
 
 impl Listener {
@@ -323,38 +412,42 @@ impl Listener {
         self.buffer.entry(seq).or_insert(segment);
     }
 
-    /// Picks where to start. The live point is the broadcast time playing now (now minus the
-    /// latency): a held segment that contains it (one the neighbours sent at tune-in) starts
-    /// playing at once, from that point on. Otherwise the oldest segment whose play time has not
-    /// passed yet starts when it is due.
-    fn try_start(&mut self) {
-        let now_ms = unix_ms();
-        let latency = self.options.latency.as_millis() as u64;
-        let point = now_ms.saturating_sub(latency);
-        let inside = self.buffer.iter().find(|(_, s)| {
-            s.broadcast_ms() <= point && (point as f64) < s.broadcast_ms() as f64 + s.duration_ms()
-        });
-        if let Some((&seq, s)) = inside {
-            let rate = u64::from(s.fields().spec.sample_rate);
-            self.trim = ((point - s.broadcast_ms()) * rate / 1000).min(s.frames());
-            self.anchor = Some((tokio::time::Instant::now(), point));
-            self.next = Some(seq);
-            self.expected = tokio::time::Instant::now();
-            self.buffer = self.buffer.split_off(&seq);
-            return;
+    /// Starts playback if the held segments allow it (see [`choose_start`]).
+    fn try_start(&mut self, waited: Duration) {
+        let now = tokio::time::Instant::now();
+        match choose_start(&self.buffer, unix_ms(), self.options.latency, waited) {
+            Start::Inside { seq, point, trim } => {
+                tracing::debug!(
+                    seq,
+                    held = self.buffer.len(),
+                    "starting inside a held segment"
+                );
+                self.trim = trim;
+                self.start_at(seq, now, point);
+            }
+            Start::Due { seq, wait, bt } => {
+                tracing::debug!(seq, wait_ms = wait.as_millis() as u64, "starting when due");
+                self.start_at(seq, now + wait, bt);
+            }
+            Start::Late { seq, bt, latency } => {
+                tracing::debug!(
+                    seq,
+                    latency_ms = latency.as_millis() as u64,
+                    "every held segment is too old: starting late"
+                );
+                self.latency = latency;
+                self.start_at(seq, now, bt);
+            }
+            Start::Wait { keep_from } => {
+                if let Some(seq) = keep_from {
+                    self.buffer = self.buffer.split_off(&seq);
+                }
+            }
         }
-        let found = self
-            .buffer
-            .iter()
-            .find(|(_, s)| s.broadcast_ms() + latency >= now_ms)
-            .map(|(&seq, s)| (seq, s.broadcast_ms()));
-        let Some((seq, bt)) = found else {
-            // Everything held is too old to play in step: wait for newer segments.
-            self.buffer.clear();
-            return;
-        };
-        let wait = (bt + latency - now_ms).min(latency);
-        let at = tokio::time::Instant::now() + Duration::from_millis(wait);
+    }
+
+    /// Starts the schedule: segment `seq`, whose broadcast time is `bt`, plays at `at`.
+    fn start_at(&mut self, seq: u64, at: tokio::time::Instant, bt: u64) {
         self.anchor = Some((at, bt));
         self.next = Some(seq);
         self.expected = at;
@@ -416,12 +509,16 @@ impl Listener {
                     })?;
                 self.report.segments += 1;
                 self.played += duration;
-                self.last_duration = duration;
+                // A trimmed first segment must not shorten the missing ones after it: they
+                // would be skipped faster than the broadcast runs, and playback would run ahead.
+                self.last_duration = Duration::from_secs_f64(segment.duration_ms() / 1000.0);
                 self.expected = due + duration;
             }
             None => {
                 self.report.late += 1;
+                tracing::debug!(seq, "segment missing at its play time: skipped");
                 self.emit(RadioEvent::Gap { seq });
+                self.played += self.last_duration;
                 self.expected = due + self.last_duration;
             }
         }
@@ -475,7 +572,7 @@ impl Listener {
             if self.buffer.contains_key(&seq) {
                 continue;
             }
-            let arrival = due.checked_sub(self.options.latency).unwrap_or(now);
+            let arrival = due.checked_sub(self.latency).unwrap_or(now);
             // A later segment is here already: this one was lost, ask now.
             let ask_at = if seq < newest {
                 now
@@ -528,6 +625,51 @@ impl Listener {
         wake
     }
 
+    /// Asks a few neighbours on the channel (and the broadcaster, at most [`BROADCASTER_ASKS`]
+    /// times) for their latest segments; a peer whose answer is still out is not asked again.
+    async fn ask_recent(&mut self, answers: &mpsc::Sender<(PeerId, Vec<Vec<u8>>)>) {
+        self.peers_at = None;
+        self.refresh_peers().await;
+        // Other neighbours each round: the ones asked last time may have had nothing yet.
+        let skip = self.recent_rounds * RECENT_FANOUT % self.peers.len().max(1);
+        self.recent_rounds += 1;
+        let mut ask: Vec<PeerId> = self
+            .peers
+            .iter()
+            .cycle()
+            .skip(skip)
+            .take(self.peers.len())
+            .filter(|p| !self.asking.contains(p) && Some(**p) != self.broadcaster)
+            .take(RECENT_FANOUT)
+            .copied()
+            .collect();
+        if let Some(b) = self.broadcaster
+            && self.broadcaster_asks < BROADCASTER_ASKS
+            && !self.asking.contains(&b)
+        {
+            self.broadcaster_asks += 1;
+            ask.push(b);
+        }
+        let channel = self.descriptor.id();
+        for peer in ask {
+            self.asking.insert(peer);
+            let client = self.client.clone();
+            let tx = answers.clone();
+            tokio::spawn(async move {
+                let list = match tokio::time::timeout(
+                    Duration::from_secs(3),
+                    client.request(peer, Request::RadioRecent { channel }),
+                )
+                .await
+                {
+                    Ok(Ok(Response::RadioSegments(list))) => list,
+                    _ => Vec::new(),
+                };
+                let _ = tx.send((peer, list)).await;
+            });
+        }
+    }
+
     fn accept_answer(&mut self, list: Vec<Vec<u8>>, repaired: bool) {
         for bytes in list {
             // Everything from a neighbour is verified like gossip: signature, channel.
@@ -576,6 +718,7 @@ pub(crate) fn tune(
     let channel = descriptor.id();
     let (events_tx, events) = mpsc::channel(256);
     let (stop, stop_rx) = watch::channel(false);
+    let latency = options.latency;
     let listener = Listener {
         client,
         hub: hub.clone(),
@@ -585,6 +728,7 @@ pub(crate) fn tune(
         buffer: BTreeMap::new(),
         next: None,
         anchor: None,
+        latency,
         expected: tokio::time::Instant::now(),
         last_duration: Duration::from_millis(1000),
         requested: BTreeMap::new(),
@@ -609,6 +753,8 @@ pub(crate) fn tune(
         trim: 0,
         broadcaster,
         broadcaster_asks: 0,
+        asking: HashSet::new(),
+        recent_rounds: 0,
     };
     let task = tokio::spawn(async move {
         let result = run(listener, sink, segments, stop_rx).await;
@@ -634,12 +780,18 @@ async fn run(
     let channel = l.descriptor.id();
     let (writer, writer_thread) = spawn_writer(sink);
     let (repairs_tx, mut repairs) = mpsc::channel::<(u64, Vec<Vec<u8>>)>(64);
-    let (recent_tx, mut recent) = mpsc::channel::<Vec<Vec<u8>>>(8);
+    let (recent_tx, mut recent) = mpsc::channel::<(PeerId, Vec<Vec<u8>>)>(16);
 
-    // Tune-in: ask a few neighbours on the channel for their latest segments, so that playback
-    // can start at the live point without waiting for the next segment's gossip. Asked again
-    // until playback starts: neighbours that tuned in at the same moment have nothing at first.
-    let mut ask_recent_at = tokio::time::Instant::now();
+    // Tune-in: what this node holds already (it broadcasts the channel or is tuned to it),
+    // then the latest segments of a few neighbours on the channel and of the broadcaster, so
+    // that playback can start at the live point without waiting for the next segment's gossip.
+    // Asked again until playback starts: neighbours that tuned in at the same moment have
+    // nothing at first.
+    for segment in l.hub.ring(&channel) {
+        l.insert(segment);
+    }
+    l.ask_recent(&recent_tx).await;
+    let mut ask_recent_at = tokio::time::Instant::now() + RECENT_RETRY;
 
     // The first heartbeat after a second, when the topic mesh has formed.
     let mut heartbeat = tokio::time::interval_at(
@@ -653,6 +805,13 @@ async fn run(
     let result: Result<()> = loop {
         tokio::select! {
             Some(segment) = segments.recv() => {
+                if l.next.is_none() {
+                    tracing::debug!(
+                        seq = segment.seq(),
+                        delay_ms = unix_ms().saturating_sub(segment.broadcast_ms()),
+                        "gossip segment before the start"
+                    );
+                }
                 let drop_it = l.options.drop_gossip.is_some_and(|p| p.drops(deliveries));
                 deliveries += 1;
                 if drop_it {
@@ -665,7 +824,11 @@ async fn run(
                 l.repairs_in_flight = l.repairs_in_flight.saturating_sub(1);
                 l.accept_answer(list, true);
             }
-            Some(list) = recent.recv() => l.accept_answer(list, false),
+            Some((peer, list)) = recent.recv() => {
+                tracing::debug!(%peer, segments = list.len(), "tune-in answer");
+                l.asking.remove(&peer);
+                l.accept_answer(list, false);
+            }
             _ = heartbeat.tick() => {
                 let _ = l
                     .client
@@ -686,33 +849,10 @@ async fn run(
         }
         if l.next.is_none() && tokio::time::Instant::now() >= ask_recent_at {
             ask_recent_at = tokio::time::Instant::now() + RECENT_RETRY;
-            l.peers_at = None;
-            l.refresh_peers().await;
-            let mut ask: Vec<PeerId> = l.peers.iter().take(3).copied().collect();
-            if let Some(b) = l.broadcaster
-                && l.broadcaster_asks < BROADCASTER_ASKS
-                && !ask.contains(&b)
-            {
-                l.broadcaster_asks += 1;
-                ask.push(b);
-            }
-            for peer in ask {
-                let client = l.client.clone();
-                let tx = recent_tx.clone();
-                tokio::spawn(async move {
-                    if let Ok(Ok(Response::RadioSegments(list))) = tokio::time::timeout(
-                        Duration::from_secs(3),
-                        client.request(peer, Request::RadioRecent { channel }),
-                    )
-                    .await
-                    {
-                        let _ = tx.send(list).await;
-                    }
-                });
-            }
+            l.ask_recent(&recent_tx).await;
         }
         if l.next.is_none() {
-            l.try_start();
+            l.try_start(started.elapsed());
             if l.next.is_none() {
                 if tokio::time::Instant::now() >= deadline {
                     break Err(Error::Network(format!(
@@ -766,4 +906,100 @@ async fn run(
         l.report.lag_ms = Some(l.lags[l.lags.len() / 2]);
     }
     Ok(l.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::SampleFormat;
+    use crate::model::ArtistKeypair;
+    use crate::radio::segment::SegmentDraft;
+
+    const NOW: u64 = 1_700_000_100_000;
+    const LATENCY: Duration = Duration::from_millis(1500);
+
+    /// Held one-second segments (8 kHz mono), numbered from 1, broadcast at these times.
+    fn held(broadcast_ms: &[u64]) -> BTreeMap<u64, Segment> {
+        let owner = ArtistKeypair::from_seed([5; 32]);
+        let descriptor = ChannelDescriptor::sign(&owner, "Start FM", "", 1);
+        broadcast_ms
+            .iter()
+            .enumerate()
+            .map(|(i, &bt)| {
+                let seq = i as u64 + 1;
+                let segment = SegmentDraft {
+                    channel: descriptor.id(),
+                    seq,
+                    broadcast_ms: bt,
+                    track: TrackId([1; 32]),
+                    title: "Song".into(),
+                    artist: "Band".into(),
+                    frame: 8000 * i as u64,
+                    spec: PcmSpec {
+                        sample_rate: 8000,
+                        channels: 1,
+                        format: SampleFormat::Int(16),
+                    },
+                    pcm: Pcm::I16(vec![0; 8000]),
+                }
+                .sign(&owner);
+                (seq, segment)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_segment_holding_the_live_point_starts_at_once_inside_it() {
+        // The live point is NOW - 1500: 700 ms into segment 2.
+        let segments = held(&[NOW - 3200, NOW - 2200, NOW - 1200]);
+        assert_eq!(
+            choose_start(&segments, NOW, LATENCY, Duration::ZERO),
+            Start::Inside {
+                seq: 2,
+                point: NOW - 1500,
+                trim: 5600,
+            }
+        );
+    }
+
+    #[test]
+    fn a_newer_segment_starts_when_its_play_time_comes() {
+        let segments = held(&[NOW - 400]);
+        assert_eq!(
+            choose_start(&segments, NOW, LATENCY, Duration::ZERO),
+            Start::Due {
+                seq: 1,
+                wait: Duration::from_millis(1100),
+                bt: NOW - 400,
+            }
+        );
+    }
+
+    #[test]
+    fn segments_too_old_for_the_buffer_start_late_after_a_wait() {
+        let segments = held(&[NOW - 4000, NOW - 3000]);
+        assert_eq!(
+            choose_start(&segments, NOW, LATENCY, Duration::from_millis(200)),
+            Start::Wait { keep_from: Some(2) },
+            "newer segments may come"
+        );
+        assert_eq!(
+            choose_start(&segments, NOW, LATENCY, ADAPT_AFTER),
+            Start::Late {
+                seq: 2,
+                bt: NOW - 3000,
+                latency: Duration::from_millis(3000),
+            }
+        );
+        let stale = held(&[NOW - 20_000]);
+        assert_eq!(
+            choose_start(&stale, NOW, LATENCY, ADAPT_AFTER),
+            Start::Wait { keep_from: None },
+            "never with a segment older than {MAX_LATE:?}"
+        );
+        assert_eq!(
+            choose_start(&BTreeMap::new(), NOW, LATENCY, ADAPT_AFTER),
+            Start::Wait { keep_from: None }
+        );
+    }
 }

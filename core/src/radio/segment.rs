@@ -205,10 +205,51 @@ fn read_spec(r: &mut Reader<'_>) -> Result<PcmSpec, DecodeError> {
     })
 }
 
+/// A message on a channel topic checked like [`RadioMessage::decode`] does (size, version,
+/// channel, limits, the owner's signature), without converting the audio: what a gossip
+/// validator needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckedMessage {
+    /// A valid segment.
+    Segment {
+        /// Its sequence number.
+        seq: u64,
+        /// Its broadcast time, Unix milliseconds.
+        broadcast_ms: u64,
+    },
+    /// A listener heartbeat.
+    Heartbeat {
+        /// When it was sent, Unix milliseconds.
+        sent_ms: u64,
+    },
+}
+
 impl RadioMessage {
     /// Decodes a message on `channel`'s topic: size, version, channel, limits, and for a
     /// segment the owner's signature. Anything else is an error, never a panic.
     pub fn decode(bytes: &[u8], channel: &ChannelDescriptor) -> Result<Self, DecodeError> {
+        Self::parse(bytes, channel, true)
+    }
+
+    /// Checks a message on `channel`'s topic exactly as [`RadioMessage::decode`] does, but
+    /// leaves the audio as bytes (cheaper: every peer checks every segment it relays).
+    pub fn check(bytes: &[u8], channel: &ChannelDescriptor) -> Result<CheckedMessage, DecodeError> {
+        Ok(match Self::parse(bytes, channel, false)? {
+            Self::Segment(segment) => CheckedMessage::Segment {
+                seq: segment.seq(),
+                broadcast_ms: segment.broadcast_ms(),
+            },
+            Self::Heartbeat { sent_ms } => CheckedMessage::Heartbeat { sent_ms },
+        })
+    }
+
+    /// Decodes and verifies; the samples are converted only with `convert` (without it, the
+    /// segment carries no samples and must not leave [`RadioMessage::check`]).
+    fn parse(
+        bytes: &[u8],
+        channel: &ChannelDescriptor,
+        convert: bool,
+    ) -> Result<Self, DecodeError> {
         if bytes.len() > MAX_SEGMENT_BYTES {
             return Err(DecodeError::TooLarge {
                 what: "radio message",
@@ -245,11 +286,11 @@ impl RadioMessage {
                 let frame = r.u64("frame")?;
                 let spec = read_spec(&mut r)?;
                 let frames = r.u32("frames")? as usize;
-                let audio = r.bytes("audio", MAX_AUDIO_BYTES)?;
+                let samples = r.bytes("audio", MAX_AUDIO_BYTES)?;
                 if frames == 0
                     || frames
                         .checked_mul(spec.channels as usize * spec.bytes_per_sample())
-                        .is_none_or(|n| n != audio.len())
+                        .is_none_or(|n| n != samples.len())
                 {
                     return Err(DecodeError::Invalid("audio length"));
                 }
@@ -259,7 +300,11 @@ impl RadioMessage {
                 channel
                     .owner()
                     .verify(SEGMENT_CONTEXT, &bytes[..signed], &sig)?;
-                let pcm = read_pcm(audio, &spec);
+                let pcm = if convert {
+                    read_pcm(samples, &spec)
+                } else {
+                    Pcm::I16(Vec::new())
+                };
                 Ok(Self::Segment(Segment {
                     draft: SegmentDraft {
                         channel: id,
@@ -356,6 +401,17 @@ mod tests {
             RadioMessage::decode(&bad, &d),
             Err(DecodeError::BadSignature)
         );
+        assert_eq!(
+            RadioMessage::check(&bad, &d),
+            Err(DecodeError::BadSignature)
+        );
+        assert_eq!(
+            RadioMessage::check(seg.encoded(), &d),
+            Ok(CheckedMessage::Segment {
+                seq: 42,
+                broadcast_ms: 1_700_000_000_000,
+            })
+        );
         // Signed by another key for this channel.
         let thief = ArtistKeypair::from_seed([1; 32]);
         let forged = draft(&d, spec, Pcm::I16(vec![7; 100])).sign(&thief);
@@ -382,7 +438,11 @@ mod tests {
             let i = pos % bytes.len();
             bytes[i] = byte;
             bytes.truncate(cut % (bytes.len() + 1));
-            let _ = RadioMessage::decode(&bytes, &d);
+            // The validator's check accepts exactly what decode accepts.
+            prop_assert_eq!(
+                RadioMessage::check(&bytes, &d).is_ok(),
+                RadioMessage::decode(&bytes, &d).is_ok()
+            );
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The live taste exchange: in-process peers on 127.0.0.1 swap signed taste profiles over
-//! libp2p and recommend from them.
+//! The live taste exchange: in-process peers on 127.0.0.1 swap signed taste profiles and
+//! digests over libp2p and recommend from them.
 
 use busker_core::ListenKind;
 use busker_core::model::TrackId;
@@ -97,4 +97,79 @@ async fn neighbours_found_through_the_network_drive_recommendations() {
             .any(|r| r.track.id == t2 && r.reason.contains("2 peers"))
     );
     again.node.shutdown().await;
+}
+
+/// A peer that is not on the network: its own store and taste, with its libp2p identity.
+struct Offline {
+    _dir: tempfile::TempDir,
+    taste: busker_core::taste::Taste,
+    peer: busker_core::net::PeerId,
+}
+
+fn offline(seed: u8, played: &[TrackId]) -> Offline {
+    let dir = tempfile::tempdir().unwrap();
+    let store = busker_core::Store::open(&dir.path().join("db")).unwrap();
+    for &id in played {
+        let kind = ListenKind::Play;
+        store.record_listen(&Listen { id, at_ms: 1, kind }).unwrap();
+    }
+    let taste = busker_core::taste::Taste::open(store, [seed; 32]).unwrap();
+    let peer = busker_core::net::keypair_from_seed([seed; 32])
+        .unwrap()
+        .public()
+        .to_peer_id();
+    Offline {
+        _dir: dir,
+        taste,
+        peer,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_digests_travel_over_the_network() {
+    let b = Peer::start().await;
+    let a = Peer::start().await;
+    // B played four tracks and keeps the profiles of six peers who played them too (fed to it
+    // directly): its messages carry the three closest in full and digests of the other three.
+    let tracks: Vec<TrackId> = (0..10u8).map(|i| TrackId([i + 1; 32])).collect();
+    for &t in &tracks[..4] {
+        listen(&b, t, 2);
+    }
+    b.node.library().taste().refresh().unwrap();
+    for s in 0..6u8 {
+        let o = offline(
+            60 + s,
+            &[tracks[0], tracks[1], tracks[2], tracks[4 + usize::from(s)]],
+        );
+        b.node
+            .library()
+            .taste()
+            .receive(&o.peer, &o.taste.message())
+            .unwrap();
+    }
+    assert_eq!(b.node.library().taste().neighbour_count(), 6);
+
+    // A, who played one of them, exchanges with B over libp2p.
+    listen(&a, tracks[0], 2);
+    a.connect_to(&b).await;
+    let b_id = b.node.peer_id();
+    let taste = a.node.library().taste();
+    wait_for(STEP, "A to count digests from B", || {
+        let node = a.node.clone();
+        async move {
+            let _ = node.exchange_taste(b_id).await;
+            (node.library().taste().digests_counted() >= 3).then_some(())
+        }
+    })
+    .await;
+    // B's own profile and its three closest are kept; the other three peers are only counted
+    // in A's streamed statistics, through their owners' signed digests.
+    assert_eq!(taste.neighbour_count(), 4);
+    assert_eq!(taste.digests_counted(), 3);
+    assert_eq!(taste.streamed_peers(), 7);
+    // And B kept A's profile from the same exchanges.
+    assert_eq!(b.node.library().taste().neighbour_count(), 7);
+    for p in [&a, &b] {
+        p.node.shutdown().await;
+    }
 }

@@ -417,6 +417,9 @@ impl Node {
                     if let Some(peer) = self.inner.library.taste().next_partner() {
                         self.spawn_exchange(peer);
                     }
+                    // The round's fit now, off the runtime, rather than in the next request.
+                    let library = self.inner.library.clone();
+                    tokio::task::spawn_blocking(move || library.taste().warm());
                     continue;
                 }
                 _ = resync.tick() => {

@@ -7,14 +7,24 @@
 //! how much each kept profile weighs are the pure rules of
 //! [`busker_recommender::Neighbourhood`], the same code the `busker-eval` gossip simulation runs.
 //!
-//! A taste message carries the sender's own signed profile first, then the signed profiles of its
-//! closest neighbours (forwarded untouched, so their owners' signatures still hold) and a hint of
-//! peer keys. A message is accepted only whole: it must fit [`MAX_TASTE_BYTES`], decode exactly,
-//! and every profile must carry a valid signature of the key it names, the first being the
-//! sender's own. Anything else is rejected with [`Error::Taste`] and nothing of it is kept.
+//! Every owner also signs the [`ProfileDigest`] of its profile (its items as 64-bit fingerprints
+//! with one-byte weights, a quarter of the size), under its own signing context. A taste message
+//! carries the sender's own signed profile first, then the signed profiles of its closest
+//! neighbours, then the signed digests of its other kept neighbours (all forwarded untouched, so
+//! their owners' signatures still hold; which and how many is
+//! [`Neighbourhood::gossip_profiles`] and [`Neighbourhood::gossip_digests`], within
+//! [`busker_recommender::MAX_GOSSIP_BYTES`] counted with this framing), and a hint of peer keys.
+//! Each profile travels with its digest's signature, so whoever keeps it can forward its digest
+//! later. A digest only feeds the receiver's streamed statistics and is never kept itself. A
+//! message is accepted only whole: it must fit [`MAX_TASTE_BYTES`], be of [`MESSAGE_VERSION`],
+//! decode exactly, and every profile and digest must carry a valid signature of the key it
+//! names, the first profile being the sender's own, no peer twice. Anything else is rejected
+//! with [`Error::Taste`] and nothing of it is kept.
 //!
-//! Kept profiles are stored (`profiles` tree) so recommendations work after a restart, and
-//! without a running node. A peer answers at most [`MAX_ANSWERS_PER_WINDOW`] exchanges per
+//! Kept profiles are stored with their digest signatures (`profiles` tree) so recommendations
+//! work after a restart, and without a running node, and the kept neighbours' digests can still
+//! be forwarded. (Profiles stored by a version before digests, without a digest signature, are
+//! dropped at start.) A peer answers at most [`MAX_ANSWERS_PER_WINDOW`] exchanges per
 //! [`ANSWER_WINDOW`]: more are refused, so a flood cannot make it do unbounded work.
 //!
 //! Keys: a peer's [`Key`] is its ed25519 public key (the libp2p identity of every Busker peer),
@@ -25,7 +35,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use busker_recommender::{
-    Feedback, Key, MAX_PROFILE_BYTES, Neighbourhood, NeighbourhoodConfig, Reason, TasteProfile,
+    Feedback, Key, MAX_DIGEST_BYTES, MAX_PROFILE_BYTES, Neighbourhood, NeighbourhoodConfig,
+    ProfileDigest, Reason, SIGNATURE_BYTES, TasteProfile,
 };
 use libp2p::PeerId;
 use rand::SeedableRng;
@@ -39,11 +50,15 @@ use crate::wire::{DecodeError, Reader, Writer};
 
 /// Domain separation for profile signatures.
 const SIGNING_CONTEXT: &[u8] = b"busker taste profile v1\0";
+/// Domain separation for digest signatures.
+const DIGEST_SIGNING_CONTEXT: &[u8] = b"busker taste digest v1\0";
 const MAGIC: &[u8; 3] = b"BTM";
-/// Version byte of a taste message.
-pub const MESSAGE_VERSION: u8 = 1;
+/// Version byte of a taste message (2: with signed digests).
+pub const MESSAGE_VERSION: u8 = 2;
 /// Most profiles in one message.
 pub const MAX_MESSAGE_PROFILES: usize = 64;
+/// Most digests in one message.
+pub const MAX_MESSAGE_DIGESTS: usize = 64;
 /// Most peer keys in one message's hint.
 pub const MAX_HINT: usize = 32;
 /// Most exchanges answered per [`ANSWER_WINDOW`].
@@ -53,47 +68,104 @@ pub const ANSWER_WINDOW: Duration = Duration::from_secs(10);
 /// Share of recommendation slots given to new releases.
 pub const PROMOTION_SHARE: f32 = 0.2;
 
-/// The exchange rules' parameters on the live network: the simulation's defaults, except that
-/// taste messages do not carry profile digests yet (the digest is not signed and stored by this
-/// module), so a message forwards full profiles, closest first, as many as fit.
+/// The exchange rules' parameters on the live network: the simulation's defaults (the closest
+/// profiles in full, digests of the other kept ones), so that the live network runs the rules
+/// `busker-eval` measures.
 fn live_config() -> NeighbourhoodConfig {
-    NeighbourhoodConfig {
-        digests: false,
-        forward_top: usize::MAX,
-        ..NeighbourhoodConfig::default()
-    }
+    NeighbourhoodConfig::default()
 }
 
-/// A taste profile with its owner's signature over its canonical bytes.
+/// A profile digest with its owner's signature over its canonical bytes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SignedProfile {
-    profile: TasteProfile,
+pub struct SignedDigest {
+    digest: ProfileDigest,
     bytes: Vec<u8>,
-    signature: [u8; 64],
+    signature: [u8; SIGNATURE_BYTES],
 }
 
-impl SignedProfile {
-    /// Signs `profile` with `key`; `profile.peer` must be `key`'s public key.
-    pub fn sign(profile: TasteProfile, key: &ArtistKeypair) -> Self {
-        let bytes = profile.encode();
-        let signature = key.sign(SIGNING_CONTEXT, &bytes);
+impl SignedDigest {
+    /// Signs the digest of `profile` with `key`; `profile.peer` must be `key`'s public key.
+    fn sign(profile: &TasteProfile, key: &ArtistKeypair) -> Self {
+        let digest = ProfileDigest::of(profile);
+        let bytes = digest.encode();
+        let signature = key.sign(DIGEST_SIGNING_CONTEXT, &bytes);
         Self {
-            profile,
+            digest,
             bytes,
             signature,
         }
     }
 
-    /// Decodes a profile and checks its signature against the key it names.
-    pub fn verify(bytes: &[u8], signature: [u8; 64]) -> Result<Self> {
+    /// Decodes a digest and checks its signature against the key it names.
+    pub fn verify(bytes: &[u8], signature: [u8; SIGNATURE_BYTES]) -> Result<Self> {
+        let digest = ProfileDigest::decode(bytes).map_err(|e| Error::Taste(e.to_string()))?;
+        ArtistKey(digest.peer.0)
+            .verify(DIGEST_SIGNING_CONTEXT, bytes, &signature)
+            .map_err(|_| Error::Taste("a digest's signature does not match its key".into()))?;
+        Ok(Self {
+            digest,
+            bytes: bytes.to_vec(),
+            signature,
+        })
+    }
+
+    /// The digest.
+    pub fn digest(&self) -> &ProfileDigest {
+        &self.digest
+    }
+}
+
+/// A taste profile with its owner's signatures over its canonical bytes and over the canonical
+/// bytes of its digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedProfile {
+    profile: TasteProfile,
+    bytes: Vec<u8>,
+    signature: [u8; SIGNATURE_BYTES],
+    digest: SignedDigest,
+}
+
+impl SignedProfile {
+    /// Signs `profile` and its digest with `key`; `profile.peer` must be `key`'s public key.
+    pub fn sign(profile: TasteProfile, key: &ArtistKeypair) -> Self {
+        let bytes = profile.encode();
+        let signature = key.sign(SIGNING_CONTEXT, &bytes);
+        let digest = SignedDigest::sign(&profile, key);
+        Self {
+            profile,
+            bytes,
+            signature,
+            digest,
+        }
+    }
+
+    /// Decodes a profile and checks its signature, and the signature of its digest (made from
+    /// the profile), against the key it names.
+    pub fn verify(
+        bytes: &[u8],
+        signature: [u8; SIGNATURE_BYTES],
+        digest_signature: [u8; SIGNATURE_BYTES],
+    ) -> Result<Self> {
         let profile = TasteProfile::decode(bytes).map_err(|e| Error::Taste(e.to_string()))?;
         ArtistKey(profile.peer.0)
             .verify(SIGNING_CONTEXT, bytes, &signature)
             .map_err(|_| Error::Taste("a profile's signature does not match its key".into()))?;
+        let digest = ProfileDigest::of(&profile);
+        let digest_bytes = digest.encode();
+        ArtistKey(profile.peer.0)
+            .verify(DIGEST_SIGNING_CONTEXT, &digest_bytes, &digest_signature)
+            .map_err(|_| {
+                Error::Taste("a profile's digest signature does not match its key".into())
+            })?;
         Ok(Self {
             profile,
             bytes: bytes.to_vec(),
             signature,
+            digest: SignedDigest {
+                digest,
+                bytes: digest_bytes,
+                signature: digest_signature,
+            },
         })
     }
 
@@ -102,39 +174,52 @@ impl SignedProfile {
         &self.profile
     }
 
-    /// The stored form: the canonical profile bytes followed by the 64-byte signature.
+    /// The owner-signed digest of the profile, to forward in its place.
+    pub fn digest(&self) -> &SignedDigest {
+        &self.digest
+    }
+
+    /// The stored form: the canonical profile bytes followed by the profile's and the digest's
+    /// 64-byte signatures.
     pub fn to_stored(&self) -> Vec<u8> {
         let mut out = self.bytes.clone();
         out.extend_from_slice(&self.signature);
+        out.extend_from_slice(&self.digest.signature);
         out
     }
 
-    /// Reads the stored form back, checking the signature again.
+    /// Reads the stored form back, checking both signatures again.
     pub fn from_stored(stored: &[u8]) -> Result<Self> {
+        let truncated = || Error::Taste("stored profile is truncated".into());
         let split = stored
             .len()
-            .checked_sub(64)
-            .ok_or_else(|| Error::Taste("stored profile is truncated".into()))?;
-        let (bytes, sig) = stored.split_at(split);
-        let signature: [u8; 64] = sig
-            .try_into()
-            .map_err(|_| Error::Taste("stored profile is truncated".into()))?;
-        Self::verify(bytes, signature)
+            .checked_sub(2 * SIGNATURE_BYTES)
+            .ok_or_else(truncated)?;
+        let (bytes, sigs) = stored.split_at(split);
+        let (sig, digest_sig) = sigs.split_at(SIGNATURE_BYTES);
+        let signature = sig.try_into().map_err(|_| truncated())?;
+        let digest_signature = digest_sig.try_into().map_err(|_| truncated())?;
+        Self::verify(bytes, signature, digest_signature)
     }
 }
 
-/// One taste exchange message: profiles (the sender's first) and a hint of peer keys.
+/// One taste exchange message: profiles (the sender's first), digests and a hint of peer keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TasteMessage {
     /// Signed profiles; the first is the sender's own.
     pub profiles: Vec<SignedProfile>,
+    /// Signed digests of other peers' profiles.
+    pub digests: Vec<SignedDigest>,
     /// Peers the sender suggests as future partners.
     pub hint: Vec<Key>,
 }
 
 impl TasteMessage {
     /// The canonical encoding: `"BTM"`, version, profile count (u16), each profile as a
-    /// length-prefixed byte string plus its 64-byte signature, hint count (u16), 32-byte keys.
+    /// length-prefixed (u32) byte string plus its 64-byte signature and its digest's 64-byte
+    /// signature, digest count (u16), each digest as a length-prefixed byte string plus its
+    /// 64-byte signature, hint count (u16), 32-byte keys. Its length is what
+    /// [`busker_recommender::message_len`] counts.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(4096);
         w.raw(MAGIC);
@@ -143,6 +228,12 @@ impl TasteMessage {
         for p in &self.profiles {
             w.bytes(&p.bytes);
             w.raw(&p.signature);
+            w.raw(&p.digest.signature);
+        }
+        w.u16(self.digests.len() as u16);
+        for d in &self.digests {
+            w.bytes(&d.bytes);
+            w.raw(&d.signature);
         }
         w.u16(self.hint.len() as u16);
         for k in &self.hint {
@@ -166,12 +257,10 @@ impl TasteMessage {
         }
         let version = r.u8("version")?;
         if version != MESSAGE_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: "taste message",
-                found: version,
-                supported: MESSAGE_VERSION,
-            }
-            .into());
+            return Err(Error::Taste(format!(
+                "taste message version {version} is not supported (this peer speaks \
+                 version {MESSAGE_VERSION})"
+            )));
         }
         let n = r.u16("profile count")? as usize;
         if n == 0 || n > MAX_MESSAGE_PROFILES {
@@ -182,8 +271,23 @@ impl TasteMessage {
         let mut profiles = Vec::with_capacity(n);
         for _ in 0..n {
             let body = r.bytes("profile", MAX_PROFILE_BYTES)?;
-            let signature = r.array::<64>("signature")?;
-            profiles.push(SignedProfile::verify(body, signature)?);
+            let signature = r.array("signature")?;
+            let digest_signature = r.array("digest signature")?;
+            profiles.push(SignedProfile::verify(body, signature, digest_signature)?);
+        }
+        let d = r.u16("digest count")? as usize;
+        if d > MAX_MESSAGE_DIGESTS {
+            return Err(Error::Taste(format!(
+                "{d} digests in one message (at most {MAX_MESSAGE_DIGESTS})"
+            )));
+        }
+        let mut digests = Vec::with_capacity(d);
+        for _ in 0..d {
+            let body = r
+                .bytes("digest", MAX_DIGEST_BYTES)
+                .map_err(|e| Error::Taste(format!("malformed digest: {e}")))?;
+            let signature = r.array("digest signature")?;
+            digests.push(SignedDigest::verify(body, signature)?);
         }
         let h = r.u16("hint count")? as usize;
         if h > MAX_HINT {
@@ -203,7 +307,22 @@ impl TasteMessage {
                 "the first profile is not the sender's own".into(),
             ));
         }
-        Ok(Self { profiles, hint })
+        let mut peers: Vec<Key> = profiles
+            .iter()
+            .map(|p| p.profile.peer)
+            .chain(digests.iter().map(|d| d.digest.peer))
+            .collect();
+        peers.sort_unstable();
+        if peers.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::Taste(
+                "a peer's profile or digest is in the message twice".into(),
+            ));
+        }
+        Ok(Self {
+            profiles,
+            digests,
+            hint,
+        })
     }
 }
 
@@ -237,6 +356,10 @@ pub struct Received {
     pub kept: usize,
     /// Profiles in the message.
     pub offered: usize,
+    /// Digests in the message.
+    pub digests: usize,
+    /// Digests of peers not counted before, added to the streamed statistics.
+    pub digests_counted: usize,
 }
 
 struct State {
@@ -246,6 +369,8 @@ struct State {
     own: SignedProfile,
     rng: StdRng,
     answered: VecDeque<Instant>,
+    /// Digests counted into the streamed statistics since opening.
+    digests_counted: usize,
 }
 
 /// One peer's side of the taste exchange. Thread-safe; methods touching the store block.
@@ -307,6 +432,7 @@ impl Taste {
                 own,
                 rng: StdRng::from_entropy(),
                 answered: VecDeque::new(),
+                digests_counted: 0,
             }),
             store,
         };
@@ -414,17 +540,28 @@ impl Taste {
             rng,
             ..
         } = &mut *state;
+        let full = hood.gossip_profiles();
         let mut profiles = vec![own.clone()];
         profiles.extend(
-            hood.gossip_profiles()
-                .into_iter()
+            full.iter()
                 .skip(1)
                 .filter_map(|p| signed.get(&p.peer).cloned())
                 .take(MAX_MESSAGE_PROFILES - 1),
         );
+        let digests: Vec<SignedDigest> = hood
+            .gossip_digests(&full)
+            .into_iter()
+            .filter_map(|p| signed.get(&p.peer).map(|s| s.digest.clone()))
+            .take(MAX_MESSAGE_DIGESTS)
+            .collect();
         let mut hint = hood.gossip_hint(rng);
         hint.truncate(MAX_HINT);
-        TasteMessage { profiles, hint }.encode()
+        TasteMessage {
+            profiles,
+            digests,
+            hint,
+        }
+        .encode()
     }
 
     /// Takes a message from `from` (checked whole, see the module docs) into the
@@ -434,6 +571,7 @@ impl Taste {
             peer_key(from).ok_or_else(|| Error::Taste("sender has no ed25519 key".into()))?;
         let message = TasteMessage::decode(bytes, Some(&sender))?;
         let offered = message.profiles.len();
+        let digests = message.digests.len();
         let mut kept = 0;
         for p in message.profiles {
             if p.profile.peer != self.me && self.consider(p)? {
@@ -441,9 +579,22 @@ impl Taste {
             }
         }
         let mut state = self.state();
+        let digests_counted = message
+            .digests
+            .iter()
+            .filter(|d| state.hood.consider_digest(&d.digest))
+            .count();
+        state.digests_counted += digests_counted;
         state.hood.learn_peers(message.hint);
         state.hood.learn_peers([sender]);
-        Ok(Received { kept, offered })
+        // Recommendations asked for before the next change find the scores ready.
+        Self::warm_up(&state.hood);
+        Ok(Received {
+            kept,
+            offered,
+            digests,
+            digests_counted,
+        })
     }
 
     /// Answers an exchange: takes `from`'s message and returns the own one, or `None` when the
@@ -484,6 +635,8 @@ impl Taste {
     }
 
     /// The next partner to exchange with, if any peer is known; ends a round of the rules.
+    /// Call [`Taste::warm`] after it (off the async runtime) so that the next recommendation
+    /// does not pay for the round's fit.
     pub fn next_partner(&self) -> Option<PeerId> {
         let mut state = self.state();
         let State { hood, rng, .. } = &mut *state;
@@ -491,9 +644,32 @@ impl Taste {
         hood.choose_partner(rng).and_then(|k| key_peer(&k))
     }
 
+    /// Computes what a recommendation needs once per change of the neighbourhood or round
+    /// (the neighbours' influence with its clique check, and the local EASE fit), so that the
+    /// next [`Taste::recommend`] is warm. Cheap when nothing changed.
+    pub fn warm(&self) {
+        Self::warm_up(&self.state().hood);
+    }
+
+    fn warm_up(hood: &Neighbourhood) {
+        hood.influence();
+        hood.ease_scores();
+    }
+
     /// How many neighbours' profiles are kept.
     pub fn neighbour_count(&self) -> usize {
         self.state().hood.neighbours().len()
+    }
+
+    /// How many distinct peers the streamed statistics have counted (kept neighbours, profiles
+    /// that passed by and digests).
+    pub fn streamed_peers(&self) -> usize {
+        self.state().hood.stream().peers()
+    }
+
+    /// How many received digests were counted into the streamed statistics since opening.
+    pub fn digests_counted(&self) -> usize {
+        self.state().digests_counted
     }
 
     /// Up to `limit` tracks for the owner: what close neighbours like that the owner has not

@@ -1,6 +1,6 @@
 #![no_main]
-//! Any bytes given to the taste exchange decoders (a message with its signed profiles, and a
-//! stored profile): an error or a value that re-encodes to them, never a panic.
+//! Any bytes given to the taste exchange decoders (a message with its signed profiles and
+//! digests, and a stored profile): an error or a value that re-encodes to them, never a panic.
 
 use busker_core::taste::{SignedProfile, TasteMessage};
 use libfuzzer_sys::fuzz_target;

@@ -71,6 +71,42 @@ fn main() {
         warm.push(t.elapsed().as_secs_f64() * 1e6);
         assert_eq!(recs.len(), 10);
     }
+    // The parts of the cold path: the influence (with the clique check) and the EASE fit, each
+    // on its own just after a round.
+    let mut influence = Vec::with_capacity(runs);
+    let mut ease_after_round = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut h = hood.clone();
+        h.tick();
+        let t = Instant::now();
+        assert_eq!(h.influence().len(), 50);
+        influence.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        assert!(!h.ease_scores().is_empty());
+        ease_after_round.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    // What busker-core's taste task does: the round's influence and fit right after the tick,
+    // then the request.
+    let mut warmed = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut h = hood.clone();
+        h.tick();
+        h.influence();
+        h.ease_scores();
+        let t = Instant::now();
+        let recs = h.recommend(10, is_known, &[], 0.0);
+        warmed.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(recs.len(), 10);
+    }
+    let (wdm, wd95) = quantiles(warmed);
+    println!(
+        "first top 10 after a round warmed by the taste task: median {wdm:.0} µs, p95 {wd95:.0} µs"
+    );
+    let (im, i95) = quantiles(influence);
+    let (em, e95) = quantiles(ease_after_round);
+    println!(
+        "cold parts: influence (clique check) median {im:.0} µs, p95 {i95:.0} µs; EASE fit median {em:.0} µs, p95 {e95:.0} µs"
+    );
     let mut fit = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();

@@ -21,7 +21,10 @@
 //! `-sum_i x_i P_ij / P_jj` over the owner's items `i` (EASE's `x B` with `B = I - P
 //! diag(P)^-1` and a zero diagonal). Restricting EASE to the owner's items and a few hundred
 //! candidates costs little accuracy (the other items only add regressors that rarely matter for
-//! this owner) and makes the inverse small: `n` of a few hundred.
+//! this owner) and makes the system small: `n` of a few hundred. No inverse is formed: the fit
+//! factors `G + lambda (total + 1) I = L L^T` (Cholesky, [`crate::cholesky`]), solves for
+//! `P x` and takes each candidate's `P_jj` from one column of `L^-1`, about a third of the
+//! work of inverting.
 //!
 //! ```
 //! use busker_recommender::{CoStream, Key, TasteProfile};
@@ -37,10 +40,8 @@
 //! assert!(scores[0].1 > 0.0);
 //! ```
 
-use ndarray::Array2;
-
 use crate::digest::{FingerprintMap, item_fingerprint};
-use crate::linalg::invert_spd;
+use crate::linalg::{cholesky, cholesky_inverse_diagonal, cholesky_solve};
 use crate::profile::{Key, MAX_PROFILE_ITEMS, TasteProfile};
 
 /// Most candidate items tracked besides the owner's own (at most [`MAX_PROFILE_ITEMS`]).
@@ -223,39 +224,37 @@ impl CoStream {
         if n == 0 || self.candidates == 0 || lambda.is_nan() || lambda <= 0.0 {
             return Vec::new();
         }
-        let mut g = Array2::<f32>::zeros((n, n));
+        // G's lower triangle, row-major, in f64; then its Cholesky factor in place.
+        let mut g = vec![0.0f64; n * n];
         for a in 0..n {
             let sa = &self.slots[a];
             for b in 0..=a {
                 let sb = &self.slots[b];
-                let v = self.pairs[a][b] + sa.own * sb.own;
-                g[[a, b]] = v;
-                g[[b, a]] = v;
+                g[a * n + b] = f64::from(self.pairs[a][b] + sa.own * sb.own);
             }
         }
-        let l = lambda * (self.total + 1.0);
+        let l = f64::from(lambda) * (f64::from(self.total) + 1.0);
         for a in 0..n {
-            g[[a, a]] += l;
+            g[a * n + a] += l;
         }
-        let Ok(p) = invert_spd(g, 64) else {
+        if cholesky(&mut g, n).is_err() {
             return Vec::new();
-        };
-        let own: Vec<(usize, f32)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.own > 0.0)
-            .map(|(i, s)| (i, s.own))
-            .collect();
+        }
+        // z = P x with P = G^-1 (one solve), and P_jj for each candidate j.
+        let mut z: Vec<f64> = self.slots.iter().map(|s| f64::from(s.own)).collect();
+        cholesky_solve(&g, n, &mut z);
+        let mut scratch = vec![0.0f64; n];
         let mut out: Vec<(Key, f32)> = self
             .slots
             .iter()
             .enumerate()
             .filter(|(_, s)| s.own <= 0.0)
             .filter_map(|(j, s)| {
-                let z: f32 = own.iter().map(|&(i, x)| x * p[[i, j]]).sum();
-                s.key.map(|k| (k, -z / p[[j, j]]))
+                let k = s.key?;
+                let pjj = cholesky_inverse_diagonal(&g, n, j, &mut scratch);
+                Some((k, (-z[j] / pjj) as f32))
             })
+            .filter(|(_, v)| v.is_finite())
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out

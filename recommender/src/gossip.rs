@@ -16,7 +16,8 @@ use crate::digest::ProfileDigest;
 use crate::error::Result;
 use crate::matrix::SparseRows;
 use crate::neighbourhood::{
-    HINT_BUDDIES, HINT_RANDOM, MAX_ANSWERS_PER_ROUND, Neighbourhood, NeighbourhoodConfig,
+    DIGEST_FRAMING, HINT_BUDDIES, HINT_RANDOM, MAX_ANSWERS_PER_ROUND, MAX_GOSSIP_BYTES,
+    Neighbourhood, NeighbourhoodConfig, PROFILE_FRAMING, message_len,
 };
 use crate::profile::{Key, TasteProfile};
 
@@ -172,13 +173,13 @@ impl GossipSim {
             .collect();
         let n = self.hoods.len();
         let mut profiles = vec![n + f];
-        let mut bytes = 2 + self.wire[n + f].len() + 2 + 32 * hint.len();
+        let mut bytes = message_len(1, self.wire[n + f].len(), 0, 0, hint.len());
         for _ in 0..self.fakes.len() {
             let other = n + self.rng.gen_range(0..self.fakes.len());
-            if bytes + 2 + self.wire[other].len() > crate::neighbourhood::MAX_GOSSIP_BYTES {
+            if bytes + PROFILE_FRAMING + self.wire[other].len() > MAX_GOSSIP_BYTES {
                 break;
             }
-            bytes += 2 + self.wire[other].len();
+            bytes += PROFILE_FRAMING + self.wire[other].len();
             profiles.push(other);
         }
         // Then digests of other fakes, as many as fit (when the network carries digests).
@@ -186,12 +187,10 @@ impl GossipSim {
         if self.hoods.first().is_some_and(|h| h.config().digests) {
             for _ in 0..self.fakes.len() {
                 let other = n + self.rng.gen_range(0..self.fakes.len());
-                if bytes + 2 + self.wire_digest[other].len()
-                    > crate::neighbourhood::MAX_GOSSIP_BYTES
-                {
+                if bytes + DIGEST_FRAMING + self.wire_digest[other].len() > MAX_GOSSIP_BYTES {
                     break;
                 }
-                bytes += 2 + self.wire_digest[other].len();
+                bytes += DIGEST_FRAMING + self.wire_digest[other].len();
                 digests.push(other);
             }
         }
@@ -223,20 +222,16 @@ impl GossipSim {
         }
     }
 
-    /// Bytes on the wire: each profile and digest with a 2-byte length, the hint with a 2-byte
-    /// count.
+    /// Bytes on the live wire ([`message_len`]): each profile and digest with its framing
+    /// (length and signatures), the hint.
     fn message_len(&self, msg: &Message) -> usize {
-        msg.profiles
-            .iter()
-            .map(|&p| self.wire[p].len() + 2)
-            .sum::<usize>()
-            + msg
-                .digests
-                .iter()
-                .map(|&p| self.wire_digest[p].len() + 2)
-                .sum::<usize>()
-            + 2
-            + 32 * msg.hint.len()
+        message_len(
+            msg.profiles.len(),
+            msg.profiles.iter().map(|&p| self.wire[p].len()).sum(),
+            msg.digests.len(),
+            msg.digests.iter().map(|&p| self.wire_digest[p].len()).sum(),
+            msg.hint.len(),
+        )
     }
 
     /// Delivers a message to real peer `u`, decoding every profile like the network would. The

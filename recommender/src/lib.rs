@@ -68,13 +68,14 @@ pub use evaluate::evaluate;
 pub use feedback::{Feedback, Weighting, implicit_weight};
 pub use gossip::{Attack, GossipConfig, GossipSim, RoundStats};
 pub use item_knn::ItemKnn;
-pub use linalg::invert_spd;
+pub use linalg::{cholesky, cholesky_inverse_diagonal, cholesky_solve, invert_spd};
 pub use matrix::SparseRows;
 pub use metrics::{Metrics, MetricsMean, rank_metrics};
 pub use neighbourhood::{
-    Admission, FOLLOWED_MIN_SIMILARITY, HINT_BUDDIES, HINT_RANDOM, MAX_ANSWERS_PER_ROUND,
-    MAX_GOSSIP_BYTES, MAX_NEIGHBOURS, MAX_TRUST_HOPS, MAX_TRUSTED, Neighbour, Neighbourhood,
-    NeighbourhoodConfig, profile_similarity,
+    Admission, DIGEST_FRAMING, FOLLOWED_MIN_SIMILARITY, HINT_BUDDIES, HINT_RANDOM,
+    MAX_ANSWERS_PER_ROUND, MAX_GOSSIP_BYTES, MAX_NEIGHBOURS, MAX_TRUST_HOPS, MAX_TRUSTED,
+    MESSAGE_FRAMING, Neighbour, Neighbourhood, NeighbourhoodConfig, PROFILE_FRAMING,
+    SIGNATURE_BYTES, message_len, profile_similarity,
 };
 pub use popularity::Popularity;
 pub use profile::{

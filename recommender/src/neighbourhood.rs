@@ -16,6 +16,10 @@
 //!   [`ProfileDigest`]s of the other kept profiles ([`Neighbourhood::gossip_digests`]), four
 //!   times smaller: they cannot be kept, only feed the receiver's streamed statistics
 //!   ([`Neighbourhood::consider_digest`]).
+//! - **Budget.** A message is at most [`MAX_GOSSIP_BYTES`] as the live network frames it
+//!   ([`message_len`]: each profile with its length and two signatures, its own and its
+//!   digest's, each digest with its length and signature), so the simulation counts the bytes
+//!   the live network sends.
 //! - **Streamed statistics and local EASE.** Every distinct peer's profile or digest is counted
 //!   once in a [`WalkStream`] (popularity and random-walk mass) and a [`CoStream`]
 //!   (co-occurrence sums over the owner's items and a few hundred candidates), then dropped.
@@ -70,14 +74,44 @@ pub const MAX_NEIGHBOURS: usize = 50;
 pub const HINT_BUDDIES: usize = 10;
 /// How many random peers a gossip hint names.
 pub const HINT_RANDOM: usize = 5;
-/// Most bytes in one gossip message: profiles (the sender's own plus forwarded buddies'), each
-/// with a 2-byte length, and the hint of peer keys.
-pub const MAX_GOSSIP_BYTES: usize = 24_000;
-/// Bytes of a gossip message kept for the hint (a count and up to 15 keys).
-const HINT_RESERVE: usize = 2 + 32 * (HINT_BUDDIES + HINT_RANDOM);
+/// Most bytes in one gossip message as the live network encodes it ([`message_len`]): profiles
+/// (the sender's own plus forwarded buddies') and digests with their framing, and the hint of
+/// peer keys.
+pub const MAX_GOSSIP_BYTES: usize = 25_000;
+/// Bytes of an ed25519 signature: the live network signs every profile and every digest.
+pub const SIGNATURE_BYTES: usize = 64;
+/// Framing of a message on the live wire: magic (3), version (1), and the counts (2 each) of
+/// profiles, digests and hinted keys.
+pub const MESSAGE_FRAMING: usize = 3 + 1 + 2 + 2 + 2;
+/// Framing of one profile in a message: its length (4), its signature and its digest's
+/// signature (so that a keeper can forward the owner-signed digest).
+pub const PROFILE_FRAMING: usize = 4 + 2 * SIGNATURE_BYTES;
+/// Framing of one digest in a message: its length (4) and its signature.
+pub const DIGEST_FRAMING: usize = 4 + SIGNATURE_BYTES;
+/// Bytes of a gossip message kept for the framing and the hint (up to 15 keys).
+const HINT_RESERVE: usize = MESSAGE_FRAMING + 32 * (HINT_BUDDIES + HINT_RANDOM);
 /// Most gossip requests a peer answers in one round. With one request of its own, a peer sends
-/// at most `(1 + MAX_ANSWERS_PER_ROUND) * MAX_GOSSIP_BYTES`, 96 KB, per round.
+/// at most `(1 + MAX_ANSWERS_PER_ROUND) * MAX_GOSSIP_BYTES`, 100 KB, per round.
 pub const MAX_ANSWERS_PER_ROUND: usize = 3;
+
+/// Bytes of a gossip message on the live wire with `profiles` profiles of `profile_bytes`
+/// encoded bytes in all, `digests` digests of `digest_bytes` in all and `hint` hinted keys
+/// (what [`Neighbourhood::gossip_profiles`] and [`Neighbourhood::gossip_digests`] keep within
+/// [`MAX_GOSSIP_BYTES`]).
+pub fn message_len(
+    profiles: usize,
+    profile_bytes: usize,
+    digests: usize,
+    digest_bytes: usize,
+    hint: usize,
+) -> usize {
+    MESSAGE_FRAMING
+        + profiles * PROFILE_FRAMING
+        + profile_bytes
+        + digests * DIGEST_FRAMING
+        + digest_bytes
+        + 32 * hint
+}
 
 /// Longest follow path along which trust flows (1 = followed by the owner).
 pub const MAX_TRUST_HOPS: u8 = 4;
@@ -213,6 +247,9 @@ pub struct Neighbourhood {
     trust_hops: HashMap<Key, u8>,
     follows_tried: usize,
     influence_cache: OnceLock<Vec<f32>>,
+    /// The clique check's near-duplicate count per kept profile (changes only with the kept
+    /// profiles, not with the rounds).
+    dups_cache: OnceLock<Vec<f32>>,
     stream: WalkStream,
     co: CoStream,
     /// EASE's candidate scores, fitted at most once per round.
@@ -285,6 +322,7 @@ impl Neighbourhood {
             trust_hops: HashMap::new(),
             follows_tried: 0,
             influence_cache: OnceLock::new(),
+            dups_cache: OnceLock::new(),
             stream: WalkStream::new(),
         })
     }
@@ -436,6 +474,7 @@ impl Neighbourhood {
             if profile.version <= n.profile.version {
                 return Admission::Stale;
             }
+            self.dups_cache = OnceLock::new();
             n.profile = profile;
             n.similarity = similarity;
             return Admission::Updated;
@@ -453,6 +492,7 @@ impl Neighbourhood {
         };
         let cap = self.config.max_profiles.min(MAX_NEIGHBOURS);
         if self.neighbours.len() < cap {
+            self.dups_cache = OnceLock::new();
             self.neighbours.push(new);
             self.candidates.retain(|k| *k != peer);
             return Admission::Admitted;
@@ -465,6 +505,7 @@ impl Neighbourhood {
             .min_by(|a, b| a.1.total_cmp(&b.1));
         match worst {
             Some((i, r)) if self.retention(&new) > r => {
+                self.dups_cache = OnceLock::new();
                 let old = std::mem::replace(&mut self.neighbours[i], new).profile.peer;
                 self.candidates.retain(|k| *k != peer);
                 self.learn_peers([old]);
@@ -591,7 +632,7 @@ impl Neighbourhood {
     /// `busker-core`), so a receiver can check each one.
     pub fn gossip_profiles(&self) -> Vec<&TasteProfile> {
         let mut out = vec![&self.own];
-        let mut bytes = HINT_RESERVE + 2 + self.own.encoded_len();
+        let mut bytes = HINT_RESERVE + PROFILE_FRAMING + self.own.encoded_len();
         let mut order: Vec<&Neighbour> = self.neighbours.iter().collect();
         order.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
         // The closest `forward_top` first; the rest of the budget goes round the other kept
@@ -615,7 +656,7 @@ impl Neighbourhood {
             .chain(order[top..top + start].iter());
         let mut sent_rest = 0;
         for (i, n) in rotated.enumerate() {
-            let len = 2 + n.profile.encoded_len();
+            let len = PROFILE_FRAMING + n.profile.encoded_len();
             if bytes + len > MAX_GOSSIP_BYTES {
                 break;
             }
@@ -631,14 +672,18 @@ impl Neighbourhood {
 
     /// The kept profiles to send as digests ([`ProfileDigest`]) in a message whose full
     /// profiles are `full` (from [`Neighbourhood::gossip_profiles`]): the other kept profiles,
-    /// closest first, as many as the rest of [`MAX_GOSSIP_BYTES`] holds (each digest with a
-    /// 2-byte length). Empty unless [`NeighbourhoodConfig::digests`] is on. Forwarded digests
+    /// closest first, as many as the rest of [`MAX_GOSSIP_BYTES`] holds (each digest with its
+    /// framing, [`DIGEST_FRAMING`]). Empty unless [`NeighbourhoodConfig::digests`] is on. Forwarded digests
     /// carry their owners' signatures (in the live network), like forwarded profiles.
     pub fn gossip_digests(&self, full: &[&TasteProfile]) -> Vec<&TasteProfile> {
         if !self.config.digests {
             return Vec::new();
         }
-        let mut bytes = HINT_RESERVE + full.iter().map(|p| 2 + p.encoded_len()).sum::<usize>();
+        let mut bytes = HINT_RESERVE
+            + full
+                .iter()
+                .map(|p| PROFILE_FRAMING + p.encoded_len())
+                .sum::<usize>();
         let mut order: Vec<&Neighbour> = self
             .neighbours
             .iter()
@@ -647,7 +692,7 @@ impl Neighbourhood {
         order.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
         let mut out = Vec::new();
         for n in order {
-            let len = 2 + ProfileDigest::len_of(&n.profile);
+            let len = DIGEST_FRAMING + ProfileDigest::len_of(&n.profile);
             if bytes + len > MAX_GOSSIP_BYTES {
                 break;
             }
@@ -689,6 +734,13 @@ impl Neighbourhood {
         }
         // Near-duplicate profiles share one weight: a group of Sybils that copy one profile
         // (or one attack template) counts about as much as one peer.
+        let dups = self.dups_cache.get_or_init(|| self.near_duplicates());
+        base.iter().zip(dups).map(|(w, d)| w / d).collect()
+    }
+
+    /// For each kept profile, 1 + the number of other kept profiles whose cosine with it is
+    /// above [`NeighbourhoodConfig::clique_threshold`] (all pairs compared).
+    fn near_duplicates(&self) -> Vec<f32> {
         let n = self.neighbours.len();
         let mut dups = vec![1.0f32; n];
         for a in 0..n {
@@ -701,7 +753,7 @@ impl Neighbourhood {
                 }
             }
         }
-        base.iter().zip(&dups).map(|(w, d)| w / d).collect()
+        dups
     }
 
     /// Item scores from the kept profiles: `(score, supporters, followed supporters, trusted)`.
@@ -739,7 +791,7 @@ impl Neighbourhood {
     }
 
     /// EASE's candidate scores from the streamed co-occurrence, fitted at most once a round
-    /// (the fit inverts a matrix of the tracked items; see [`CoStream::fit`]).
+    /// (the fit factors a matrix of the tracked items; see [`CoStream::fit`]).
     pub fn ease_scores(&self) -> &[(Key, f32)] {
         self.ease_cache
             .get_or_init(|| self.co.fit(self.config.ease_lambda))
@@ -943,8 +995,9 @@ mod tests {
 
     #[test]
     fn forwarded_profiles_rotate_after_the_closest() {
-        // Ten neighbours of 100 items each (3,650 bytes encoded): a 24,000-byte message holds
-        // the owner's profile and 6 of them, the closest first, then 5 that rotate.
+        // Ten neighbours of 100 items each (3,650 bytes encoded, 3,782 framed): a 25,000-byte
+        // message holds the owner's profile and 6 of them, the closest first, then 5 that
+        // rotate.
         let config = NeighbourhoodConfig {
             forward_top: 1,
             digests: false,

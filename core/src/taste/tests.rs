@@ -160,6 +160,7 @@ fn hostile_messages_are_rejected_whole() {
     let wrong = SignedProfile::sign(profile, &ArtistKeypair::from_seed([9; 32]));
     let msg = TasteMessage {
         profiles: vec![wrong],
+        digests: vec![],
         hint: vec![],
     }
     .encode();
@@ -216,3 +217,207 @@ fn random_bytes_never_panic() {
         let _ = TasteMessage::decode(&m, None);
     }
 }
+
+/// `b`'s taste after it kept the profiles of `others` more peers who share its tracks, so that
+/// its messages carry the closest in full and digests of the rest.
+fn peer_with_neighbours(seed: u8, others: u8) -> P {
+    let b = peer(seed, &[1, 2, 3]);
+    for s in 0..others {
+        let o = peer(100 + s, &[1, 2, 3, 10 + s, 40 + s]);
+        b.taste.receive(&o.peer, &o.taste.message()).unwrap();
+    }
+    assert_eq!(b.taste.neighbour_count(), usize::from(others));
+    b
+}
+
+#[test]
+fn signed_digests_round_trip_and_survive_a_restart() {
+    let b = peer_with_neighbours(2, 6);
+    let bytes = b.taste.message();
+    let msg = TasteMessage::decode(&bytes, Some(&b.taste.me())).unwrap();
+    // The own profile and the 3 closest in full, digests of the other 3 kept profiles.
+    assert_eq!((msg.profiles.len(), msg.digests.len()), (4, 3));
+    assert_eq!(msg.encode(), bytes);
+    assert!(bytes.len() <= busker_recommender::MAX_GOSSIP_BYTES);
+    // The framing the rules count is the framing on the wire.
+    let profiles: Vec<&TasteProfile> = msg.profiles.iter().map(|p| p.profile()).collect();
+    let digest_len: usize = msg.digests.iter().map(|d| d.digest().encoded_len()).sum();
+    let profiles_len: usize = profiles.iter().map(|p| p.encoded_len()).sum();
+    assert_eq!(
+        bytes.len(),
+        busker_recommender::message_len(
+            profiles.len(),
+            profiles_len,
+            msg.digests.len(),
+            digest_len,
+            msg.hint.len()
+        )
+    );
+    {
+        let state = b.taste.state();
+        for d in &msg.digests {
+            let kept = &state.signed[&d.digest().peer];
+            assert_eq!(d.digest(), &ProfileDigest::of(kept.profile()));
+            assert_eq!(d, kept.digest());
+        }
+    }
+
+    // A receiver counts the digests in its stream but keeps only the full profiles.
+    let a = peer(1, &[1, 2]);
+    let got = a.taste.receive(&b.peer, &bytes).unwrap();
+    assert_eq!((got.offered, got.digests, got.digests_counted), (4, 3, 3));
+    assert_eq!(a.taste.neighbour_count(), 4);
+    assert_eq!(a.taste.streamed_peers(), 7);
+    assert_eq!(a.taste.digests_counted(), 3);
+    // The same digests again are not counted twice.
+    assert_eq!(a.taste.receive(&b.peer, &bytes).unwrap().digests_counted, 0);
+
+    // The digest signatures were stored with the profiles: after a restart, B still forwards
+    // the same signed digests.
+    let P {
+        _dir,
+        store,
+        taste,
+        peer,
+    } = b;
+    drop(taste);
+    let again = Taste::open(store, [2; 32]).unwrap();
+    let msg2 = TasteMessage::decode(&again.message(), Some(&peer_key(&peer).unwrap())).unwrap();
+    assert_eq!(msg2.digests.len(), 3);
+    // The six neighbours tie on similarity, so which three go in full may differ after the
+    // restart; all six still travel, each in full or as its owner-signed digest.
+    let forwarded = |m: &TasteMessage| {
+        let mut peers: Vec<Key> = m.profiles[1..]
+            .iter()
+            .map(|p| p.profile().peer)
+            .chain(m.digests.iter().map(|d| d.digest().peer))
+            .collect();
+        peers.sort_unstable();
+        peers
+    };
+    assert_eq!(forwarded(&msg), forwarded(&msg2));
+}
+
+#[test]
+fn forged_malformed_or_oversized_digests_reject_the_whole_message() {
+    let b = peer_with_neighbours(2, 5);
+    let honest = TasteMessage::decode(&b.taste.message(), None).unwrap();
+    assert_eq!(honest.digests.len(), 2);
+    let a = peer(1, &[1, 2]);
+    let with = |f: &dyn Fn(&mut TasteMessage)| {
+        let mut m = honest.clone();
+        f(&mut m);
+        m.encode()
+    };
+    let owner = |d: &SignedDigest| {
+        // The test peers' seeds are 100 + s; find the one that names this digest's key.
+        (100..110u8)
+            .map(|s| ArtistKeypair::from_seed([s; 32]))
+            .find(|k| k.public().0 == d.digest().peer.0)
+            .unwrap()
+    };
+    let reject = |bytes: &[u8], why: &str| {
+        let err = a.taste.receive(&b.peer, bytes).unwrap_err();
+        assert!(matches!(err, Error::Taste(_)), "{why}: {err:?}");
+        assert!(err.to_string().contains(why), "{why}: {err}");
+    };
+
+    // A digest whose items were changed after signing.
+    reject(
+        &with(&|m| {
+            let d = &mut m.digests[0];
+            d.bytes[DIGEST_ITEMS + 8] ^= 0x01;
+        }),
+        "digest's signature",
+    );
+    // A digest signed by another key than the one it names (the forwarder's own).
+    reject(
+        &with(&|m| {
+            let d = &mut m.digests[0];
+            d.signature = ArtistKeypair::from_seed([2; 32]).sign(DIGEST_SIGNING_CONTEXT, &d.bytes);
+        }),
+        "digest's signature",
+    );
+    // A digest signature of a profile's digest signed under the profile context (no domain
+    // crossing).
+    reject(
+        &with(&|m| {
+            let d = &mut m.digests[0];
+            d.signature = owner(d).sign(SIGNING_CONTEXT, &d.bytes);
+        }),
+        "digest's signature",
+    );
+    // A profile whose digest signature is wrong.
+    reject(
+        &with(&|m| m.profiles[1].digest.signature = m.profiles[2].digest.signature),
+        "digest signature",
+    );
+    // Malformed though signed by its owner: items out of order, a zero weight, a wrong count.
+    for break_it in [
+        (|b: &mut Vec<u8>| {
+            let (x, y) = (DIGEST_ITEMS, DIGEST_ITEMS + 9);
+            for i in 0..9 {
+                b.swap(x + i, y + i);
+            }
+        }) as fn(&mut Vec<u8>),
+        |b| b[DIGEST_ITEMS + 8] = 0,
+        |b| b[DIGEST_ITEMS - 1] ^= 0x01,
+    ] {
+        reject(
+            &with(&|m| {
+                let d = &mut m.digests[0];
+                break_it(&mut d.bytes);
+                d.signature = owner(d).sign(DIGEST_SIGNING_CONTEXT, &d.bytes);
+            }),
+            "digest",
+        );
+    }
+    // Oversized: a digest body over MAX_DIGEST_BYTES.
+    reject(
+        &with(&|m| m.digests[0].bytes = vec![0; MAX_DIGEST_BYTES + 1]),
+        "malformed digest",
+    );
+    // The same digest twice, or a digest of a peer whose profile is in the message.
+    reject(&with(&|m| m.digests.push(m.digests[0].clone())), "twice");
+    reject(
+        &with(&|m| m.digests.push(m.profiles[1].digest.clone())),
+        "twice",
+    );
+    // Too many digests.
+    reject(
+        &with(&|m| m.digests = vec![m.digests[0].clone(); MAX_MESSAGE_DIGESTS + 1]),
+        "digests in one message",
+    );
+    // Truncated inside the digests, at every length.
+    let bytes = honest.encode();
+    let hint_len = 2 + 32 * honest.hint.len();
+    let digests_start = bytes.len()
+        - hint_len
+        - honest
+            .digests
+            .iter()
+            .map(|d| 4 + d.bytes.len() + 64)
+            .sum::<usize>()
+        - 2;
+    for cut in digests_start..bytes.len() - hint_len {
+        assert!(a.taste.receive(&b.peer, &bytes[..cut]).is_err(), "{cut}");
+    }
+
+    // A message of the previous version is refused, clearly.
+    let mut old = bytes.clone();
+    old[3] = 1;
+    reject(&old, "version 1 is not supported");
+
+    // Nothing of any of it was kept or counted.
+    assert_eq!(a.taste.neighbour_count(), 0);
+    assert_eq!(a.taste.streamed_peers(), 0);
+    assert_eq!(a.taste.digests_counted(), 0);
+    assert!(a.store.profiles().unwrap().is_empty());
+    // The honest message still works.
+    let got = a.taste.receive(&b.peer, &bytes).unwrap();
+    assert_eq!((got.kept, got.digests_counted), (4, 2));
+}
+
+/// Where a digest's items start in its canonical bytes (after `"BTD"`, format, peer, version and
+/// count).
+const DIGEST_ITEMS: usize = 3 + 1 + 32 + 8 + 2;

@@ -16,17 +16,18 @@ pub(crate) struct NodeProcess {
 
 impl NodeProcess {
     pub(crate) fn start(peer: &Peer, extra: &[&str]) -> Self {
-        let mut child = Command::new(busker_bin())
+        let args = [&["--listen", "/ip4/127.0.0.1/tcp/0"][..], extra].concat();
+        Self::spawn(Command::new(busker_bin()), peer, &args)
+    }
+
+    /// `busker --json --no-demo node ARGS` on `peer`'s data dir, run through `command`: the
+    /// binary itself, or a wrapper that runs it (in a network namespace, say).
+    pub(crate) fn spawn(mut command: Command, peer: &Peer, args: &[&str]) -> Self {
+        let mut child = command
             .arg("--data-dir")
             .arg(peer.dir.path())
-            .args([
-                "--json",
-                "--no-demo",
-                "node",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-            ])
-            .args(extra)
+            .args(["--json", "--no-demo", "node"])
+            .args(args)
             .env_remove("BUSKER_DATA_DIR")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -11,6 +11,7 @@ use busker_core::test_utils::wait_for;
 use libp2p::multiaddr::Protocol;
 use serde_json::Value;
 
+use crate::node_cli::NodeProcess;
 use crate::util::{NetPeer, Peer, STEP, busker_bin};
 
 /// Options of a peer that listens on no address of its own: the only way to reach it is a
@@ -343,47 +344,8 @@ impl Drop for Netns {
 }
 
 /// A `busker node` running inside a namespace; killed on drop.
-struct NsNode {
-    child: Child,
-    peer_id: String,
-}
-
-impl NsNode {
-    fn start(ns: &Netns, peer: &Peer, args: &[&str]) -> Self {
-        let mut child = ns
-            .command(busker_bin())
-            .arg("--data-dir")
-            .arg(peer.dir.path())
-            .args(["--json", "--no-demo", "node"])
-            .args(args)
-            .env_remove("BUSKER_DATA_DIR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn busker node in a namespace");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut line = String::new();
-            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the node prints its first line within 30 s");
-        let first: Value = serde_json::from_str(&line).expect("first line is JSON");
-        assert_eq!(first["lan_discovery"], false, "mDNS stays off: {first}");
-        let peer_id = first["peer_id"].as_str().expect("peer id").to_owned();
-        Self { child, peer_id }
-    }
-}
-
-impl Drop for NsNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn ns_node(ns: &Netns, peer: &Peer, args: &[&str]) -> NodeProcess {
+    NodeProcess::spawn(ns.command(busker_bin()), peer, args)
 }
 
 /// `busker connect ADDR` inside `ns`, retried until it succeeds.
@@ -449,7 +411,7 @@ fn peers_that_cannot_reach_each_other_exchange_a_track_through_a_relay() {
     assert!(ok, "publish: {err}");
     let id = published[0]["id"].as_str().unwrap().to_owned();
 
-    let b_node = NsNode::start(
+    let b_node = ns_node(
         &b_ns,
         &b,
         &[
@@ -463,17 +425,17 @@ fn peers_that_cannot_reach_each_other_exchange_a_track_through_a_relay() {
             "/ip4/10.0.2.1/tcp/4001",
         ],
     );
-    let a_node = NsNode::start(&a_ns, &a, &["--listen", "/ip4/10.0.1.2/tcp/0"]);
+    let a_node = ns_node(&a_ns, &a, &["--listen", "/ip4/10.0.1.2/tcp/0"]);
     connect(
         &a_ns,
         &a,
-        &format!("/ip4/10.0.1.1/tcp/4001/p2p/{}", b_node.peer_id),
+        &format!("/ip4/10.0.1.1/tcp/4001/p2p/{}", b_node.peer_id()),
     );
     // A cannot be reached from C's side: it reserves a slot on B and listens through it.
     let a_circuit = poll("A to listen through B", STEP * 2, || {
         listen_addrs(&a_ns, &a)
             .into_iter()
-            .find(|l| l.contains("/p2p-circuit") && l.contains(&b_node.peer_id))
+            .find(|l| l.contains("/p2p-circuit") && l.contains(&b_node.peer_id()))
     });
     let a_direct = listen_addrs(&a_ns, &a)
         .into_iter()
@@ -485,11 +447,11 @@ fn peers_that_cannot_reach_each_other_exchange_a_track_through_a_relay() {
         tracks.iter().any(|t| t["id"] == id.as_str()).then_some(())
     });
 
-    let _c_node = NsNode::start(&c_ns, &c, &["--listen", "/ip4/10.0.2.2/tcp/0"]);
+    let _c_node = ns_node(&c_ns, &c, &["--listen", "/ip4/10.0.2.2/tcp/0"]);
     connect(
         &c_ns,
         &c,
-        &format!("/ip4/10.0.2.1/tcp/4001/p2p/{}", b_node.peer_id),
+        &format!("/ip4/10.0.2.1/tcp/4001/p2p/{}", b_node.peer_id()),
     );
     // C finds the track (from B's catalog) ...
     poll("C to find A's track", STEP * 2, || {
@@ -515,11 +477,11 @@ fn peers_that_cannot_reach_each_other_exchange_a_track_through_a_relay() {
     assert!(ok, "peers: {err}");
     let to_a = peers
         .iter()
-        .find(|p| p["peer_id"] == a_node.peer_id.as_str())
+        .find(|p| p["peer_id"] == a_node.peer_id().as_str())
         .unwrap_or_else(|| panic!("C is connected to A: {peers:?}"));
     let addr = to_a["addr"].as_str().unwrap();
     assert!(
-        addr.contains("/p2p-circuit") && addr.contains(&b_node.peer_id),
+        addr.contains("/p2p-circuit") && addr.contains(&b_node.peer_id()),
         "C's connection to A goes through B: {addr} (A listens at {a_circuit})"
     );
     // Still no direct way, even now that they are connected through B.

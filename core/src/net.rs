@@ -211,6 +211,15 @@ pub fn is_relayed(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
 }
 
+/// The circuit address through `relay`, reached at `relay_addr`: what this peer listens on to
+/// reserve a slot there, and, with `/p2p/<peer>` after it, the route to a peer listening there.
+pub fn circuit_through(relay_addr: &Multiaddr, relay: PeerId) -> Multiaddr {
+    relay_addr
+        .clone()
+        .with(Protocol::P2p(relay))
+        .with(Protocol::P2pCircuit)
+}
+
 /// The peer id at the end of an address (`/p2p/...`), if any: for a relayed address the peer
 /// behind the relay, not the relay.
 pub fn peer_id_of(addr: &Multiaddr) -> Option<PeerId> {

@@ -242,7 +242,14 @@ impl ContentSource for StoreSource {
     }
 
     fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
-        self.1.taste().answer(&from, message)
+        let answer = self.1.taste().answer(&from, message)?;
+        // The neighbourhood changed: fit it for the next recommendation after the answer is
+        // on its way, not before.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let library = self.1.clone();
+            runtime.spawn_blocking(move || library.taste().warm());
+        }
+        Some(answer)
     }
 
     fn radio_segments(&self, channel: &ChannelId, seq: Option<u64>) -> Vec<Vec<u8>> {
@@ -497,7 +504,12 @@ impl Node {
             _ => return Err(Error::Taste(format!("{peer} answered out of protocol"))),
         };
         let library = self.inner.library.clone();
-        let received = blocking(move || library.taste().receive(&peer, &answer)).await?;
+        let received = blocking(move || {
+            let received = library.taste().receive(&peer, &answer)?;
+            library.taste().warm();
+            Ok(received)
+        })
+        .await?;
         if received.kept > 0 {
             let _ = self.inner.events.send(NodeEvent::TasteChanged);
         }

@@ -99,12 +99,20 @@ impl SignedDigest {
     /// Decodes a digest and checks its signature against the key it names.
     pub fn verify(bytes: &[u8], signature: [u8; SIGNATURE_BYTES]) -> Result<Self> {
         let digest = ProfileDigest::decode(bytes).map_err(|e| Error::Taste(e.to_string()))?;
-        ArtistKey(digest.peer.0)
-            .verify(DIGEST_SIGNING_CONTEXT, bytes, &signature)
-            .map_err(|_| Error::Taste("a digest's signature does not match its key".into()))?;
+        Self::checked(digest, bytes.to_vec(), signature)
+            .map_err(|_| Error::Taste("a digest's signature does not match its key".into()))
+    }
+
+    /// `digest` with `signature`, if that is its owner's signature over `bytes`, its encoding.
+    fn checked(
+        digest: ProfileDigest,
+        bytes: Vec<u8>,
+        signature: [u8; SIGNATURE_BYTES],
+    ) -> Result<Self> {
+        ArtistKey(digest.peer.0).verify(DIGEST_SIGNING_CONTEXT, &bytes, &signature)?;
         Ok(Self {
             digest,
-            bytes: bytes.to_vec(),
+            bytes,
             signature,
         })
     }
@@ -152,20 +160,15 @@ impl SignedProfile {
             .map_err(|_| Error::Taste("a profile's signature does not match its key".into()))?;
         let digest = ProfileDigest::of(&profile);
         let digest_bytes = digest.encode();
-        ArtistKey(profile.peer.0)
-            .verify(DIGEST_SIGNING_CONTEXT, &digest_bytes, &digest_signature)
-            .map_err(|_| {
+        let digest =
+            SignedDigest::checked(digest, digest_bytes, digest_signature).map_err(|_| {
                 Error::Taste("a profile's digest signature does not match its key".into())
             })?;
         Ok(Self {
             profile,
             bytes: bytes.to_vec(),
             signature,
-            digest: SignedDigest {
-                digest,
-                bytes: digest_bytes,
-                signature: digest_signature,
-            },
+            digest,
         })
     }
 
@@ -587,8 +590,6 @@ impl Taste {
         state.digests_counted += digests_counted;
         state.hood.learn_peers(message.hint);
         state.hood.learn_peers([sender]);
-        // Recommendations asked for before the next change find the scores ready.
-        Self::warm_up(&state.hood);
         Ok(Received {
             kept,
             offered,
@@ -635,8 +636,8 @@ impl Taste {
     }
 
     /// The next partner to exchange with, if any peer is known; ends a round of the rules.
-    /// Call [`Taste::warm`] after it (off the async runtime) so that the next recommendation
-    /// does not pay for the round's fit.
+    /// Call [`Taste::warm`] after it, as after [`Taste::receive`] and [`Taste::answer`] (off the
+    /// async runtime), so that the next recommendation does not pay for the fit.
     pub fn next_partner(&self) -> Option<PeerId> {
         let mut state = self.state();
         let State { hood, rng, .. } = &mut *state;
@@ -648,12 +649,9 @@ impl Taste {
     /// (the neighbours' influence with its clique check, and the local EASE fit), so that the
     /// next [`Taste::recommend`] is warm. Cheap when nothing changed.
     pub fn warm(&self) {
-        Self::warm_up(&self.state().hood);
-    }
-
-    fn warm_up(hood: &Neighbourhood) {
-        hood.influence();
-        hood.ease_scores();
+        let state = self.state();
+        state.hood.influence();
+        state.hood.ease_scores();
     }
 
     /// How many neighbours' profiles are kept.

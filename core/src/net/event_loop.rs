@@ -714,12 +714,9 @@ impl EventLoop {
                     self.ensure_relays();
                 }
             }
-            SwarmEvent::ExternalAddrConfirmed { address } => {
-                tracing::debug!(%address, "external address confirmed");
-                self.ensure_relays();
-            }
-            SwarmEvent::ExternalAddrExpired { address } => {
-                tracing::debug!(%address, "external address expired");
+            SwarmEvent::ExternalAddrConfirmed { address }
+            | SwarmEvent::ExternalAddrExpired { address } => {
+                tracing::debug!(%address, "the set of external addresses changed");
                 self.ensure_relays();
             }
             SwarmEvent::ConnectionEstablished {
@@ -1035,7 +1032,7 @@ impl EventLoop {
             let Some((relay, addr)) = next else {
                 break;
             };
-            let circuit = addr.with(Protocol::P2p(relay)).with(Protocol::P2pCircuit);
+            let circuit = super::circuit_through(&addr, relay);
             match self.swarm.listen_on(circuit.clone()) {
                 Ok(id) => {
                     tracing::info!(%relay, %circuit, "reserving a slot on a relay");
@@ -1055,12 +1052,7 @@ impl EventLoop {
             .iter()
             .filter(|(relay, _)| **relay != peer)
             .take(MAX_RELAY_ROUTES)
-            .map(|(relay, addr)| {
-                addr.clone()
-                    .with(Protocol::P2p(*relay))
-                    .with(Protocol::P2pCircuit)
-                    .with(Protocol::P2p(peer))
-            })
+            .map(|(relay, addr)| super::circuit_through(addr, *relay).with(Protocol::P2p(peer)))
             .collect()
     }
 

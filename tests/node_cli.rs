@@ -288,3 +288,128 @@ fn a_radio_channel_started_on_one_node_is_listed_and_tuned_in_on_another() {
     assert!(node_b.terminate().success());
     assert!(node_a.terminate().success());
 }
+
+/// The radio figures with every peer its own process: one `busker node` broadcasting,
+/// `BUSKER_RADIO_PROCESSES` (default 50) `busker node` listeners on 127.0.0.1 (each newcomer
+/// dials 3 earlier nodes), and as many `busker --json radio tune CHANNEL --seconds S --out
+/// FILE.wav` runs at once (`BUSKER_RADIO_SECONDS`, default 10), started once the network has
+/// settled and every node has heard the channel announced. Prints each report and the summary
+/// line of `benches/benches/radio.rs`. Ignored: slow, and it measures rather than checks.
+/// `cargo test --release -p busker --test e2e radio_figures_processes -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn radio_figures_processes() {
+    let n: usize = std::env::var("BUSKER_RADIO_PROCESSES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let seconds: u32 = std::env::var("BUSKER_RADIO_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let b = Peer::new();
+    let node_b = NodeProcess::start(&b, &[]);
+    let wav = b.dir.path().join("radio.wav");
+    let rate = 22_050;
+    std::fs::write(
+        &wav,
+        busker_core::test_utils::wav_pcm16(rate, 1, rate * (seconds + 60), 11),
+    )
+    .unwrap();
+    let (ok, published, err) = b.json(&["publish", wav.to_str().unwrap()]);
+    assert!(ok, "publish: {err}");
+    let track = published[0]["id"].as_str().unwrap().to_owned();
+
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut addrs = vec![node_b.listen()];
+    let mut listeners: Vec<(Peer, NodeProcess)> = Vec::new();
+    for _ in 0..n {
+        let peer = Peer::new();
+        let mut args = Vec::new();
+        for _ in 0..3 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            args.push("--peer".to_owned());
+            args.push(addrs[(x % addrs.len() as u64) as usize].clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let node = NodeProcess::start(&peer, &args);
+        addrs.push(node.listen());
+        listeners.push((peer, node));
+    }
+    // Settled: the total of connections the same three times in a row.
+    let mut last = usize::MAX;
+    let mut same = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while same < 3 && Instant::now() < deadline {
+        let total: usize = listeners
+            .iter()
+            .map(|(p, _)| p.json(&["peers"]).1.len())
+            .sum();
+        same = if total == last { same + 1 } else { 0 };
+        last = total;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    println!(
+        "network settled: {:.1} connections per listener",
+        last as f64 / n as f64
+    );
+
+    let (ok, started, err) = b.json(&["radio", "start", "Process FM", &track]);
+    assert!(ok, "radio start: {err}");
+    let on_air = Instant::now();
+    let channel = started[0]["channel_id"].as_str().unwrap().to_owned();
+    for (peer, _) in &listeners {
+        poll("every node to hear of the channel", || {
+            let (ok, list, _) = peer.json(&["radio", "list"]);
+            (ok && list.iter().any(|c| c["channel_id"] == channel.as_str())).then_some(())
+        });
+    }
+    let tuned_after_ms = on_air.elapsed().as_millis();
+    let seconds = seconds.to_string();
+    let tunes: Vec<_> = listeners
+        .iter()
+        .map(|(peer, _)| {
+            Command::new(busker_bin())
+                .arg("--data-dir")
+                .arg(peer.dir.path())
+                .args(["--json", "radio", "tune", &channel, "--seconds", &seconds])
+                .arg("--out")
+                .arg(peer.dir.path().join("tuned.wav"))
+                .env_remove("BUSKER_DATA_DIR")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn busker radio tune")
+        })
+        .collect();
+    let mut figures = crate::bench_radio::Figures::default();
+    for tune in tunes {
+        let out = tune.wait_with_output().unwrap();
+        let report: Option<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| serde_json::from_str(l).ok());
+        match report {
+            Some(r) if out.status.success() => {
+                println!("{r}");
+                figures.add(
+                    r["startup_ms"].as_f64(),
+                    r["continuity"].as_f64().unwrap_or(0.0),
+                    r["lag_ms"].as_f64(),
+                );
+            }
+            _ => {
+                println!("{{\"error\":{:?}}}", String::from_utf8_lossy(&out.stderr));
+                figures.fail();
+            }
+        }
+    }
+    println!(
+        "radio, {n} listener processes, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast, {figures}"
+    );
+    for (_, node) in listeners {
+        node.terminate();
+    }
+    node_b.terminate();
+}

@@ -180,24 +180,18 @@ pub async fn many_to_one() {
     }
 }
 
-/// Waits until the total number of connections stays the same over three checks 500 ms apart
-/// (or 60 s pass). Returns the mean number of peers each is connected to.
+/// Waits until the network has settled (see [`test_utils::settle`]). Returns the mean number of
+/// peers each is connected to.
 async fn settle(clients: &[net::Client]) -> f64 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = usize::MAX;
-    let mut stable = 0;
-    loop {
+    let total = test_utils::settle(|| async {
         let mut total = 0;
         for c in clients {
             total += c.peers().await.map(|p| p.len()).unwrap_or(0);
         }
-        stable = if total == last { stable + 1 } else { 0 };
-        last = total;
-        if stable >= 3 || Instant::now() > deadline {
-            return total as f64 / clients.len() as f64;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        total
+    })
+    .await;
+    total as f64 / clients.len() as f64
 }
 
 /// A signed announcement of a small made-up track, different for every `title`.

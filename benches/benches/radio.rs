@@ -30,6 +30,47 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The listeners' figures, summed up (the same line for in-process and process listeners).
+#[derive(Debug, Default)]
+pub struct Figures {
+    startup: Vec<f64>,
+    continuity: Vec<f64>,
+    lag: Vec<f64>,
+    failed: usize,
+}
+
+impl Figures {
+    /// One listener's report.
+    pub fn add(&mut self, startup_ms: Option<f64>, continuity: f64, lag_ms: Option<f64>) {
+        self.startup.push(startup_ms.unwrap_or(f64::INFINITY));
+        self.continuity.push(continuity);
+        self.lag.push(lag_ms.unwrap_or(f64::INFINITY));
+    }
+
+    /// A listener that failed: counted as the worst figures (no start, nothing played).
+    pub fn fail(&mut self) {
+        self.failed += 1;
+        self.add(None, 0.0, None);
+    }
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.continuity.len().max(1) as f64;
+        write!(
+            f,
+            "{} failed: startup_ms median {:.0} max {:.0}; continuity min {:.4} mean {:.4}; lag_ms median {:.0} max {:.0}",
+            self.failed,
+            median(self.startup.clone()),
+            self.startup.iter().copied().fold(0.0, f64::max),
+            self.continuity.iter().copied().fold(1.0, f64::min),
+            self.continuity.iter().sum::<f64>() / n,
+            median(self.lag.clone()),
+            self.lag.iter().copied().fold(0.0, f64::max),
+        )
+    }
+}
+
 /// Runs the scenario and prints the figures.
 pub async fn radio_fifty_listeners() {
     let seconds: f64 = std::env::var("BUSKER_RADIO_SECONDS")
@@ -65,6 +106,21 @@ pub async fn radio_fifty_listeners() {
         addrs.push(node.listen_addrs().await.unwrap().remove(0));
         peers.push((dir, node));
     }
+    // Peers that all joined at once keep dialling each other for a while; a channel goes on
+    // air in a network that has settled.
+    let connections = test_utils::settle(|| async {
+        let mut total = 0;
+        for (_, node) in &peers {
+            total += node.peers().await.map(|p| p.len()).unwrap_or(0);
+        }
+        total
+    })
+    .await;
+    println!(
+        "network settled: {:.1} connections per listener",
+        connections as f64 / LISTENERS as f64
+    );
+    let on_air = std::time::Instant::now();
     let channel = broadcaster
         .radio_start("Bench FM", RadioQueue::Tracks(vec![track]))
         .await
@@ -104,6 +160,7 @@ pub async fn radio_fifty_listeners() {
         })
         .await;
     }
+    let tuned_after_ms = on_air.elapsed().as_millis();
     let runs: Vec<_> = peers
         .iter()
         .map(|(_, node)| {
@@ -121,20 +178,13 @@ pub async fn radio_fifty_listeners() {
             })
         })
         .collect();
-    let mut startup = Vec::new();
-    let mut continuity = Vec::new();
-    let mut lag = Vec::new();
-    let mut failed = 0;
+    let mut figures = Figures::default();
     for run in runs {
         let r = match run.await.unwrap() {
             Ok(r) => r,
             Err(e) => {
-                // Counted as the worst figures: no start, nothing played.
                 println!("{{\"error\":\"{e}\"}}");
-                failed += 1;
-                startup.push(f64::INFINITY);
-                continuity.push(0.0);
-                lag.push(f64::INFINITY);
+                figures.fail();
                 continue;
             }
         };
@@ -148,19 +198,10 @@ pub async fn radio_fifty_listeners() {
             r.late,
             r.repaired
         );
-        startup.push(r.startup_ms.unwrap_or(f64::INFINITY));
-        continuity.push(r.continuity());
-        lag.push(r.lag_ms.unwrap_or(f64::INFINITY));
+        figures.add(r.startup_ms, r.continuity(), r.lag_ms);
     }
-    let mean_continuity = continuity.iter().sum::<f64>() / continuity.len() as f64;
     println!(
-        "radio, {LISTENERS} listeners, {seconds} s each, warm-up {warmup} segments, {failed} failed: startup_ms median {:.0} max {:.0}; continuity min {:.4} mean {:.4}; lag_ms median {:.0} max {:.0}",
-        median(startup.clone()),
-        startup.iter().copied().fold(0.0, f64::max),
-        continuity.iter().copied().fold(1.0, f64::min),
-        mean_continuity,
-        median(lag.clone()),
-        lag.iter().copied().fold(0.0, f64::max),
+        "radio, {LISTENERS} listeners, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast (warm-up {warmup} segments), {figures}"
     );
     for (_, node) in &peers {
         node.shutdown().await;
@@ -170,6 +211,11 @@ pub async fn radio_fifty_listeners() {
 
 #[allow(dead_code)]
 fn main() {
+    // `RUST_LOG=busker_core::radio=debug` shows each listener's start.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

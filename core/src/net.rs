@@ -332,7 +332,7 @@ pub fn serve(source: &dyn ContentSource, from: PeerId, request: Request) -> Resp
                 .radio_segments(&channel, None)
                 .into_iter()
                 .rev()
-                .take(codec::MAX_RADIO_SEGMENTS)
+                .take(crate::radio::TUNE_IN_SEGMENTS)
                 .rev()
                 .collect(),
         ),

@@ -66,6 +66,20 @@ pub const CLOCK_WINDOW_MS: u64 = 60_000;
 /// A segment this many sequence numbers behind the newest one seen is ignored (a replay).
 pub const REPLAY_WINDOW: u64 = 64;
 
+/// How long before its air time (its broadcast time) a broadcaster publishes a segment: the
+/// audio is recorded, so it can be sent ahead. A listener plays a segment
+/// [`TuneOptions::latency`] after its air time, so each segment has this much longer to
+/// arrive or be repaired than the listener lags behind the broadcast. The first segment of a
+/// broadcast has no lead (nothing is sent before the broadcast starts): the listeners of a new
+/// channel start within the latency, and the lead builds up over its first segments.
+pub const SEND_AHEAD: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Segments a peer sends in answer to a tune-in (`Request::RadioRecent`): its newest ones. With
+/// the broadcaster's [`SEND_AHEAD`] these are the segment on air and the next, so a listener can
+/// start at once without a burst of older audio it would not play.
+pub const TUNE_IN_SEGMENTS: usize = 2;
+const _: () = assert!(TUNE_IN_SEGMENTS <= crate::net::codec::MAX_RADIO_SEGMENTS);
+
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_ms() -> u64 {
     std::time::SystemTime::now()

@@ -83,6 +83,29 @@ where
     }
 }
 
+/// Waits until a network has settled: `connections` (a count over all its peers) stays the same
+/// over three checks 500 ms apart, or 60 s pass. Returns the last count. A network of peers that
+/// all joined at once keeps dialling for 10-25 s (Kademlia's bootstrap queries): figures taken
+/// in that storm measure the storm.
+pub async fn settle<F, Fut>(mut connections: F) -> usize
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = usize>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = usize::MAX;
+    let mut stable = 0;
+    loop {
+        let total = connections().await;
+        stable = if total == last { stable + 1 } else { 0 };
+        last = total;
+        if stable >= 3 || tokio::time::Instant::now() > deadline {
+            return total;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// A node on a fresh temporary data dir (no demo tracks), listening on loopback. Keep the
 /// `TempDir` alive as long as the node, and where the process goes on afterwards, drop the
 /// node before it (the tuple drops the `TempDir` first): sled can hang for good in the flush

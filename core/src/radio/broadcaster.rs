@@ -31,6 +31,8 @@ pub struct BroadcastOptions {
     pub segment: Duration,
     /// How often the channel status is announced on the channels topic.
     pub status_interval: Duration,
+    /// How long before its air time a segment is published (see [`super::SEND_AHEAD`]).
+    pub ahead: Duration,
 }
 
 impl Default for BroadcastOptions {
@@ -38,6 +40,7 @@ impl Default for BroadcastOptions {
         Self {
             segment: Duration::from_millis(1000),
             status_interval: Duration::from_secs(5),
+            ahead: super::SEND_AHEAD,
         }
     }
 }
@@ -121,7 +124,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 /// Runs a broadcast until the queue ends (or the task is aborted): each segment is signed,
-/// kept in the hub's ring and published when its first sample goes on air.
+/// kept in the hub's ring and published [`BroadcastOptions::ahead`] before its first sample goes
+/// on air (the first segments at once), and the broadcast ends when the last one has aired.
 pub(crate) async fn broadcast(
     client: Client,
     hub: Arc<RadioHub>,
@@ -179,7 +183,13 @@ pub(crate) async fn broadcast(
                 }
             };
             let on_air = start + Duration::from_secs_f64(air_ms / 1000.0);
-            tokio::time::sleep_until(on_air).await;
+            tokio::time::sleep_until(
+                on_air
+                    .checked_sub(options.ahead)
+                    .unwrap_or(start)
+                    .max(start),
+            )
+            .await;
             if last_status.is_none_or(|t| t.elapsed() >= options.status_interval) {
                 let status = ChannelStatus {
                     descriptor: descriptor.clone(),
@@ -214,6 +224,8 @@ pub(crate) async fn broadcast(
                 .await?;
         }
     }
+    // Stay on the channel (answering repairs) until the last segment has aired.
+    tokio::time::sleep_until(start + Duration::from_secs_f64(air_ms / 1000.0)).await;
     Ok(())
 }
 

@@ -4,7 +4,8 @@
 //! Timing: the first segment played is chosen so that its broadcast time plus
 //! [`TuneOptions::latency`] is now or just ahead; from then on segment `n` plays at that anchor
 //! plus the broadcast-time difference. A segment that has not arrived by its expected arrival
-//! time (its play time minus the latency) plus [`TuneOptions::repair_after`] is asked from a
+//! time (its play time minus the latency and [`super::SEND_AHEAD`]) plus
+//! [`TuneOptions::repair_after`] is asked from a
 //! neighbour on the topic (another neighbour every [`REPAIR_RETRY`], the broadcaster at the third
 //! try) until its play time; a segment still missing then is counted late and skipped.
 
@@ -68,7 +69,8 @@ impl DropPattern {
 /// How to tune in.
 #[derive(Debug, Clone)]
 pub struct TuneOptions {
-    /// Delay between a segment's broadcast time and its playback: the jitter buffer.
+    /// Delay between a segment's broadcast (air) time and its playback. With the broadcaster's
+    /// [`super::SEND_AHEAD`], a segment has this plus the lead to arrive: the jitter buffer.
     pub latency: Duration,
     /// How long after its expected arrival a missing segment is asked from a neighbour.
     pub repair_after: Duration,
@@ -84,7 +86,7 @@ pub struct TuneOptions {
 impl Default for TuneOptions {
     fn default() -> Self {
         Self {
-            latency: Duration::from_millis(1500),
+            latency: Duration::from_millis(500),
             repair_after: Duration::from_millis(350),
             seconds: None,
             start_timeout: Duration::from_secs(30),
@@ -290,8 +292,14 @@ enum Start {
     /// At once, inside segment `seq`, leaving out its first `trim` frames: the live point
     /// (broadcast time `point`) falls in it.
     Inside { seq: u64, point: u64, trim: u64 },
-    /// Segment `seq` (broadcast time `bt`) starts in `wait`, when its play time comes.
-    Due { seq: u64, wait: Duration, bt: u64 },
+    /// No held segment holds the live point, but `seq` (broadcast time `bt`, after the live point)
+    /// is on air already: it starts at once, `latency` behind the broadcast (less than asked;
+    /// the broadcaster's lead still covers the jitter).
+    OnAir {
+        seq: u64,
+        bt: u64,
+        latency: Duration,
+    },
     /// Every held segment is too old: the newest, `seq` (broadcast time `bt`), starts at once,
     /// and the jitter buffer grows to `latency`.
     Late {
@@ -306,10 +314,13 @@ enum Start {
 /// Picks where to start from the held segments, at `now_ms` with the jitter buffer `latency`,
 /// `waited` after tuning in. The live point is the broadcast time playing now (now minus the
 /// latency): a held segment that contains it (one the neighbours sent at tune-in) starts playing
-/// at once, from that point on. Otherwise the oldest segment whose play time has not passed yet
-/// starts when it is due. When every held segment is too old for that and the listener has
-/// waited [`ADAPT_AFTER`], the newest one starts at once and the buffer grows to its age: a slow
-/// network plays late rather than not at all.
+/// at once, from that point on. Failing that, a newer held segment that is on air already starts
+/// at once, a little closer to the broadcast (starting sooner matters more than the exact lag,
+/// and the broadcaster's [`super::SEND_AHEAD`] still covers the jitter). A listener holding only
+/// segments not yet on air waits for one to go on air or for an older one to come from a
+/// neighbour. When every held segment is too old and the
+/// listener has waited [`ADAPT_AFTER`], the newest one starts at once and the buffer grows to
+/// its age: a slow network plays late rather than not at all.
 fn choose_start(
     held: &BTreeMap<u64, Segment>,
     now_ms: u64,
@@ -328,11 +339,17 @@ fn choose_start(
     }
     if let Some((&seq, s)) = held
         .iter()
-        .find(|(_, s)| s.broadcast_ms() + latency_ms >= now_ms)
+        .find(|(_, s)| s.broadcast_ms() > point && s.broadcast_ms() <= now_ms)
     {
         let bt = s.broadcast_ms();
-        let wait = Duration::from_millis(bt + latency_ms - now_ms).min(latency);
-        return Start::Due { seq, wait, bt };
+        return Start::OnAir {
+            seq,
+            bt,
+            latency: Duration::from_millis(now_ms - bt),
+        };
+    }
+    if held.values().any(|s| s.broadcast_ms() > point) {
+        return Start::Wait { keep_from: None };
     }
     let Some((&seq, newest)) = held.iter().next_back() else {
         return Start::Wait { keep_from: None };
@@ -412,6 +429,15 @@ impl Listener {
         self.buffer.entry(seq).or_insert(segment);
     }
 
+    /// Whether a held segment reaches past the live point: playback can start with it (now or
+    /// when it goes on air), so there is nothing more to ask neighbours for.
+    fn holds_playable(&self) -> bool {
+        let point = unix_ms().saturating_sub(self.options.latency.as_millis() as u64) as f64;
+        self.buffer
+            .values()
+            .any(|s| s.broadcast_ms() as f64 + s.duration_ms() > point)
+    }
+
     /// Starts playback if the held segments allow it (see [`choose_start`]).
     fn try_start(&mut self, waited: Duration) {
         let now = tokio::time::Instant::now();
@@ -420,14 +446,21 @@ impl Listener {
                 tracing::debug!(
                     seq,
                     held = self.buffer.len(),
+                    waited_ms = waited.as_millis() as u64,
                     "starting inside a held segment"
                 );
                 self.trim = trim;
                 self.start_at(seq, now, point);
             }
-            Start::Due { seq, wait, bt } => {
-                tracing::debug!(seq, wait_ms = wait.as_millis() as u64, "starting when due");
-                self.start_at(seq, now + wait, bt);
+            Start::OnAir { seq, bt, latency } => {
+                tracing::debug!(
+                    seq,
+                    latency_ms = latency.as_millis() as u64,
+                    waited_ms = waited.as_millis() as u64,
+                    "starting with a segment on air"
+                );
+                self.latency = latency;
+                self.start_at(seq, now, bt);
             }
             Start::Late { seq, bt, latency } => {
                 tracing::debug!(
@@ -572,7 +605,9 @@ impl Listener {
             if self.buffer.contains_key(&seq) {
                 continue;
             }
-            let arrival = due.checked_sub(self.latency).unwrap_or(now);
+            let arrival = due
+                .checked_sub(self.latency + super::SEND_AHEAD)
+                .unwrap_or(now);
             // A later segment is here already: this one was lost, ask now.
             let ask_at = if seq < newest {
                 now
@@ -651,11 +686,17 @@ impl Listener {
             ask.push(b);
         }
         let channel = self.descriptor.id();
+        tracing::debug!(
+            asked = ask.len(),
+            peers = self.peers.len(),
+            "asking for the latest segments"
+        );
         for peer in ask {
             self.asking.insert(peer);
             let client = self.client.clone();
             let tx = answers.clone();
             tokio::spawn(async move {
+                let asked = Instant::now();
                 let list = match tokio::time::timeout(
                     Duration::from_secs(3),
                     client.request(peer, Request::RadioRecent { channel }),
@@ -665,6 +706,12 @@ impl Listener {
                     Ok(Ok(Response::RadioSegments(list))) => list,
                     _ => Vec::new(),
                 };
+                tracing::debug!(
+                    %peer,
+                    segments = list.len(),
+                    ms = asked.elapsed().as_millis() as u64,
+                    "tune-in answer"
+                );
                 let _ = tx.send((peer, list)).await;
             });
         }
@@ -825,7 +872,6 @@ async fn run(
                 l.accept_answer(list, true);
             }
             Some((peer, list)) = recent.recv() => {
-                tracing::debug!(%peer, segments = list.len(), "tune-in answer");
                 l.asking.remove(&peer);
                 l.accept_answer(list, false);
             }
@@ -847,7 +893,7 @@ async fn run(
             }
             () = tokio::time::sleep_until(wake) => {}
         }
-        if l.next.is_none() && tokio::time::Instant::now() >= ask_recent_at {
+        if l.next.is_none() && !l.holds_playable() && tokio::time::Instant::now() >= ask_recent_at {
             ask_recent_at = tokio::time::Instant::now() + RECENT_RETRY;
             l.ask_recent(&recent_tx).await;
         }
@@ -963,14 +1009,30 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_segment_starts_when_its_play_time_comes() {
-        let segments = held(&[NOW - 400]);
+    fn a_newer_segment_starts_as_soon_as_it_is_on_air() {
+        // Sent ahead by the broadcaster: on air in 600 ms.
+        let segments = held(&[NOW + 600]);
         assert_eq!(
-            choose_start(&segments, NOW, LATENCY, Duration::ZERO),
-            Start::Due {
+            choose_start(&segments, NOW, LATENCY, ADAPT_AFTER),
+            Start::Wait { keep_from: None },
+            "an older segment may still come"
+        );
+        assert_eq!(
+            choose_start(&segments, NOW + 1000, LATENCY, ADAPT_AFTER),
+            Start::OnAir {
                 seq: 1,
-                wait: Duration::from_millis(1100),
-                bt: NOW - 400,
+                bt: NOW + 600,
+                latency: Duration::from_millis(400),
+            },
+            "the live point (NOW - 500) is before it: it starts closer to the broadcast"
+        );
+        // Once the live point reaches it, it is an ordinary start inside it.
+        assert_eq!(
+            choose_start(&segments, NOW + 2100, LATENCY, ADAPT_AFTER),
+            Start::Inside {
+                seq: 1,
+                point: NOW + 600,
+                trim: 0,
             }
         );
     }

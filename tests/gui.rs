@@ -283,11 +283,33 @@ fn the_radio_view_tunes_in_to_a_peers_channel_and_starts_its_own() {
             .any(|c| c.name == "Seed FM" && c.tuned)
     });
     h.get_by_label("tuned in");
+    // What is on air shows under the channel; the listener rates it and saves it.
+    step_until(&mut h, "the track on air", |a| {
+        a.model.net.status.channels.iter().any(|c| {
+            c.tuned
+                && c.now_playing
+                    .as_ref()
+                    .is_some_and(|t| t.title == "Night Shift")
+        })
+    });
+    h.run_steps(2);
+    h.get_by_label("Rate Night Shift 4 stars").click();
+    step_until(&mut h, "the rating", |a| a.model.rating(&id) == 4);
+    h.get_by_label("Save Night Shift to the library").click();
+    step_until(&mut h, "the saved track in the library", |a| {
+        a.model.tracks.iter().any(|t| t.id == id && t.local)
+    });
+    h.run_steps(2);
+    h.get_by_label("in your library");
 
     h.get_by_label("Channel name").click();
     h.run_steps(1);
     h.get_by_label("Channel name").type_text("Kitchen FM");
     h.run_steps(1);
+    // The app's own channel plays its personal radio (endless, from its recommendations).
+    h.get_by_label("Personal radio").click();
+    h.run_steps(1);
+    assert!(h.state().state.radio_personal);
     h.get_by_role_and_label(Role::Button, "Start broadcasting")
         .click();
     step_until(&mut h, "the app's own channel", |a| {

@@ -280,6 +280,17 @@ fn a_radio_channel_started_on_one_node_is_listed_and_tuned_in_on_another() {
     for key in ["startup_ms", "continuity", "lag_ms", "late"] {
         assert!(r[key].is_number(), "{key} in {r}");
     }
+    // The tracks heard are ordinary track ids, to fetch or rate.
+    assert_eq!(r["tracks"][0]["id"], id.as_str(), "{r}");
+    let (ok, rated, err) = b.json(&["rate", &id, "4"]);
+    assert!(ok, "rate a track heard on the radio: {err} {rated:?}");
+    let (ok, list, _) = a.json(&["radio", "list"]);
+    assert!(ok);
+    let on_air = list
+        .iter()
+        .find(|c| c["channel_id"] == channel.as_str())
+        .expect("the broadcaster lists its channel");
+    assert_eq!(on_air["now_playing"]["id"], id.as_str(), "{on_air}");
     assert!(
         std::fs::metadata(&out).unwrap().len() > 44,
         "samples were recorded"

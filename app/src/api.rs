@@ -23,8 +23,8 @@
 //! | `POST /v1/artist` | `{"key"}` (`null`: this peer) | `{"key", "name", "releases": [track or {"id"}, ..]}` |
 //! | `POST /v1/radio/start` | `{"name", "ids": [..], "personal"}` | `{"channel_id", "name"}` |
 //! | `POST /v1/radio/stop` | `{"channel_id"}` | `{"channel_id", "stopped"}` |
-//! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned"}, ..]` |
-//! | `POST /v1/radio/tune` | `{"channel_id", "out", "seconds"}` | `{"channel_id", "startup_ms", "continuity", "lag_ms", "segments", "late"}` |
+//! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned", "now_playing"}, ..]` |
+//! | `POST /v1/radio/tune` | `{"channel_id", "out", "seconds"}` | `{"channel_id", "startup_ms", "continuity", "lag_ms", "segments", "late", "repaired", "frames", "tracks"}` |
 //!
 //! `radio/tune` answers when the listener stops (after `seconds` of the broadcast); when the client
 //! closes the connection first, the listener stops.
@@ -385,6 +385,7 @@ async fn handle(node: &Node, req: &HttpRequest) -> anyhow::Result<Value> {
                         "listeners": c.listeners,
                         "broadcasting": c.broadcasting,
                         "tuned": c.tuned,
+                        "now_playing": c.now_playing.as_ref().map(now_playing_json),
                     })
                 })
                 .collect(),
@@ -495,7 +496,13 @@ async fn radio_tune(node: &Node, body: &Value) -> anyhow::Result<Value> {
         "late": report.late,
         "repaired": report.repaired,
         "frames": report.frames,
+        "tracks": report.tracks.iter().map(now_playing_json).collect::<Vec<_>>(),
     }))
+}
+
+/// A track on a channel: `{"id", "title", "artist"}` (an ordinary track id, to fetch or rate).
+fn now_playing_json(t: &busker_core::radio::NowPlaying) -> Value {
+    json!({"id": t.track.to_hex(), "title": t.title, "artist": t.artist})
 }
 
 /// A client of a running node's API.

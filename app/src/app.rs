@@ -107,6 +107,8 @@ pub struct State {
     pub peer_input: String,
     /// The Radio view's channel name field.
     pub radio_name: String,
+    /// The new channel plays the personal radio (not the local tracks in order).
+    pub radio_personal: bool,
 }
 
 impl Default for State {
@@ -122,6 +124,7 @@ impl Default for State {
             peer_addresses: Vec::new(),
             peer_input: String::new(),
             radio_name: String::new(),
+            radio_personal: false,
         }
     }
 }
@@ -683,9 +686,12 @@ impl App {
             Command::Browse(dir) => self.send(Request::Browse(dir)),
             Command::SetArtistName(name) => self.send(Request::SetArtistName(name)),
             Command::SetLanDiscovery(on) => self.send(Request::SetLanDiscovery(on)),
-            Command::RadioStart(name) => self.send(Request::RadioStart(name)),
+            Command::RadioStart { name, personal } => {
+                self.send(Request::RadioStart { name, personal })
+            }
             Command::RadioTune(id) => self.send(Request::RadioTune(id)),
             Command::RadioStop => self.send(Request::RadioStop),
+            Command::Save(id) => self.send(Request::Save(id)),
             Command::SetListen(addrs) => self.send(Request::SetListen(addrs)),
             Command::Connect(addr) => self.dial(addr, true),
             Command::ForgetPeer(addr) => self.state.peer_addresses.retain(|a| *a != addr),

@@ -83,12 +83,20 @@ pub enum Request {
     SetListen(Vec<String>),
     /// Dials a peer address; answered with [`Event::Dialled`].
     Connect(String),
-    /// Starts broadcasting a channel named so, playing this peer's local tracks.
-    RadioStart(String),
+    /// Starts broadcasting a channel named so, playing this peer's local tracks in order or,
+    /// with `personal`, its endless personal radio.
+    RadioStart {
+        /// The channel's name.
+        name: String,
+        /// Personal radio (recommendations and new releases, for ever) instead of the library.
+        personal: bool,
+    },
     /// Tunes in to a channel (hex id) on the audio device; stops any other tuning.
     RadioTune(String),
     /// Stops tuning in and broadcasting.
     RadioStop,
+    /// Downloads a track into the library; it shows among the transfers, then as local.
+    Save(TrackId),
 }
 
 /// One file to publish, with the tags the user settled on.
@@ -229,6 +237,8 @@ pub struct ChannelRow {
     pub broadcasting: bool,
     /// This peer is tuned in.
     pub tuned: bool,
+    /// The track on air, when tuned in or broadcasting.
+    pub now_playing: Option<busker_core::radio::NowPlaying>,
 }
 
 /// The audio engine, handed to the UI once it runs.
@@ -598,6 +608,7 @@ async fn post_status(node: Node, post: Post) {
                 listeners: c.listeners,
                 broadcasting: c.broadcasting,
                 tuned: c.tuned,
+                now_playing: c.now_playing,
             })
             .collect();
         let status = NetStatus {
@@ -838,8 +849,8 @@ impl Worker {
                 self.connect(addr);
                 true
             }
-            Request::RadioStart(name) => {
-                self.radio_start(name);
+            Request::RadioStart { name, personal } => {
+                self.radio_start(name, personal);
                 true
             }
             Request::RadioTune(id) => {
@@ -850,7 +861,32 @@ impl Worker {
                 self.radio_stop();
                 true
             }
+            Request::Save(id) => {
+                self.save(id);
+                true
+            }
         }
+    }
+
+    /// Starts downloading a track; the library shows it as local once it is complete.
+    fn save(&self, id: TrackId) {
+        let Some(net) = &self.net else {
+            self.post.send(Event::Error(
+                "saving a track needs the network, which is not running".into(),
+            ));
+            return;
+        };
+        let node = net.node.clone();
+        let post = self.post.clone();
+        net.runtime.spawn(async move {
+            let finished = match node.fetch(id).await {
+                Ok(transfer) => transfer.finished().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = finished {
+                post.offer(Event::Error(format!("cannot save the track: {e}")));
+            }
+        });
     }
 
     fn radio(&self) -> std::sync::MutexGuard<'_, RadioState> {
@@ -858,27 +894,32 @@ impl Worker {
     }
 
     /// Starts a channel that plays the local tracks; the outcome comes back as a notice.
-    fn radio_start(&self, name: String) {
+    fn radio_start(&self, name: String, personal: bool) {
+        use busker_core::radio::RadioQueue;
         let Some(net) = &self.net else {
             self.post.send(Event::Error(
                 "radio needs the network, which is not running".into(),
             ));
             return;
         };
-        let tracks: Vec<TrackId> = match self.library.list() {
-            Ok(list) => list.iter().filter(|t| t.local).map(|t| t.id).collect(),
-            Err(e) => {
+        let queue = if personal {
+            RadioQueue::Personal
+        } else {
+            let tracks: Vec<TrackId> = match self.library.list() {
+                Ok(list) => list.iter().filter(|t| t.local).map(|t| t.id).collect(),
+                Err(e) => {
+                    self.post
+                        .send(Event::Error(format!("cannot list the tracks: {e}")));
+                    return;
+                }
+            };
+            if tracks.is_empty() {
                 self.post
-                    .send(Event::Error(format!("cannot list the tracks: {e}")));
+                    .send(Event::Error("no local tracks to broadcast".into()));
                 return;
             }
+            RadioQueue::Tracks(tracks)
         };
-        if tracks.is_empty() {
-            self.post
-                .send(Event::Error("no local tracks to broadcast".into()));
-            return;
-        }
-        let queue = busker_core::radio::RadioQueue::Tracks(tracks);
         match net.runtime.block_on(net.node.radio_start(&name, queue)) {
             Ok(d) => {
                 self.radio().broadcast = Some(d.id());

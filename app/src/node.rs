@@ -367,6 +367,9 @@ fn radio(cli: &Cli, api: &ApiClient, command: &RadioCommand) -> Result<ExitCode>
                         s(&c, "channel_id"),
                         s(&c, "name")
                     );
+                    if let Some(t) = c.get("now_playing").filter(|t| t.is_object()) {
+                        println!("    now playing: {}", track_line(t));
+                    }
                 }
             }
         }
@@ -392,8 +395,22 @@ fn radio(cli: &Cli, api: &ApiClient, command: &RadioCommand) -> Result<ExitCode>
                     f("startup_ms"),
                     f("lag_ms")
                 );
+                for t in v
+                    .get("tracks")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    println!("  played {}", track_line(t));
+                }
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `Title - Artist (id)` of a `{"id", "title", "artist"}` track: the id to fetch or rate it by.
+fn track_line(t: &Value) -> String {
+    let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
+    format!("{} - {} ({})", s("title"), s("artist"), s("id"))
 }

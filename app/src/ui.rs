@@ -65,12 +65,19 @@ pub enum Command {
     SetArtistName(Option<String>),
     /// LAN discovery on or off.
     SetLanDiscovery(bool),
-    /// Start broadcasting a channel with this name.
-    RadioStart(String),
+    /// Start broadcasting a channel: the local tracks in order, or the personal radio.
+    RadioStart {
+        /// The channel's name.
+        name: String,
+        /// Personal radio instead of the library in order.
+        personal: bool,
+    },
     /// Tune in to a channel (hex id).
     RadioTune(String),
     /// Stop tuning in and broadcasting.
     RadioStop,
+    /// Download a track into the library (one heard on the radio, say).
+    Save(TrackId),
     /// Save the listen addresses (used from the next start).
     SetListen(Vec<String>),
     /// Dial a peer address.

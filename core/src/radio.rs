@@ -40,7 +40,7 @@ pub use channel::{
     CHANNEL_VERSION, ChannelDescriptor, ChannelId, ChannelStatus, MAX_DESCRIPTION,
     MAX_DESCRIPTOR_BYTES, MAX_NAME, MAX_STATUS_BYTES,
 };
-pub use hub::ChannelInfo;
+pub use hub::{ChannelInfo, NowPlaying};
 pub use listener::{
     DropPattern, FirstSegment, REPAIR_RETRY, RadioEvent, TuneOptions, TuneReport, Tuning,
 };

@@ -1,7 +1,9 @@
 //! Radio: channels heard of (with their listener counts), tune in, start your own.
 
+use busker_core::radio::NowPlaying;
+
 use crate::app::{Model, State};
-use crate::ui::{Command, labelled_field};
+use crate::ui::{Command, labelled_field, stars};
 
 /// Draws the Radio view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command> {
@@ -44,6 +46,10 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
                     }
                 }
                 ui.end_row();
+                if let Some(t) = c.now_playing.as_ref().filter(|_| c.tuned || c.broadcasting) {
+                    now_playing(ui, t, model, &mut out);
+                    ui.end_row();
+                }
             }
         });
     if channels.iter().any(|c| c.tuned || c.broadcasting) && ui.button("Stop radio").clicked() {
@@ -53,9 +59,14 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
     ui.strong("Start your own channel");
     labelled_field(ui, "Channel name", &mut state.radio_name, "My station");
     let local = model.tracks.iter().filter(|t| t.local).count();
-    ui.label(format!(
-        "It broadcasts your {local} local tracks, in order."
-    ));
+    ui.checkbox(&mut state.radio_personal, "Personal radio");
+    ui.label(if state.radio_personal {
+        "It plays for ever: your recommendations with new releases mixed in, each next track \
+         fetched while one plays."
+            .to_owned()
+    } else {
+        format!("It broadcasts your {local} local tracks, in order.")
+    });
     let name = state.radio_name.trim().to_owned();
     let can_start = !name.is_empty() && local > 0;
     if ui
@@ -63,7 +74,30 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
         .on_disabled_hover_text("give the channel a name (and have local tracks)")
         .clicked()
     {
-        out.push(Command::RadioStart(name));
+        out.push(Command::RadioStart {
+            name,
+            personal: state.radio_personal,
+        });
     }
     out
+}
+
+/// The track on air, under its channel: rate it, or save it to the library (it is an ordinary
+/// published track).
+fn now_playing(ui: &mut egui::Ui, t: &NowPlaying, model: &Model, out: &mut Vec<Command>) {
+    ui.label(egui::RichText::new(format!("Now playing: {} - {}", t.title, t.artist)).italics());
+    if let Some(s) = stars(ui, model.rating(&t.track), true, &t.title) {
+        out.push(Command::Rate(t.track, s));
+    }
+    let local = model.tracks.iter().any(|m| m.id == t.track && m.local);
+    if local {
+        ui.label(egui::RichText::new("in your library").weak());
+    } else {
+        let label = format!("Save {} to the library", t.title);
+        let button = ui.button("Save");
+        button.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label));
+        if button.clicked() {
+            out.push(Command::Save(t.track));
+        }
+    }
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::channel::{ChannelDescriptor, ChannelId, ChannelStatus};
 use super::segment::{RadioMessage, Segment};
 use crate::error::Result;
-use crate::model::ArtistKey;
+use crate::model::{ArtistKey, TrackId};
 use crate::net::{CHANNELS_TOPIC, Client};
 
 /// Recent segments kept per channel for repair and tune-in.
@@ -31,6 +31,29 @@ const MAX_HEARTBEATS: usize = 4096;
 /// than its stream.
 const TUNE_IN_BURST: f64 = 16.0;
 const TUNE_IN_PER_SEC: f64 = 8.0;
+
+/// A track playing on a channel: an ordinary published track, so a listener can fetch it and
+/// rate it like any other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NowPlaying {
+    /// The track.
+    pub track: TrackId,
+    /// Its title.
+    pub title: String,
+    /// Its artist.
+    pub artist: String,
+}
+
+impl NowPlaying {
+    pub(crate) fn of(segment: &Segment) -> Self {
+        let f = segment.fields();
+        Self {
+            track: f.track,
+            title: f.title.clone(),
+            artist: f.artist.clone(),
+        }
+    }
+}
 
 /// A channel as `radio list` and the GUI show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +75,9 @@ pub struct ChannelInfo {
     pub tuned: bool,
     /// The newest sequence number this peer holds (broadcast or received).
     pub last_seq: Option<u64>,
+    /// For a channel this peer broadcasts or is tuned to: the track on air (that of the newest
+    /// segment held whose air time has come).
+    pub now_playing: Option<NowPlaying>,
 }
 
 struct Heard {
@@ -334,6 +360,13 @@ impl RadioHub {
             i.broadcasting = s.broadcasting;
             i.tuned = !s.tuners.is_empty();
             i.last_seq = s.ring.back().map(Segment::seq);
+            let now = super::unix_ms();
+            i.now_playing = s
+                .ring
+                .iter()
+                .rev()
+                .find(|seg| seg.broadcast_ms() <= now)
+                .map(NowPlaying::of);
             out.insert(*id, i);
         }
         let mut list: Vec<ChannelInfo> = out.into_values().collect();
@@ -375,6 +408,7 @@ fn info(d: &ChannelDescriptor, listeners: u32) -> ChannelInfo {
         broadcasting: false,
         tuned: false,
         last_seq: None,
+        now_playing: None,
     }
 }
 

@@ -17,7 +17,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
 use super::channel::{ChannelDescriptor, ChannelId};
-use super::hub::RadioHub;
+use super::hub::{NowPlaying, RadioHub};
 use super::segment::{RadioMessage, Segment, encode_heartbeat};
 use super::unix_ms;
 use crate::error::{Error, Result};
@@ -165,6 +165,8 @@ pub struct TuneReport {
     pub frames: u64,
     /// The format of the audio written (of the first track).
     pub spec: Option<PcmSpec>,
+    /// The tracks played, in order: ordinary published tracks, to fetch or rate.
+    pub tracks: Vec<NowPlaying>,
 }
 
 impl TuneReport {
@@ -525,6 +527,7 @@ impl Listener {
                 }
                 if self.track != Some(fields.track) {
                     self.track = Some(fields.track);
+                    self.report.tracks.push(NowPlaying::of(&segment));
                     self.emit(RadioEvent::NowPlaying {
                         track: fields.track,
                         title: fields.title.clone(),
@@ -794,6 +797,7 @@ pub(crate) fn tune(
             first: None,
             frames: 0,
             spec: None,
+            tracks: Vec::new(),
         },
         played: Duration::ZERO,
         track: None,

@@ -130,3 +130,111 @@ pub fn status_validator() -> TopicValidator {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{Pcm, PcmSpec, SampleFormat};
+    use crate::model::{ArtistKeypair, TrackId};
+
+    fn segment(owner: &ArtistKeypair, channel: ChannelId, seq: u64, broadcast_ms: u64) -> Vec<u8> {
+        SegmentDraft {
+            channel,
+            seq,
+            broadcast_ms,
+            track: TrackId([3; 32]),
+            title: "Song".into(),
+            artist: "Band".into(),
+            frame: 0,
+            spec: PcmSpec {
+                sample_rate: 8000,
+                channels: 1,
+                format: SampleFormat::Int(16),
+            },
+            pcm: Pcm::I16(vec![7; 800]),
+        }
+        .sign(owner)
+        .encoded()
+        .to_vec()
+    }
+
+    #[test]
+    fn the_channel_validator_passes_the_owners_segments_only() {
+        let owner = ArtistKeypair::from_seed([1; 32]);
+        let descriptor = ChannelDescriptor::sign(&owner, "Valid FM", "", 1);
+        let other = ChannelDescriptor::sign(&owner, "Other FM", "", 1);
+        let check = validator(descriptor.clone());
+        let source = PeerId::random();
+        let now = unix_ms();
+        let id = descriptor.id();
+        assert_eq!(
+            check(&segment(&owner, id, 100, now), Some(&source)),
+            Validation::Accept
+        );
+        let thief = ArtistKeypair::from_seed([2; 32]);
+        assert_eq!(
+            check(&segment(&thief, id, 101, now), Some(&source)),
+            Validation::Reject,
+            "signed by another key"
+        );
+        assert_eq!(
+            check(&segment(&owner, other.id(), 101, now), Some(&source)),
+            Validation::Reject,
+            "a segment of another channel"
+        );
+        assert_eq!(check(&[1, 2, 3], Some(&source)), Validation::Reject);
+    }
+
+    #[test]
+    fn the_channel_validator_ignores_replays_and_stale_segments() {
+        let owner = ArtistKeypair::from_seed([1; 32]);
+        let descriptor = ChannelDescriptor::sign(&owner, "Replay FM", "", 1);
+        let id = descriptor.id();
+        let check = validator(descriptor);
+        let now = unix_ms();
+        let accept = |seq, at| check(&segment(&owner, id, seq, at), None);
+        assert_eq!(accept(1000, now), Validation::Accept);
+        assert_eq!(
+            accept(1000 - REPLAY_WINDOW, now),
+            Validation::Accept,
+            "inside the window: a late copy, still useful for repair"
+        );
+        assert_eq!(
+            accept(1000 - REPLAY_WINDOW - 1, now),
+            Validation::Ignore,
+            "a replay from far behind"
+        );
+        assert_eq!(
+            accept(1001, now - CLOCK_WINDOW_MS - 1000),
+            Validation::Ignore,
+            "an old segment sent again"
+        );
+        assert_eq!(
+            accept(1002, now + CLOCK_WINDOW_MS + 1000),
+            Validation::Ignore,
+            "stamped far in the future"
+        );
+    }
+
+    #[test]
+    fn heartbeats_need_a_signed_source_and_a_recent_time() {
+        let owner = ArtistKeypair::from_seed([1; 32]);
+        let descriptor = ChannelDescriptor::sign(&owner, "Beat FM", "", 1);
+        let id = descriptor.id();
+        let check = validator(descriptor);
+        let source = PeerId::random();
+        let now = unix_ms();
+        assert_eq!(
+            check(&encode_heartbeat(&id, now), Some(&source)),
+            Validation::Accept
+        );
+        assert_eq!(check(&encode_heartbeat(&id, now), None), Validation::Reject);
+        assert_eq!(
+            check(
+                &encode_heartbeat(&id, now - 2 * CLOCK_WINDOW_MS),
+                Some(&source)
+            ),
+            Validation::Ignore
+        );
+    }
+}

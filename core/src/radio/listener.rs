@@ -1,9 +1,9 @@
 //! The listener: joins a channel at its live point, keeps a jitter buffer, repairs missing
 //! segments from neighbours, and plays each segment at its broadcast time plus a fixed latency.
 //!
-//! Timing: the first segment played is chosen so that its broadcast time plus
-//! [`TuneOptions::latency`] is now or just ahead; from then on segment `n` plays at that anchor
-//! plus the broadcast-time difference. A segment that has not arrived by its expected arrival
+//! Timing: playback starts at the live point, [`TuneOptions::latency`] behind the broadcast (or
+//! with a segment already on air, a little closer; see [`choose_start`]); from then on segment
+//! `n` plays at that anchor plus the broadcast-time difference. A segment that has not arrived by its expected arrival
 //! time (its play time minus the latency and [`super::SEND_AHEAD`]) plus
 //! [`TuneOptions::repair_after`] is asked from a
 //! neighbour on the topic (another neighbour every [`REPAIR_RETRY`], the broadcaster at the third
@@ -320,9 +320,9 @@ enum Start {
 /// at once, a little closer to the broadcast (starting sooner matters more than the exact lag,
 /// and the broadcaster's [`super::SEND_AHEAD`] still covers the jitter). A listener holding only
 /// segments not yet on air waits for one to go on air or for an older one to come from a
-/// neighbour. When every held segment is too old and the
-/// listener has waited [`ADAPT_AFTER`], the newest one starts at once and the buffer grows to
-/// its age: a slow network plays late rather than not at all.
+/// neighbour. When every held segment is too old and the listener has waited [`ADAPT_AFTER`],
+/// the newest one starts at once and the buffer grows to its age: a slow network plays late
+/// rather than not at all.
 fn choose_start(
     held: &BTreeMap<u64, Segment>,
     now_ms: u64,

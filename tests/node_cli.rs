@@ -349,22 +349,19 @@ fn radio_figures_processes() {
         addrs.push(node.listen());
         listeners.push((peer, node));
     }
-    // Settled: the total of connections the same three times in a row.
-    let mut last = usize::MAX;
-    let mut same = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while same < 3 && Instant::now() < deadline {
-        let total: usize = listeners
-            .iter()
-            .map(|(p, _)| p.json(&["peers"]).1.len())
-            .sum();
-        same = if total == last { same + 1 } else { 0 };
-        last = total;
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let settled = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(busker_core::test_utils::settle(|| async {
+            listeners
+                .iter()
+                .map(|(p, _)| p.json(&["peers"]).1.len())
+                .sum::<usize>()
+        }));
     println!(
         "network settled: {:.1} connections per listener",
-        last as f64 / n as f64
+        settled as f64 / n as f64
     );
 
     let (ok, started, err) = b.json(&["radio", "start", "Process FM", &track]);

@@ -879,11 +879,7 @@ impl Worker {
         let node = net.node.clone();
         let post = self.post.clone();
         net.runtime.spawn(async move {
-            let finished = match node.fetch(id).await {
-                Ok(transfer) => transfer.finished().await.map(|_| ()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = finished {
+            if let Err(e) = node.fetch_to(id, None).await {
                 post.offer(Event::Error(format!("cannot save the track: {e}")));
             }
         });

@@ -194,6 +194,15 @@ impl crate::media::ChunkProvider for NetworkChunks {
 /// Serves the store, the taste exchange and the radio rings to the network.
 struct StoreSource(Store, Arc<Library>, Arc<RadioHub>);
 
+/// Fits the taste neighbourhood for the next recommendation ([`crate::taste::Taste::warm`]) on
+/// the blocking pool, when called on a runtime.
+fn warm_taste(library: &Arc<Library>) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let library = library.clone();
+        runtime.spawn_blocking(move || library.taste().warm());
+    }
+}
+
 impl ContentSource for StoreSource {
     fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
         self.0
@@ -245,10 +254,7 @@ impl ContentSource for StoreSource {
         let answer = self.1.taste().answer(&from, message)?;
         // The neighbourhood changed: fit it for the next recommendation after the answer is
         // on its way, not before.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let library = self.1.clone();
-            runtime.spawn_blocking(move || library.taste().warm());
-        }
+        warm_taste(&self.1);
         Some(answer)
     }
 
@@ -425,8 +431,7 @@ impl Node {
                         self.spawn_exchange(peer);
                     }
                     // The round's fit now, off the runtime, rather than in the next request.
-                    let library = self.inner.library.clone();
-                    tokio::task::spawn_blocking(move || library.taste().warm());
+                    warm_taste(&self.inner.library);
                     continue;
                 }
                 _ = resync.tick() => {

@@ -134,28 +134,13 @@ pub fn status_validator() -> TopicValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::{Pcm, PcmSpec, SampleFormat};
-    use crate::model::{ArtistKeypair, TrackId};
+    use crate::model::ArtistKeypair;
 
     fn segment(owner: &ArtistKeypair, channel: ChannelId, seq: u64, broadcast_ms: u64) -> Vec<u8> {
-        SegmentDraft {
-            channel,
-            seq,
-            broadcast_ms,
-            track: TrackId([3; 32]),
-            title: "Song".into(),
-            artist: "Band".into(),
-            frame: 0,
-            spec: PcmSpec {
-                sample_rate: 8000,
-                channels: 1,
-                format: SampleFormat::Int(16),
-            },
-            pcm: Pcm::I16(vec![7; 800]),
-        }
-        .sign(owner)
-        .encoded()
-        .to_vec()
+        SegmentDraft::silence(channel, seq, broadcast_ms, 800)
+            .sign(owner)
+            .encoded()
+            .to_vec()
     }
 
     #[test]

@@ -415,8 +415,7 @@ fn info(d: &ChannelDescriptor, listeners: u32) -> ChannelInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::{Pcm, PcmSpec, SampleFormat};
-    use crate::model::{ArtistKeypair, TrackId};
+    use crate::model::ArtistKeypair;
     use crate::radio::segment::SegmentDraft;
 
     /// A hub in a channel's session, as its broadcaster or a listener, holding one segment.
@@ -437,22 +436,7 @@ mod tests {
                 tune_in_tokens: (TUNE_IN_BURST, Instant::now()),
             },
         );
-        let segment = SegmentDraft {
-            channel: id,
-            seq: 7,
-            broadcast_ms: 1_700_000_000_000,
-            track: TrackId([1; 32]),
-            title: "Song".into(),
-            artist: "Band".into(),
-            frame: 0,
-            spec: PcmSpec {
-                sample_rate: 8000,
-                channels: 1,
-                format: SampleFormat::Int(16),
-            },
-            pcm: Pcm::I16(vec![0; 800]),
-        }
-        .sign(&owner);
+        let segment = SegmentDraft::silence(id, 7, 1_700_000_000_000, 800).sign(&owner);
         assert!(hub.keep(&segment));
         (hub, id)
     }

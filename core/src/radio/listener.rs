@@ -454,21 +454,14 @@ impl Listener {
                 self.trim = trim;
                 self.start_at(seq, now, point);
             }
-            Start::OnAir { seq, bt, latency } => {
+            // Closer to the broadcast than asked (on air after the live point) or further
+            // (every held segment too old): either way the latency becomes the segment's age.
+            Start::OnAir { seq, bt, latency } | Start::Late { seq, bt, latency } => {
                 tracing::debug!(
                     seq,
                     latency_ms = latency.as_millis() as u64,
                     waited_ms = waited.as_millis() as u64,
-                    "starting with a segment on air"
-                );
-                self.latency = latency;
-                self.start_at(seq, now, bt);
-            }
-            Start::Late { seq, bt, latency } => {
-                tracing::debug!(
-                    seq,
-                    latency_ms = latency.as_millis() as u64,
-                    "every held segment is too old: starting late"
+                    "starting at once with a held segment outside the buffer"
                 );
                 self.latency = latency;
                 self.start_at(seq, now, bt);
@@ -961,7 +954,6 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::SampleFormat;
     use crate::model::ArtistKeypair;
     use crate::radio::segment::SegmentDraft;
 
@@ -978,19 +970,8 @@ mod tests {
             .map(|(i, &bt)| {
                 let seq = i as u64 + 1;
                 let segment = SegmentDraft {
-                    channel: descriptor.id(),
-                    seq,
-                    broadcast_ms: bt,
-                    track: TrackId([1; 32]),
-                    title: "Song".into(),
-                    artist: "Band".into(),
                     frame: 8000 * i as u64,
-                    spec: PcmSpec {
-                        sample_rate: 8000,
-                        channels: 1,
-                        format: SampleFormat::Int(16),
-                    },
-                    pcm: Pcm::I16(vec![0; 8000]),
+                    ..SegmentDraft::silence(descriptor.id(), seq, bt, 8000)
                 }
                 .sign(&owner);
                 (seq, segment)

@@ -224,32 +224,49 @@ pub enum CheckedMessage {
     },
 }
 
+/// A message read and verified, its audio still the bytes of the message.
+enum Parsed<'a> {
+    Heartbeat {
+        sent_ms: u64,
+    },
+    Segment {
+        /// Every field but the samples (left empty).
+        draft: SegmentDraft,
+        samples: &'a [u8],
+    },
+}
+
 impl RadioMessage {
     /// Decodes a message on `channel`'s topic: size, version, channel, limits, and for a
     /// segment the owner's signature. Anything else is an error, never a panic.
     pub fn decode(bytes: &[u8], channel: &ChannelDescriptor) -> Result<Self, DecodeError> {
-        Self::parse(bytes, channel, true)
-    }
-
-    /// Checks a message on `channel`'s topic exactly as [`RadioMessage::decode`] does, but
-    /// leaves the audio as bytes (cheaper: every peer checks every segment it relays).
-    pub fn check(bytes: &[u8], channel: &ChannelDescriptor) -> Result<CheckedMessage, DecodeError> {
-        Ok(match Self::parse(bytes, channel, false)? {
-            Self::Segment(segment) => CheckedMessage::Segment {
-                seq: segment.seq(),
-                broadcast_ms: segment.broadcast_ms(),
-            },
-            Self::Heartbeat { sent_ms } => CheckedMessage::Heartbeat { sent_ms },
+        Ok(match Self::parse(bytes, channel)? {
+            Parsed::Heartbeat { sent_ms } => Self::Heartbeat { sent_ms },
+            Parsed::Segment { mut draft, samples } => {
+                draft.pcm = read_pcm(samples, &draft.spec);
+                Self::Segment(Segment {
+                    draft,
+                    encoded: bytes.to_vec(),
+                })
+            }
         })
     }
 
-    /// Decodes and verifies; the samples are converted only with `convert` (without it, the
-    /// segment carries no samples and must not leave [`RadioMessage::check`]).
-    fn parse(
-        bytes: &[u8],
-        channel: &ChannelDescriptor,
-        convert: bool,
-    ) -> Result<Self, DecodeError> {
+    /// Checks a message on `channel`'s topic exactly as [`RadioMessage::decode`] does, but
+    /// neither converts nor copies the audio (cheaper: every peer checks every segment it
+    /// relays).
+    pub fn check(bytes: &[u8], channel: &ChannelDescriptor) -> Result<CheckedMessage, DecodeError> {
+        Ok(match Self::parse(bytes, channel)? {
+            Parsed::Heartbeat { sent_ms } => CheckedMessage::Heartbeat { sent_ms },
+            Parsed::Segment { draft, .. } => CheckedMessage::Segment {
+                seq: draft.seq,
+                broadcast_ms: draft.broadcast_ms,
+            },
+        })
+    }
+
+    /// Reads and verifies a message, leaving its audio as bytes.
+    fn parse<'a>(bytes: &'a [u8], channel: &ChannelDescriptor) -> Result<Parsed<'a>, DecodeError> {
         if bytes.len() > MAX_SEGMENT_BYTES {
             return Err(DecodeError::TooLarge {
                 what: "radio message",
@@ -275,7 +292,7 @@ impl RadioMessage {
             TAG_HEARTBEAT => {
                 let sent_ms = r.u64("sent at")?;
                 r.finish()?;
-                Ok(Self::Heartbeat { sent_ms })
+                Ok(Parsed::Heartbeat { sent_ms })
             }
             TAG_SEGMENT => {
                 let seq = r.u64("seq")?;
@@ -300,12 +317,7 @@ impl RadioMessage {
                 channel
                     .owner()
                     .verify(SEGMENT_CONTEXT, &bytes[..signed], &sig)?;
-                let pcm = if convert {
-                    read_pcm(samples, &spec)
-                } else {
-                    Pcm::I16(Vec::new())
-                };
-                Ok(Self::Segment(Segment {
+                Ok(Parsed::Segment {
                     draft: SegmentDraft {
                         channel: id,
                         seq,
@@ -315,12 +327,35 @@ impl RadioMessage {
                         artist,
                         frame,
                         spec,
-                        pcm,
+                        pcm: Pcm::I16(Vec::new()),
                     },
-                    encoded: bytes.to_vec(),
-                }))
+                    samples,
+                })
             }
             _ => Err(DecodeError::Invalid("radio message tag")),
+        }
+    }
+}
+
+#[cfg(test)]
+impl SegmentDraft {
+    /// A test draft: `frames` frames of 8 kHz mono 16-bit silence from the start of a made-up
+    /// track.
+    pub(crate) fn silence(channel: ChannelId, seq: u64, broadcast_ms: u64, frames: usize) -> Self {
+        Self {
+            channel,
+            seq,
+            broadcast_ms,
+            track: TrackId([1; 32]),
+            title: "Song".into(),
+            artist: "Band".into(),
+            frame: 0,
+            spec: PcmSpec {
+                sample_rate: 8000,
+                channels: 1,
+                format: SampleFormat::Int(16),
+            },
+            pcm: Pcm::I16(vec![0; frames]),
         }
     }
 }

@@ -250,7 +250,7 @@ fn spawn_writer(
         let mut current: Option<PcmSpec> = None;
         let mut first: Option<PcmSpec> = None;
         let mut frames = 0u64;
-        let mut device: Option<crate::player::DeviceOut> = None;
+        let mut device: Option<crate::media::DeviceOut> = None;
         while let Ok(WriterMsg::Play(spec, pcm)) = rx.recv() {
             frames += (pcm.len() / spec.channels.max(1) as usize) as u64;
             first.get_or_insert(spec);
@@ -267,7 +267,7 @@ fn spawn_writer(
                     channels,
                 } => {
                     let out = device
-                        .get_or_insert_with(|| crate::player::DeviceOut::new(sample_rate, channels))
+                        .get_or_insert_with(|| crate::media::DeviceOut::new(sample_rate, channels))
                         .convert(&spec, &pcm, 1.0);
                     if current.is_none() {
                         let device_spec = PcmSpec {

@@ -22,9 +22,10 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use busker_core::media::{AudioSink, ChunkProvider, NoNetwork, SinkInput, open_device};
+use busker_core::media::{AudioSink, SinkInput, open_device};
 use busker_core::model::TrackId;
 use busker_core::net::{Multiaddr, NetworkConfig, PeerId, is_loopback};
+use busker_core::stream::{ChunkProvider, NoNetwork};
 use busker_core::{
     Config, Library, LibraryOptions, Node, NodeEvent, NodeOptions, PlayerOptions, PublishOptions,
     Recommended, TrackSummary,

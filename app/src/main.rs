@@ -190,7 +190,7 @@ fn play(
     let report = play::play_track(
         library.store().clone(),
         &manifest,
-        std::sync::Arc::new(busker_core::media::NoNetwork),
+        std::sync::Arc::new(busker_core::stream::NoNetwork),
         out,
         seconds,
         play::LOCAL_CHUNK_TIMEOUT,

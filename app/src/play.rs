@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use busker_core::media::{AudioSink, ChunkProvider, WavSink, open_device};
+use busker_core::media::{AudioSink, WavSink, open_device};
 use busker_core::model::{Manifest, TrackId};
+use busker_core::stream::ChunkProvider;
 use busker_core::{Player, PlayerEvent, PlayerOptions, Store};
 use serde_json::{Value, json};
 

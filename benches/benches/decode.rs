@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use busker_core::media::{NoNetwork, NullSink, TrackDecoder};
+use busker_core::media::{NullSink, TrackDecoder};
+use busker_core::stream::NoNetwork;
 use busker_core::test_utils::{audio_fixture, temp_library};
 use busker_core::{Player, PlayerEvent, PlayerOptions};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

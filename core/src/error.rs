@@ -28,7 +28,7 @@ pub enum Error {
     DataDirLocked(PathBuf),
     /// The database failed (corruption, an I/O error); the store stays as it was before the call.
     #[error("database error: {0}")]
-    Store(sled::Error),
+    Store(#[source] sled::Error),
     /// The disk holding the data dir is full. What was being written was not kept (a publish
     /// leaves nothing, a download keeps its verified chunks); free some space and try again.
     #[error("the disk is full: free some space and try again ({0})")]

@@ -3,8 +3,8 @@
 //! A peer keeps a signed catalog of tracks in a [`Store`] (sled), indexes it for local full-text
 //! search in a [`SearchIndex`] (tantivy), probes and decodes audio with [`media`] (symphonia), and
 //! ties them together in a [`Library`], the handle the CLI and the GUI use. A [`Player`] plays a
-//! queue of tracks from the store into an audio sink, asking a [`media::ChunkProvider`] for chunks
-//! that are not here yet.
+//! queue of tracks from the store into an audio sink, reading each through a
+//! [`stream::ChunkSource`] that asks a [`stream::ChunkProvider`] for chunks that are not here yet.
 //!
 //! ```no_run
 //! use busker_core::{Library, LibraryOptions};
@@ -31,6 +31,7 @@ mod node;
 mod player;
 pub mod radio;
 mod store;
+pub mod stream;
 pub mod taste;
 pub mod transfer;
 pub mod wire;

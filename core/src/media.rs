@@ -1,10 +1,13 @@
-//! Audio: probing, decoding, sources over the chunk store, sinks and resampling.
+//! Audio: probing, decoding, sinks and resampling, over any byte source.
 //!
-//! How the parts fit: a [`ChunkSource`] reads a track's file from the [`crate::Store`] (asking a
-//! [`ChunkProvider`] for chunks that are not here yet and waiting for them); a [`TrackDecoder`]
-//! turns any source into [`PcmBlock`]s at the track's own bit depth; an [`AudioSink`] records
-//! them ([`WavSink`]), keeps time with them ([`NullSink`]) or plays them ([`PulseSink`]), with a
-//! [`Resampler`] in between when a device runs at another rate. [`crate::Player`] drives all this.
+//! How the parts fit: a [`TrackDecoder`] turns any symphonia `MediaSource` (a file, bytes in
+//! memory, or a track streaming in from the chunk store, [`crate::stream::ChunkSource`]) into
+//! [`PcmBlock`]s at the track's own bit depth; an [`AudioSink`] records them ([`WavSink`]), keeps
+//! time with them ([`NullSink`]) or plays them ([`PulseSink`]); for a device sink, [`DeviceOut`]
+//! maps the channels and runs a [`Resampler`] to the device's rate. [`crate::Player`] and the
+//! radio listener drive all this. A source whose bytes are still arriving speaks
+//! [`StreamingSource`], so a chunk that did not come is reported as such. This module knows
+//! nothing of the store or the network.
 //!
 //! [`probe`] reads a whole file's bytes and answers what a manifest needs, cheaply: it reads the
 //! container headers and tags, decodes the first packet to prove the codec really works, and, when
@@ -12,7 +15,8 @@
 //! that is not audio, is damaged or is cut short gets a [`MediaError`] naming the reason.
 
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
@@ -24,21 +28,22 @@ use symphonia::core::probe::Hint;
 use crate::model::{Format, TrackInfo};
 
 mod decode;
+mod device_out;
 mod resample;
 mod sink;
-mod source;
+mod streaming;
 
 pub use decode::{Pcm, PcmBlock, PcmSpec, SampleFormat, TrackDecoder};
+pub(crate) use device_out::DeviceOut;
 pub use resample::Resampler;
 #[cfg(feature = "cpal")]
 pub use sink::CpalSink;
 pub use sink::{AudioSink, NullSink, PulseSink, SinkInput, WavSink, open_device};
-pub use source::{
-    CancelToken, ChunkProvider, ChunkSource, DEFAULT_CHUNK_TIMEOUT, NoNetwork, SourceError,
-};
+pub use streaming::{FailureSlot, SourceError, StreamingSource};
 
-/// Why a file cannot be published or played.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a file cannot be published or played. Errors that came from the operating system keep
+/// it as their [`source`](std::error::Error::source).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum MediaError {
     /// Not a container or codec Busker reads (MP3, FLAC, Ogg Vorbis, WAV).
     #[error("not a supported audio file ({0})")]
@@ -66,9 +71,23 @@ pub enum MediaError {
     /// Reading the track's bytes failed (the store, or the file).
     #[error("could not read the track: {0}")]
     Source(String),
-    /// The audio output failed (device gone, disk full for a recording).
+    /// Reading the track's bytes failed with an I/O error.
+    #[error("could not read the track: {0}")]
+    Read(#[source] Arc<std::io::Error>),
+    /// The audio output failed (device gone, a recording refused a second format).
     #[error("audio output: {0}")]
     Output(String),
+    /// The recording file could not be created.
+    #[error("audio output: {}: {source}", path.display())]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: Arc<std::io::Error>,
+    },
+    /// Writing the recording failed (disk full, file gone).
+    #[error("audio output: {0}")]
+    Write(#[source] Arc<std::io::Error>),
 }
 
 fn describe_truncation(found_ms: u64, declared_ms: Option<u64>) -> String {
@@ -133,7 +152,7 @@ pub(crate) fn open_format(
             &MetadataOptions::default(),
         )
         .map_err(|e| match decode::map_error(e) {
-            MediaError::Corrupt(_) | MediaError::Source(_) => {
+            MediaError::Corrupt(_) | MediaError::Source(_) | MediaError::Read(_) => {
                 MediaError::Unsupported("unrecognised container".to_owned())
             }
             other => other,

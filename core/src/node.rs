@@ -162,7 +162,7 @@ struct NetworkChunks {
     starting: Arc<Mutex<HashSet<TrackId>>>,
 }
 
-impl crate::media::ChunkProvider for NetworkChunks {
+impl crate::stream::ChunkProvider for NetworkChunks {
     fn need(&self, manifest: &Manifest, index: usize) {
         let id = manifest.id();
         if let Some(t) = self.node.running_transfer(&id) {
@@ -800,10 +800,10 @@ impl Node {
         lock(&self.inner.transfers).values().cloned().collect()
     }
 
-    /// A [`ChunkProvider`](crate::media::ChunkProvider) for the player: a missing chunk under the
+    /// A [`ChunkProvider`](crate::stream::ChunkProvider) for the player: a missing chunk under the
     /// playhead starts the track's download (or moves its playhead). Call from within the node's
     /// tokio runtime.
-    pub fn chunk_provider(&self) -> Arc<dyn crate::media::ChunkProvider> {
+    pub fn chunk_provider(&self) -> Arc<dyn crate::stream::ChunkProvider> {
         Arc::new(NetworkChunks {
             node: self.clone(),
             runtime: tokio::runtime::Handle::current(),

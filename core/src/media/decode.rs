@@ -1,7 +1,7 @@
 //! Decoding a track into interleaved PCM at its own bit depth.
 //!
 //! [`TrackDecoder`] opens any symphonia `MediaSource` (a file, bytes in memory, or a
-//! [`super::ChunkSource`] over the store) and yields [`PcmBlock`]s. Integer sources (FLAC, WAV)
+//! [`StreamingSource`] such as the chunk store's) and yields [`PcmBlock`]s. Integer sources (FLAC, WAV)
 //! come out as integers at the file's bit depth, exactly as stored; lossy sources (MP3, Vorbis)
 //! come out as `f32`, exactly as the codec produced them. Every symphonia call runs under
 //! [`super::guard`], so damaged data gives an error, never a panic.
@@ -13,7 +13,7 @@ use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSource;
 
 use super::MediaError;
-use super::source::{ChunkSource, SourceError};
+use super::streaming::{SourceError, StreamingSource};
 
 /// How samples are represented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +185,7 @@ pub(super) fn map_error(e: SymphoniaError) -> MediaError {
             None if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                 MediaError::Corrupt("unexpected end of file".to_owned())
             }
-            None => MediaError::Source(io.to_string()),
+            None => MediaError::Read(io.into()),
         },
         SymphoniaError::Unsupported(what) => MediaError::Unsupported(what.to_owned()),
         other => MediaError::Corrupt(other.to_string()),
@@ -204,10 +204,13 @@ impl TrackDecoder {
         super::guard(|| Self::open_unguarded(source, extension))
     }
 
-    /// Opens a track read from the chunk store. A read that failed while the container was being
-    /// recognised (a chunk that did not come, a cancel) is reported as itself, not as an
-    /// unrecognised file.
-    pub fn open_chunks(source: ChunkSource, extension: Option<&str>) -> Result<Self, MediaError> {
+    /// Opens a track whose bytes are still arriving (read from the chunk store). A read that
+    /// failed while the container was being recognised (a chunk that did not come, a cancel) is
+    /// reported as itself, not as an unrecognised file.
+    pub fn open_chunks(
+        source: impl StreamingSource,
+        extension: Option<&str>,
+    ) -> Result<Self, MediaError> {
         let failures = source.failures();
         Self::open(Box::new(source), extension).map_err(|e| match (e, failures.take()) {
             (MediaError::Unsupported(_), Some(cause)) => cause.into(),

@@ -54,6 +54,10 @@ fn output_error(e: impl std::fmt::Display) -> MediaError {
     MediaError::Output(e.to_string())
 }
 
+fn write_error(e: std::io::Error) -> MediaError {
+    MediaError::Write(e.into())
+}
+
 /// Records the track's own samples into a WAV file: integer PCM at the track's bit depth (8-bit
 /// as unsigned bytes, 16-bit as little-endian `i16`, 24-bit in three bytes), or 32-bit IEEE
 /// float for lossy codecs whose decoder produces floats. Consecutive tracks with the same spec
@@ -79,8 +83,10 @@ impl<W: Write + Seek + Send> std::fmt::Debug for WavSink<W> {
 impl WavSink<std::io::BufWriter<std::fs::File>> {
     /// Creates (or truncates) a WAV file at `path`.
     pub fn create(path: &std::path::Path) -> Result<Self, MediaError> {
-        let file = std::fs::File::create(path)
-            .map_err(|e| MediaError::Output(format!("{}: {e}", path.display())))?;
+        let file = std::fs::File::create(path).map_err(|e| MediaError::CreateFile {
+            path: path.to_owned(),
+            source: e.into(),
+        })?;
         Ok(Self::new(std::io::BufWriter::new(file)))
     }
 }
@@ -162,7 +168,7 @@ impl<W: Write + Seek + Send> AudioSink for WavSink<W> {
             ))),
             None => {
                 let header = Self::header(spec, 0);
-                self.out.write_all(&header).map_err(output_error)?;
+                self.out.write_all(&header).map_err(write_error)?;
                 self.header_len = header.len() as u64;
                 self.spec = Some(*spec);
                 Ok(())
@@ -187,7 +193,7 @@ impl<W: Write + Seek + Send> AudioSink for WavSink<W> {
                 "a WAV file cannot exceed 4 GiB".to_owned(),
             ));
         }
-        self.out.write_all(&self.buf).map_err(output_error)?;
+        self.out.write_all(&self.buf).map_err(write_error)?;
         self.data_bytes += self.buf.len() as u64;
         Ok(())
     }
@@ -211,13 +217,13 @@ impl<W: Write + Seek + Send> AudioSink for WavSink<W> {
         };
         if self.data_bytes % 2 == 1 {
             // RIFF chunks are padded to an even length.
-            self.out.write_all(&[0]).map_err(output_error)?;
+            self.out.write_all(&[0]).map_err(write_error)?;
         }
         let header = Self::header(&spec, self.data_bytes);
-        self.out.seek(SeekFrom::Start(0)).map_err(output_error)?;
-        self.out.write_all(&header).map_err(output_error)?;
-        self.out.seek(SeekFrom::End(0)).map_err(output_error)?;
-        self.out.flush().map_err(output_error)?;
+        self.out.seek(SeekFrom::Start(0)).map_err(write_error)?;
+        self.out.write_all(&header).map_err(write_error)?;
+        self.out.seek(SeekFrom::End(0)).map_err(write_error)?;
+        self.out.flush().map_err(write_error)?;
         self.finished = true;
         Ok(())
     }

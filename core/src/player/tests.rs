@@ -3,7 +3,10 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use super::*;
-use crate::media::{NoNetwork, NullSink, PcmSpec, SampleFormat, WavSink};
+use crate::media::{MediaError, NullSink, Pcm, SampleFormat, SinkInput, TrackDecoder, WavSink};
+use crate::model::Manifest;
+use crate::store::ListenKind;
+use crate::stream::NoNetwork;
 use crate::{Library, LibraryOptions};
 
 fn fixture_path(name: &str) -> std::path::PathBuf {

@@ -1,4 +1,4 @@
-//! A seekable byte source over the chunk store, for the decoder.
+//! Streaming a track from the chunk store: the byte source the decoder reads while chunks arrive.
 //!
 //! [`ChunkSource`] reads a track's file chunk by chunk from the [`Store`]. When the chunk under
 //! the read position is not here yet it tells a [`ChunkProvider`] (the transfer scheduler) which
@@ -7,13 +7,17 @@
 //! the one the playhead jumped to. For local tracks the provider is never called.
 //!
 //! The wait watches the store's chunks tree (sled `watch_prefix`), so a chunk written by any
-//! thread through [`Store::put_chunk`] wakes the reader at once.
+//! thread through [`Store::put_chunk`] wakes the reader at once. A failed read carries a
+//! [`SourceError`] and is kept in the source's [`FailureSlot`] (see [`StreamingSource`]), so the
+//! decoder reports a chunk that did not come as such. [`crate::Player`] plays tracks through it;
+//! [`crate::media`] decodes any source and knows nothing of the store.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::media::{FailureSlot, SourceError, StreamingSource};
 use crate::model::{Manifest, TrackId};
 use crate::store::Store;
 
@@ -65,33 +69,6 @@ impl CancelToken {
     }
 }
 
-/// Why a read from a [`ChunkSource`] failed. Carried inside the `io::Error` the decoder sees.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
-    /// The chunk did not arrive in time; the track is not playable now (no provider has it).
-    #[error("chunk {index} did not arrive within {timeout_ms} ms")]
-    Timeout {
-        /// The chunk waited for.
-        index: usize,
-        /// How long the source waited.
-        timeout_ms: u64,
-    },
-    /// The wait was cancelled (skip, seek, shutdown).
-    #[error("cancelled")]
-    Cancelled,
-    /// The store failed or holds a chunk of the wrong length.
-    #[error("store: {0}")]
-    Store(String),
-}
-
-impl SourceError {
-    /// The `SourceError` inside an `io::Error` made by a [`ChunkSource`], if it is one.
-    pub fn from_io(e: &io::Error) -> Option<&SourceError> {
-        e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<SourceError>())
-    }
-}
-
 /// How long to wait for a missing chunk before giving up, by default.
 pub const DEFAULT_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -114,23 +91,6 @@ pub struct ChunkSource {
     current: Option<(usize, sled::IVec)>,
     last_playhead: Option<usize>,
     failure: FailureSlot,
-}
-
-/// The last [`SourceError`] a [`ChunkSource`] returned, kept beside it for whoever reads through
-/// a layer that swallows errors: symphonia's probe treats any read error as the end of the data
-/// and reports "no suitable format reader", and [`FailureSlot::take`] gives the real cause.
-#[derive(Debug, Clone, Default)]
-pub struct FailureSlot(Arc<std::sync::Mutex<Option<SourceError>>>);
-
-impl FailureSlot {
-    fn set(&self, e: &SourceError) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
-    }
-
-    /// The last failure, if any, and clears it.
-    pub fn take(&self) -> Option<SourceError> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
 }
 
 impl std::fmt::Debug for ChunkSource {
@@ -156,11 +116,6 @@ impl ChunkSource {
             last_playhead: None,
             failure: FailureSlot::default(),
         }
-    }
-
-    /// Where this source keeps its last failure (shared: clone it before handing the source on).
-    pub fn failures(&self) -> FailureSlot {
-        self.failure.clone()
     }
 
     /// Sets how long a read waits for a missing chunk.
@@ -316,6 +271,12 @@ impl symphonia::core::io::MediaSource for ChunkSource {
 
     fn byte_len(&self) -> Option<u64> {
         Some(self.manifest.file_size())
+    }
+}
+
+impl StreamingSource for ChunkSource {
+    fn failures(&self) -> FailureSlot {
+        self.failure.clone()
     }
 }
 
@@ -504,6 +465,9 @@ mod tests {
         let source =
             ChunkSource::new(store, m, Arc::new(NoNetwork)).with_timeout(Duration::from_millis(30));
         let err = TrackDecoder::open_chunks(source, Some("wav")).unwrap_err();
-        assert_eq!(err, crate::media::MediaError::ChunkTimeout(0));
+        assert!(
+            matches!(err, crate::media::MediaError::ChunkTimeout(0)),
+            "{err}"
+        );
     }
 }

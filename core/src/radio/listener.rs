@@ -18,12 +18,13 @@ use tokio::sync::{mpsc, watch};
 
 use super::channel::{ChannelDescriptor, ChannelId};
 use super::hub::{NowPlaying, RadioHub};
+use super::protocol::{self, Request, Response};
 use super::segment::{RadioMessage, Segment, encode_heartbeat};
 use super::unix_ms;
 use crate::error::{Error, Result};
 use crate::media::{AudioSink, MediaError, Pcm, PcmSpec, SinkInput};
 use crate::model::TrackId;
-use crate::net::{Client, Request, Response};
+use crate::net::Client;
 
 /// How often a repair request for a still-missing segment is retried (with another peer).
 pub const REPAIR_RETRY: Duration = Duration::from_millis(250);
@@ -641,11 +642,11 @@ impl Listener {
             tokio::spawn(async move {
                 let answer = tokio::time::timeout(
                     Duration::from_secs(2),
-                    client.request(peer, Request::RadioSegment { channel, seq }),
+                    protocol::request(&client, peer, Request::Segment { channel, seq }),
                 )
                 .await;
                 let list = match answer {
-                    Ok(Ok(Response::RadioSegments(list))) => list,
+                    Ok(Ok(Response::Segments(list))) => list,
                     _ => Vec::new(),
                 };
                 let _ = tx.send((seq, list)).await;
@@ -695,11 +696,11 @@ impl Listener {
                 let asked = Instant::now();
                 let list = match tokio::time::timeout(
                     Duration::from_secs(3),
-                    client.request(peer, Request::RadioRecent { channel }),
+                    protocol::request(&client, peer, Request::Recent { channel }),
                 )
                 .await
                 {
-                    Ok(Ok(Response::RadioSegments(list))) => list,
+                    Ok(Ok(Response::Segments(list))) => list,
                     _ => Vec::new(),
                 };
                 tracing::debug!(

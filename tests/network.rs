@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use busker_core::NodeOptions;
+use busker_core::catalog::{self, CatalogEntry};
 use busker_core::model::{Manifest, TrackId};
-use busker_core::net::{self, CatalogEntry, ContentSource, NetworkConfig};
+use busker_core::net::{self, NetworkConfig};
 use busker_core::test_utils::wait_for;
 
 use crate::util::{NetPeer as Peer, STEP, rate_limited};
@@ -84,7 +85,7 @@ fn forge(manifest: &Manifest) -> Vec<u8> {
     forged
 }
 
-impl ContentSource for Liar {
+impl busker_core::transfer::protocol::Source for Liar {
     fn manifest(&self, _: &TrackId) -> Option<Vec<u8>> {
         Some(forge(&self.manifest))
     }
@@ -101,7 +102,9 @@ impl ContentSource for Liar {
             })
             .collect()
     }
+}
 
+impl catalog::protocol::Source for Liar {
     fn catalog(&self, _: Option<TrackId>, _: usize) -> (Vec<CatalogEntry>, bool) {
         let entries = vec![CatalogEntry {
             id: self.manifest.id(),
@@ -109,6 +112,14 @@ impl ContentSource for Liar {
         }];
         (entries, false)
     }
+
+    fn manifest(&self, _: &TrackId) -> Option<Vec<u8>> {
+        Some(forge(&self.manifest))
+    }
+}
+
+fn releases() -> String {
+    catalog::RELEASES_TOPIC.to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -127,10 +138,16 @@ async fn tampered_chunks_and_forged_manifests_are_rejected_and_the_liar_banned()
         manifest: manifest.clone(),
         bytes: original.clone(),
     });
+    let liar_services = net::Services::default()
+        .protocol(busker_core::transfer::offer(liar_source.clone()))
+        .protocol(catalog::offer(liar_source))
+        .protocol(busker_core::taste::offer(|_, _| None))
+        .topic(catalog::releases_topic())
+        .max_message(catalog::MAX_ANNOUNCE_BYTES);
     let (liar, _liar_events) = net::spawn(
         net::Keypair::generate_ed25519(),
         NetworkConfig::loopback(),
-        liar_source,
+        liar_services,
     )
     .await
     .unwrap();
@@ -143,16 +160,16 @@ async fn tampered_chunks_and_forged_manifests_are_rejected_and_the_liar_banned()
     d.wait_to_know(id).await;
     // Forged announcements on gossip: a broken manifest and garbage.
     wait_for(STEP, "the liar to see D subscribed", || async {
-        liar.announce_raw(net::codec::encode_announcement(&manifest))
+        liar.publish(releases(), catalog::encode_announcement(&manifest))
             .await
             .ok()?
             .then_some(())
     })
     .await;
-    let mut forged = vec![net::codec::ANNOUNCE_VERSION];
+    let mut forged = vec![catalog::ANNOUNCE_VERSION];
     forged.extend(forge(&manifest));
-    liar.announce_raw(forged).await.unwrap();
-    liar.announce_raw(vec![1; 300_000]).await.unwrap();
+    liar.publish(releases(), forged).await.unwrap();
+    liar.publish(releases(), vec![1; 300_000]).await.unwrap();
 
     let (report, bytes) = fetch_bytes(&d, id).await;
     assert_eq!(
@@ -342,7 +359,7 @@ async fn figures() {
     }
 }
 
-/// Sends raw bytes on `/busker/transfer/1`: the request is written verbatim, the answer read as
+/// Sends raw bytes on a request-response protocol: the request is written verbatim, the answer read as
 /// raw bytes (up to 8 MiB), so tests can speak the protocol wrongly on purpose.
 #[derive(Clone, Default)]
 struct RawCodec;
@@ -422,7 +439,7 @@ async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keep
         .unwrap()
         .with_behaviour(|_| {
             request_response::Behaviour::<RawCodec>::new(
-                [(net::codec::PROTOCOL, ProtocolSupport::Outbound)],
+                [(catalog::protocol::PROTOCOL, ProtocolSupport::Outbound)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             )
         })
@@ -435,8 +452,8 @@ async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keep
         f.extend_from_slice(body);
         f
     };
-    let valid = frame(&net::Request::Catalog { after: None }.encode());
-    let mut bad_version = net::Request::Catalog { after: None }.encode();
+    let valid = frame(&catalog::protocol::Request::Catalog { after: None }.encode());
+    let mut bad_version = catalog::protocol::Request::Catalog { after: None }.encode();
     bad_version[0] = 9;
     let cases: Vec<(&str, Vec<u8>)> = vec![
         (
@@ -445,7 +462,7 @@ async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keep
         ),
         (
             "a frame just over the request limit",
-            frame(&vec![1; net::codec::MAX_REQUEST_BYTES + 1]),
+            frame(&vec![1; catalog::protocol::MAX_REQUEST_BYTES + 1]),
         ),
         ("garbage", frame(&[0xde, 0xad, 0xbe, 0xef])),
         ("an unknown version", frame(&bad_version)),
@@ -497,8 +514,8 @@ async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keep
         .clone()
         .expect("answered");
     let body = &answer[4..];
-    match net::Response::decode(body).unwrap() {
-        net::Response::Catalog { entries, more } => {
+    match catalog::protocol::Response::decode(body).unwrap() {
+        catalog::protocol::Response::Catalog { entries, more } => {
             assert!(!more);
             assert_eq!(entries.len(), 1);
             assert_eq!(entries[0].id, id);
@@ -645,7 +662,7 @@ async fn a_provider_record_is_kept_by_the_peers_it_was_put_on() {
         let client = c.node.client();
         async move {
             client
-                .providers(id)
+                .providers(id.as_bytes())
                 .await
                 .ok()?
                 .contains(&provider)

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use busker_core::catalog::{self, CatalogEntry};
 use busker_core::media::{Pcm, TrackDecoder, WavSink};
 use busker_core::model::TrackId;
-use busker_core::net::{self, CatalogEntry, ContentSource, NetEvent, NetworkConfig, Validation};
+use busker_core::net::{self, NetEvent, NetworkConfig, Validation};
 use busker_core::radio::{
     ChannelDescriptor, ChannelId, DropPattern, RadioQueue, SegmentDraft, TuneOptions, TuneReport,
 };
@@ -318,20 +319,41 @@ async fn a_listener_ends_when_the_broadcast_stops() {
 
 struct Nothing;
 
-impl ContentSource for Nothing {
+impl busker_core::transfer::protocol::Source for Nothing {
     fn manifest(&self, _: &TrackId) -> Option<Vec<u8>> {
         None
     }
     fn chunks(&self, _: &TrackId, _: u32, _: u16, _: usize) -> Vec<Vec<u8>> {
         Vec::new()
     }
+}
+
+impl catalog::protocol::Source for Nothing {
     fn catalog(&self, _: Option<TrackId>, _: usize) -> (Vec<CatalogEntry>, bool) {
         (Vec::new(), false)
     }
-    fn radio_segments(&self, _: &ChannelId, _: Option<u64>) -> Vec<Vec<u8>> {
+    fn manifest(&self, _: &TrackId) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+impl busker_core::radio::protocol::Source for Nothing {
+    fn segments(&self, _: &ChannelId, _: Option<u64>) -> Vec<Vec<u8>> {
         // Answers repair requests with garbage too.
         vec![vec![1, 1, 0, 0]]
     }
+}
+
+/// The services of the injector: it holds nothing, and answers radio requests with garbage.
+fn nothing() -> net::Services {
+    let nothing = Arc::new(Nothing);
+    net::Services::default()
+        .protocol(busker_core::transfer::offer(nothing.clone()))
+        .protocol(catalog::offer(nothing.clone()))
+        .protocol(busker_core::taste::offer(|_, _| None))
+        .protocol(busker_core::radio::offer(nothing))
+        .topic(catalog::releases_topic())
+        .max_message(busker_core::radio::MAX_SEGMENT_BYTES)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -347,7 +369,7 @@ async fn forged_segments_from_an_injector_change_nothing() {
     let (injector, mut events) = net::spawn(
         net::Keypair::generate_ed25519(),
         NetworkConfig::loopback(),
-        Arc::new(Nothing),
+        nothing(),
     )
     .await
     .unwrap();

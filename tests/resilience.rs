@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use busker_core::model::TrackId;
 use busker_core::net::{self, NetworkConfig, PeerId, PeerLimits};
 use busker_core::test_utils::{self, wait_for};
-use busker_core::{Error, Library, LibraryOptions, Node, NodeOptions};
+use busker_core::{Error, Library, LibraryOptions, Node, NodeOptions, catalog, transfer};
 use libp2p::futures::future::join_all;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -179,7 +179,11 @@ async fn churn_kills_a_third_of_fifty_peers_and_every_reachable_download_finishe
         let deadline = Instant::now() + LONG;
         let mut attempts = Vec::new();
         loop {
-            let found = asker.client().providers(*id).await.unwrap_or_default();
+            let found = asker
+                .client()
+                .providers(id.as_bytes())
+                .await
+                .unwrap_or_default();
             let live = found.iter().filter(|p| live_holders.contains(p)).count();
             if attempts.len() == 5 {
                 attempts.remove(0);
@@ -381,21 +385,28 @@ pub async fn flood(
         let mut i = 0u32;
         while !stop.load(Ordering::Relaxed) {
             i = i.wrapping_add(1);
-            let request = if (i + k as u32).is_multiple_of(2) {
-                net::Request::Catalog { after: None }
+            count.requests.fetch_add(1, Ordering::Relaxed);
+            // Whether the victim answered, and refused.
+            let answer = if (i + k as u32).is_multiple_of(2) {
+                let request = catalog::protocol::Request::Catalog { after: None };
+                catalog::protocol::request(flooder, victim, request)
+                    .await
+                    .map(|r| r == catalog::protocol::Response::Refused)
             } else {
-                net::Request::Chunks {
+                let request = transfer::protocol::Request::Chunks {
                     track: TrackId([i as u8; 32]),
                     start: 0,
                     count: 64,
-                }
+                };
+                transfer::protocol::request(flooder, victim, request)
+                    .await
+                    .map(|r| r == transfer::protocol::Response::Refused)
             };
-            count.requests.fetch_add(1, Ordering::Relaxed);
-            match flooder.request(victim, request).await {
-                Ok(net::Response::Refused) => {
+            match answer {
+                Ok(true) => {
                     count.refused.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok(_) => {}
+                Ok(false) => {}
                 // Disconnected or banned: keep trying, a real flooder would.
                 Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
             }
@@ -405,10 +416,11 @@ pub async fn flood(
         let mut i = 0u64;
         while gossip && !stop.load(Ordering::Relaxed) {
             i += 1;
-            let mut garbage = vec![net::codec::ANNOUNCE_VERSION];
+            let mut garbage = vec![catalog::ANNOUNCE_VERSION];
             garbage.extend_from_slice(&i.to_be_bytes());
             garbage.resize(2_000 + (i % 1_000) as usize, 0xAB);
-            if flooder.announce_raw(garbage).await.unwrap_or(false) {
+            let topic = catalog::RELEASES_TOPIC.to_owned();
+            if flooder.publish(topic, garbage).await.unwrap_or(false) {
                 count.gossip.fetch_add(1, Ordering::Relaxed);
             } else {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -421,14 +433,12 @@ pub async fn flood(
 
 /// `honest` asks `victim` for its catalog and gets it.
 async fn assert_served(honest: &Peer, victim: PeerId) {
-    let answer = honest
-        .node
-        .client()
-        .request(victim, net::Request::Catalog { after: None })
+    let request = catalog::protocol::Request::Catalog { after: None };
+    let answer = catalog::protocol::request(honest.node.client(), victim, request)
         .await
         .unwrap();
     assert!(
-        matches!(answer, net::Response::Catalog { .. }),
+        matches!(answer, catalog::protocol::Response::Catalog { .. }),
         "{answer:?}"
     );
 }
@@ -437,7 +447,7 @@ async fn spawn_flooder(victim: &Peer) -> net::Client {
     let (client, _events) = net::spawn(
         net::Keypair::generate_ed25519(),
         NetworkConfig::loopback(),
-        Arc::new(test_utils::EmptySource),
+        test_utils::empty_services(),
     )
     .await
     .unwrap();
@@ -508,11 +518,10 @@ async fn flooding_peers_are_refused_scored_down_and_banned_while_honest_peers_ar
     assert!(requests.refused.load(Ordering::Relaxed) > 0);
     // A banned flooder cannot come back: its new connection is dropped and nothing is served.
     let _ = by_requests.dial(victim.addr().await).await;
-    let answer = by_requests
-        .request(victim_id, net::Request::Catalog { after: None })
-        .await;
+    let request = catalog::protocol::Request::Catalog { after: None };
+    let answer = catalog::protocol::request(&by_requests, victim_id, request).await;
     assert!(
-        matches!(answer, Err(_) | Ok(net::Response::Refused)),
+        matches!(answer, Err(_) | Ok(catalog::protocol::Response::Refused)),
         "a banned peer was answered: {answer:?}"
     );
     println!(
@@ -727,7 +736,7 @@ async fn a_flooded_node_process_keeps_its_memory_bounded_and_bans_the_flooder() 
     let (flooder, _events) = net::spawn(
         net::Keypair::generate_ed25519(),
         NetworkConfig::loopback(),
-        Arc::new(test_utils::EmptySource),
+        test_utils::empty_services(),
     )
     .await
     .unwrap();
@@ -752,10 +761,9 @@ async fn a_flooded_node_process_keeps_its_memory_bounded_and_bans_the_flooder() 
                 return None;
             }
             let _ = flooder.dial(victim_addr.clone()).await;
-            let answer = flooder
-                .request(victim_id, net::Request::Catalog { after: None })
-                .await;
-            matches!(answer, Err(_) | Ok(net::Response::Refused)).then_some(())
+            let request = catalog::protocol::Request::Catalog { after: None };
+            let answer = catalog::protocol::request(&flooder, victim_id, request).await;
+            matches!(answer, Err(_) | Ok(catalog::protocol::Response::Refused)).then_some(())
         })
         .await;
         let banned_after = started.elapsed();

@@ -145,7 +145,7 @@ impl NetPeer {
             || {
                 let client = client.clone();
                 async move {
-                    let held = client.stored_providers(id).await.ok()?;
+                    let held = client.stored_providers(id.as_bytes()).await.ok()?;
                     held.contains(&provider).then_some(())
                 }
             },

@@ -12,13 +12,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use busker_core::model::{ArtistKeypair, ManifestDraft, TrackId, TrackInfo};
 use busker_core::net::{self, NetEvent, NetworkConfig};
 use busker_core::test_utils::{self, wait_for};
-use busker_core::{Node, NodeOptions, PublishOptions};
+use busker_core::{Node, NodeOptions, PublishOptions, catalog};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const RUNS: usize = 3;
@@ -222,7 +221,7 @@ async fn reach(
     // 99 % of the others, rounded up.
     let need = (others * 99).div_ceil(100);
     let start = Instant::now();
-    clients[0].announce(manifest).await.unwrap();
+    catalog::announce(&clients[0], manifest).await.unwrap();
     let mut times = Vec::new();
     while times.len() < need {
         match tokio::time::timeout(Duration::from_secs(30), arrivals.recv()).await {
@@ -251,7 +250,7 @@ pub async fn gossip_reach() {
         let (client, mut events) = net::spawn(
             net::Keypair::generate_ed25519(),
             NetworkConfig::loopback(),
-            Arc::new(test_utils::EmptySource),
+            test_utils::empty_services(),
         )
         .await
         .unwrap();
@@ -265,7 +264,10 @@ pub async fn gossip_reach() {
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(e) = events.recv().await {
-                    if let NetEvent::Announcement { manifest, .. } = e {
+                    if let NetEvent::TopicMessage { topic, data, .. } = e
+                        && topic == catalog::RELEASES_TOPIC
+                        && let Ok(manifest) = catalog::decode_announcement(&data)
+                    {
                         let _ = tx.send((manifest.id(), Instant::now())).await;
                     }
                 }

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use busker_core::media::{NullSink, TrackDecoder};
 use busker_core::model::TrackId;
-use busker_core::net::{PeerId, Request, Response};
+use busker_core::net::PeerId;
 use busker_core::test_utils::{self, wait_for};
+use busker_core::transfer::protocol::{self, Request, Response};
 use busker_core::{Node, NodeOptions, Player, PlayerEvent, PlayerOptions, PublishOptions};
 
 const PEERS: usize = 20;
@@ -80,16 +81,12 @@ async fn first_audio(node: &Node, id: TrackId) -> Duration {
 
 async fn floor(node: &Node, provider: PeerId, id: TrackId, ext: &str) -> Duration {
     let start = Instant::now();
-    let response = node
-        .client()
-        .request(
-            provider,
-            Request::Chunks {
-                track: id,
-                start: 0,
-                count: 1,
-            },
-        )
+    let request = Request::Chunks {
+        track: id,
+        start: 0,
+        count: 1,
+    };
+    let response = protocol::request(node.client(), provider, request)
         .await
         .unwrap();
     let Response::Chunks { mut chunks, .. } = response else {

@@ -46,6 +46,29 @@ pub fn artist_of_record_key(key: &[u8]) -> Option<ArtistKey> {
     Some(ArtistKey(rest.try_into().ok()?))
 }
 
+/// Whether a DHT record another peer wants stored here may be kept (the network's
+/// [`RecordFilter`](crate::net::RecordFilter)): an artist profile must verify, name the key it
+/// is stored under, and be at least as new as the copy `held`, so that a forger cannot
+/// overwrite an artist's profile. Other records (radio channel descriptors, checked by whoever
+/// reads them) are kept as they come.
+pub fn accepts_record(key: &[u8], value: &[u8], held: Option<&[u8]>) -> bool {
+    let Some(artist) = artist_of_record_key(key) else {
+        return true;
+    };
+    let Ok(profile) = ArtistProfile::decode(value) else {
+        tracing::info!("refused a DHT record: invalid artist profile");
+        return false;
+    };
+    let held = held
+        .and_then(|v| ArtistProfile::decode(v).ok())
+        .map_or(0, |p| p.version);
+    if profile.key != artist || profile.version < held {
+        tracing::info!("refused a DHT record: foreign or older artist profile");
+        return false;
+    }
+    true
+}
+
 /// An artist's signed profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtistProfile {
@@ -222,6 +245,20 @@ mod tests {
         let records = vec![old.encode(), broken, other.encode(), new.encode()];
         assert_eq!(ArtistProfile::newest(&key.public(), &records), Some(new));
         assert_eq!(ArtistProfile::newest(&key.public(), &[]), None);
+    }
+
+    #[test]
+    fn only_newer_valid_profiles_under_their_own_key_are_stored() {
+        let (key, old) = profile();
+        let new = ArtistProfile::sign(&key, "Ada", 9, vec![]);
+        let at = record_key(&key.public());
+        assert!(accepts_record(&at, &old.encode(), None));
+        assert!(accepts_record(&at, &new.encode(), Some(&old.encode())));
+        assert!(!accepts_record(&at, &old.encode(), Some(&new.encode())));
+        assert!(!accepts_record(&at, b"garbage", None));
+        let other = ArtistProfile::sign(&ArtistKeypair::from_seed([8; 32]), "Eve", 50, vec![]);
+        assert!(!accepts_record(&at, &other.encode(), None));
+        assert!(accepts_record(b"some channel", b"anything", None));
     }
 
     #[test]

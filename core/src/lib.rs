@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod artist;
+pub mod catalog;
 mod config;
 mod datadir;
 mod demo;

@@ -1,26 +1,30 @@
-//! The libp2p network actor.
+//! The libp2p network actor. It offers; the services own.
 //!
-//! One [`Behaviour`] (TCP + Noise + Yamux, QUIC and relay circuits; identify, ping, Kademlia,
-//! gossipsub and the Busker transfer protocol over request-response; circuit relay v2, DCUtR,
-//! AutoNAT, and mDNS only when [`NetworkConfig::mdns`] asks for it) is driven by one `EventLoop`
-//! task that alone owns the `Swarm`. A peer that cannot be reached directly listens through a
-//! relay (see [`RelayConfig`]), and requests to a peer that is not connected also try the
-//! circuit through every connected relay. Everything else talks to it through a cloneable [`Client`]: each call sends a command
-//! on a bounded channel together with a `oneshot` for the answer. Network events the rest of the
-//! peer cares about (peers coming and going, verified release announcements) come out of a bounded
-//! [`NetEvent`] receiver.
+//! One `Behaviour` (TCP + Noise + Yamux, QUIC and relay circuits; identify, ping, Kademlia,
+//! gossipsub and the services' request-response protocols; circuit relay v2, DCUtR, AutoNAT,
+//! and mDNS only when [`NetworkConfig::mdns`] asks for it) is driven by one `EventLoop` task
+//! that alone owns the `Swarm`. A peer that cannot be reached directly listens through a relay
+//! (see [`RelayConfig`]), and requests to a peer that is not connected also try the circuit
+//! through every connected relay. Everything else talks to it through a cloneable [`Client`]:
+//! each call sends a command on a bounded channel together with a `oneshot` for the answer.
+//! Network events the rest of the peer cares about (peers coming and going, gossip messages the
+//! validators accepted) come out of a bounded [`NetEvent`] receiver.
 //!
-//! The actor answers transfer requests itself from a [`ContentSource`] (the store in a real peer),
-//! looked up on the blocking pool so that a slow disk never stalls the swarm.
+//! The network knows no service. Each one registers what it offers in [`Services`] when the
+//! actor starts: request-response [`Protocol`]s with their size limits and a [`Handler`] (run
+//! on the blocking pool, so that a slow disk never stalls the swarm, within per-peer limits and
+//! a cap on requests served at once), gossip [`Topic`]s with their validators, and a check on
+//! the DHT records others store here. The services' own modules hold their messages, limits
+//! and validators, and typed wrappers over [`Client::request`]; DHT keys are plain bytes.
 //!
 //! Once [`Client::shutdown`] returned, or the task ended any other way, every call fails with
 //! [`Error::NetworkStopped`](crate::Error::NetworkStopped).
 //!
 //! ```no_run
-//! # async fn demo(source: std::sync::Arc<dyn busker_core::net::ContentSource>) -> busker_core::Result<()> {
-//! use busker_core::net::{self, NetworkConfig};
+//! # async fn demo() -> busker_core::Result<()> {
+//! use busker_core::net::{self, NetworkConfig, Services};
 //! let key = libp2p::identity::Keypair::generate_ed25519();
-//! let (client, mut events) = net::spawn(key, NetworkConfig::loopback(), source).await?;
+//! let (client, mut events) = net::spawn(key, NetworkConfig::loopback(), Services::default()).await?;
 //! println!("listening on {:?}", client.listen_addrs().await?);
 //! client.shutdown().await;
 //! # Ok(()) }
@@ -28,24 +32,29 @@
 
 mod behaviour;
 mod client;
-pub mod codec;
+mod dht;
 mod event_loop;
+mod gate;
+mod gossip;
 mod limits;
+mod links;
+mod relay;
+mod requests;
+mod router;
+mod service;
+mod serving;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use libp2p::multiaddr::Protocol;
+use libp2p::multiaddr::Protocol as Part;
 
-pub use behaviour::{Behaviour, CHANNELS_TOPIC, RELEASES_TOPIC};
 pub use client::Client;
-pub use codec::{CatalogEntry, Request, Response};
 pub use libp2p::identity::Keypair;
-pub use libp2p::{Multiaddr, PeerId};
+pub use libp2p::{Multiaddr, PeerId, StreamProtocol};
+pub use service::{Handler, Protocol, RecordFilter, Reply, Services, Topic};
 
 use crate::error::{Error, Result};
-use crate::model::{Manifest, TrackId};
-use crate::radio::ChannelId;
 
 /// How a network actor binds and whom it meets.
 #[derive(Debug, Clone)]
@@ -59,10 +68,10 @@ pub struct NetworkConfig {
     pub loopback_only: bool,
     /// How long an idle connection stays open.
     pub idle_timeout: Duration,
-    /// Most inbound transfer requests served at once; more are refused.
+    /// Most inbound requests served at once (over every protocol); more are refused.
     pub max_inbound_requests: usize,
-    /// Cap on the chunk bytes per second this peer serves (all peers together); `None`: no cap.
-    /// Used to simulate slow seeds in tests and benches.
+    /// Cap on the bulk bytes per second this peer serves (chunk data: all peers together, see
+    /// [`Reply::Paced`]); `None`: no cap. Used to simulate slow seeds in tests and benches.
     pub serve_rate: Option<u64>,
     /// Per-peer limits on inbound requests and what gets a peer banned.
     pub limits: PeerLimits,
@@ -179,36 +188,36 @@ impl NetworkConfig {
 /// `/ip4/127.0.0.1/tcp/0`.
 pub fn loopback_any_port() -> Multiaddr {
     Multiaddr::empty()
-        .with(Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
-        .with(Protocol::Tcp(0))
+        .with(Part::Ip4(std::net::Ipv4Addr::LOCALHOST))
+        .with(Part::Tcp(0))
 }
 
 /// `/ip4/127.0.0.1/udp/0/quic-v1`: QUIC on loopback, a free UDP port.
 pub fn loopback_quic_any_port() -> Multiaddr {
     Multiaddr::empty()
-        .with(Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
-        .with(Protocol::Udp(0))
-        .with(Protocol::QuicV1)
+        .with(Part::Ip4(std::net::Ipv4Addr::LOCALHOST))
+        .with(Part::Udp(0))
+        .with(Part::QuicV1)
 }
 
 /// Whether an address goes over QUIC.
 pub fn is_quic(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| matches!(p, Protocol::QuicV1))
+    addr.iter().any(|p| matches!(p, Part::QuicV1))
 }
 
 /// Whether an address is a loopback address (or names no IP at all).
 pub fn is_loopback(addr: &Multiaddr) -> bool {
     addr.iter().all(|p| match p {
-        Protocol::Ip4(ip) => ip.is_loopback(),
-        Protocol::Ip6(ip) => ip.is_loopback(),
-        Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_) | Protocol::Dnsaddr(_) => false,
+        Part::Ip4(ip) => ip.is_loopback(),
+        Part::Ip6(ip) => ip.is_loopback(),
+        Part::Dns(_) | Part::Dns4(_) | Part::Dns6(_) | Part::Dnsaddr(_) => false,
         _ => true,
     })
 }
 
 /// Whether an address goes through a relay (`.../p2p-circuit/...`).
 pub fn is_relayed(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+    addr.iter().any(|p| matches!(p, Part::P2pCircuit))
 }
 
 /// The circuit address through `relay`, reached at `relay_addr`: what this peer listens on to
@@ -216,16 +225,16 @@ pub fn is_relayed(addr: &Multiaddr) -> bool {
 pub fn circuit_through(relay_addr: &Multiaddr, relay: PeerId) -> Multiaddr {
     relay_addr
         .clone()
-        .with(Protocol::P2p(relay))
-        .with(Protocol::P2pCircuit)
+        .with(Part::P2p(relay))
+        .with(Part::P2pCircuit)
 }
 
 /// The peer id at the end of an address (`/p2p/...`), if any: for a relayed address the peer
 /// behind the relay, not the relay.
 pub fn peer_id_of(addr: &Multiaddr) -> Option<PeerId> {
     addr.iter().fold(None, |found, p| match p {
-        Protocol::P2p(id) => Some(id),
-        Protocol::P2pCircuit => None,
+        Part::P2p(id) => Some(id),
+        Part::P2pCircuit => None,
         _ => found,
     })
 }
@@ -260,15 +269,8 @@ pub enum NetEvent {
         /// The peer.
         peer: PeerId,
     },
-    /// A release announcement that passed validation (size, version, signature, manifest
-    /// limits); it has been accepted for forwarding.
-    Announcement {
-        /// The verified manifest (boxed: it is much larger than the other events).
-        manifest: Box<Manifest>,
-        /// The peer that published it (when the message says so).
-        origin: Option<PeerId>,
-    },
-    /// A message on a topic subscribed with [`Client::subscribe`] that its validator accepted.
+    /// A message on a subscribed topic (see [`Client::subscribe`], [`Services::topic`]) that its
+    /// validator accepted; it has been accepted for forwarding.
     TopicMessage {
         /// The topic.
         topic: String,
@@ -279,78 +281,16 @@ pub enum NetEvent {
     },
 }
 
-/// Where the actor finds what it serves. Methods block (disk reads); the actor calls them on the
-/// blocking pool. Only verified content may be returned: the store never holds anything else.
-pub trait ContentSource: Send + Sync + 'static {
-    /// The encoded manifest of `id`, if known.
-    fn manifest(&self, id: &TrackId) -> Option<Vec<u8>>;
-    /// Chunks `start..start + count` of `track` that are here, stopping at the first missing one
-    /// or when `max_bytes` would be exceeded.
-    fn chunks(&self, track: &TrackId, start: u32, count: u16, max_bytes: usize) -> Vec<Vec<u8>>;
-    /// Up to `limit` catalog entries after `after`, in id order, and whether more follow.
-    fn catalog(&self, after: Option<TrackId>, limit: usize) -> (Vec<CatalogEntry>, bool);
-    /// Recent radio segments of `channel` held here (encoded, signed): the one numbered `seq`,
-    /// or with `None` the most recent few, oldest first. A peer not on the channel has none.
-    fn radio_segments(&self, _channel: &ChannelId, _seq: Option<u64>) -> Vec<Vec<u8>> {
-        Vec::new()
-    }
-    /// Takes `from`'s taste exchange message and returns this peer's own, or `None` to refuse
-    /// (no taste exchange here, a malformed message, or too many exchanges lately).
-    fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
-        let _ = (from, message);
-        None
-    }
-}
-
-/// Answers one request from peer `from` out of `source`.
-pub fn serve(source: &dyn ContentSource, from: PeerId, request: Request) -> Response {
-    match request {
-        Request::Manifest(id) => Response::Manifest(source.manifest(&id)),
-        Request::Chunks {
-            track,
-            start,
-            count,
-        } => Response::Chunks {
-            start,
-            chunks: source.chunks(&track, start, count, codec::MAX_CHUNK_DATA),
-        },
-        Request::Catalog { after } => {
-            let (entries, more) = source.catalog(after, codec::MAX_CATALOG_PAGE);
-            Response::Catalog { entries, more }
-        }
-        Request::Manifests(ids) => Response::Manifests(
-            ids.iter()
-                .take(codec::MAX_MANIFESTS_PER_REQUEST)
-                .filter_map(|id| source.manifest(id))
-                .collect(),
-        ),
-        Request::RadioSegment { channel, seq } => {
-            Response::RadioSegments(source.radio_segments(&channel, Some(seq)))
-        }
-        Request::RadioRecent { channel } => Response::RadioSegments(
-            source
-                .radio_segments(&channel, None)
-                .into_iter()
-                .rev()
-                .take(crate::radio::TUNE_IN_SEGMENTS)
-                .rev()
-                .collect(),
-        ),
-        Request::Taste(message) => source
-            .taste(from, &message)
-            .map_or(Response::Refused, Response::Taste),
-    }
-}
-
-/// Starts a network actor with identity `key`: listens on `config.listen` (waiting until every
-/// listener has an address), dials `config.bootstrap` (without waiting), and returns its client
-/// and its event receiver. Dropping every `Client` stops the actor, as does [`Client::shutdown`].
+/// Starts a network actor with identity `key` offering `services`: subscribes to their topics,
+/// listens on `config.listen` (waiting until every listener has an address), dials
+/// `config.bootstrap` (without waiting), and returns its client and its event receiver.
+/// Dropping every `Client` stops the actor, as does [`Client::shutdown`].
 pub async fn spawn(
     key: Keypair,
     config: NetworkConfig,
-    source: Arc<dyn ContentSource>,
+    services: Services,
 ) -> Result<(Client, tokio::sync::mpsc::Receiver<NetEvent>)> {
-    event_loop::spawn(key, config, source).await
+    event_loop::spawn(key, config, services).await
 }
 
 /// The libp2p identity of a peer from its 32-byte ed25519 seed (`keys/peer.key`).

@@ -3,13 +3,18 @@
 //! A node owns the [`Library`] (store, index, keys) and the network actor's [`Client`], and runs
 //! the glue between them:
 //! - verified announcements are stored and indexed, and their publisher noted as a provider;
-//! - every new peer gets an anti-entropy catalog sync: its catalog is read page by page, the
-//!   manifests missing here are fetched in bounded batches, verified, stored and indexed, and the
-//!   tracks it holds are noted as provided by it (so what gossip missed arrives anyway);
+//! - every new peer gets an anti-entropy catalog sync ([`crate::catalog`]): its catalog is read
+//!   page by page, the manifests missing here are fetched in bounded batches, verified, stored
+//!   and indexed, and the tracks it holds are noted as provided by it (so what gossip missed
+//!   arrives anyway);
 //! - every local track is provided in the DHT; publishing announces and provides;
 //! - downloads run as [`Transfer`]s, one per track;
 //! - taste profiles are exchanged (see [`crate::taste`]): with every peer that connects, then
 //!   with a partner the exchange rules choose every [`NodeOptions::taste_interval`].
+//!
+//! The network offers, the services own: at start the node registers each service's protocol,
+//! topics and record check with the network (see [`net::Services`]), each answering out of this
+//! node's store, taste exchange and radio hub.
 //!
 //! Events for a UI come out of [`Node::subscribe`] (a bounded broadcast: a slow receiver skips
 //! events rather than blocking the node).
@@ -27,7 +32,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,18 +44,17 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, PublishError, Result};
 use crate::library::{ArtistCatalog, Library, PublishOptions, TrackSummary};
 use crate::model::{ArtistKey, Manifest, TrackId};
-use crate::net::codec::MAX_MANIFESTS_PER_REQUEST;
-use crate::net::{
-    self, CatalogEntry, Client, ContentSource, NetEvent, NetworkConfig, Request, Response,
-};
+use crate::net::{self, Client, NetEvent, NetworkConfig};
 use crate::radio::{ChannelId, RadioHub};
-use crate::store::Store;
-use crate::transfer::{Candidates, FetchReport, ProviderSource, Transfer, TransferOptions};
+use crate::transfer::protocol::{Request, Response};
+use crate::transfer::{
+    Candidates, FetchReport, ProviderSource, Providers, Transfer, TransferOptions,
+};
+use crate::{catalog, taste, transfer};
 
+mod chunks;
 mod radio;
 
-/// Most catalog pages read from one peer in one sync (1024 ids each).
-const MAX_SYNC_PAGES: usize = 64;
 /// Catalog syncs running at once.
 const MAX_CONCURRENT_SYNCS: usize = 4;
 /// Taste exchanges running at once.
@@ -59,8 +63,6 @@ const MAX_CONCURRENT_EXCHANGES: usize = 2;
 const MAX_EAGER_EXCHANGES: usize = 8;
 /// How long recommending waits for a manifest (or a taste exchange) it does not have yet.
 const RECOMMEND_MANIFEST_WAIT: Duration = Duration::from_secs(3);
-/// Most peers remembered as providers of one track.
-const MAX_PROVIDERS_PER_TRACK: usize = 64;
 
 /// How to start a [`Node`].
 #[derive(Debug, Clone)]
@@ -104,95 +106,9 @@ pub enum NodeEvent {
     TasteChanged,
 }
 
-#[derive(Default)]
-struct Providers {
-    by_track: Mutex<HashMap<TrackId, HashSet<PeerId>>>,
-    connected: Mutex<HashSet<PeerId>>,
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
-
-impl Providers {
-    fn add(&self, id: TrackId, peer: PeerId) {
-        let mut map = lock(&self.by_track);
-        let set = map.entry(id).or_default();
-        if set.len() < MAX_PROVIDERS_PER_TRACK {
-            set.insert(peer);
-        }
-    }
-
-    fn count(&self, id: &TrackId) -> usize {
-        let connected = lock(&self.connected);
-        lock(&self.by_track)
-            .get(id)
-            .map_or(0, |s| s.iter().filter(|p| connected.contains(p)).count())
-    }
-}
-
-impl ProviderSource for Providers {
-    fn candidates(&self, id: &TrackId) -> Candidates {
-        let connected = lock(&self.connected);
-        let known = lock(&self.by_track).get(id).cloned().unwrap_or_default();
-        // Known providers (connected before not), then every other connected peer: in a small
-        // network a neighbour that never said so may still hold the track.
-        let mut holders: Vec<PeerId> = known
-            .iter()
-            .filter(|p| connected.contains(p))
-            .copied()
-            .collect();
-        holders.extend(known.iter().filter(|p| !connected.contains(p)));
-        let others = connected
-            .iter()
-            .filter(|p| !known.contains(p))
-            .copied()
-            .collect();
-        Candidates { holders, others }
-    }
-}
-
-/// Connects the player to the network: a chunk the playhead needs starts (or joins) the track's
-/// download and moves its playhead. Made by [`Node::chunk_provider`]; calls return at once.
-struct NetworkChunks {
-    node: Node,
-    runtime: tokio::runtime::Handle,
-    /// Tracks whose download is being started: the player asks again every second while it
-    /// waits, and one start at a time is enough.
-    starting: Arc<Mutex<HashSet<TrackId>>>,
-}
-
-impl crate::stream::ChunkProvider for NetworkChunks {
-    fn need(&self, manifest: &Manifest, index: usize) {
-        let id = manifest.id();
-        if let Some(t) = self.node.running_transfer(&id) {
-            t.prioritize(index);
-            return;
-        }
-        if !lock(&self.starting).insert(id) {
-            return;
-        }
-        let node = self.node.clone();
-        let starting = self.starting.clone();
-        self.runtime.spawn(async move {
-            match node.fetch(id).await {
-                Ok(t) => t.prioritize(index),
-                // The player asks again while it waits, so a later attempt may find a peer.
-                Err(e) => tracing::info!(track = %id, error = %e, "cannot fetch for playback"),
-            }
-            lock(&starting).remove(&id);
-        });
-    }
-
-    fn playhead(&self, track: &TrackId, index: usize) {
-        if let Some(t) = self.node.running_transfer(track) {
-            t.prioritize(index);
-        }
-    }
-}
-
-/// Serves the store, the taste exchange and the radio rings to the network.
-struct StoreSource(Store, Arc<Library>, Arc<RadioHub>);
 
 /// Fits the taste neighbourhood for the next recommendation ([`crate::taste::Taste::warm`]) on
 /// the blocking pool, when called on a runtime.
@@ -203,64 +119,33 @@ fn warm_taste(library: &Arc<Library>) {
     }
 }
 
-impl ContentSource for StoreSource {
-    fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
-        self.0
-            .manifest(id)
-            .ok()
-            .flatten()
-            .map(|m| m.encoded().to_vec())
-    }
-
-    fn chunks(&self, track: &TrackId, start: u32, count: u16, max_bytes: usize) -> Vec<Vec<u8>> {
-        let Ok(Some(manifest)) = self.0.manifest(track) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let mut total = 0;
-        for hash in manifest
-            .chunks()
-            .iter()
-            .skip(start as usize)
-            .take(count as usize)
-        {
-            match self.0.chunk(hash) {
-                Ok(Some(bytes)) if total + bytes.len() <= max_bytes => {
-                    total += bytes.len();
-                    out.push(bytes.to_vec());
-                }
-                _ => break,
-            }
-        }
-        out
-    }
-
-    fn catalog(&self, after: Option<TrackId>, limit: usize) -> (Vec<CatalogEntry>, bool) {
-        match self.0.catalog_page(after.as_ref(), limit) {
-            Ok((ids, more)) => (
-                ids.into_iter()
-                    .map(|(id, local)| CatalogEntry { id, local })
-                    .collect(),
-                more,
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the catalog");
-                (Vec::new(), false)
-            }
-        }
-    }
-
-    fn taste(&self, from: PeerId, message: &[u8]) -> Option<Vec<u8>> {
-        let answer = self.1.taste().answer(&from, message)?;
+/// What this node offers on the network: each service's protocol (answering out of this node's
+/// store, taste exchange and radio hub), its topics and the check on DHT records.
+fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Services {
+    let store = Arc::new(library.store().clone());
+    let taste_library = library.clone();
+    let answer_taste = move |from: PeerId, message: &[u8]| {
+        let answer = taste_library.taste().answer(&from, message)?;
         // The neighbourhood changed: fit it for the next recommendation after the answer is
         // on its way, not before.
-        warm_taste(&self.1);
+        warm_taste(&taste_library);
         Some(answer)
-    }
-
-    fn radio_segments(&self, channel: &ChannelId, seq: Option<u64>) -> Vec<Vec<u8>> {
-        self.2.segments(channel, seq)
-    }
+    };
+    let channels = net::Topic {
+        name: crate::radio::CHANNELS_TOPIC.to_owned(),
+        validator: crate::radio::status_validator(),
+        strict: false,
+    };
+    net::Services::default()
+        .protocol(transfer::offer(store.clone()))
+        .protocol(catalog::offer(store))
+        .topic(catalog::releases_topic())
+        .max_message(catalog::MAX_ANNOUNCE_BYTES)
+        .protocol(taste::offer(answer_taste))
+        .protocol(crate::radio::offer(radio.clone()))
+        .topic(channels)
+        .max_message(crate::radio::MAX_SEGMENT_BYTES)
+        .record_filter(Arc::new(crate::artist::accepts_record))
 }
 
 struct Inner {
@@ -306,12 +191,8 @@ impl Node {
         let seed = library.dir().key_seed("peer")?;
         let key = net::keypair_from_seed(seed)?;
         let radio = Arc::new(RadioHub::default());
-        let source = Arc::new(StoreSource(
-            library.store().clone(),
-            library.clone(),
-            radio.clone(),
-        ));
-        let (client, net_events) = net::spawn(key, options.network, source).await?;
+        let services = services(&library, &radio);
+        let (client, net_events) = net::spawn(key, options.network, services).await?;
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
             library,
@@ -330,18 +211,11 @@ impl Node {
         let node = Self { inner };
         let glue = tokio::spawn(node.clone().run(net_events));
         lock(&node.inner.tasks).push(glue);
-        node.inner
-            .client
-            .subscribe(
-                net::CHANNELS_TOPIC.to_owned(),
-                crate::radio::status_validator(),
-            )
-            .await?;
 
         let store = node.inner.library.store().clone();
         let local = blocking(move || store.local_ids()).await?;
         for id in local {
-            node.inner.client.provide(id).await?;
+            node.inner.client.provide(id.as_bytes()).await?;
         }
         node.publish_artist_profile().await?;
         Ok(node)
@@ -381,7 +255,8 @@ impl Node {
         for &id in &profile.releases {
             let mut found = self.find_manifest(id).await;
             if found.is_err() {
-                for peer in self.inner.client.providers(id).await.unwrap_or_default() {
+                let providers = self.inner.client.providers(id.as_bytes()).await;
+                for peer in providers.unwrap_or_default() {
                     self.inner.providers.add(id, peer);
                 }
                 found = self.find_manifest(id).await;
@@ -435,9 +310,7 @@ impl Node {
                     continue;
                 }
                 _ = resync.tick() => {
-                    let peers: Vec<PeerId> =
-                        lock(&self.inner.providers.connected).iter().copied().collect();
-                    for peer in peers {
+                    for peer in self.inner.providers.connected(usize::MAX) {
                         self.spawn_sync(peer, &syncs);
                     }
                     continue;
@@ -446,23 +319,31 @@ impl Node {
             let Some(event) = event else { break };
             match event {
                 NetEvent::PeerConnected { peer, .. } => {
-                    lock(&self.inner.providers.connected).insert(peer);
+                    self.inner.providers.connect(peer);
                     let _ = self.inner.events.send(NodeEvent::PeerConnected(peer));
                     self.spawn_sync(peer, &syncs);
                     self.inner.library.taste().learn_peer(&peer);
                     self.spawn_exchange(peer);
                 }
                 NetEvent::PeerDisconnected { peer } => {
-                    lock(&self.inner.providers.connected).remove(&peer);
+                    self.inner.providers.disconnect(&peer);
                     let _ = self.inner.events.send(NodeEvent::PeerDisconnected(peer));
                 }
-                NetEvent::Announcement { manifest, origin } => {
-                    if let Some(origin) = origin
+                NetEvent::TopicMessage {
+                    topic,
+                    data,
+                    source,
+                } if topic == catalog::RELEASES_TOPIC => {
+                    // Verified by the topic's validator before it got here.
+                    let Ok(manifest) = catalog::decode_announcement(&data) else {
+                        continue;
+                    };
+                    if let Some(origin) = source
                         && origin != self.peer_id()
                     {
                         self.inner.providers.add(manifest.id(), origin);
                     }
-                    if let Err(e) = self.accept_manifests(vec![*manifest]).await {
+                    if let Err(e) = self.accept_manifests(vec![manifest]).await {
                         tracing::warn!(error = %e, "cannot store an announced manifest");
                     }
                 }
@@ -498,16 +379,7 @@ impl Node {
             Ok(library.taste().message())
         })
         .await?;
-        let answer = match self
-            .inner
-            .client
-            .request(peer, Request::Taste(message))
-            .await?
-        {
-            Response::Taste(bytes) => bytes,
-            Response::Refused => return Err(Error::Taste(format!("{peer} refused the exchange"))),
-            _ => return Err(Error::Taste(format!("{peer} answered out of protocol"))),
-        };
+        let answer = taste::exchange(&self.inner.client, peer, message).await?;
         let library = self.inner.library.clone();
         let received = blocking(move || {
             let received = library.taste().receive(&peer, &answer)?;
@@ -526,11 +398,7 @@ impl Node {
     pub async fn recommend(&self, limit: usize) -> Result<Vec<crate::library::Recommended>> {
         if self.inner.library.taste().neighbour_count() == 0 {
             // Nobody's taste known yet: ask the peers at hand now rather than at the next round.
-            let peers: Vec<PeerId> = lock(&self.inner.providers.connected)
-                .iter()
-                .take(MAX_EAGER_EXCHANGES)
-                .copied()
-                .collect();
+            let peers = self.inner.providers.connected(MAX_EAGER_EXCHANGES);
             let exchanges = peers
                 .into_iter()
                 .map(|p| tokio::time::timeout(RECOMMEND_MANIFEST_WAIT, self.exchange_taste(p)));
@@ -585,57 +453,16 @@ impl Node {
     /// Anti-entropy with one peer: reads its catalog, notes what it provides, fetches the
     /// manifests missing here in bounded batches. Returns how many manifests were new.
     pub async fn sync_catalog(&self, peer: PeerId) -> Result<usize> {
-        let client = &self.inner.client;
-        let mut after = None;
-        let mut missing = Vec::new();
-        for _ in 0..MAX_SYNC_PAGES {
-            let Response::Catalog { entries, more } =
-                client.request(peer, Request::Catalog { after }).await?
-            else {
-                return Err(Error::Network(format!("{peer} sent no catalog")));
-            };
-            let store = self.inner.library.store().clone();
-            let ids: Vec<TrackId> = entries.iter().map(|e| e.id).collect();
-            let unknown = blocking(move || {
-                let mut out = Vec::new();
-                for id in ids {
-                    if !store.has_manifest(&id)? {
-                        out.push(id);
-                    }
-                }
-                Ok(out)
-            })
-            .await?;
-            missing.extend(unknown);
-            for e in &entries {
-                if e.local {
-                    self.inner.providers.add(e.id, peer);
-                }
-            }
-            match entries.last() {
-                Some(last) if more => after = Some(last.id),
-                _ => break,
-            }
-        }
-        let mut new = 0;
-        for batch in missing.chunks(MAX_MANIFESTS_PER_REQUEST) {
-            let Response::Manifests(list) = client
-                .request(peer, Request::Manifests(batch.to_vec()))
-                .await?
-            else {
-                return Err(Error::Network(format!("{peer} sent no manifests")));
-            };
-            let mut good = Vec::new();
-            for bytes in list {
-                match Manifest::decode(&bytes) {
-                    Ok(m) if batch.contains(&m.id()) => good.push(m),
-                    Ok(_) => tracing::info!(%peer, "peer sent a manifest that was not asked for"),
-                    Err(e) => tracing::info!(%peer, error = %e, "peer sent an invalid manifest"),
-                }
-            }
-            new += self.accept_manifests(good).await?;
-        }
-        Ok(new)
+        let store = self.inner.library.store();
+        let accept = move |manifests| self.accept_manifests(manifests);
+        catalog::sync(
+            &self.inner.client,
+            peer,
+            store,
+            &self.inner.providers,
+            accept,
+        )
+        .await
     }
 
     /// This peer's id.
@@ -700,8 +527,8 @@ impl Node {
     }
 
     async fn announce_track(&self, manifest: &Manifest) -> Result<()> {
-        self.inner.client.announce(manifest).await?;
-        self.inner.client.provide(manifest.id()).await
+        catalog::announce(&self.inner.client, manifest).await?;
+        self.inner.client.provide(manifest.id().as_bytes()).await
     }
 
     fn count_providers(&self, t: &mut TrackSummary) {
@@ -737,8 +564,9 @@ impl Node {
         }
         let Candidates { holders, others } = self.inner.providers.candidates(&id);
         for peer in holders.into_iter().chain(others) {
-            if let Ok(Response::Manifest(Some(bytes))) =
-                self.inner.client.request(peer, Request::Manifest(id)).await
+            let answer =
+                transfer::protocol::request(&self.inner.client, peer, Request::Manifest(id)).await;
+            if let Ok(Response::Manifest(Some(bytes))) = answer
                 && let Ok(m) = Manifest::decode(&bytes)
                 && m.id() == id
             {
@@ -804,11 +632,7 @@ impl Node {
     /// playhead starts the track's download (or moves its playhead). Call from within the node's
     /// tokio runtime.
     pub fn chunk_provider(&self) -> Arc<dyn crate::stream::ChunkProvider> {
-        Arc::new(NetworkChunks {
-            node: self.clone(),
-            runtime: tokio::runtime::Handle::current(),
-            starting: Arc::default(),
-        })
+        Arc::new(chunks::NetworkChunks::new(self.clone()))
     }
 
     /// Downloads `id` to the end and, with `out`, writes the original file there.

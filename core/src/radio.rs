@@ -5,13 +5,14 @@
 //! - [`ChannelDescriptor`] (owner key, name, description; signed) names a channel; its
 //!   [`ChannelId`] is derived from the owner key and the name. Broadcasters put the descriptor in
 //!   the DHT under the id and announce a signed [`ChannelStatus`] (with their listener count) on
-//!   [`crate::net::CHANNELS_TOPIC`] every few seconds.
+//!   [`CHANNELS_TOPIC`] every few seconds.
 //! - [`Segment`]s (about a second of PCM at the track's own format, sequence number, broadcast
 //!   time, now-playing track) travel on `busker/radio/<id hex>/1`. Every peer validates them
 //!   before forwarding ([`validator`]: owner signature, channel, size, a replay window), so a
 //!   forged or replayed segment goes no further than the peer that sent it.
-//! - Every peer on a channel keeps a small ring of recent segments and answers
-//!   `Request::RadioSegment` (repair) and `Request::RadioRecent` (tune-in) from it.
+//! - Every peer on a channel keeps a small ring of recent segments and answers repair and
+//!   tune-in requests from it over the radio [`protocol`] (`/busker/radio/1`, registered with
+//!   [`offer`]).
 //! - The listener ([`Tuning`], made by [`crate::Node::radio_tune`]) starts at the live point,
 //!   plays each segment at its broadcast time plus a fixed latency, asks a neighbour for a segment
 //!   that gossip has not brought in time, and reports [`TuneReport`] figures.
@@ -33,6 +34,7 @@ mod broadcaster;
 mod channel;
 mod hub;
 mod listener;
+pub mod protocol;
 mod segment;
 
 pub use broadcaster::{BroadcastOptions, RadioQueue};
@@ -48,6 +50,8 @@ pub use segment::{
     CheckedMessage, MAX_AUDIO_BYTES, MAX_SEGMENT_BYTES, RADIO_VERSION, RadioMessage, Segment,
     SegmentDraft, encode_heartbeat,
 };
+
+pub use protocol::offer;
 
 pub(crate) use broadcaster::{NextTrack, broadcast};
 pub(crate) use hub::RadioHub;
@@ -74,11 +78,13 @@ pub const REPLAY_WINDOW: u64 = 64;
 /// channel start within the latency, and the lead builds up over its first segments.
 pub const SEND_AHEAD: std::time::Duration = std::time::Duration::from_millis(1000);
 
-/// Segments a peer sends in answer to a tune-in (`Request::RadioRecent`): its newest ones. With
+/// Segments a peer sends in answer to a tune-in ([`protocol::Request::Recent`]): its newest ones. With
 /// the broadcaster's [`SEND_AHEAD`] these are the segment on air and the next, so a listener can
 /// start at once without a burst of older audio it would not play.
 pub const TUNE_IN_SEGMENTS: usize = 2;
-const _: () = assert!(TUNE_IN_SEGMENTS <= crate::net::codec::MAX_RADIO_SEGMENTS);
+
+/// The gossipsub topic radio channels are announced on (signed [`ChannelStatus`] messages).
+pub const CHANNELS_TOPIC: &str = "busker/channels/1";
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_ms() -> u64 {

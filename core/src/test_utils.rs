@@ -118,23 +118,50 @@ pub async fn start_node(options: crate::NodeOptions) -> (tempfile::TempDir, crat
     (dir, node)
 }
 
-/// A network content source that holds nothing: for raw peers in tests and benches that only
-/// ask (flooders, listeners of gossip).
+/// A content source that holds nothing (no manifest, no chunk, an empty catalog, no radio
+/// segment): for raw peers in tests and benches that only ask (flooders, listeners of gossip).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmptySource;
 
-impl crate::net::ContentSource for EmptySource {
+impl crate::transfer::protocol::Source for EmptySource {
     fn manifest(&self, _: &crate::model::TrackId) -> Option<Vec<u8>> {
         None
     }
     fn chunks(&self, _: &crate::model::TrackId, _: u32, _: u16, _: usize) -> Vec<Vec<u8>> {
         Vec::new()
     }
+}
+
+impl crate::catalog::protocol::Source for EmptySource {
     fn catalog(
         &self,
         _: Option<crate::model::TrackId>,
         _: usize,
-    ) -> (Vec<crate::net::CatalogEntry>, bool) {
+    ) -> (Vec<crate::catalog::CatalogEntry>, bool) {
         (Vec::new(), false)
     }
+    fn manifest(&self, _: &crate::model::TrackId) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+impl crate::radio::protocol::Source for EmptySource {
+    fn segments(&self, _: &crate::radio::ChannelId, _: Option<u64>) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+}
+
+/// The services of a raw peer that holds nothing ([`EmptySource`]): it speaks every protocol
+/// of a node (the transfer, the catalog and the radio protocols answer empty, the taste
+/// exchange refuses) and takes the release topic, so it can ask and gossip like one.
+pub fn empty_services() -> crate::net::Services {
+    let source = std::sync::Arc::new(EmptySource);
+    crate::net::Services::default()
+        .protocol(crate::transfer::offer(source.clone()))
+        .protocol(crate::catalog::offer(source.clone()))
+        .topic(crate::catalog::releases_topic())
+        .max_message(crate::catalog::MAX_ANNOUNCE_BYTES)
+        .protocol(crate::taste::offer(|_, _| None))
+        .protocol(crate::radio::offer(source))
+        .max_message(crate::radio::MAX_SEGMENT_BYTES)
 }

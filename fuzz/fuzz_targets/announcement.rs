@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = busker_core::net::codec::decode_announcement(data);
+    let _ = busker_core::catalog::decode_announcement(data);
 });

@@ -1,7 +1,7 @@
 #![no_main]
 //! Any bytes given to the transfer response decoder: an error or a value that re-encodes to them.
 
-use busker_core::net::Response;
+use busker_core::transfer::protocol::Response;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -19,13 +19,8 @@ use libp2p::{
 };
 
 use super::NetworkConfig;
-use super::codec::{MAX_ANNOUNCE_BYTES, PROTOCOL, TransferCodec};
-use crate::radio::MAX_SEGMENT_BYTES;
+use super::router::{Router, Spec};
 
-/// The gossipsub topic release announcements travel on.
-pub const RELEASES_TOPIC: &str = "busker/releases/1";
-/// The gossipsub topic radio channels are announced on.
-pub const CHANNELS_TOPIC: &str = "busker/channels/1";
 /// The Kademlia protocol name (a private DHT: Busker peers only).
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/kad/1");
 /// The identify protocol version string.
@@ -34,12 +29,12 @@ pub const IDENTIFY_PROTOCOL: &str = "/busker/id/1";
 /// Everything a Busker peer speaks.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
-    /// Release announcements.
+    /// The services' gossip topics (release announcements, radio channels).
     pub gossipsub: gossipsub::Behaviour,
     /// Provider records and peer routing.
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
-    /// Manifests, chunk ranges and catalog pages.
-    pub transfer: request_response::Behaviour<TransferCodec>,
+    /// The services' request-response protocols.
+    pub services: Router,
     /// Learns listen addresses and protocols of peers.
     pub identify: identify::Behaviour,
     /// Keeps connections alive and measures round trips.
@@ -132,17 +127,21 @@ impl NetworkBehaviour for KnownExternal {
 }
 
 impl Behaviour {
-    /// Builds the behaviour for `key` with `config`'s relay limits and switches;
+    /// Builds the behaviour for `key` with `config`'s relay limits and switches, the services'
+    /// request-response `protocols` and gossip messages up to `max_message` bytes;
     /// `relay_client` comes from the transport (`SwarmBuilder::with_relay_client`).
-    pub fn new(
+    pub(super) fn new(
         key: &Keypair,
         config: &NetworkConfig,
         relay_client: relay::client::Behaviour,
+        protocols: Vec<Spec>,
+        max_message: usize,
     ) -> Result<Self, String> {
         let peer_id = key.public().to_peer_id();
 
         // Small swarms: a small mesh, a fast first heartbeat, messages big enough for the
-        // largest manifest or radio segment, and explicit validation so that nothing unchecked is forwarded.
+        // largest a service sends (a manifest, a radio segment), and explicit validation so
+        // that nothing unchecked is forwarded.
         let gossip_config = gossipsub::ConfigBuilder::default()
             .mesh_n(4)
             .mesh_n_low(2)
@@ -150,7 +149,7 @@ impl Behaviour {
             .mesh_outbound_min(1)
             .heartbeat_initial_delay(Duration::from_millis(100))
             .heartbeat_interval(Duration::from_millis(700))
-            .max_transmit_size(MAX_ANNOUNCE_BYTES.max(MAX_SEGMENT_BYTES) + 4096)
+            .max_transmit_size(max_message + 4096)
             // Publish to the mesh only: a radio broadcaster then uploads each segment to a
             // handful of peers however many listen, and listeners relay it.
             .flood_publish(false)
@@ -189,10 +188,9 @@ impl Behaviour {
         // external address) would stay a client and the DHT would be empty.
         kad.set_mode(Some(kad::Mode::Server));
 
-        let transfer = request_response::Behaviour::with_codec(
-            TransferCodec,
-            [(PROTOCOL, request_response::ProtocolSupport::Full)],
-            request_response::Config::default()
+        let services = Router::new(
+            protocols,
+            &request_response::Config::default()
                 .with_request_timeout(Duration::from_secs(20))
                 .with_max_concurrent_streams(64),
         );
@@ -241,7 +239,7 @@ impl Behaviour {
         Ok(Self {
             gossipsub,
             kad,
-            transfer,
+            services,
             identify,
             ping,
             relay,
@@ -254,10 +252,10 @@ impl Behaviour {
     }
 }
 
-fn score_params() -> gossipsub::PeerScoreParams {
-    let mut params = gossipsub::PeerScoreParams::default();
-    let topic = gossipsub::IdentTopic::new(RELEASES_TOPIC).hash();
-    let topic_params = gossipsub::TopicScoreParams {
+/// The score parameters of a strict topic (see [`super::Topic::strict`]), set when it is
+/// subscribed.
+pub(super) fn strict_topic_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
         // Invalid messages (forged manifests) cost a lot and are remembered for a while.
         invalid_message_deliveries_weight: -100.0,
         invalid_message_deliveries_decay: 0.9,
@@ -265,8 +263,11 @@ fn score_params() -> gossipsub::PeerScoreParams {
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
         ..Default::default()
-    };
-    params.topics.insert(topic, topic_params);
+    }
+}
+
+fn score_params() -> gossipsub::PeerScoreParams {
+    let mut params = gossipsub::PeerScoreParams::default();
     // The transfer layer reports peers that served bad chunks through the application score.
     params.app_specific_weight = 1.0;
     // Many test peers share 127.0.0.1: do not treat that as a Sybil attack.
@@ -283,6 +284,28 @@ fn score_thresholds() -> gossipsub::PeerScoreThresholds {
     }
 }
 
+/// A swarm that listens nowhere, for the unit tests of the actor's parts (call on a runtime).
+#[cfg(test)]
+pub(super) fn test_swarm() -> libp2p::Swarm<Behaviour> {
+    let config = NetworkConfig::loopback();
+    libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_quic()
+        .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|key, relay_client| {
+            Behaviour::new(key, &config, relay_client, Vec::new(), 1024).unwrap()
+        })
+        .unwrap()
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +313,7 @@ mod tests {
     fn build(config: &NetworkConfig) -> Behaviour {
         let key = Keypair::generate_ed25519();
         let (_transport, relay_client) = relay::client::new(key.public().to_peer_id());
-        Behaviour::new(&key, config, relay_client).unwrap()
+        Behaviour::new(&key, config, relay_client, Vec::new(), 1024).unwrap()
     }
 
     #[test]

@@ -2,13 +2,12 @@
 
 use std::collections::HashSet;
 
-use libp2p::{Multiaddr, PeerId};
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use tokio::sync::{mpsc, oneshot};
 
-use super::codec::{Request, Response};
 use super::event_loop::Command;
+use super::{dht, gate, gossip, links, requests};
 use crate::error::{Error, Result};
-use crate::model::{Manifest, TrackId};
 
 /// A handle to the network actor. Cheap to clone. Every method is cancel-safe in the sense that
 /// dropping its future abandons the answer; the command may still be carried out.
@@ -44,40 +43,42 @@ impl Client {
 
     /// The addresses this peer listens on, each ending in `/p2p/<peer id>`.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>> {
-        self.call(|reply| Command::ListenAddrs { reply }).await
+        self.call(|reply| Command::Links(links::Command::ListenAddrs { reply }))
+            .await
     }
 
     /// Dials `addr` and waits until the connection is up (or failed). Returns the remote peer.
     pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId> {
-        self.call(|reply| Command::Dial { addr, reply }).await?
+        self.call(|reply| Command::Links(links::Command::Dial { addr, reply }))
+            .await?
     }
 
     /// Connected peers with the address of one connection each.
     pub async fn peers(&self) -> Result<Vec<(PeerId, Multiaddr)>> {
-        self.call(|reply| Command::Peers { reply }).await
+        self.call(|reply| Command::Links(links::Command::Peers { reply }))
+            .await
     }
 
-    /// Sends one transfer request and waits for the answer (the actor times out after 20 s).
-    pub async fn request(&self, peer: PeerId, request: Request) -> Result<Response> {
-        self.call(|reply| Command::Request {
-            peer,
-            request,
-            reply,
+    /// Sends one request on `protocol` (which must be registered here, see
+    /// [`super::Services::protocol`]) and waits for the answer (the actor times out after
+    /// 20 s). A peer that is not connected is dialed, directly and through the connected
+    /// relays. The answer is one frame body, not decoded: the service's typed wrapper does that.
+    /// Fails with [`Error::Unreachable`] when the peer could not be reached at all.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        protocol: StreamProtocol,
+        request: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        self.call(|reply| {
+            Command::Request(requests::Command {
+                peer,
+                protocol,
+                request,
+                reply,
+            })
         })
         .await?
-    }
-
-    /// Announces a release on the gossip topic. Returns `false` when no peer could take it yet
-    /// (anti-entropy will carry it when peers connect).
-    pub async fn announce(&self, manifest: &Manifest) -> Result<bool> {
-        let data = super::codec::encode_announcement(manifest);
-        self.call(|reply| Command::Announce { data, reply }).await
-    }
-
-    /// Publishes raw bytes on the release topic, unchecked: only for tests of validation.
-    #[cfg(feature = "test-utils")]
-    pub async fn announce_raw(&self, data: Vec<u8>) -> Result<bool> {
-        self.call(|reply| Command::Announce { data, reply }).await
     }
 
     /// Simulates a network partition (tests only): closes the connections to `peers` and
@@ -85,78 +86,91 @@ impl Client {
     /// heals the partition; closed connections are not re-dialled).
     #[cfg(feature = "test-utils")]
     pub async fn partition(&self, peers: HashSet<PeerId>) -> Result<()> {
-        self.call(|reply| Command::Partition { peers, reply }).await
+        self.call(|reply| Command::Gate(gate::Command::Partition { peers, reply }))
+            .await
     }
 
-    /// Puts a provider record for `id` into the DHT (kept republished while the actor runs).
-    pub async fn provide(&self, id: TrackId) -> Result<()> {
-        self.call(|reply| Command::Provide { id, reply }).await
+    /// Puts a provider record for `key` into the DHT (kept republished while the actor runs).
+    pub async fn provide(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let key = key.as_ref().to_vec();
+        self.call(|reply| Command::Dht(dht::Command::Provide { key, reply }))
+            .await
     }
 
-    /// Asks the DHT who provides `id`: the providers found until shortly (0.75 s) after the
+    /// Asks the DHT who provides `key`: the providers found until shortly (0.75 s) after the
     /// first were found, or none when the query ends without any (at most about 20 s).
-    pub async fn providers(&self, id: TrackId) -> Result<HashSet<PeerId>> {
-        self.call(|reply| Command::Providers { id, reply }).await
+    pub async fn providers(&self, key: impl AsRef<[u8]>) -> Result<HashSet<PeerId>> {
+        let key = key.as_ref().to_vec();
+        self.call(|reply| Command::Dht(dht::Command::Providers { key, reply }))
+            .await
     }
 
-    /// The provider records of `id` this peer's DHT store holds (its own and those other peers
-    /// put here), without asking the network.
-    pub async fn stored_providers(&self, id: TrackId) -> Result<HashSet<PeerId>> {
-        self.call(|reply| Command::StoredProviders { id, reply })
+    /// The provider records of `key` this peer's DHT store holds (its own and those other
+    /// peers put here), without asking the network.
+    pub async fn stored_providers(&self, key: impl AsRef<[u8]>) -> Result<HashSet<PeerId>> {
+        let key = key.as_ref().to_vec();
+        self.call(|reply| Command::Dht(dht::Command::StoredProviders { key, reply }))
             .await
     }
 
     /// Penalises a misbehaving peer: disconnects it, refuses it from now on and lowers its
     /// gossip score.
     pub async fn ban(&self, peer: PeerId) -> Result<()> {
-        self.call(|reply| Command::Ban { peer, reply }).await
+        self.call(|reply| Command::Gate(gate::Command::Ban { peer, reply }))
+            .await
     }
 
     /// Peers banned so far.
     pub async fn banned(&self) -> Result<Vec<PeerId>> {
-        self.call(|reply| Command::Banned { reply }).await
+        self.call(|reply| Command::Gate(gate::Command::Banned { reply }))
+            .await
     }
 
     /// Subscribes to a gossip topic. Every message on it is first checked by `validator` (on the
     /// actor's task); accepted ones are forwarded and come out as [`super::NetEvent::TopicMessage`].
+    /// Invalid messages are dropped (a service registers a strict topic, whose invalid messages
+    /// cost their sender, with [`super::Services::topic`]).
     pub async fn subscribe(&self, topic: String, validator: super::TopicValidator) -> Result<()> {
-        self.call(|reply| Command::Subscribe {
-            topic,
-            validator,
-            reply,
+        self.call(|reply| {
+            Command::Gossip(gossip::Command::Subscribe {
+                topic,
+                validator,
+                reply,
+            })
         })
         .await?
     }
 
     /// Leaves a topic subscribed with [`Client::subscribe`].
     pub async fn unsubscribe(&self, topic: String) -> Result<()> {
-        self.call(|reply| Command::Unsubscribe { topic, reply })
+        self.call(|reply| Command::Gossip(gossip::Command::Unsubscribe { topic, reply }))
             .await
     }
 
-    /// Publishes on a topic (to this peer's mesh for it). Returns `false` when no peer could
-    /// take the message.
+    /// Publishes on a topic (to this peer's mesh for it, or to some of its peers when not
+    /// subscribed). Returns `false` when no peer could take the message.
     pub async fn publish(&self, topic: String, data: Vec<u8>) -> Result<bool> {
-        self.call(|reply| Command::Publish { topic, data, reply })
+        self.call(|reply| Command::Gossip(gossip::Command::Publish { topic, data, reply }))
             .await
     }
 
     /// Connected peers that are subscribed to `topic`.
     pub async fn topic_peers(&self, topic: String) -> Result<Vec<PeerId>> {
-        self.call(|reply| Command::TopicPeers { topic, reply })
+        self.call(|reply| Command::Gossip(gossip::Command::TopicPeers { topic, reply }))
             .await
     }
 
     /// Stores a record in the DHT under `key` (here and on the closest peers).
     pub async fn put_record(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
-        self.call(|reply| Command::PutRecord { key, value, reply })
+        self.call(|reply| Command::Dht(dht::Command::PutRecord { key, value, reply }))
             .await?
     }
 
     /// Looks `key` up in the DHT (the local copy first); waits for the query to finish. The
     /// values are unverified.
     pub async fn get_record(&self, key: Vec<u8>) -> Result<Vec<Vec<u8>>> {
-        self.call(|reply| Command::GetRecord { key, reply }).await
+        self.call(|reply| Command::Dht(dht::Command::GetRecord { key, reply }))
+            .await
     }
 
     /// Stops the actor: closes listeners and connections, then the task ends. Idempotent; returns

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use super::CHANNELS_TOPIC;
 use super::channel::{ChannelDescriptor, ChannelStatus};
 use super::hub::RadioHub;
 use super::segment::{MAX_AUDIO_BYTES, SegmentDraft};
@@ -12,7 +13,7 @@ use super::unix_ms;
 use crate::error::{Error, Result};
 use crate::media::{Pcm, PcmSpec, TrackDecoder};
 use crate::model::{ArtistKeypair, Manifest, TrackId};
-use crate::net::{CHANNELS_TOPIC, Client};
+use crate::net::Client;
 
 /// What a channel plays.
 #[derive(Debug, Clone, PartialEq, Eq)]

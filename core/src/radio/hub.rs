@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
+use super::CHANNELS_TOPIC;
 use super::channel::{ChannelDescriptor, ChannelId, ChannelStatus};
 use super::segment::{RadioMessage, Segment};
 use crate::error::Result;
 use crate::model::{ArtistKey, TrackId};
-use crate::net::{CHANNELS_TOPIC, Client};
+use crate::net::Client;
 
 /// Recent segments kept per channel for repair and tune-in.
 const RING: usize = 16;

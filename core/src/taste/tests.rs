@@ -1,4 +1,6 @@
 use super::*;
+use busker_recommender::{MAX_DIGEST_BYTES, ProfileDigest};
+
 use crate::model::TrackId;
 use crate::store::Listen;
 

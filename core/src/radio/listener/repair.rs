@@ -13,7 +13,7 @@ use libp2p::PeerId;
 use tokio::sync::mpsc;
 
 use super::Listener;
-use crate::net::{Request, Response};
+use crate::radio::protocol::{self, Request, Response};
 use crate::radio::segment::RadioMessage;
 
 /// How often a repair request for a still-missing segment is retried (with another peer).
@@ -118,11 +118,11 @@ impl Listener {
             tokio::spawn(async move {
                 let answer = tokio::time::timeout(
                     Duration::from_secs(2),
-                    client.request(peer, Request::RadioSegment { channel, seq }),
+                    protocol::request(&client, peer, Request::Segment { channel, seq }),
                 )
                 .await;
                 let list = match answer {
-                    Ok(Ok(Response::RadioSegments(list))) => list,
+                    Ok(Ok(Response::Segments(list))) => list,
                     _ => Vec::new(),
                 };
                 let _ = tx.send((seq, list)).await;
@@ -172,11 +172,11 @@ impl Listener {
                 let asked = Instant::now();
                 let list = match tokio::time::timeout(
                     Duration::from_secs(3),
-                    client.request(peer, Request::RadioRecent { channel }),
+                    protocol::request(&client, peer, Request::Recent { channel }),
                 )
                 .await
                 {
-                    Ok(Ok(Response::RadioSegments(list))) => list,
+                    Ok(Ok(Response::Segments(list))) => list,
                     _ => Vec::new(),
                 };
                 tracing::debug!(

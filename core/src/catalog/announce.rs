@@ -1,0 +1,121 @@
+//! Release announcements on the gossip topic [`RELEASES_TOPIC`]: a version byte, then the
+//! signed manifest. The topic is strict (see [`net::Topic::strict`]): every peer verifies an
+//! announcement (size, version, `Manifest::decode`: signature, id, limits) before it is
+//! delivered or forwarded, and a peer that forwards forged ones is scored down, struck and
+//! banned.
+
+use std::sync::Arc;
+
+use libp2p::PeerId;
+
+use crate::error::Result;
+use crate::model::{MAX_MANIFEST_BYTES, Manifest};
+use crate::net::{self, Client, Validation};
+use crate::wire::DecodeError;
+
+/// The gossipsub topic release announcements travel on.
+pub const RELEASES_TOPIC: &str = "busker/releases/1";
+/// Version byte of a release announcement on the gossip topic.
+pub const ANNOUNCE_VERSION: u8 = 1;
+/// Largest announcement: a version byte and the largest manifest.
+pub const MAX_ANNOUNCE_BYTES: usize = MAX_MANIFEST_BYTES + 1;
+
+/// Encodes a release announcement: the version byte, then the signed manifest.
+pub fn encode_announcement(manifest: &Manifest) -> Vec<u8> {
+    let mut out = Vec::with_capacity(manifest.encoded().len() + 1);
+    out.push(ANNOUNCE_VERSION);
+    out.extend_from_slice(manifest.encoded());
+    out
+}
+
+/// Decodes and verifies a release announcement (size, version, manifest signature and limits).
+pub fn decode_announcement(bytes: &[u8]) -> Result<Manifest, DecodeError> {
+    if bytes.len() > MAX_ANNOUNCE_BYTES {
+        return Err(DecodeError::TooLarge {
+            what: "announcement",
+            len: bytes.len(),
+            max: MAX_ANNOUNCE_BYTES,
+        });
+    }
+    match bytes.split_first() {
+        None => Err(DecodeError::Truncated("announcement")),
+        Some((&ANNOUNCE_VERSION, rest)) => Manifest::decode(rest),
+        Some((&found, _)) => Err(DecodeError::UnsupportedVersion {
+            what: "announcement",
+            found,
+            supported: ANNOUNCE_VERSION,
+        }),
+    }
+}
+
+/// The release topic with its validator, to register with [`net::Services::topic`]: an
+/// announcement that does not decode and verify is rejected.
+pub fn releases_topic() -> net::Topic {
+    net::Topic {
+        name: RELEASES_TOPIC.to_owned(),
+        validator: Arc::new(
+            |data: &[u8], _: Option<&PeerId>| match decode_announcement(data) {
+                Ok(_) => Validation::Accept,
+                Err(e) => {
+                    tracing::info!(error = %e, "rejected announcement");
+                    Validation::Reject
+                }
+            },
+        ),
+        strict: true,
+    }
+}
+
+/// Announces a release on the gossip topic. Returns `false` when no peer could take it yet
+/// (anti-entropy will carry it when peers connect).
+pub async fn announce(client: &Client, manifest: &Manifest) -> Result<bool> {
+    let data = encode_announcement(manifest);
+    client.publish(RELEASES_TOPIC.to_owned(), data).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo};
+    use proptest::prelude::*;
+
+    fn manifest() -> Manifest {
+        let bytes = vec![7u8; 100_000];
+        let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
+        ManifestDraft {
+            info: TrackInfo {
+                title: "Released".into(),
+                ..TrackInfo::default()
+            },
+            file_size: bytes.len() as u64,
+            chunk_size,
+            chunks,
+            published_at: 0,
+        }
+        .sign(&ArtistKeypair::generate())
+    }
+
+    #[test]
+    fn announcements_round_trip_and_forgeries_are_rejected() {
+        let m = manifest();
+        let data = encode_announcement(&m);
+        assert_eq!(decode_announcement(&data).unwrap(), m);
+        let validator = releases_topic().validator;
+        assert_eq!(validator(&data, None), Validation::Accept);
+        let mut forged = data.clone();
+        let n = forged.len();
+        forged[n - 70] ^= 0x55;
+        assert_eq!(validator(&forged, None), Validation::Reject);
+        assert!(decode_announcement(&[]).is_err());
+        assert!(decode_announcement(&[2, 0, 0]).is_err());
+        assert!(decode_announcement(&vec![1; MAX_ANNOUNCE_BYTES + 1]).is_err());
+        assert!(releases_topic().strict);
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = decode_announcement(&bytes);
+        }
+    }
+}

@@ -290,7 +290,9 @@ pub async fn spawn(
     config: NetworkConfig,
     services: Services,
 ) -> Result<(Client, tokio::sync::mpsc::Receiver<NetEvent>)> {
-    event_loop::spawn(key, config, services).await
+    let peer_id = key.public().to_peer_id();
+    let (commands, events) = event_loop::spawn(key, config, services).await?;
+    Ok((Client::new(commands, peer_id), events))
 }
 
 /// The libp2p identity of a peer from its 32-byte ed25519 seed (`keys/peer.key`).

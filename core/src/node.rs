@@ -42,8 +42,8 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, PublishError, Result};
-use crate::library::{ArtistCatalog, Library, PublishOptions, TrackSummary};
-use crate::model::{ArtistKey, Manifest, TrackId};
+use crate::library::{Library, PublishOptions, TrackSummary};
+use crate::model::{Manifest, TrackId};
 use crate::net::{self, Client, NetEvent, NetworkConfig};
 use crate::radio::{ChannelId, RadioHub};
 use crate::transfer::protocol::{Request, Response};
@@ -52,17 +52,15 @@ use crate::transfer::{
 };
 use crate::{catalog, taste, transfer};
 
+mod artist;
 mod chunks;
+mod exchange;
 mod radio;
 
 /// Catalog syncs running at once.
 const MAX_CONCURRENT_SYNCS: usize = 4;
 /// Taste exchanges running at once.
 const MAX_CONCURRENT_EXCHANGES: usize = 2;
-/// Peers asked at once for their taste when recommending with no neighbours yet.
-const MAX_EAGER_EXCHANGES: usize = 8;
-/// How long recommending waits for a manifest (or a taste exchange) it does not have yet.
-const RECOMMEND_MANIFEST_WAIT: Duration = Duration::from_secs(3);
 
 /// How to start a [`Node`].
 #[derive(Debug, Clone)]
@@ -221,62 +219,6 @@ impl Node {
         Ok(node)
     }
 
-    /// Puts this peer's signed artist profile (name and releases) into the DHT under its artist
-    /// key, so a peer that missed the announcements can still find the whole catalog. Done at
-    /// start and after every publish; nothing when this peer has published nothing.
-    pub async fn publish_artist_profile(&self) -> Result<()> {
-        let library = self.inner.library.clone();
-        let Some(profile) = blocking(move || library.artist_profile()).await? else {
-            return Ok(());
-        };
-        let key = crate::artist::record_key(&profile.key);
-        self.inner.client.put_record(key, profile.encode()).await
-    }
-
-    /// The newest valid profile of `artist` the DHT holds (signatures checked; forged or
-    /// foreign records are ignored).
-    pub async fn artist(&self, artist: ArtistKey) -> Result<crate::artist::ArtistProfile> {
-        let records = self
-            .inner
-            .client
-            .get_record(crate::artist::record_key(&artist))
-            .await?;
-        crate::artist::ArtistProfile::newest(&artist, &records)
-            .ok_or_else(|| Error::UnknownArtist(artist.to_hex()))
-    }
-
-    /// An artist's catalog found by key alone: the newest signed profile in the DHT, and each
-    /// release that a connected peer or a DHT provider can describe (manifests verified, stored
-    /// and indexed here, so the releases can then be searched and fetched). A release nobody
-    /// reachable describes is listed by id alone.
-    pub async fn artist_catalog(&self, artist: ArtistKey) -> Result<ArtistCatalog> {
-        let profile = self.artist(artist).await?;
-        let mut releases = Vec::with_capacity(profile.releases.len());
-        for &id in &profile.releases {
-            let mut found = self.find_manifest(id).await;
-            if found.is_err() {
-                let providers = self.inner.client.providers(id.as_bytes()).await;
-                for peer in providers.unwrap_or_default() {
-                    self.inner.providers.add(id, peer);
-                }
-                found = self.find_manifest(id).await;
-            }
-            let summary = match found {
-                Ok(manifest) => {
-                    let library = self.inner.library.clone();
-                    let summary = blocking(move || library.summary(&manifest)).await?;
-                    self.with_providers(vec![summary]).pop()
-                }
-                Err(e) => {
-                    tracing::debug!(track = %id, error = %e, "a release of the artist was not found");
-                    None
-                }
-            };
-            releases.push((id, summary));
-        }
-        Ok(ArtistCatalog { profile, releases })
-    }
-
     fn spawn_sync(&self, peer: PeerId, syncs: &Arc<Semaphore>) {
         let node = self.clone();
         let syncs = syncs.clone();
@@ -354,78 +296,6 @@ impl Node {
                 } => self.inner.radio.on_message(&topic, &data, source),
             }
         }
-    }
-
-    fn spawn_exchange(&self, peer: PeerId) {
-        let Ok(permit) = self.inner.exchanges.clone().try_acquire_owned() else {
-            return;
-        };
-        let node = self.clone();
-        tokio::spawn(async move {
-            match node.exchange_taste(peer).await {
-                Ok(kept) => tracing::debug!(%peer, kept, "taste exchange done"),
-                Err(e) => tracing::debug!(%peer, error = %e, "taste exchange failed"),
-            }
-            drop(permit);
-        });
-    }
-
-    /// One push-pull taste exchange with `peer`: sends the own message, takes the answer.
-    /// Returns how many profiles were kept from it.
-    pub async fn exchange_taste(&self, peer: PeerId) -> Result<usize> {
-        let library = self.inner.library.clone();
-        let message = blocking(move || {
-            library.taste().refresh()?;
-            Ok(library.taste().message())
-        })
-        .await?;
-        let answer = taste::exchange(&self.inner.client, peer, message).await?;
-        let library = self.inner.library.clone();
-        let received = blocking(move || {
-            let received = library.taste().receive(&peer, &answer)?;
-            library.taste().warm();
-            Ok(received)
-        })
-        .await?;
-        if received.kept > 0 {
-            let _ = self.inner.events.send(NodeEvent::TasteChanged);
-        }
-        Ok(received.kept)
-    }
-
-    /// Recommendations (see [`Library::recommend`]); manifests of recommended tracks not known
-    /// here yet are asked from peers first (briefly).
-    pub async fn recommend(&self, limit: usize) -> Result<Vec<crate::library::Recommended>> {
-        if self.inner.library.taste().neighbour_count() == 0 {
-            // Nobody's taste known yet: ask the peers at hand now rather than at the next round.
-            let peers = self.inner.providers.connected(MAX_EAGER_EXCHANGES);
-            let exchanges = peers
-                .into_iter()
-                .map(|p| tokio::time::timeout(RECOMMEND_MANIFEST_WAIT, self.exchange_taste(p)));
-            futures::future::join_all(exchanges).await;
-        }
-        let library = self.inner.library.clone();
-        let wanted = blocking(move || {
-            let fresh = library.new_releases(256)?;
-            library.taste().refresh()?;
-            let mut unknown = Vec::new();
-            for s in library.taste().recommend(limit, &fresh, |_| false) {
-                if library.store().manifest(&s.id)?.is_none() {
-                    unknown.push(s.id);
-                }
-            }
-            Ok(unknown)
-        })
-        .await?;
-        let lookups = wanted
-            .into_iter()
-            .map(|id| tokio::time::timeout(RECOMMEND_MANIFEST_WAIT, self.find_manifest(id)));
-        futures::future::join_all(lookups).await;
-        let library = self.inner.library.clone();
-        let mut list = blocking(move || library.recommend(limit)).await?;
-        list.iter_mut()
-            .for_each(|r| self.count_providers(&mut r.track));
-        Ok(list)
     }
 
     /// Stores and indexes verified manifests not known yet; returns how many were new.
@@ -531,11 +401,11 @@ impl Node {
         self.inner.client.provide(manifest.id().as_bytes()).await
     }
 
-    fn count_providers(&self, t: &mut TrackSummary) {
+    pub(crate) fn count_providers(&self, t: &mut TrackSummary) {
         t.providers = usize::from(t.local) + self.inner.providers.count(&t.id);
     }
 
-    fn with_providers(&self, mut list: Vec<TrackSummary>) -> Vec<TrackSummary> {
+    pub(crate) fn with_providers(&self, mut list: Vec<TrackSummary>) -> Vec<TrackSummary> {
         list.iter_mut().for_each(|t| self.count_providers(t));
         list
     }

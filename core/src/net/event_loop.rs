@@ -20,13 +20,13 @@ use super::relay::{RELAY_CHECK, Relays, close_relayed};
 use super::requests::{self, Requests};
 use super::router::Spec;
 use super::serving::Serving;
-use super::{Client, NetEvent, NetworkConfig, Services, is_loopback};
+use super::{NetEvent, NetworkConfig, Services, is_loopback};
 use crate::error::{Error, Result};
 
 const COMMAND_QUEUE: usize = 256;
 const EVENT_QUEUE: usize = 1024;
 
-/// What a [`Client`] asks of the actor, by concern.
+/// What a client asks of the actor, by concern.
 pub(crate) enum Command {
     Links(links::Command),
     Request(requests::Command),
@@ -51,12 +51,12 @@ struct EventLoop {
     gossip: Gossip,
 }
 
+/// Builds the swarm, starts the actor and returns its command sender and event receiver.
 pub(super) async fn spawn(
     key: libp2p::identity::Keypair,
     config: NetworkConfig,
     services: Services,
-) -> Result<(Client, mpsc::Receiver<NetEvent>)> {
-    let peer_id = key.public().to_peer_id();
+) -> Result<(mpsc::Sender<Command>, mpsc::Receiver<NetEvent>)> {
     let net_err = |e: &dyn std::fmt::Display| Error::Network(e.to_string());
     let idle = config.idle_timeout;
     let behaviour_config = config.clone();
@@ -138,7 +138,7 @@ pub(super) async fn spawn(
         }
     }
     tokio::spawn(event_loop.run());
-    Ok((Client::new(tx, peer_id), events_rx))
+    Ok((tx, events_rx))
 }
 
 /// Listens on `addrs` and waits until each listener reports an address, so that callers can

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use super::{Node, lock};
-use crate::stream::ChunkProvider;
 use crate::model::{Manifest, TrackId};
+use crate::stream::ChunkProvider;
 
 /// Connects the player to the network. Made by [`Node::chunk_provider`]; calls return at once.
 pub(super) struct NetworkChunks {

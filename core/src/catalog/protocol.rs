@@ -414,7 +414,7 @@ mod tests {
             (entries.into_iter().take(limit).collect(), more)
         }
         fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
-            (id.0[0] % 2 == 0).then(|| vec![id.0[0]])
+            id.0[0].is_multiple_of(2).then(|| vec![id.0[0]])
         }
     }
 

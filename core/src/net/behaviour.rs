@@ -267,12 +267,13 @@ pub(super) fn strict_topic_params() -> gossipsub::TopicScoreParams {
 }
 
 fn score_params() -> gossipsub::PeerScoreParams {
-    let mut params = gossipsub::PeerScoreParams::default();
-    // The transfer layer reports peers that served bad chunks through the application score.
-    params.app_specific_weight = 1.0;
-    // Many test peers share 127.0.0.1: do not treat that as a Sybil attack.
-    params.ip_colocation_factor_weight = 0.0;
-    params
+    gossipsub::PeerScoreParams {
+        // The transfer layer reports peers that served bad chunks through the application score.
+        app_specific_weight: 1.0,
+        // Many test peers share 127.0.0.1: do not treat that as a Sybil attack.
+        ip_colocation_factor_weight: 0.0,
+        ..Default::default()
+    }
 }
 
 fn score_thresholds() -> gossipsub::PeerScoreThresholds {

@@ -3,7 +3,7 @@
 //! How the parts fit: a [`TrackDecoder`] turns any symphonia `MediaSource` (a file, bytes in
 //! memory, or a track streaming in from the chunk store, [`crate::stream::ChunkSource`]) into
 //! [`PcmBlock`]s at the track's own bit depth; an [`AudioSink`] records them ([`WavSink`]), keeps
-//! time with them ([`NullSink`]) or plays them ([`PulseSink`]); for a device sink, [`DeviceOut`]
+//! time with them ([`NullSink`]) or plays them ([`PulseSink`]); for a device sink, `DeviceOut`
 //! maps the channels and runs a [`Resampler`] to the device's rate. [`crate::Player`] and the
 //! radio listener drive all this. A source whose bytes are still arriving speaks
 //! [`StreamingSource`], so a chunk that did not come is reported as such. This module knows

@@ -662,11 +662,13 @@ def main():
         sys.exit(f"usage: {sys.argv[0]} [--self-test]")
     root = Path(__file__).resolve().parent.parent
     crates = workspace_crates(root)
-    problems = check(root, crates, known_debts(root))
+    debts = known_debts(root)
+    problems = check(root, crates, debts)
     if problems:
         sys.exit(f"{problems} module problem(s): break each circle (move the shared type down "
                  f"to the module both sides may depend on) and split each long file")
-    print(f"ok: no import circles in {len(crates)} crates, no non-test file over {MAX_LINES} lines")
+    print(f"ok: no import circles in {len(crates)} crates, no non-test file over {MAX_LINES} lines"
+          f", apart from {len(debts)} known debts (.ci/module-debts.txt)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 //! The `busker` binary: the command line and, with no command, the desktop app ([`busker::App`]).
 //!
 //! When a `busker node` runs on the data dir, every command goes through its local control API
-//! ([`api`]); otherwise commands that need no network open the data dir themselves and do their
+//! ([`http`]); otherwise commands that need no network open the data dir themselves and do their
 //! work through [`busker_core::Library`], and commands that need the network fail with a clear
 //! message. Output is readable text or, with `--json`, one JSON object per line (`CLI.md` is the
 //! contract). Errors print once, as one line on stderr, and the exit code is non-zero.
 
-mod api;
 mod cli;
+mod http;
 mod node;
 mod output;
 mod play;
@@ -70,7 +70,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let dir = data_dir(&cli)?;
-    if let Some(api) = api::ApiClient::discover(&dir) {
+    if let Some(api) = http::ApiClient::discover(&dir) {
         return node::remote(&cli, &api, command);
     }
     match command {

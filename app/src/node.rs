@@ -10,8 +10,8 @@ use busker_core::net::{Multiaddr, NetworkConfig, is_loopback};
 use busker_core::{Node, NodeOptions};
 use serde_json::{Value, json};
 
-use crate::api::{ApiClient, ApiServer};
 use crate::cli::{Cli, Command, RadioCommand};
+use crate::http::{ApiClient, NodeHttp};
 use crate::output;
 
 fn parse_addrs(list: &[String], what: &str) -> Result<Vec<Multiaddr>> {
@@ -68,7 +68,7 @@ pub fn run(cli: &Cli, args: NodeArgs<'_>) -> Result<ExitCode> {
         let node = Node::start(library, options)
             .await
             .context("starting the network")?;
-        let api = ApiServer::start(node.clone(), &dir).await?;
+        let api = NodeHttp::start(node.clone(), &dir).await?;
         let listen: Vec<String> = node
             .listen_addrs()
             .await?

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use busker::app::{NetState, RowStatus, Status};
+use busker::model::{NetState, RowStatus, Status};
 use busker::ui::{network, publish, search};
 use busker::{App, AppOptions, Audio, PlayerCall, RecordingPlayer, State, View};
 use busker_core::media::{TrackDecoder, WavSink};

@@ -9,8 +9,10 @@
 //! - [`player`]: the player state (queue, position clock, volume) and the [`PlayerBackend`]
 //!   seam, where the core player engine ([`EnginePlayer`]) plugs in once the backend started
 //!   it on the node's chunk provider.
-//! - [`ui`]: one file per panel; panels draw from the [`App`]'s state and return
-//!   [`ui::Command`]s, which [`App`] carries out in one place after drawing.
+//! - [`model`]: what the window shows: the persisted [`State`] and the [`model::Model`] of
+//!   what the backend reported.
+//! - [`ui`]: one file per panel; panels draw from the [`model`] and return [`ui::Command`]s,
+//!   which [`App`] carries out in one place after drawing.
 //!
 //! ```no_run
 //! let options = busker::app::AppOptions::new("/tmp/busker-gui");
@@ -20,9 +22,11 @@
 
 pub mod app;
 pub mod backend;
+pub mod model;
 pub mod player;
 pub mod ui;
 
-pub use app::{App, AppOptions, State, View};
+pub use app::{App, AppOptions};
 pub use backend::Audio;
+pub use model::{State, View};
 pub use player::{EnginePlayer, NoAudio, PlayerBackend, PlayerCall, RecordingPlayer};

@@ -19,7 +19,7 @@ use std::time::Duration;
 use busker_core::TrackSummary;
 use busker_core::model::TrackId;
 
-use crate::app::View;
+use crate::model::View;
 
 /// What a panel asks the app to do.
 #[derive(Debug, Clone, PartialEq)]

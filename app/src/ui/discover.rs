@@ -1,7 +1,7 @@
 //! Discover: recommendations with their reasons (from the recommender, over the network) and
 //! new releases (the newest tracks in the local catalog).
 
-use crate::app::Model;
+use crate::model::Model;
 use crate::player::Player;
 use crate::ui::{Command, tracks};
 

@@ -1,6 +1,6 @@
 //! Library: every track this peer knows, filterable by where its bytes are.
 
-use crate::app::{LibraryFilter, Model, State, Status};
+use crate::model::{LibraryFilter, Model, State, Status};
 use crate::player::Player;
 use crate::ui::{Command, tracks};
 

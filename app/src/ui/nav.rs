@@ -1,6 +1,6 @@
 //! The left navigation column: one entry per view, and the peer's status.
 
-use crate::app::{Model, NetState, State, Status, View};
+use crate::model::{Model, NetState, State, Status, View};
 use crate::ui::Command;
 
 /// Draws the navigation.

@@ -2,8 +2,8 @@
 //! connect (errors shown), the peers connected, the transfers with progress and speed, and the
 //! LAN discovery toggle.
 
-use crate::app::{Model, NetState, State};
 use crate::backend::TransferState;
+use crate::model::{Model, NetState, State};
 use crate::ui::{Command, clock};
 
 /// The accessible label of the address field.

@@ -1,6 +1,6 @@
 //! Messages that belong to no view (errors of the worker, a busy queue), dismissable.
 
-use crate::app::{Model, Status};
+use crate::model::{Model, Status};
 use crate::ui::Command;
 
 /// Draws the notices above the view.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::app::Model;
+use crate::model::Model;
 use crate::player::Player;
 use crate::ui::{Command, clock, stars};
 

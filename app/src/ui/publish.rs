@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::app::{Model, RowStatus, State, Status};
+use crate::model::{Model, RowStatus, State, Status};
 use crate::ui::{Command, clock};
 
 /// The accessible label of the path field.

@@ -2,7 +2,7 @@
 
 use busker_core::radio::NowPlaying;
 
-use crate::app::{Model, State};
+use crate::model::{Model, State};
 use crate::ui::{Command, labelled_field, stars};
 
 /// Draws the Radio view.

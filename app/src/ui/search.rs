@@ -1,6 +1,6 @@
 //! Search: local results as you type (typo-tolerant), with where each track can be had.
 
-use crate::app::{Model, State};
+use crate::model::{Model, State};
 use crate::player::Player;
 use crate::ui::{Command, tracks};
 

@@ -1,6 +1,6 @@
 //! Settings: the artist name, theme, LAN discovery, where the data is.
 
-use crate::app::{Model, State, Status};
+use crate::model::{Model, State, Status};
 use crate::ui::Command;
 
 /// The accessible label of the artist name field.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use busker_core::TrackSummary;
 use busker_core::model::TrackId;
 
-use crate::app::Model;
+use crate::model::Model;
 use crate::ui::{Command, availability, clock, stars};
 
 const ROW_HEIGHT: f32 = 22.0;

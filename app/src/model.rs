@@ -1,0 +1,294 @@
+//! What the window shows, apart from the runtime handles: the persisted [`State`] (the open
+//! [`View`], the fields the user typed) and the [`Model`] of what the backend reported. The
+//! panels of [`crate::ui`] draw from these; [`crate::App`] fills the model from the backend's
+//! events and carries out the panels' commands.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use busker_core::model::TrackId;
+use busker_core::{Config, TrackSummary};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{DirEntry, NetStatus, TransferRow};
+
+/// How many messages the notice area keeps.
+const MAX_NOTICES: usize = 5;
+
+/// The views of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum View {
+    /// Your tracks and what you fetched.
+    #[default]
+    Library,
+    /// Search as you type.
+    Search,
+    /// Recommendations and new releases.
+    Discover,
+    /// Radio channels.
+    Radio,
+    /// Publish files.
+    Publish,
+    /// Peers and transfers.
+    Network,
+    /// Settings.
+    Settings,
+}
+
+impl View {
+    /// Every view, in navigation order.
+    pub const ALL: [View; 7] = [
+        View::Library,
+        View::Search,
+        View::Discover,
+        View::Radio,
+        View::Publish,
+        View::Network,
+        View::Settings,
+    ];
+
+    /// The navigation label.
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Library => "Library",
+            View::Search => "Search",
+            View::Discover => "Discover",
+            View::Radio => "Radio",
+            View::Publish => "Publish",
+            View::Network => "Network",
+            View::Settings => "Settings",
+        }
+    }
+}
+
+/// Which tracks the Library view lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LibraryFilter {
+    /// Everything known.
+    #[default]
+    All,
+    /// Tracks whose bytes are here (published or fetched).
+    Here,
+    /// Tracks only heard of.
+    Elsewhere,
+}
+
+/// What survives a restart (saved by eframe in the data dir's `gui.ron`). Settings that the
+/// peer itself needs (artist name, LAN discovery) live in the data dir's `config.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    /// The open view.
+    pub view: View,
+    /// Player volume, 0.0 to 1.0.
+    pub volume: f32,
+    /// The search text.
+    pub search_query: String,
+    /// The Library view's filter.
+    pub library_filter: LibraryFilter,
+    /// The path field of the Publish view.
+    pub publish_path: String,
+    /// The folder the file browser shows.
+    pub browse_dir: Option<PathBuf>,
+    /// Dark or light theme.
+    pub dark_mode: bool,
+    /// Peer addresses the user connected to; dialled again at every start.
+    pub peer_addresses: Vec<String>,
+    /// The Network view's address field.
+    pub peer_input: String,
+    /// The Radio view's channel name field.
+    pub radio_name: String,
+    /// The new channel plays the personal radio (not the local tracks in order).
+    pub radio_personal: bool,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            view: View::Library,
+            volume: 0.8,
+            search_query: String::new(),
+            library_filter: LibraryFilter::All,
+            publish_path: String::new(),
+            browse_dir: None,
+            dark_mode: true,
+            peer_addresses: Vec::new(),
+            peer_input: String::new(),
+            radio_name: String::new(),
+            radio_personal: false,
+        }
+    }
+}
+
+/// How the backend is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Opening the data dir (a first start also seeds the demo library).
+    Opening,
+    /// Ready.
+    Open {
+        /// The data dir.
+        data_dir: PathBuf,
+        /// This peer's artist key (hex).
+        artist_key: String,
+    },
+    /// The data dir could not be opened.
+    Failed(String),
+}
+
+/// One file in the Publish view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishRow {
+    /// The file.
+    pub path: PathBuf,
+    /// Editable title.
+    pub title: String,
+    /// Editable artist.
+    pub artist: String,
+    /// Editable album.
+    pub album: String,
+    /// Length, when the file could be read.
+    pub duration_ms: u64,
+    /// Where it is.
+    pub status: RowStatus,
+}
+
+/// Where a file of the Publish view is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowStatus {
+    /// Tags read; waiting for "Publish".
+    Ready,
+    /// The file cannot be published (unreadable, not audio).
+    Unreadable(String),
+    /// Waiting its turn in a publish.
+    Queued,
+    /// Being published.
+    Publishing,
+    /// Published as this track.
+    Published(TrackId),
+    /// Publishing failed; nothing was kept.
+    Failed(String),
+}
+
+/// Where the network node is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NetState {
+    /// Starting (or the library is still opening).
+    #[default]
+    Starting,
+    /// Running.
+    Up {
+        /// This peer's id.
+        peer_id: String,
+        /// Where it listens, each ending in `/p2p/<peer id>`.
+        listen: Vec<String>,
+    },
+    /// It could not start; the app works offline.
+    Failed(String),
+}
+
+/// The network as the Network view and the player bar show it.
+#[derive(Debug, Clone, Default)]
+pub struct NetModel {
+    /// The node.
+    pub state: NetState,
+    /// Peers and transfers.
+    pub status: NetStatus,
+    /// Dials sent and not answered yet.
+    pub dialling: Vec<String>,
+    /// The answer to the last dial the user asked for: the address and the peer id or error.
+    pub last_dial: Option<(String, Result<String, String>)>,
+}
+
+impl NetModel {
+    /// The transfer of `id`, if one is listed.
+    pub fn transfer(&self, id: &TrackId) -> Option<&TransferRow> {
+        self.status.transfers.iter().find(|t| t.id == *id)
+    }
+}
+
+/// The Search view's results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    /// The seq of the newest search sent.
+    pub sent: u64,
+    /// The seq of the results shown.
+    pub shown: u64,
+    /// Hits, best first.
+    pub hits: Vec<TrackSummary>,
+    /// How long the shown search took in the backend.
+    pub took: Duration,
+}
+
+/// What the backend reported, as the views need it. Not persisted.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The backend's status.
+    pub status: Status,
+    /// The peer's settings.
+    pub config: Config,
+    /// Every known track.
+    pub tracks: Vec<TrackSummary>,
+    /// Star ratings.
+    pub ratings: HashMap<TrackId, u8>,
+    /// Newest published tracks.
+    pub new_releases: Vec<TrackSummary>,
+    /// Recommendations with their reasons, best first.
+    pub recommendations: Vec<busker_core::Recommended>,
+    /// Search results.
+    pub search: SearchResults,
+    /// Files of the Publish view.
+    pub publish_rows: Vec<PublishRow>,
+    /// A scan is running.
+    pub scanning: bool,
+    /// The file browser's listing.
+    pub listing: Option<(PathBuf, Result<Vec<DirEntry>, String>)>,
+    /// Recent errors and messages, newest last.
+    pub notices: Vec<String>,
+    /// Move keyboard focus to the search field on the next frame.
+    pub focus_search: bool,
+    /// The artist name field of Settings.
+    pub artist_input: String,
+    /// The listen address field of Settings.
+    pub listen_input: String,
+    /// The network.
+    pub net: NetModel,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self {
+            status: Status::Opening,
+            config: Config::default(),
+            tracks: Vec::new(),
+            ratings: HashMap::new(),
+            new_releases: Vec::new(),
+            recommendations: Vec::new(),
+            search: SearchResults::default(),
+            publish_rows: Vec::new(),
+            scanning: false,
+            listing: None,
+            notices: Vec::new(),
+            focus_search: false,
+            artist_input: String::new(),
+            listen_input: String::new(),
+            net: NetModel::default(),
+        }
+    }
+}
+
+impl Model {
+    /// Adds a message to the notice area.
+    pub fn notice(&mut self, text: impl Into<String>) {
+        self.notices.push(text.into());
+        if self.notices.len() > MAX_NOTICES {
+            self.notices.remove(0);
+        }
+    }
+
+    /// The rating of a track (0: unrated).
+    pub fn rating(&self, id: &TrackId) -> u8 {
+        self.ratings.get(id).copied().unwrap_or(0)
+    }
+}

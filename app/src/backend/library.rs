@@ -1,0 +1,107 @@
+//! The worker's calls into the [`Library`]: the catalog the views list, search, ratings and
+//! settings. Each blocks on disk I/O (sled, tantivy), which is why they run on the worker. With
+//! the network up, the catalog and search go through the node for provider counts; that asks
+//! the node's own tables, never a peer.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use busker_core::model::TrackId;
+use busker_core::{Config, Library, TrackSummary};
+
+use super::net::Net;
+use super::{Event, Post};
+
+/// How many new releases the Discover view shows.
+const NEW_RELEASES: usize = 20;
+/// How many recommendations the Discover view shows.
+const RECOMMENDATIONS: usize = 20;
+
+/// The whole catalog with ratings, new releases and recommendations.
+pub(super) fn catalog(library: &Library, net: Option<&Net>) -> Event {
+    let tracks = match net {
+        Some(net) => net.runtime.block_on(net.node.list()),
+        None => library.list(),
+    };
+    let tracks = match tracks {
+        Ok(t) => t,
+        Err(e) => return Event::Error(format!("could not list the library: {e}")),
+    };
+    let ratings = library
+        .store()
+        .ratings()
+        .inspect_err(|e| tracing::warn!(error = %e, "unreadable ratings"))
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let by_id: HashMap<TrackId, &TrackSummary> = tracks.iter().map(|t| (t.id, t)).collect();
+    let mut recent: Vec<_> = library
+        .store()
+        .manifests()
+        .filter_map(Result::ok)
+        .filter(|m| m.published_at() > 0)
+        .map(|m| (m.published_at(), m.id()))
+        .collect();
+    recent.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let new_releases = recent
+        .iter()
+        .filter_map(|(_, id)| by_id.get(id).map(|t| (*t).clone()))
+        .take(NEW_RELEASES)
+        .collect();
+    // From the kept neighbours only: the node's exchanges keep them fresh, and a
+    // `TasteChanged` event brings the worker back here.
+    let recommendations = library
+        .recommend(RECOMMENDATIONS)
+        .inspect_err(|e| tracing::warn!(error = %e, "no recommendations"))
+        .unwrap_or_default();
+    Event::Library {
+        tracks,
+        ratings,
+        new_releases,
+        recommendations,
+    }
+}
+
+/// A local search, answered with [`Event::SearchResults`].
+pub(super) fn search(
+    library: &Library,
+    net: Option<&Net>,
+    seq: u64,
+    query: &str,
+    limit: usize,
+) -> Event {
+    let start = Instant::now();
+    let hits = if query.trim().is_empty() {
+        Ok(Vec::new())
+    } else {
+        match net {
+            Some(net) => net.runtime.block_on(net.node.search(query, limit)),
+            None => library.search(query, limit),
+        }
+    };
+    match hits {
+        Ok(hits) => Event::SearchResults {
+            seq,
+            hits,
+            took: start.elapsed(),
+        },
+        Err(e) => Event::Error(format!("search failed: {e}")),
+    }
+}
+
+/// Rates a track (0 clears, more than 5 is 5).
+pub(super) fn rate(library: &Library, id: TrackId, stars: u8) -> Event {
+    let stars = stars.min(5);
+    match library.store().set_rating(&id, stars) {
+        Ok(()) => Event::Rated(id, stars),
+        Err(e) => Event::Error(format!("could not save the rating: {e}")),
+    }
+}
+
+/// Changes and saves the settings; `false` when the UI is gone.
+pub(super) fn settings(library: &Library, post: &Post, change: impl FnOnce(&mut Config)) -> bool {
+    match library.update_config(change) {
+        Ok(c) => post.send(Event::Settings(c)),
+        Err(e) => post.send(Event::Error(format!("could not save settings: {e}"))),
+    }
+}

@@ -1,0 +1,206 @@
+//! The messages between the UI and the worker: the [`Request`]s the UI sends and the
+//! [`Event`]s the worker (and the node's tasks) post back, with the records they carry.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use busker_core::model::TrackId;
+use busker_core::{Config, Recommended, TrackSummary};
+
+use super::status::NetStatus;
+use crate::player::PlayerBackend;
+
+/// What the UI asks of the worker.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Send the full track list, ratings and new releases again.
+    Refresh,
+    /// Local search; answered with [`Event::SearchResults`] carrying the same `seq`.
+    Search {
+        /// Increases with every keystroke; older answers are ignored.
+        seq: u64,
+        /// The text as typed.
+        query: String,
+        /// At most this many hits.
+        limit: usize,
+    },
+    /// Expands files and folders into audio files and reads their tags for editing.
+    Scan(Vec<PathBuf>),
+    /// Publishes files with the edited tags, one [`Event::Publish`] per step.
+    Publish(Vec<PublishItem>),
+    /// Rates a track (0 clears).
+    Rate(TrackId, u8),
+    /// Lists a folder for the in-app file browser.
+    Browse(PathBuf),
+    /// Sets the artist name used when a file has no artist tag.
+    SetArtistName(Option<String>),
+    /// Turns LAN discovery on or off (saved; the network layer reads it).
+    SetLanDiscovery(bool),
+    /// Sets the listen addresses (saved; used from the next start).
+    SetListen(Vec<String>),
+    /// Dials a peer address; answered with [`Event::Dialled`].
+    Connect(String),
+    /// Starts broadcasting a channel named so, playing this peer's local tracks in order or,
+    /// with `personal`, its endless personal radio.
+    RadioStart {
+        /// The channel's name.
+        name: String,
+        /// Personal radio (recommendations and new releases, for ever) instead of the library.
+        personal: bool,
+    },
+    /// Tunes in to a channel (hex id) on the audio device; stops any other tuning.
+    RadioTune(String),
+    /// Stops tuning in and broadcasting.
+    RadioStop,
+    /// Downloads a track into the library; it shows among the transfers, then as local.
+    Save(TrackId),
+}
+
+/// One file to publish, with the tags the user settled on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishItem {
+    /// Row number in the Publish view.
+    pub row: usize,
+    /// The file.
+    pub path: PathBuf,
+    /// Title (empty: keep the tag).
+    pub title: String,
+    /// Artist (empty: keep the tag, else the artist name from settings).
+    pub artist: String,
+    /// Album (empty: keep the tag).
+    pub album: String,
+}
+
+/// A file found by [`Request::Scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its tags, or why it cannot be published.
+    pub tags: Result<Tags, String>,
+}
+
+/// The editable tags of a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags {
+    /// Title (the file name when untagged).
+    pub title: String,
+    /// Artist (empty when untagged).
+    pub artist: String,
+    /// Album.
+    pub album: String,
+    /// Length.
+    pub duration_ms: u64,
+}
+
+/// One entry of a folder listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// File or folder name.
+    pub name: String,
+    /// Full path.
+    pub path: PathBuf,
+    /// A folder.
+    pub is_dir: bool,
+}
+
+/// Progress of one file of a publish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublishStep {
+    /// The worker started on it.
+    Started,
+    /// Published.
+    Done(Box<TrackSummary>),
+    /// Not published; the library is unchanged.
+    Failed(String),
+}
+
+/// The audio engine, handed to the UI once it runs.
+pub struct EngineHandle(pub Box<dyn PlayerBackend>);
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EngineHandle").field(&self.0.name()).finish()
+    }
+}
+
+/// What the worker tells the UI.
+#[derive(Debug)]
+pub enum Event {
+    /// The library is open.
+    Opened {
+        /// The data dir.
+        data_dir: PathBuf,
+        /// This peer's artist key (hex).
+        artist_key: String,
+        /// The settings.
+        config: Config,
+    },
+    /// The library could not be opened; nothing else will work.
+    OpenFailed(String),
+    /// The whole catalog, sorted by artist then title, with the user's ratings.
+    Library {
+        /// Every known track.
+        tracks: Vec<TrackSummary>,
+        /// Star ratings by track.
+        ratings: HashMap<TrackId, u8>,
+        /// The most recently published tracks, newest first.
+        new_releases: Vec<TrackSummary>,
+        /// Recommendations from the neighbours the taste exchange kept, best first.
+        recommendations: Vec<Recommended>,
+    },
+    /// Answer to [`Request::Search`].
+    SearchResults {
+        /// The request's `seq`.
+        seq: u64,
+        /// Hits, best first.
+        hits: Vec<TrackSummary>,
+        /// How long the search took.
+        took: Duration,
+    },
+    /// Answer to [`Request::Scan`].
+    Scanned(Vec<ScannedFile>),
+    /// Progress of [`Request::Publish`].
+    Publish {
+        /// The item's row.
+        row: usize,
+        /// What happened.
+        step: PublishStep,
+    },
+    /// A rating was saved.
+    Rated(TrackId, u8),
+    /// Answer to [`Request::Browse`].
+    Listing {
+        /// The folder.
+        dir: PathBuf,
+        /// Folders first, then files, by name; or why the folder cannot be read.
+        entries: Result<Vec<DirEntry>, String>,
+    },
+    /// New settings were saved.
+    Settings(Config),
+    /// Something failed that belongs to no view in particular.
+    Error(String),
+    /// The network node runs.
+    NetworkUp {
+        /// This peer's id.
+        peer_id: String,
+        /// Where it listens, each ending in `/p2p/<peer id>`.
+        listen: Vec<String>,
+    },
+    /// The network could not start; the app works offline.
+    NetworkFailed(String),
+    /// Peers and transfers changed.
+    Network(NetStatus),
+    /// Answer to [`Request::Connect`].
+    Dialled {
+        /// The address as the user gave it.
+        addr: String,
+        /// The peer id, or why the dial failed.
+        result: Result<String, String>,
+    },
+    /// The audio engine runs: the player should use it.
+    PlayerReady(EngineHandle),
+    /// Something worth telling the user that is not an error.
+    Notice(String),
+}

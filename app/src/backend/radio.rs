@@ -1,0 +1,150 @@
+//! The Radio view's requests: start a channel from here, tune in to one, stop both.
+//!
+//! Starting and tuning in wait on the network (a channel is put in the DHT; a tune looks the
+//! channel up first), so they run on the node's runtime and report back with events. Requests
+//! can overtake each other that way: a tune that comes back after a newer tune or a stop is
+//! stopped at once, and so is a channel that comes up after the user stopped the radio.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use busker_core::Library;
+use busker_core::media::open_device;
+use busker_core::model::TrackId;
+use busker_core::radio::{ChannelId, RadioQueue, TuneOptions, Tuning};
+
+use super::net::Net;
+use super::{Event, Post};
+
+/// What the radio is doing; shared with the tasks that start and tune.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Radio {
+    state: Arc<Mutex<RadioState>>,
+}
+
+#[derive(Debug, Default)]
+struct RadioState {
+    /// The tuning in progress.
+    tuning: Option<Tuning>,
+    /// The channel broadcast from here.
+    broadcast: Option<ChannelId>,
+    /// Bumped by every tune and every stop: a tune that started earlier is stale.
+    tunes: u64,
+    /// Bumped by every stop: a channel started earlier must not stay on air.
+    stops: u64,
+}
+
+impl Radio {
+    fn lock(&self) -> MutexGuard<'_, RadioState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a channel that plays the local tracks (or, `personal`, the personal radio); the
+    /// outcome comes back as a notice or an error.
+    pub(super) fn start(
+        &self,
+        library: &Library,
+        net: Option<&Net>,
+        post: &Post,
+        name: String,
+        personal: bool,
+    ) {
+        let Some(net) = net else {
+            post.send(Event::Error(
+                "radio needs the network, which is not running".into(),
+            ));
+            return;
+        };
+        let queue = if personal {
+            RadioQueue::Personal
+        } else {
+            let tracks: Vec<TrackId> = match library.list() {
+                Ok(list) => list.iter().filter(|t| t.local).map(|t| t.id).collect(),
+                Err(e) => {
+                    post.send(Event::Error(format!("cannot list the tracks: {e}")));
+                    return;
+                }
+            };
+            if tracks.is_empty() {
+                post.send(Event::Error("no local tracks to broadcast".into()));
+                return;
+            }
+            RadioQueue::Tracks(tracks)
+        };
+        let stops = self.lock().stops;
+        let (radio, node, post) = (self.clone(), net.node.clone(), post.clone());
+        net.runtime.spawn(async move {
+            let descriptor = match node.radio_start(&name, queue).await {
+                Ok(d) => d,
+                Err(e) => {
+                    post.offer(Event::Error(format!("cannot start the channel: {e}")));
+                    return;
+                }
+            };
+            let id = descriptor.id();
+            let on_air = {
+                let mut state = radio.lock();
+                let on_air = state.stops == stops;
+                if on_air {
+                    state.broadcast = Some(id);
+                }
+                on_air
+            };
+            if on_air {
+                post.offer(Event::Notice(format!("broadcasting \"{name}\"")));
+            } else {
+                node.radio_stop(&id);
+            }
+        });
+    }
+
+    /// Tunes in on the audio device (silently on the clock when there is none); any other
+    /// tuning stops first. A failure comes back as an error.
+    pub(super) fn tune(&self, net: Option<&Net>, post: &Post, id: &str) {
+        let Some(net) = net else {
+            post.send(Event::Error(
+                "radio needs the network, which is not running".into(),
+            ));
+            return;
+        };
+        let Ok(channel) = id.parse::<ChannelId>() else {
+            post.send(Event::Error(format!("{id} is not a channel id")));
+            return;
+        };
+        let tune = {
+            let mut state = self.lock();
+            if let Some(old) = state.tuning.take() {
+                old.stop();
+            }
+            state.tunes += 1;
+            state.tunes
+        };
+        let sink = open_device("Busker radio");
+        let (radio, node, post) = (self.clone(), net.node.clone(), post.clone());
+        net.runtime.spawn(async move {
+            match node.radio_tune(channel, sink, TuneOptions::default()).await {
+                Ok(tuning) => {
+                    let mut state = radio.lock();
+                    if state.tunes == tune {
+                        state.tuning = Some(tuning);
+                    } else {
+                        tuning.stop();
+                    }
+                }
+                Err(e) => post.offer(Event::Error(format!("cannot tune in: {e}"))),
+            }
+        });
+    }
+
+    /// Stops tuning in and broadcasting, and whatever of either is still on its way.
+    pub(super) fn stop(&self, net: Option<&Net>) {
+        let mut state = self.lock();
+        state.tunes += 1;
+        state.stops += 1;
+        if let Some(t) = state.tuning.take() {
+            t.stop();
+        }
+        if let (Some(id), Some(net)) = (state.broadcast.take(), net) {
+            net.node.radio_stop(&id);
+        }
+    }
+}

@@ -770,3 +770,61 @@ fn frame_time_while_searching_100k_tracks() {
     );
     assert!(frames.iter().all(|f| *f < Duration::from_millis(100)));
 }
+
+#[test]
+fn with_its_listen_port_taken_the_app_runs_offline_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Another program holds the one port the app is told to listen on.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let player = RecordingPlayer::default();
+    let mut options = AppOptions::loopback(dir.path());
+    options.listen = Some(vec![format!("/ip4/127.0.0.1/tcp/{port}")]);
+    options.player = Some(Box::new(player.clone()));
+    let mut h = harness(App::new(options, State::default()));
+    open(&mut h);
+    step_until(&mut h, "the network to fail", |a| {
+        matches!(a.model.net.state, NetState::Failed(_))
+    });
+
+    // The library's flows still run, through the offline node.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    h.get_by_label(search::FIELD_LABEL)
+        .type_text("spring of love");
+    step_until(&mut h, "search results offline", |a| {
+        a.model
+            .search
+            .hits
+            .first()
+            .is_some_and(|t| t.info.title == "Spring of love")
+    });
+
+    // The Network view says why; what needs a peer answers that the network is not running.
+    h.get_by_role_and_label(Role::Button, View::Network.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_label_contains("The app works offline");
+    h.get_by_role_and_label(Role::Button, View::Radio.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Channel name").click();
+    h.run_steps(1);
+    h.get_by_label("Channel name").type_text("Offline FM");
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, "Start broadcasting")
+        .click();
+    step_until(&mut h, "the radio's answer", |a| {
+        a.model
+            .notices
+            .iter()
+            .any(|n| n.contains("cannot start the channel"))
+    });
+    let notice = h.state().model.notices.last().cloned().unwrap_or_default();
+    assert!(notice.contains("the network is not running"), "{notice}");
+    assert!(
+        h.state().model.net.status.channels.is_empty(),
+        "no channel on air"
+    );
+    drop(taken);
+}

@@ -29,7 +29,7 @@ use busker_core::Library;
 use busker_core::media::{AudioSink, SinkInput, open_device};
 use busker_core::model::TrackId;
 use busker_core::net::Multiaddr;
-use busker_core::stream::{ChunkProvider, NoNetwork};
+use busker_core::stream::ChunkProvider;
 use busker_core::{LibraryOptions, PlayerOptions};
 
 use crate::player::EnginePlayer;
@@ -42,9 +42,10 @@ mod radio;
 mod status;
 
 pub use protocol::{
-    DirEntry, EngineHandle, Event, PublishItem, PublishStep, Request, ScannedFile, Tags,
+    ChannelRow, DirEntry, EngineHandle, Event, NetStatus, PeerRow, PublishItem, PublishStep,
+    Request, ScannedFile, Tags, TransferRow, TransferState,
 };
-pub use status::{ChannelRow, NetStatus, PeerRow, STATUS_INTERVAL, TransferRow, TransferState};
+pub use status::STATUS_INTERVAL;
 
 use net::Net;
 use radio::Radio;
@@ -186,7 +187,7 @@ impl Post {
 }
 
 /// Opens the audio output and starts the engine with the node's chunk provider.
-fn start_player(library: &Library, net: Option<&Net>, audio: Audio, post: &Post) -> bool {
+fn start_player(library: &Library, net: &Net, audio: Audio, post: &Post) -> bool {
     let (sink, name, audible): (Box<dyn AudioSink>, String, bool) = match audio {
         Audio::None => return true,
         Audio::Sink(sink) => (sink, "recording (no sound)".to_owned(), false),
@@ -206,12 +207,9 @@ fn start_player(library: &Library, net: Option<&Net>, audio: Audio, post: &Post)
             }
         }
     };
-    let provider: Arc<dyn ChunkProvider> = match net {
-        Some(net) => {
-            let _in_runtime = net.runtime.enter();
-            net.node.chunk_provider()
-        }
-        None => Arc::new(NoNetwork),
+    let provider: Arc<dyn ChunkProvider> = {
+        let _in_runtime = net.runtime.enter();
+        net.node.chunk_provider()
     };
     let engine = busker_core::Player::spawn(
         library.store().clone(),
@@ -251,11 +249,17 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
     let dirty = Arc::new(AtomicBool::new(false));
     let listen = options.listen.unwrap_or(config.listen);
     let net = match Net::start(&library, &listen, post, &dirty) {
-        Ok(net) => Some(net),
+        Ok(net) => net,
         Err(e) => {
             tracing::warn!(error = %e, "the network did not start");
             post.send(Event::NetworkFailed(e));
-            None
+            match Net::offline(&library, &dirty) {
+                Ok(net) => net,
+                Err(e) => {
+                    post.send(Event::OpenFailed(e));
+                    return;
+                }
+            }
         }
     };
     let worker = Worker {
@@ -264,7 +268,8 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         post: post.clone(),
         radio: Radio::default(),
     };
-    if let Some(net) = &worker.net {
+    let net = &worker.net;
+    if net.node.is_online() {
         let listen = net
             .runtime
             .block_on(net.node.listen_addrs())
@@ -279,7 +284,7 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         }
     }
     if !post.send(worker.catalog())
-        || !start_player(&worker.library, worker.net.as_ref(), options.audio, post)
+        || !start_player(&worker.library, &worker.net, options.audio, post)
     {
         return worker.shutdown();
     }
@@ -325,29 +330,27 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
 /// What the worker thread holds.
 struct Worker {
     library: Arc<Library>,
-    net: Option<Net>,
+    net: Net,
     post: Post,
     radio: Radio,
 }
 
 impl Worker {
     fn shutdown(self) {
-        if let Some(net) = self.net {
-            net.shutdown();
-        }
+        self.net.shutdown();
     }
 
     fn catalog(&self) -> Event {
-        library::catalog(&self.library, self.net.as_ref())
+        library::catalog(&self.library, &self.net)
     }
 
     /// Carries out one request; `false` when the UI is gone.
     fn handle(&self, request: Request) -> bool {
-        let (net, post) = (self.net.as_ref(), &self.post);
+        let (net, post) = (&self.net, &self.post);
         match request {
             Request::Refresh => post.send(self.catalog()),
             Request::Search { seq, query, limit } => {
-                post.send(library::search(&self.library, net, seq, &query, limit))
+                post.send(library::search(net, seq, &query, limit))
             }
             Request::Scan(paths) => post.send(Event::Scanned(files::scan(&paths))),
             Request::Publish(items) => {
@@ -422,26 +425,11 @@ impl Worker {
                 return;
             }
         };
-        match &self.net {
-            Some(net) => net.connect(&self.post, text, addr),
-            None => {
-                self.post.send(Event::Dialled {
-                    addr: text,
-                    result: Err("the network is not running".to_owned()),
-                });
-            }
-        }
+        self.net.connect(&self.post, text, addr);
     }
 
     /// Starts downloading a track; the library shows it as local once it is complete.
     fn save(&self, id: TrackId) {
-        match &self.net {
-            Some(net) => net.save(&self.post, id),
-            None => {
-                self.post.send(Event::Error(
-                    "saving a track needs the network, which is not running".into(),
-                ));
-            }
-        }
+        self.net.save(&self.post, id);
     }
 }

@@ -161,7 +161,9 @@ impl ApiError {
 /// Any other failure is the handler's: `500` with the whole error chain.
 impl<E: Into<anyhow::Error>> From<E> for ApiError {
     fn from(e: E) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{:#}", e.into()))
+        let e = e.into();
+        let chain = busker_core::Report(e.as_ref()).to_string();
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, chain)
     }
 }
 

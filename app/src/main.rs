@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", busker_core::Report(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -154,8 +154,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rate { id, stars } => {
             let library = open_library(&cli, None)?;
             let id = library.resolve(id)?;
-            library.manifest(&id)?;
-            library.store().set_rating(&id, *stars)?;
+            library.rate(&id, *stars)?;
             if cli.json {
                 output::print_json(&serde_json::json!({"id": id.to_hex(), "stars": stars}));
             } else if *stars == 0 {

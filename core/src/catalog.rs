@@ -65,7 +65,7 @@ where
             Ok::<_, Error>(out)
         })
         .await
-        .map_err(|e| Error::Network(format!("worker failed: {e}")))??;
+        .map_err(Error::task("a store worker"))??;
         missing.extend(unknown);
         for e in &entries {
             if e.local {

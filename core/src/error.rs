@@ -1,6 +1,16 @@
 //! The one error type of `busker-core`.
+//!
+//! Every error's message includes what failed underneath it, so a log line or a status bar
+//! that shows `{e}` says everything; the cause is also kept as [`std::error::Error::source`],
+//! typed, for code that needs to tell causes apart. [`Report`] prints a whole chain (an
+//! `anyhow` context over an [`Error`], say) without repeating a cause a message already holds.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use libp2p::PeerId;
+use libp2p::request_response::OutboundFailure;
 
 use crate::media::MediaError;
 use crate::model::TrackId;
@@ -60,6 +70,10 @@ pub enum Error {
     /// A track id (or id prefix) that matches no known track, or more than one.
     #[error("{0}")]
     BadTrackRef(String),
+    /// This peer runs without its network (it could not start, see the log); start it again
+    /// with a free listen address.
+    #[error("the network is not running")]
+    Offline,
     /// The network actor has stopped (shut down or crashed); start the node again.
     #[error("the network is stopped")]
     NetworkStopped,
@@ -68,8 +82,53 @@ pub enum Error {
     Network(String),
     /// A request could not reach its peer: the dial failed, or the connection closed before
     /// the answer (the peer may be gone).
-    #[error("peer unreachable: {0}")]
-    Unreachable(String),
+    #[error("peer {peer} unreachable: {source}")]
+    Unreachable {
+        /// The peer asked.
+        peer: PeerId,
+        /// What the network saw.
+        #[source]
+        source: OutboundFailure,
+    },
+    /// A dial failed: no address of the peer answered, or the peer is not who the address
+    /// says; check the address and that the peer runs.
+    #[error("dial failed: {0}")]
+    Dial(#[source] Box<libp2p::swarm::DialError>),
+    /// The peer is banned here, or cut off by the partition switch: nothing was sent to it.
+    #[error("peer {0} is banned or cut off")]
+    ShutOut(PeerId),
+    /// A request reached its peer but failed on the way (it timed out, the peer does not speak
+    /// the protocol, a stream broke); retry or ask another peer.
+    #[error("request to {peer} failed: {source}")]
+    Request {
+        /// The peer asked.
+        peer: PeerId,
+        /// What the network saw.
+        #[source]
+        source: OutboundFailure,
+    },
+    /// A peer's answer does not decode: it speaks another version, or it is broken or hostile.
+    #[error("{peer} sent an answer that does not decode: {source}")]
+    BadAnswer {
+        /// The peer that answered.
+        peer: PeerId,
+        /// What is wrong with the answer.
+        #[source]
+        source: Box<DecodeError>,
+    },
+    /// A download failed; the verified chunks it stored stay for a resume.
+    #[error("download failed: {0}")]
+    Transfer(#[source] Arc<Error>),
+    /// A background task of the peer stopped before its answer: it panicked, or the runtime is
+    /// shutting down.
+    #[error("{what} failed: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// How it ended.
+        #[source]
+        source: tokio::task::JoinError,
+    },
     /// Nobody that holds the track could be reached in time; connect to more peers and retry.
     #[error("no reachable peer holds track {0}")]
     NoProviders(TrackId),
@@ -77,6 +136,10 @@ pub enum Error {
     /// over its limits, or with a signature that does not match); nothing of it was kept.
     #[error("taste exchange: {0}")]
     Taste(String),
+    /// A taste profile from another peer (or this peer's own) breaks the neighbourhood's rules
+    /// or does not decode; nothing of it was kept.
+    #[error("taste profile refused: {0}")]
+    TasteProfile(#[source] busker_recommender::Error),
     /// No valid profile of this artist key was found in the DHT; connect to more peers.
     #[error("no profile of artist {0} was found in the DHT")]
     UnknownArtist(String),
@@ -106,6 +169,11 @@ pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
 }
 
 impl Error {
+    /// The error of a background task that ended without its answer.
+    pub(crate) fn task(what: &'static str) -> impl FnOnce(tokio::task::JoinError) -> Self {
+        move |source| Self::Task { what, source }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         if is_disk_full(&source) {
@@ -121,7 +189,44 @@ impl Error {
 pub struct PublishError {
     /// The file.
     pub path: PathBuf,
-    /// Why.
+    /// Why (boxed: the error of a whole batch is a list of these).
     #[source]
-    pub source: Error,
+    pub source: Box<Error>,
+}
+
+/// Prints an error and its causes as `outer: inner: innermost`, leaving out a cause whose message
+/// the message before it already ends with (a [`busker_core`](crate) error says its cause, an
+/// `anyhow` context does not).
+///
+/// ```
+/// use busker_core::Report;
+///
+/// let io = std::io::Error::other("disk on fire");
+/// let e = busker_core::Error::ReadFile(io);
+/// assert_eq!(Report(&e).to_string(), "cannot read the file: disk on fire");
+/// ```
+pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !shown.ends_with(&text) {
+                write!(f, ": {text}")?;
+                shown.push_str(": ");
+                shown.push_str(&text);
+            }
+            next = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }

@@ -42,7 +42,7 @@ pub mod test_utils;
 
 pub use config::{Config, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC};
 pub use datadir::DataDir;
-pub use error::{Error, PublishError, Result};
+pub use error::{Error, PublishError, Report, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
     AUDIO_EXTENSIONS, ArtistCatalog, Library, LibraryOptions, PublishEvent, PublishOptions,

@@ -20,6 +20,10 @@ use crate::model::{ArtistKey, ArtistKeypair, Manifest, ManifestDraft, TrackId, T
 use crate::store::Store;
 use crate::taste::Taste;
 
+mod recommend;
+
+pub use recommend::Recommended;
+
 /// File extensions picked up when publishing a folder.
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav"];
 /// How many files `publish_paths` publishes between index commits.
@@ -237,7 +241,7 @@ impl Library {
     ) -> std::result::Result<Manifest, PublishError> {
         let fail = |source| PublishError {
             path: path.to_owned(),
-            source,
+            source: Box::new(source),
         };
         let bytes = std::fs::read(path).map_err(|e| fail(Error::ReadFile(e)))?;
         let fallback = self.config().artist_name;
@@ -280,7 +284,7 @@ impl Library {
                 if let Err(e) = collect_audio_files(path, usize::MAX, &mut files) {
                     results.push(Err(PublishError {
                         path: path.clone(),
-                        source: e,
+                        source: Box::new(e),
                     }));
                 }
             } else {
@@ -483,65 +487,34 @@ impl Library {
         )))
     }
 
+    /// Rates a track known here: 1 to 5 stars, 0 clears the rating. The one way ratings are
+    /// written; the taste profile picks them up at its next refresh.
+    pub fn rate(&self, id: &TrackId, stars: u8) -> Result<()> {
+        if self.store.manifest(id)?.is_none() {
+            return Err(Error::UnknownTrack(*id));
+        }
+        self.store.set_rating(id, stars)
+    }
+
+    /// Keeps manifests received from peers (already verified): stores and indexes the ones
+    /// new here and returns their ids. The one way other peers' tracks enter the library.
+    pub fn accept(&self, manifests: Vec<Manifest>) -> Result<Vec<TrackId>> {
+        let mut new = Vec::new();
+        for m in manifests {
+            if self.store.put_manifest(&m)? {
+                new.push(m);
+            }
+        }
+        if !new.is_empty() {
+            self.index.add(&new)?;
+        }
+        Ok(new.iter().map(Manifest::id).collect())
+    }
+
     /// This peer's side of the taste exchange (its profile and kept neighbours).
     pub fn taste(&self) -> &Taste {
         &self.taste
     }
-
-    /// Tracks announced by others that this peer has not listened to, newest first: the
-    /// candidates for promotion.
-    pub fn new_releases(&self, limit: usize) -> Result<Vec<TrackId>> {
-        let mine = self.artist.public();
-        let mut fresh: Vec<(u64, TrackId)> = Vec::new();
-        for m in self.store.manifests() {
-            let m = m?;
-            if m.artist_key() != mine {
-                fresh.push((m.published_at(), m.id()));
-            }
-        }
-        fresh.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        fresh.truncate(limit);
-        Ok(fresh.into_iter().map(|(_, id)| id).collect())
-    }
-
-    /// Recommendations from the kept neighbours' profiles (see [`crate::taste`]), with new
-    /// releases promoted; tracks whose manifest is not known here are left out. Own tracks and
-    /// tracks already listened to or rated are never recommended.
-    pub fn recommend(&self, limit: usize) -> Result<Vec<Recommended>> {
-        self.taste.refresh()?;
-        let fresh = self.new_releases(256)?;
-        let mine = self.artist.public();
-        let mut out = Vec::new();
-        // Ask for a few more than needed: some may be unknown here.
-        for s in self.taste.recommend(limit * 2 + 4, &fresh, |_| false) {
-            if out.len() >= limit {
-                break;
-            }
-            let Some(m) = self.store.manifest(&s.id)? else {
-                continue;
-            };
-            if m.artist_key() == mine {
-                continue;
-            }
-            out.push(Recommended {
-                track: self.summary(&m)?,
-                score: s.score,
-                reason: s.reason,
-            });
-        }
-        Ok(out)
-    }
-}
-
-/// A recommended track, ready to show.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recommended {
-    /// The track.
-    pub track: TrackSummary,
-    /// Higher is better; comparable within one list.
-    pub score: f32,
-    /// Why it is recommended, as a sentence.
-    pub reason: String,
 }
 
 fn unix_now() -> u64 {

@@ -141,6 +141,11 @@ impl ChunkHash {
 }
 
 impl TrackId {
+    /// Reads an id written as its 32 raw bytes.
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self(r.array("track id")?))
+    }
+
     /// The id of a track with these sizes and chunk hashes.
     pub fn derive(file_size: u64, chunk_size: u32, chunks: &[ChunkHash]) -> Self {
         let mut h = blake3::Hasher::new();
@@ -475,7 +480,7 @@ impl Manifest {
                 supported: MANIFEST_VERSION,
             });
         }
-        let track_id = TrackId(r.array("track id")?);
+        let track_id = TrackId::read(&mut r)?;
         let artist_key = ArtistKey(r.array("artist key")?);
         let published_at = r.u64("published_at")?;
         let file_size = r.u64("file_size")?;

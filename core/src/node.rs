@@ -162,7 +162,32 @@ struct Inner {
     exchanges: Arc<Semaphore>,
 }
 
-/// A running peer: library + network. Cheap to clone.
+impl Inner {
+    fn new(
+        library: Arc<Library>,
+        client: Client,
+        radio: Arc<RadioHub>,
+        options: &NodeOptions,
+    ) -> Self {
+        let (events, _) = broadcast::channel(256);
+        Self {
+            library,
+            client,
+            providers: Arc::new(Providers::default()),
+            transfers: Mutex::new(HashMap::new()),
+            events,
+            tasks: Mutex::new(Vec::new()),
+            transfer_options: options.transfer.clone(),
+            resync_interval: options.resync_interval,
+            radio,
+            broadcasts: Mutex::new(HashMap::new()),
+            taste_interval: options.taste_interval,
+            exchanges: Arc::new(Semaphore::new(MAX_CONCURRENT_EXCHANGES)),
+        }
+    }
+}
+
+/// A peer: library + network (or none, see [`Node::offline`]). Cheap to clone.
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<Inner>,
@@ -179,7 +204,7 @@ impl std::fmt::Debug for Node {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Network(format!("worker failed: {e}")))?
+        .map_err(Error::task("a store worker"))?
 }
 
 impl Node {
@@ -190,23 +215,11 @@ impl Node {
         let key = net::keypair_from_seed(seed)?;
         let radio = Arc::new(RadioHub::default());
         let services = services(&library, &radio);
-        let (client, net_events) = net::spawn(key, options.network, services).await?;
-        let (events, _) = broadcast::channel(256);
-        let inner = Arc::new(Inner {
-            library,
-            client,
-            providers: Arc::new(Providers::default()),
-            transfers: Mutex::new(HashMap::new()),
-            events,
-            tasks: Mutex::new(Vec::new()),
-            transfer_options: options.transfer,
-            resync_interval: options.resync_interval,
-            radio,
-            broadcasts: Mutex::new(HashMap::new()),
-            taste_interval: options.taste_interval,
-            exchanges: Arc::new(Semaphore::new(MAX_CONCURRENT_EXCHANGES)),
-        });
-        let node = Self { inner };
+        let (client, net_events) = net::spawn(key, options.network.clone(), services).await?;
+        let inner = Inner::new(library, client, radio, &options);
+        let node = Self {
+            inner: Arc::new(inner),
+        };
         let glue = tokio::spawn(node.clone().run(net_events));
         lock(&node.inner.tasks).push(glue);
 
@@ -217,6 +230,28 @@ impl Node {
         }
         node.publish_artist_profile().await?;
         Ok(node)
+    }
+
+    /// A node without a network, for when the network cannot start or is not wanted. The
+    /// library's flows work as on a started node: publish (the announcement is skipped; peers
+    /// learn of the track by catalog sync once this peer runs online), search, rate, recommend
+    /// out of the profiles already kept, play and save what is held here. Whatever needs a peer
+    /// fails with [`Error::Offline`].
+    pub fn offline(library: Arc<Library>) -> Result<Self> {
+        let seed = library.dir().key_seed("peer")?;
+        let peer_id = net::keypair_from_seed(seed)?.public().to_peer_id();
+        let client = Client::offline(peer_id);
+        let radio = Arc::new(RadioHub::default());
+        let inner = Inner::new(library, client, radio, &NodeOptions::loopback());
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Whether the network runs (false for an [offline](Node::offline) node, or once the
+    /// network actor stopped).
+    pub fn is_online(&self) -> bool {
+        !self.inner.client.is_stopped()
     }
 
     fn spawn_sync(&self, peer: PeerId, syncs: &Arc<Semaphore>) {
@@ -301,19 +336,7 @@ impl Node {
     /// Stores and indexes verified manifests not known yet; returns how many were new.
     async fn accept_manifests(&self, manifests: Vec<Manifest>) -> Result<usize> {
         let library = self.inner.library.clone();
-        let new = blocking(move || {
-            let mut new = Vec::new();
-            for m in manifests {
-                if library.store().put_manifest(&m)? {
-                    new.push(m);
-                }
-            }
-            if !new.is_empty() {
-                library.index().add(&new)?;
-            }
-            Ok(new.iter().map(Manifest::id).collect::<Vec<_>>())
-        })
-        .await?;
+        let new = blocking(move || library.accept(manifests)).await?;
         for id in &new {
             let _ = self.inner.events.send(NodeEvent::TrackDiscovered(*id));
         }
@@ -378,6 +401,9 @@ impl Node {
     ) -> Result<Vec<std::result::Result<Manifest, PublishError>>> {
         let library = self.inner.library.clone();
         let results = blocking(move || Ok(library.publish_paths(&paths, &options, |_| {}))).await?;
+        if !self.is_online() {
+            return Ok(results);
+        }
         for m in results.iter().flatten() {
             self.announce_track(m).await?;
         }
@@ -387,8 +413,12 @@ impl Node {
         Ok(results)
     }
 
-    /// Announces and provides a local track (after a publish made elsewhere).
+    /// Announces and provides a local track (after a publish made elsewhere). Offline, nothing
+    /// is announced.
     pub async fn announce(&self, manifest: &Manifest) -> Result<()> {
+        if !self.is_online() {
+            return Ok(());
+        }
         self.announce_track(manifest).await?;
         if manifest.artist_key() == self.inner.library.artist_key() {
             self.publish_artist_profile().await?;
@@ -560,3 +590,6 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -151,8 +151,7 @@ impl Taste {
         let me = Key(key.public().0);
         let profile = Self::profile_from(&store, me, now_ms())?;
         let own = SignedProfile::sign(profile.clone(), &key);
-        let hood =
-            Neighbourhood::new(profile, live_config()).map_err(|e| Error::Taste(e.to_string()))?;
+        let hood = Neighbourhood::new(profile, live_config()).map_err(Error::TasteProfile)?;
         let taste = Self {
             key,
             me,
@@ -220,7 +219,7 @@ impl Taste {
         state
             .hood
             .set_own(profile.clone())
-            .map_err(|e| Error::Taste(e.to_string()))?;
+            .map_err(Error::TasteProfile)?;
         state.own = SignedProfile::sign(profile, &self.key);
         Ok(())
     }
@@ -254,7 +253,7 @@ impl Taste {
                 self.store.put_profile(&peer.0, &p.to_stored())?;
                 Ok(true)
             }
-            Admission::Rejected(e) => Err(Error::Taste(e.to_string())),
+            Admission::Rejected(e) => Err(Error::TasteProfile(e)),
             _ => Ok(false),
         }
     }

@@ -103,14 +103,14 @@ pub struct FetchReport {
 }
 
 /// Progress of a transfer, published on a `watch` channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Progress {
     /// Chunks present and verified.
     pub have: usize,
     /// Chunks in the track.
     pub total: usize,
-    /// Set once the transfer ended: the report, or the error as text.
-    pub done: Option<std::result::Result<FetchReport, String>>,
+    /// Set once the transfer ended: the report, or the error (shared by every waiter).
+    pub done: Option<std::result::Result<FetchReport, Arc<Error>>>,
 }
 
 struct Shared {
@@ -177,13 +177,13 @@ impl Transfer {
             // with an error instead of leaving waiters hanging.
             let result = match tokio::spawn(scheduler.run(started)).await {
                 Ok(result) => result,
-                Err(e) => Err(Error::Network(format!("transfer task failed: {e}"))),
+                Err(e) => Err(Error::task("the transfer")(e)),
             };
             if let Err(e) = &result {
                 tracing::info!(track = %id, error = %e, "transfer ended without the whole track");
             }
             shared.progress.send_modify(|p| {
-                p.done = Some(result.map_err(|e| e.to_string()));
+                p.done = Some(result.map_err(Arc::new));
             });
         });
         transfer
@@ -218,7 +218,7 @@ impl Transfer {
                 return Ok(());
             }
             if let Some(Err(e)) = &rx.borrow_and_update().done {
-                return Err(Error::Network(e.clone()));
+                return Err(Error::Transfer(e.clone()));
             }
             if rx.changed().await.is_err() {
                 return Err(Error::NetworkStopped);
@@ -247,7 +247,7 @@ impl Transfer {
         let mut rx = self.shared.progress.subscribe();
         loop {
             if let Some(done) = &rx.borrow_and_update().done {
-                return done.clone().map_err(Error::Network);
+                return done.clone().map_err(Error::Transfer);
             }
             if rx.changed().await.is_err() {
                 return Err(Error::NetworkStopped);

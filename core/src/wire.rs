@@ -65,6 +65,11 @@ impl Writer {
         }
     }
 
+    /// Makes room for `additional` more bytes (a large body written field by field).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// Appends raw bytes (fixed-width fields such as ids and magic).
     pub fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
@@ -102,6 +107,14 @@ impl Writer {
     pub fn bytes(&mut self, b: &[u8]) {
         self.u32(b.len() as u32);
         self.raw(b);
+    }
+
+    /// Appends a list of byte strings behind a u16 count (callers keep it under their limit).
+    pub fn byte_list(&mut self, list: &[Vec<u8>]) {
+        self.u16(list.len() as u16);
+        for b in list {
+            self.bytes(b);
+        }
     }
 
     /// The bytes written so far.
@@ -204,6 +217,32 @@ impl<'a> Reader<'a> {
         self.take(len, what)
     }
 
+    /// Reads a u16 count of items and checks it against `max` before anything is allocated for
+    /// them.
+    pub fn count(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+        let len = self.u16(what)? as usize;
+        if len > max {
+            return Err(DecodeError::TooLarge { what, len, max });
+        }
+        Ok(len)
+    }
+
+    /// Reads a list written by [`Writer::byte_list`]: at most `max_count` byte strings (`what`
+    /// names the list), each at most `max_len` bytes.
+    pub fn byte_list(
+        &mut self,
+        what: &'static str,
+        max_count: usize,
+        max_len: usize,
+    ) -> Result<Vec<Vec<u8>>, DecodeError> {
+        let n = self.count(what, max_count)?;
+        let mut list = Vec::with_capacity(n);
+        for _ in 0..n {
+            list.push(self.bytes(what, max_len)?.to_vec());
+        }
+        Ok(list)
+    }
+
     /// Fails unless every byte was read.
     pub fn finish(self) -> Result<(), DecodeError> {
         match self.remaining() {
@@ -212,6 +251,119 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+/// The frame every request and response body of a service protocol shares: a version byte, a
+/// tag byte naming the message, then the message's fields; the whole body at most `max_len`
+/// bytes.
+///
+/// ```
+/// use busker_core::wire::{DecodeError, Envelope};
+///
+/// const BODY: Envelope = Envelope { version: 1, max_len: 64 };
+/// let mut w = BODY.writer(7);
+/// w.u32(42);
+/// let bytes = w.into_bytes();
+/// let n = BODY.decode("ping", &bytes, |tag, r| match tag {
+///     7 => r.u32("n"),
+///     _ => Err(DecodeError::Invalid("ping tag")),
+/// });
+/// assert_eq!(n, Ok(42));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    /// The version byte this build writes and reads.
+    pub version: u8,
+    /// The largest whole body.
+    pub max_len: usize,
+}
+
+impl Envelope {
+    /// The envelope of bodies at version `version` and at most `max_len` bytes.
+    pub const fn new(version: u8, max_len: usize) -> Self {
+        Self { version, max_len }
+    }
+
+    /// A writer holding the version byte and `tag`, ready for the message's fields.
+    pub fn writer(self, tag: u8) -> Writer {
+        let mut w = Writer::with_capacity(64);
+        w.u8(self.version);
+        w.u8(tag);
+        w
+    }
+
+    /// Decodes one body named `what` in errors ("request", "response"): checks its length and
+    /// version, lets `fields` read the message the tag names, then fails if bytes are left.
+    pub fn decode<'a, T>(
+        self,
+        what: &'static str,
+        bytes: &'a [u8],
+        fields: impl FnOnce(u8, &mut Reader<'a>) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        if bytes.len() > self.max_len {
+            return Err(DecodeError::TooLarge {
+                what,
+                len: bytes.len(),
+                max: self.max_len,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let version = r.u8("version")?;
+        if version != self.version {
+            return Err(DecodeError::UnsupportedVersion {
+                what,
+                found: version,
+                supported: self.version,
+            });
+        }
+        let tag = r.u8("tag")?;
+        let out = fields(tag, &mut r)?;
+        r.finish()?;
+        Ok(out)
+    }
+}
+
+/// The two property tests every service protocol's codec gets, for its `Request` and `Response`
+/// types: random bytes never panic and whatever decodes is canonical (it encodes back to the
+/// same bytes); valid encodings (`$samples`, a `Vec<Vec<u8>>`) with a byte changed and cut short
+/// never panic.
+#[cfg(test)]
+macro_rules! codec_proptests {
+    ($request:ty, $response:ty, $samples:expr) => {
+        proptest::proptest! {
+            #[test]
+            fn random_bytes_never_panic(
+                bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+            ) {
+                if let Ok(r) = <$request>::decode(&bytes) {
+                    proptest::prop_assert_eq!(r.encode(), bytes.clone());
+                }
+                if let Ok(r) = <$response>::decode(&bytes) {
+                    proptest::prop_assert_eq!(r.encode(), bytes.clone());
+                }
+            }
+
+            #[test]
+            fn mutated_messages_never_panic(
+                which in proptest::prelude::any::<proptest::sample::Index>(),
+                pos in proptest::prelude::any::<usize>(),
+                byte in proptest::prelude::any::<u8>(),
+                cut in proptest::prelude::any::<usize>(),
+            ) {
+                let samples: Vec<Vec<u8>> = $samples;
+                let mut bytes = which.get(&samples).clone();
+                if !bytes.is_empty() {
+                    let i = pos % bytes.len();
+                    bytes[i] = byte;
+                }
+                bytes.truncate(cut % (bytes.len() + 1));
+                let _ = <$request>::decode(&bytes);
+                let _ = <$response>::decode(&bytes);
+            }
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use codec_proptests;
 
 /// The longest prefix of `s` that is at most `max` bytes and ends on a character boundary.
 pub fn truncate_utf8(s: &str, max: usize) -> &str {
@@ -269,6 +421,32 @@ mod tests {
         let mut r = Reader::new(&bytes);
         r.u8("x").unwrap();
         assert_eq!(r.finish(), Err(DecodeError::TrailingBytes(7)));
+    }
+
+    #[test]
+    fn an_envelope_checks_length_version_and_leftovers() {
+        let body = Envelope {
+            version: 2,
+            max_len: 8,
+        };
+        let read = |bytes: &[u8]| body.decode("body", bytes, |tag, r| Ok((tag, r.u8("x")?)));
+        let mut w = body.writer(9);
+        w.u8(4);
+        assert_eq!(read(&w.into_bytes()), Ok((9, 4)));
+        assert!(matches!(
+            read(&[1, 9, 4]),
+            Err(DecodeError::UnsupportedVersion { found: 1, .. })
+        ));
+        assert_eq!(read(&[2, 9, 4, 0]), Err(DecodeError::TrailingBytes(1)));
+        assert!(matches!(
+            read(&[2; 9]),
+            Err(DecodeError::TooLarge { len: 9, max: 8, .. })
+        ));
+        let mut r = Reader::new(&[0, 3]);
+        assert!(matches!(
+            r.count("items", 2),
+            Err(DecodeError::TooLarge { len: 3, .. })
+        ));
     }
 
     #[test]

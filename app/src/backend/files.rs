@@ -68,7 +68,7 @@ pub(super) fn list_dir(dir: &Path) -> Result<Vec<DirEntry>, String> {
 
 /// Publishes one file with its edited tags. Peers are told on the node's runtime: the worker
 /// goes on without waiting for the network.
-pub(super) fn publish(library: &Library, net: Option<&Net>, item: &PublishItem) -> PublishStep {
+pub(super) fn publish(library: &Library, net: &Net, item: &PublishItem) -> PublishStep {
     let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let options = PublishOptions {
         title: non_empty(&item.title),
@@ -83,8 +83,6 @@ pub(super) fn publish(library: &Library, net: Option<&Net>, item: &PublishItem) 
         Ok(s) => PublishStep::Done(Box::new(s)),
         Err(e) => PublishStep::Failed(e.to_string()),
     };
-    if let Some(net) = net {
-        net.announce(manifest);
-    }
+    net.announce(manifest);
     step
 }

@@ -18,12 +18,8 @@ const NEW_RELEASES: usize = 20;
 const RECOMMENDATIONS: usize = 20;
 
 /// The whole catalog with ratings, new releases and recommendations.
-pub(super) fn catalog(library: &Library, net: Option<&Net>) -> Event {
-    let tracks = match net {
-        Some(net) => net.runtime.block_on(net.node.list()),
-        None => library.list(),
-    };
-    let tracks = match tracks {
+pub(super) fn catalog(library: &Library, net: &Net) -> Event {
+    let tracks = match net.runtime.block_on(net.node.list()) {
         Ok(t) => t,
         Err(e) => return Event::Error(format!("could not list the library: {e}")),
     };
@@ -63,21 +59,12 @@ pub(super) fn catalog(library: &Library, net: Option<&Net>) -> Event {
 }
 
 /// A local search, answered with [`Event::SearchResults`].
-pub(super) fn search(
-    library: &Library,
-    net: Option<&Net>,
-    seq: u64,
-    query: &str,
-    limit: usize,
-) -> Event {
+pub(super) fn search(net: &Net, seq: u64, query: &str, limit: usize) -> Event {
     let start = Instant::now();
     let hits = if query.trim().is_empty() {
         Ok(Vec::new())
     } else {
-        match net {
-            Some(net) => net.runtime.block_on(net.node.search(query, limit)),
-            None => library.search(query, limit),
-        }
+        net.runtime.block_on(net.node.search(query, limit))
     };
     match hits {
         Ok(hits) => Event::SearchResults {
@@ -92,7 +79,7 @@ pub(super) fn search(
 /// Rates a track (0 clears, more than 5 is 5).
 pub(super) fn rate(library: &Library, id: TrackId, stars: u8) -> Event {
     let stars = stars.min(5);
-    match library.store().set_rating(&id, stars) {
+    match library.rate(&id, stars) {
         Ok(()) => Event::Rated(id, stars),
         Err(e) => Event::Error(format!("could not save the rating: {e}")),
     }

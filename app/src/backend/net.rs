@@ -41,12 +41,7 @@ impl Net {
         if listen.is_empty() {
             return Err("no listen address is set (Settings)".to_owned());
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("busker-net")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let runtime = runtime()?;
         let loopback_only = listen.iter().all(is_loopback);
         let options = NodeOptions {
             network: NetworkConfig {
@@ -63,6 +58,18 @@ impl Net {
             .map_err(|e| format!("cannot start the network: {e}"))?;
         runtime.spawn(forward_node_events(node.subscribe(), dirty.clone()));
         runtime.spawn(post_status(node.clone(), post.clone()));
+        Ok(Self { runtime, node })
+    }
+
+    /// A node without a network (see [`Node::offline`]) when the network cannot start: the
+    /// library's flows still run through the node, and what needs a peer says the network is
+    /// not running.
+    pub(super) fn offline(library: &Arc<Library>, dirty: &Arc<AtomicBool>) -> Result<Self, String> {
+        let runtime = runtime()?;
+        let node =
+            Node::offline(library.clone()).map_err(|e| format!("cannot open the peer key: {e}"))?;
+        // No status to post: it reports peers and transfers, and there are none.
+        runtime.spawn(forward_node_events(node.subscribe(), dirty.clone()));
         Ok(Self { runtime, node })
     }
 
@@ -109,4 +116,14 @@ impl Net {
             }
         });
     }
+}
+
+/// The runtime the node runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("busker-net")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }

@@ -43,17 +43,11 @@ impl Radio {
     pub(super) fn start(
         &self,
         library: &Library,
-        net: Option<&Net>,
+        net: &Net,
         post: &Post,
         name: String,
         personal: bool,
     ) {
-        let Some(net) = net else {
-            post.send(Event::Error(
-                "radio needs the network, which is not running".into(),
-            ));
-            return;
-        };
         let queue = if personal {
             RadioQueue::Personal
         } else {
@@ -99,13 +93,7 @@ impl Radio {
 
     /// Tunes in on the audio device (silently on the clock when there is none); any other
     /// tuning stops first. A failure comes back as an error.
-    pub(super) fn tune(&self, net: Option<&Net>, post: &Post, id: &str) {
-        let Some(net) = net else {
-            post.send(Event::Error(
-                "radio needs the network, which is not running".into(),
-            ));
-            return;
-        };
+    pub(super) fn tune(&self, net: &Net, post: &Post, id: &str) {
         let Ok(channel) = id.parse::<ChannelId>() else {
             post.send(Event::Error(format!("{id} is not a channel id")));
             return;
@@ -136,14 +124,14 @@ impl Radio {
     }
 
     /// Stops tuning in and broadcasting, and whatever of either is still on its way.
-    pub(super) fn stop(&self, net: Option<&Net>) {
+    pub(super) fn stop(&self, net: &Net) {
         let mut state = self.lock();
         state.tunes += 1;
         state.stops += 1;
         if let Some(t) = state.tuning.take() {
             t.stop();
         }
-        if let (Some(id), Some(net)) = (state.broadcast.take(), net) {
+        if let Some(id) = state.broadcast.take() {
             net.node.radio_stop(&id);
         }
     }

@@ -12,95 +12,12 @@ use busker_core::model::TrackId;
 use busker_core::net::PeerId;
 use busker_core::{Node, NodeEvent};
 
-use super::{Event, Post};
+use super::{ChannelRow, Event, NetStatus, PeerRow, Post, TransferRow, TransferState};
 
 /// How often the network status is looked at (it is posted only when it changed).
 pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// Most transfers the Network view lists (running ones first).
 const MAX_TRANSFER_ROWS: usize = 50;
-
-/// One connected peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerRow {
-    /// Its peer id.
-    pub peer_id: String,
-    /// The address of the connection.
-    pub addr: String,
-    /// When this app first saw it connected (in this run).
-    pub since: Instant,
-}
-
-/// Where a transfer is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransferState {
-    /// Downloading.
-    Running,
-    /// Every chunk is here: from this many peers, at this average speed (bytes per second).
-    Done {
-        /// Peers that sent verified chunks.
-        peers_used: usize,
-        /// Average speed over the whole transfer.
-        bytes_per_sec: u64,
-    },
-    /// Ended without the whole track (verified chunks stay for a resume).
-    Failed(String),
-}
-
-/// One download, as the Network view lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferRow {
-    /// The track.
-    pub id: TrackId,
-    /// Its title.
-    pub title: String,
-    /// Chunks here and verified.
-    pub have: usize,
-    /// Chunks in the track.
-    pub total: usize,
-    /// Bytes per second over the last [`STATUS_INTERVAL`] (running transfers).
-    pub bytes_per_sec: u64,
-    /// Running, done or failed.
-    pub state: TransferState,
-}
-
-impl TransferRow {
-    /// Progress from 0.0 to 1.0.
-    pub fn fraction(&self) -> f32 {
-        if self.total == 0 {
-            1.0
-        } else {
-            self.have as f32 / self.total as f32
-        }
-    }
-}
-
-/// What the network looks like now.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NetStatus {
-    /// Connected peers.
-    pub peers: Vec<PeerRow>,
-    /// Downloads, running ones first.
-    pub transfers: Vec<TransferRow>,
-    /// Radio channels heard of (or broadcast from here), by name.
-    pub channels: Vec<ChannelRow>,
-}
-
-/// One radio channel as the Radio view lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelRow {
-    /// The channel id, hex.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// Listeners its broadcaster counts.
-    pub listeners: u32,
-    /// Broadcast from this peer.
-    pub broadcasting: bool,
-    /// This peer is tuned in.
-    pub tuned: bool,
-    /// The track on air, when tuned in or broadcasting.
-    pub now_playing: Option<busker_core::radio::NowPlaying>,
-}
 
 /// Marks the catalog dirty when the network changed what it shows (new tracks, tracks that
 /// became local, provider counts that moved with peers).
@@ -170,7 +87,7 @@ pub(super) async fn post_status(node: Node, post: Post) {
                     peers_used: r.peers_used,
                     bytes_per_sec: r.bytes * 1000 / r.millis.max(1),
                 },
-                Some(Err(e)) => TransferState::Failed(e),
+                Some(Err(e)) => TransferState::Failed(e.to_string()),
             };
             let running = state == TransferState::Running;
             transfers.push(TransferRow {

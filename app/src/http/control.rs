@@ -278,8 +278,7 @@ async fn rate(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
         .as_u64()
         .filter(|s| *s <= 5)
         .ok_or_else(|| anyhow!("stars must be 0 to 5"))? as u8;
-    node.library().manifest(&id)?;
-    node.library().store().set_rating(&id, stars)?;
+    node.library().rate(&id, stars)?;
     Ok(Json(json!({"id": id.to_hex(), "stars": stars})))
 }
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use libp2p::{PeerId, StreamProtocol};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{MAX_MANIFEST_BYTES, TrackId};
 use crate::net::{self, Client, Reply};
 use crate::store::Store;
-use crate::wire::{DecodeError, Reader, Writer};
+use crate::wire::{DecodeError, Envelope, Reader};
 
 /// The protocol name negotiated on every catalog stream.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/catalog/1");
@@ -75,21 +75,8 @@ const TAG_CATALOG: u8 = 3;
 const TAG_MANIFESTS: u8 = 4;
 const TAG_REFUSED: u8 = 5;
 
-fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
-    let version = r.u8("version")?;
-    if version != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            what,
-            found: version,
-            supported: PROTOCOL_VERSION,
-        });
-    }
-    r.u8("tag")
-}
-
-fn id(r: &mut Reader<'_>) -> Result<TrackId, DecodeError> {
-    Ok(TrackId(r.array("track id")?))
-}
+const REQUEST: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_REQUEST_BYTES);
+const RESPONSE: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_RESPONSE_BYTES);
 
 fn flag(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
     match r.u8(what)? {
@@ -102,11 +89,9 @@ fn flag(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
 impl Request {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64);
-        w.u8(PROTOCOL_VERSION);
         match self {
             Self::Catalog { after } => {
-                w.u8(TAG_CATALOG);
+                let mut w = REQUEST.writer(TAG_CATALOG);
                 match after {
                     None => w.u8(0),
                     Some(id) => {
@@ -114,143 +99,95 @@ impl Request {
                         w.raw(id.as_bytes());
                     }
                 }
+                w.into_bytes()
             }
             Self::Manifests(ids) => {
-                w.u8(TAG_MANIFESTS);
+                let mut w = REQUEST.writer(TAG_MANIFESTS);
                 w.u16(ids.len() as u16);
                 for id in ids {
                     w.raw(id.as_bytes());
                 }
+                w.into_bytes()
             }
         }
-        w.into_bytes()
     }
 
     /// Decodes a request body, rejecting anything out of its limits.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_REQUEST_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "request",
-                len: bytes.len(),
-                max: MAX_REQUEST_BYTES,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "request")? {
-            TAG_CATALOG => match r.u8("after flag")? {
-                0 => Self::Catalog { after: None },
-                1 => Self::Catalog {
-                    after: Some(id(&mut r)?),
-                },
-                _ => return Err(DecodeError::Invalid("after flag")),
-            },
-            TAG_MANIFESTS => {
-                let n = r.u16("manifest count")? as usize;
-                if n > MAX_MANIFESTS_PER_REQUEST {
-                    return Err(DecodeError::TooLarge {
-                        what: "manifest ids",
-                        len: n,
-                        max: MAX_MANIFESTS_PER_REQUEST,
-                    });
-                }
-                let mut ids = Vec::with_capacity(n);
-                for _ in 0..n {
-                    ids.push(id(&mut r)?);
-                }
-                Self::Manifests(ids)
+        REQUEST.decode("request", bytes, |tag, r| match tag {
+            TAG_CATALOG => {
+                let after = if flag(r, "after flag")? {
+                    Some(TrackId::read(r)?)
+                } else {
+                    None
+                };
+                Ok(Self::Catalog { after })
             }
-            _ => return Err(DecodeError::Invalid("request tag")),
-        };
-        r.finish()?;
-        Ok(out)
+            TAG_MANIFESTS => {
+                let n = r.count("manifest ids", MAX_MANIFESTS_PER_REQUEST)?;
+                let ids = (0..n).map(|_| TrackId::read(r)).collect::<Result<_, _>>()?;
+                Ok(Self::Manifests(ids))
+            }
+            _ => Err(DecodeError::Invalid("request tag")),
+        })
     }
 }
 
 impl Response {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64);
-        w.u8(PROTOCOL_VERSION);
         match self {
             Self::Catalog { entries, more } => {
-                w.u8(TAG_CATALOG);
+                let mut w = RESPONSE.writer(TAG_CATALOG);
                 w.u8(u8::from(*more));
                 w.u16(entries.len() as u16);
                 for e in entries {
                     w.raw(e.id.as_bytes());
                     w.u8(u8::from(e.local));
                 }
+                w.into_bytes()
             }
             Self::Manifests(list) => {
-                w.u8(TAG_MANIFESTS);
-                w.u16(list.len() as u16);
-                for m in list {
-                    w.bytes(m);
-                }
+                let mut w = RESPONSE.writer(TAG_MANIFESTS);
+                w.byte_list(list);
+                w.into_bytes()
             }
-            Self::Refused => w.u8(TAG_REFUSED),
+            Self::Refused => RESPONSE.writer(TAG_REFUSED).into_bytes(),
         }
-        w.into_bytes()
     }
 
     /// Decodes a response body, rejecting anything out of its limits. Manifests inside are
     /// still unverified.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "response",
-                len: bytes.len(),
-                max: MAX_RESPONSE_BYTES,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "response")? {
+        RESPONSE.decode("response", bytes, |tag, r| match tag {
             TAG_CATALOG => {
-                let more = flag(&mut r, "more flag")?;
-                let n = r.u16("entry count")? as usize;
-                if n > MAX_CATALOG_PAGE {
-                    return Err(DecodeError::TooLarge {
-                        what: "catalog page",
-                        len: n,
-                        max: MAX_CATALOG_PAGE,
-                    });
-                }
+                let more = flag(r, "more flag")?;
+                let n = r.count("catalog page", MAX_CATALOG_PAGE)?;
                 let mut entries = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let id = id(&mut r)?;
-                    let local = flag(&mut r, "local flag")?;
+                    let id = TrackId::read(r)?;
+                    let local = flag(r, "local flag")?;
                     entries.push(CatalogEntry { id, local });
                 }
-                Self::Catalog { entries, more }
+                Ok(Self::Catalog { entries, more })
             }
-            TAG_MANIFESTS => {
-                let n = r.u16("manifest count")? as usize;
-                if n > MAX_MANIFESTS_PER_REQUEST {
-                    return Err(DecodeError::TooLarge {
-                        what: "manifests",
-                        len: n,
-                        max: MAX_MANIFESTS_PER_REQUEST,
-                    });
-                }
-                let mut list = Vec::with_capacity(n);
-                for _ in 0..n {
-                    list.push(r.bytes("manifest", MAX_MANIFEST_BYTES)?.to_vec());
-                }
-                Self::Manifests(list)
-            }
-            TAG_REFUSED => Self::Refused,
-            _ => return Err(DecodeError::Invalid("response tag")),
-        };
-        r.finish()?;
-        Ok(out)
+            TAG_MANIFESTS => Ok(Self::Manifests(r.byte_list(
+                "manifests",
+                MAX_MANIFESTS_PER_REQUEST,
+                MAX_MANIFEST_BYTES,
+            )?)),
+            TAG_REFUSED => Ok(Self::Refused),
+            _ => Err(DecodeError::Invalid("response tag")),
+        })
     }
 }
 
-/// Sends `request` to `peer` and decodes the answer. An answer that does not decode is an
-/// [`Error::Network`], like a request that failed on the way.
+/// Sends `request` to `peer` and decodes the answer (an answer that does not decode is an
+/// [`Error::BadAnswer`](crate::Error::BadAnswer)).
 pub async fn request(client: &Client, peer: PeerId, request: Request) -> Result<Response> {
-    let bytes = client.request(peer, PROTOCOL, request.encode()).await?;
-    Response::decode(&bytes).map_err(|e| Error::Network(format!("request failed: {e}")))
+    client
+        .ask(peer, PROTOCOL, request.encode(), Response::decode)
+        .await
 }
 
 /// What a peer lists and hands out. Methods block (disk reads); the network calls them on the
@@ -305,24 +242,19 @@ pub fn serve(source: &dyn Source, request: Request) -> Response {
 /// The catalog protocol serving `source`, to register with [`net::Services::protocol`]. A
 /// request that does not decode gets no answer.
 pub fn offer(source: Arc<dyn Source>) -> net::Protocol {
-    net::Protocol {
-        name: PROTOCOL,
-        max_request: MAX_REQUEST_BYTES,
-        max_response: MAX_RESPONSE_BYTES,
-        refused: Response::Refused.encode(),
-        handler: Arc::new(
-            move |_: PeerId, bytes: &[u8]| match Request::decode(bytes) {
-                Ok(request) => Reply::Answer(serve(&*source, request).encode()),
-                Err(_) => Reply::Drop,
-            },
-        ),
-    }
+    net::Protocol::decoding(
+        PROTOCOL,
+        MAX_REQUEST_BYTES,
+        MAX_RESPONSE_BYTES,
+        Response::Refused.encode(),
+        Request::decode,
+        move |_, request| Reply::Answer(serve(&*source, request).encode()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn id(b: u8) -> TrackId {
         TrackId([b; 32])
@@ -435,26 +367,13 @@ mod tests {
         assert_eq!(handler.handle(PeerId::random(), &[9, 9]), Reply::Drop);
     }
 
-    proptest! {
-        #[test]
-        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            // Whatever decodes is canonical: it encodes back to the same bytes.
-            if let Ok(r) = Request::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-            if let Ok(r) = Response::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-        }
-
-        #[test]
-        fn mutated_messages_never_panic(which in 0usize..6, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let mut bytes = if which < 3 { requests()[which].encode() } else { responses()[which - 3].encode() };
-            let i = pos % bytes.len();
-            bytes[i] = byte;
-            bytes.truncate(cut % (bytes.len() + 1));
-            let _ = Request::decode(&bytes);
-            let _ = Response::decode(&bytes);
-        }
-    }
+    crate::wire::codec_proptests!(
+        Request,
+        Response,
+        requests()
+            .iter()
+            .map(Request::encode)
+            .chain(responses().iter().map(Response::encode))
+            .collect()
+    );
 }

@@ -109,7 +109,7 @@ fn a_duplicate_is_refused_and_changes_nothing() {
     let err = lib
         .publish_file(&path, &PublishOptions::default())
         .unwrap_err();
-    assert!(matches!(err.source, Error::Duplicate(id) if id == first.id()));
+    assert!(matches!(*err.source, Error::Duplicate(id) if id == first.id()));
     assert!(err.to_string().contains("sonicpi_guit_em9.flac"));
     assert_eq!(snapshot(&lib), before);
 }
@@ -228,4 +228,16 @@ fn ids_resolve_from_unique_prefixes() {
         "000000"
     };
     assert!(matches!(lib.resolve(other), Err(Error::BadTrackRef(_))));
+}
+
+#[test]
+fn rating_an_unknown_track_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path());
+    let unknown = TrackId([3; 32]);
+    assert!(matches!(
+        library.rate(&unknown, 5),
+        Err(Error::UnknownTrack(id)) if id == unknown
+    ));
+    assert!(library.store().ratings().expect("ratings").is_empty());
 }

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::event_loop::Command;
 use super::{dht, gate, gossip, links, requests};
 use crate::error::{Error, Result};
+use crate::wire::DecodeError;
 
 /// A handle to the network actor. Cheap to clone. Every method is cancel-safe in the sense that
 /// dropping its future abandons the answer; the command may still be carried out.
@@ -15,14 +16,32 @@ use crate::error::{Error, Result};
 pub struct Client {
     tx: mpsc::Sender<Command>,
     peer_id: PeerId,
+    offline: bool,
 }
 
 impl Client {
     pub(crate) fn new(tx: mpsc::Sender<Command>, peer_id: PeerId) -> Self {
-        Self { tx, peer_id }
+        Self {
+            tx,
+            peer_id,
+            offline: false,
+        }
+    }
+
+    /// A client with no network behind it: every call fails with [`Error::Offline`].
+    pub fn offline(peer_id: PeerId) -> Self {
+        let (tx, _) = mpsc::channel(1);
+        Self {
+            tx,
+            peer_id,
+            offline: true,
+        }
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
+        if self.offline {
+            return Err(Error::Offline);
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(make(reply))
@@ -63,7 +82,8 @@ impl Client {
     /// [`super::Services::protocol`]) and waits for the answer (the actor times out after
     /// 20 s). A peer that is not connected is dialed, directly and through the connected
     /// relays. The answer is one frame body, not decoded: the service's typed wrapper does that.
-    /// Fails with [`Error::Unreachable`] when the peer could not be reached at all.
+    /// Fails with [`Error::Unreachable`] when the peer could not be reached at all, and with
+    /// [`Error::ShutOut`] when it is banned or cut off here.
     pub async fn request(
         &self,
         peer: PeerId,
@@ -79,6 +99,22 @@ impl Client {
             })
         })
         .await?
+    }
+
+    /// [`Client::request`], then `decode` on the answer: the typed request of a service. An
+    /// answer that does not decode is an [`Error::BadAnswer`].
+    pub async fn ask<T>(
+        &self,
+        peer: PeerId,
+        protocol: StreamProtocol,
+        request: Vec<u8>,
+        decode: impl FnOnce(&[u8]) -> Result<T, DecodeError>,
+    ) -> Result<T> {
+        let answer = self.request(peer, protocol, request).await?;
+        decode(&answer).map_err(|e| Error::BadAnswer {
+            peer,
+            source: Box::new(e),
+        })
     }
 
     /// Simulates a network partition (tests only): closes the connections to `peers` and

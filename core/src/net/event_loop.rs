@@ -275,7 +275,7 @@ impl EventLoop {
             } => {
                 if self.gate.shut_out(&peer_id) {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
-                    let error = Error::Network(format!("peer {peer_id} is banned or unreachable"));
+                    let error = Error::ShutOut(peer_id);
                     self.links.dial_failed(connection_id, error);
                     return;
                 }
@@ -310,7 +310,7 @@ impl EventLoop {
                 error,
                 ..
             } => {
-                let error = Error::Network(format!("dial: {error}"));
+                let error = Error::Dial(Box::new(error));
                 self.links.dial_failed(connection_id, error);
             }
             SwarmEvent::ConnectionClosed {

@@ -109,7 +109,7 @@ impl Links {
                 self.dials.insert(id, reply);
             }
             Err(e) => {
-                let _ = reply.send(Err(Error::Network(format!("dial: {e}"))));
+                let _ = reply.send(Err(Error::Dial(Box::new(e))));
             }
         }
     }
@@ -123,13 +123,8 @@ impl Links {
         peer: PeerId,
         addr: &Multiaddr,
     ) -> Option<Result<PeerId>> {
-        if gate.is_banned(&peer) {
-            return Some(Err(Error::Network(format!("peer {peer} is banned"))));
-        }
-        if gate.is_gated(&peer) {
-            return Some(Err(Error::Network(format!(
-                "peer {peer} is unreachable (partitioned)"
-            ))));
+        if gate.is_banned(&peer) || gate.is_gated(&peer) {
+            return Some(Err(Error::ShutOut(peer)));
         }
         if peer == own {
             return Some(Err(Error::Network("cannot dial myself".into())));

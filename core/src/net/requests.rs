@@ -44,9 +44,7 @@ impl Requests {
             reply,
         } = command;
         if gate.shut_out(&peer) {
-            let _ = reply.send(Err(Error::Unreachable(format!(
-                "peer {peer} is banned or cut off"
-            ))));
+            let _ = reply.send(Err(Error::ShutOut(peer)));
             return;
         }
         let services = &mut swarm.behaviour_mut().services;
@@ -89,10 +87,13 @@ impl Requests {
                 }
             }
             request_response::Event::OutboundFailure {
-                request_id, error, ..
+                peer,
+                request_id,
+                error,
+                ..
             } => {
                 if let Some(reply) = self.pending.remove(&(index, request_id)) {
-                    let _ = reply.send(Err(failure(&error)));
+                    let _ = reply.send(Err(failure(peer, error)));
                 }
             }
             _ => {}
@@ -102,12 +103,12 @@ impl Requests {
 
 /// The error a failed request reports: `Unreachable` when the peer could not be reached (a
 /// failed dial, a closed connection), which a caller takes as "try another peer now".
-fn failure(error: &OutboundFailure) -> Error {
-    match error {
+fn failure(peer: PeerId, source: OutboundFailure) -> Error {
+    match source {
         OutboundFailure::DialFailure | OutboundFailure::ConnectionClosed => {
-            Error::Unreachable(format!("request failed: {error}"))
+            Error::Unreachable { peer, source }
         }
-        _ => Error::Network(format!("request failed: {error}")),
+        _ => Error::Request { peer, source },
     }
 }
 
@@ -117,21 +118,22 @@ mod tests {
 
     #[test]
     fn unreachable_peers_are_told_apart_from_other_failures() {
-        assert!(matches!(
-            failure(&OutboundFailure::DialFailure),
-            Error::Unreachable(_)
-        ));
-        assert!(matches!(
-            failure(&OutboundFailure::ConnectionClosed),
-            Error::Unreachable(_)
-        ));
-        assert!(matches!(
-            failure(&OutboundFailure::Timeout),
-            Error::Network(_)
-        ));
-        assert!(matches!(
-            failure(&OutboundFailure::UnsupportedProtocols),
-            Error::Network(_)
-        ));
+        let peer = PeerId::random();
+        for unreachable in [
+            OutboundFailure::DialFailure,
+            OutboundFailure::ConnectionClosed,
+        ] {
+            let e = failure(peer, unreachable);
+            assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
+        }
+        for failed in [
+            OutboundFailure::Timeout,
+            OutboundFailure::UnsupportedProtocols,
+        ] {
+            let e = failure(peer, failed);
+            assert!(matches!(e, Error::Request { .. }), "{e:?}");
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            assert!(e.to_string().ends_with(&cause.unwrap_or_default()));
+        }
     }
 }

@@ -87,6 +87,31 @@ pub struct Protocol {
     pub handler: Arc<dyn Handler>,
 }
 
+impl Protocol {
+    /// A protocol whose handler decodes each request with `decode` and hands it to `answer`. A
+    /// request that does not decode gets no answer ([`Reply::Drop`]): the asker sees its stream
+    /// closed.
+    pub fn decoding<R: 'static, E: 'static>(
+        name: StreamProtocol,
+        max_request: usize,
+        max_response: usize,
+        refused: Vec<u8>,
+        decode: fn(&[u8]) -> Result<R, E>,
+        answer: impl Fn(PeerId, R) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name,
+            max_request,
+            max_response,
+            refused,
+            handler: Arc::new(move |peer: PeerId, bytes: &[u8]| match decode(bytes) {
+                Ok(request) => answer(peer, request),
+                Err(_) => Reply::Drop,
+            }),
+        }
+    }
+}
+
 impl std::fmt::Debug for Protocol {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Protocol")

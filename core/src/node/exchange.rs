@@ -64,25 +64,26 @@ impl Node {
                 .map(|p| tokio::time::timeout(RECOMMEND_MANIFEST_WAIT, self.exchange_taste(p)));
             futures::future::join_all(exchanges).await;
         }
+        // Score once; look up the manifests of suggested tracks not known here (briefly), then
+        // show the suggestions that are known by now, in their order.
         let library = self.inner.library.clone();
-        let wanted = blocking(move || {
-            let fresh = library.new_releases(256)?;
-            library.taste().refresh()?;
+        let (suggestions, unknown) = blocking(move || {
+            let suggestions = library.suggest(limit)?;
             let mut unknown = Vec::new();
-            for s in library.taste().recommend(limit, &fresh, |_| false) {
+            for s in &suggestions {
                 if library.store().manifest(&s.id)?.is_none() {
                     unknown.push(s.id);
                 }
             }
-            Ok(unknown)
+            Ok((suggestions, unknown))
         })
         .await?;
-        let lookups = wanted
+        let lookups = unknown
             .into_iter()
             .map(|id| tokio::time::timeout(RECOMMEND_MANIFEST_WAIT, self.find_manifest(id)));
         futures::future::join_all(lookups).await;
         let library = self.inner.library.clone();
-        let mut list = blocking(move || library.recommend(limit)).await?;
+        let mut list = blocking(move || library.recommended(suggestions, limit)).await?;
         list.iter_mut()
             .for_each(|r| self.count_providers(&mut r.track));
         Ok(list)

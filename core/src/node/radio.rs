@@ -42,6 +42,9 @@ impl Node {
         queue: RadioQueue,
         options: BroadcastOptions,
     ) -> Result<ChannelDescriptor> {
+        if !self.is_online() {
+            return Err(Error::Offline);
+        }
         let owner = self.inner.library.dir().artist_key()?;
         let created = radio::unix_ms() / 1000;
         let descriptor = ChannelDescriptor::sign(&owner, name, description, created);

@@ -121,7 +121,7 @@ fn frames_per_segment(spec: &PcmSpec, segment: Duration) -> usize {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Network(format!("radio worker failed: {e}")))
+        .map_err(Error::task("a radio worker"))
 }
 
 /// Runs a broadcast until the queue ends (or the task is aborted): each segment is signed,
@@ -145,9 +145,7 @@ pub(crate) async fn broadcast(
     let mut last_status: Option<tokio::time::Instant> = None;
     let mut upcoming = tokio::spawn(next_track());
     loop {
-        let Some((manifest, bytes)) = upcoming
-            .await
-            .map_err(|e| Error::Network(format!("radio queue failed: {e}")))??
+        let Some((manifest, bytes)) = upcoming.await.map_err(Error::task("the radio queue"))??
         else {
             break;
         };

@@ -214,9 +214,7 @@ impl Tuning {
     /// [`Tuning::stop`]) and returns its report.
     pub async fn finish(self) -> Result<TuneReport> {
         let Self { task, stop, .. } = self;
-        let result = task
-            .await
-            .map_err(|e| Error::Network(format!("radio listener failed: {e}")))?;
+        let result = task.await.map_err(Error::task("the radio listener"))?;
         drop(stop);
         result
     }
@@ -475,7 +473,7 @@ async fn run(
     drop(writer);
     let written = tokio::task::spawn_blocking(move || writer_thread.join())
         .await
-        .map_err(|e| Error::Network(format!("radio writer failed: {e}")))?
+        .map_err(Error::task("the radio writer"))?
         .map_err(|_| Error::Media(MediaError::Output("the audio writer panicked".into())))?;
     result?;
     let (frames, spec) = written?;

@@ -12,9 +12,9 @@ use libp2p::{PeerId, StreamProtocol};
 
 use super::hub::RadioHub;
 use super::{ChannelId, MAX_SEGMENT_BYTES, TUNE_IN_SEGMENTS};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::net::{self, Client, Reply};
-use crate::wire::{DecodeError, Reader, Writer};
+use crate::wire::{DecodeError, Envelope};
 
 /// The protocol name negotiated on every radio stream.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/radio/1");
@@ -60,120 +60,76 @@ const TAG_REFUSED: u8 = 5;
 const TAG_SEGMENT: u8 = 7;
 const TAG_RECENT: u8 = 8;
 
-fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
-    let version = r.u8("version")?;
-    if version != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            what,
-            found: version,
-            supported: PROTOCOL_VERSION,
-        });
-    }
-    r.u8("tag")
-}
+const REQUEST: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_REQUEST_BYTES);
+const RESPONSE: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_RESPONSE_BYTES);
 
 impl Request {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64);
-        w.u8(PROTOCOL_VERSION);
         match self {
             Self::Segment { channel, seq } => {
-                w.u8(TAG_SEGMENT);
+                let mut w = REQUEST.writer(TAG_SEGMENT);
                 w.raw(channel.as_bytes());
                 w.u64(*seq);
+                w.into_bytes()
             }
             Self::Recent { channel } => {
-                w.u8(TAG_RECENT);
+                let mut w = REQUEST.writer(TAG_RECENT);
                 w.raw(channel.as_bytes());
+                w.into_bytes()
             }
         }
-        w.into_bytes()
     }
 
     /// Decodes a request body, rejecting anything out of its limits.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_REQUEST_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "request",
-                len: bytes.len(),
-                max: MAX_REQUEST_BYTES,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "request")? {
-            TAG_SEGMENT => Self::Segment {
+        REQUEST.decode("request", bytes, |tag, r| match tag {
+            TAG_SEGMENT => Ok(Self::Segment {
                 channel: ChannelId(r.array("channel id")?),
                 seq: r.u64("seq")?,
-            },
-            TAG_RECENT => Self::Recent {
+            }),
+            TAG_RECENT => Ok(Self::Recent {
                 channel: ChannelId(r.array("channel id")?),
-            },
-            _ => return Err(DecodeError::Invalid("request tag")),
-        };
-        r.finish()?;
-        Ok(out)
+            }),
+            _ => Err(DecodeError::Invalid("request tag")),
+        })
     }
 }
 
 impl Response {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64);
-        w.u8(PROTOCOL_VERSION);
         match self {
             Self::Segments(list) => {
-                w.u8(TAG_SEGMENT);
-                w.u16(list.len() as u16);
-                for s in list {
-                    w.bytes(s);
-                }
+                let mut w = RESPONSE.writer(TAG_SEGMENT);
+                w.byte_list(list);
+                w.into_bytes()
             }
-            Self::Refused => w.u8(TAG_REFUSED),
+            Self::Refused => RESPONSE.writer(TAG_REFUSED).into_bytes(),
         }
-        w.into_bytes()
     }
 
     /// Decodes a response body, rejecting anything out of its limits. The segments inside are
     /// still unverified.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "response",
-                len: bytes.len(),
-                max: MAX_RESPONSE_BYTES,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "response")? {
-            TAG_SEGMENT => {
-                let n = r.u16("segment count")? as usize;
-                if n > MAX_RADIO_SEGMENTS {
-                    return Err(DecodeError::TooLarge {
-                        what: "radio segments",
-                        len: n,
-                        max: MAX_RADIO_SEGMENTS,
-                    });
-                }
-                let mut list = Vec::with_capacity(n);
-                for _ in 0..n {
-                    list.push(r.bytes("radio segment", MAX_SEGMENT_BYTES)?.to_vec());
-                }
-                Self::Segments(list)
-            }
-            TAG_REFUSED => Self::Refused,
-            _ => return Err(DecodeError::Invalid("response tag")),
-        };
-        r.finish()?;
-        Ok(out)
+        RESPONSE.decode("response", bytes, |tag, r| match tag {
+            TAG_SEGMENT => Ok(Self::Segments(r.byte_list(
+                "radio segments",
+                MAX_RADIO_SEGMENTS,
+                MAX_SEGMENT_BYTES,
+            )?)),
+            TAG_REFUSED => Ok(Self::Refused),
+            _ => Err(DecodeError::Invalid("response tag")),
+        })
     }
 }
 
-/// Sends `request` to `peer` and decodes the answer. An answer that does not decode is an
-/// [`Error::Network`], like a request that failed on the way.
+/// Sends `request` to `peer` and decodes the answer (an answer that does not decode is an
+/// [`crate::Error::BadAnswer`]).
 pub async fn request(client: &Client, peer: PeerId, request: Request) -> Result<Response> {
-    let bytes = client.request(peer, PROTOCOL, request.encode()).await?;
-    Response::decode(&bytes).map_err(|e| Error::Network(format!("request failed: {e}")))
+    client
+        .ask(peer, PROTOCOL, request.encode(), Response::decode)
+        .await
 }
 
 /// Where a peer finds the segments it serves: the rings of the channels it takes part in.
@@ -207,24 +163,19 @@ pub fn serve(source: &dyn Source, request: Request) -> Response {
 /// The radio protocol serving `source` (a node's radio hub), to register with
 /// [`net::Services::protocol`]. A request that does not decode gets no answer.
 pub fn offer(source: Arc<dyn Source>) -> net::Protocol {
-    net::Protocol {
-        name: PROTOCOL,
-        max_request: MAX_REQUEST_BYTES,
-        max_response: MAX_RESPONSE_BYTES,
-        refused: Response::Refused.encode(),
-        handler: Arc::new(
-            move |_: PeerId, bytes: &[u8]| match Request::decode(bytes) {
-                Ok(request) => Reply::Answer(serve(&*source, request).encode()),
-                Err(_) => Reply::Drop,
-            },
-        ),
-    }
+    net::Protocol::decoding(
+        PROTOCOL,
+        MAX_REQUEST_BYTES,
+        MAX_RESPONSE_BYTES,
+        Response::Refused.encode(),
+        Request::decode,
+        move |_, request| Reply::Answer(serve(&*source, request).encode()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn requests() -> Vec<Request> {
         vec![
@@ -300,25 +251,13 @@ mod tests {
         assert_eq!(handler.handle(PeerId::random(), &[1, 9]), Reply::Drop);
     }
 
-    proptest! {
-        #[test]
-        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            if let Ok(r) = Request::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-            if let Ok(r) = Response::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-        }
-
-        #[test]
-        fn mutated_messages_never_panic(which in 0usize..4, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let mut bytes = if which < 2 { requests()[which].encode() } else { responses()[which - 2].encode() };
-            let i = pos % bytes.len();
-            bytes[i] = byte;
-            bytes.truncate(cut % (bytes.len() + 1));
-            let _ = Request::decode(&bytes);
-            let _ = Response::decode(&bytes);
-        }
-    }
+    crate::wire::codec_proptests!(
+        Request,
+        Response,
+        requests()
+            .iter()
+            .map(Request::encode)
+            .chain(responses().iter().map(Response::encode))
+            .collect()
+    );
 }

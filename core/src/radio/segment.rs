@@ -297,7 +297,7 @@ impl RadioMessage {
             TAG_SEGMENT => {
                 let seq = r.u64("seq")?;
                 let broadcast_ms = r.u64("broadcast time")?;
-                let track = TrackId(r.array("track id")?);
+                let track = TrackId::read(&mut r)?;
                 let title = r.str("title", MAX_TEXT)?;
                 let artist = r.str("artist", MAX_TEXT)?;
                 let frame = r.u64("frame")?;

@@ -48,7 +48,7 @@ impl SignedDigest {
 
     /// Decodes a digest and checks its signature against the key it names.
     pub fn verify(bytes: &[u8], signature: [u8; SIGNATURE_BYTES]) -> Result<Self> {
-        let digest = ProfileDigest::decode(bytes).map_err(|e| Error::Taste(e.to_string()))?;
+        let digest = ProfileDigest::decode(bytes).map_err(Error::TasteProfile)?;
         Self::checked(digest, bytes.to_vec(), signature)
             .map_err(|_| Error::Taste("a digest's signature does not match its key".into()))
     }
@@ -104,7 +104,7 @@ impl SignedProfile {
         signature: [u8; SIGNATURE_BYTES],
         digest_signature: [u8; SIGNATURE_BYTES],
     ) -> Result<Self> {
-        let profile = TasteProfile::decode(bytes).map_err(|e| Error::Taste(e.to_string()))?;
+        let profile = TasteProfile::decode(bytes).map_err(Error::TasteProfile)?;
         ArtistKey(profile.peer.0)
             .verify(SIGNING_CONTEXT, bytes, &signature)
             .map_err(|_| Error::Taste("a profile's signature does not match its key".into()))?;

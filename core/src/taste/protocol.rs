@@ -5,13 +5,11 @@
 //! `/busker/transfer/1`), then the message as a length-prefixed byte string of at most
 //! [`MAX_TASTE_BYTES`]; the message itself is decoded and verified by [`super::TasteMessage`].
 
-use std::sync::Arc;
-
 use libp2p::{PeerId, StreamProtocol};
 
 use crate::error::{Error, Result};
 use crate::net::{self, Client, Reply};
-use crate::wire::{DecodeError, Reader, Writer};
+use crate::wire::{DecodeError, Envelope};
 
 /// The protocol name negotiated on every taste exchange stream.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/taste/1");
@@ -39,91 +37,60 @@ pub enum Response {
 const TAG_REFUSED: u8 = 5;
 const TAG_TASTE: u8 = 6;
 
-fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
-    let version = r.u8("version")?;
-    if version != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            what,
-            found: version,
-            supported: PROTOCOL_VERSION,
-        });
-    }
-    r.u8("tag")
-}
-
-fn too_large(what: &'static str, len: usize) -> Result<(), DecodeError> {
-    if len > MAX_BODY_BYTES {
-        return Err(DecodeError::TooLarge {
-            what,
-            len,
-            max: MAX_BODY_BYTES,
-        });
-    }
-    Ok(())
-}
+const BODY: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_BODY_BYTES);
 
 impl Request {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(self.0.len() + 8);
-        w.u8(PROTOCOL_VERSION);
-        w.u8(TAG_TASTE);
+        let mut w = BODY.writer(TAG_TASTE);
         w.bytes(&self.0);
         w.into_bytes()
     }
 
     /// Decodes a request body, rejecting anything out of its limits.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        too_large("request", bytes.len())?;
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "request")? {
-            TAG_TASTE => Self(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
-            _ => return Err(DecodeError::Invalid("request tag")),
-        };
-        r.finish()?;
-        Ok(out)
+        BODY.decode("request", bytes, |tag, r| match tag {
+            TAG_TASTE => Ok(Self(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec())),
+            _ => Err(DecodeError::Invalid("request tag")),
+        })
     }
 }
 
 impl Response {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64);
-        w.u8(PROTOCOL_VERSION);
         match self {
             Self::Taste(message) => {
-                w.u8(TAG_TASTE);
+                let mut w = BODY.writer(TAG_TASTE);
                 w.bytes(message);
+                w.into_bytes()
             }
-            Self::Refused => w.u8(TAG_REFUSED),
+            Self::Refused => BODY.writer(TAG_REFUSED).into_bytes(),
         }
-        w.into_bytes()
     }
 
     /// Decodes a response body, rejecting anything out of its limits.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        too_large("response", bytes.len())?;
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "response")? {
-            TAG_TASTE => Self::Taste(r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec()),
-            TAG_REFUSED => Self::Refused,
-            _ => return Err(DecodeError::Invalid("response tag")),
-        };
-        r.finish()?;
-        Ok(out)
+        BODY.decode("response", bytes, |tag, r| match tag {
+            TAG_TASTE => Ok(Self::Taste(
+                r.bytes("taste message", MAX_TASTE_BYTES)?.to_vec(),
+            )),
+            TAG_REFUSED => Ok(Self::Refused),
+            _ => Err(DecodeError::Invalid("response tag")),
+        })
     }
 }
 
 /// One push-pull exchange with `peer`: sends `message` (this peer's), returns `peer`'s. A
-/// refusal is an [`Error::Taste`]; an answer that does not decode an [`Error::Network`].
+/// refusal is an [`Error::Taste`]; an answer that does not decode an [`Error::BadAnswer`].
 pub async fn exchange(client: &Client, peer: PeerId, message: Vec<u8>) -> Result<Vec<u8>> {
-    let bytes = client
-        .request(peer, PROTOCOL, Request(message).encode())
-        .await?;
-    match Response::decode(&bytes) {
-        Ok(Response::Taste(answer)) => Ok(answer),
-        Ok(Response::Refused) => Err(Error::Taste(format!("{peer} refused the exchange"))),
-        Err(e) => Err(Error::Network(format!("request failed: {e}"))),
+    let request = Request(message).encode();
+    match client
+        .ask(peer, PROTOCOL, request, Response::decode)
+        .await?
+    {
+        Response::Taste(answer) => Ok(answer),
+        Response::Refused => Err(Error::Taste(format!("{peer} refused the exchange"))),
     }
 }
 
@@ -133,27 +100,22 @@ pub async fn exchange(client: &Client, peer: PeerId, message: Vec<u8>) -> Result
 pub fn offer(
     answer: impl Fn(PeerId, &[u8]) -> Option<Vec<u8>> + Send + Sync + 'static,
 ) -> net::Protocol {
-    net::Protocol {
-        name: PROTOCOL,
-        max_request: MAX_BODY_BYTES,
-        max_response: MAX_BODY_BYTES,
-        refused: Response::Refused.encode(),
-        handler: Arc::new(
-            move |peer: PeerId, bytes: &[u8]| match Request::decode(bytes) {
-                Ok(Request(message)) => match answer(peer, &message) {
-                    Some(own) => Reply::Answer(Response::Taste(own).encode()),
-                    None => Reply::Refuse,
-                },
-                Err(_) => Reply::Drop,
-            },
-        ),
-    }
+    net::Protocol::decoding(
+        PROTOCOL,
+        MAX_BODY_BYTES,
+        MAX_BODY_BYTES,
+        Response::Refused.encode(),
+        Request::decode,
+        move |peer, Request(message)| match answer(peer, &message) {
+            Some(own) => Reply::Answer(Response::Taste(own).encode()),
+            None => Reply::Refuse,
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn messages_round_trip_within_their_limit() {
@@ -187,15 +149,13 @@ mod tests {
         assert_eq!(handler.handle(peer, &[1, 6, 0]), Reply::Drop);
     }
 
-    proptest! {
-        #[test]
-        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            if let Ok(r) = Request::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-            if let Ok(r) = Response::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-        }
-    }
+    crate::wire::codec_proptests!(
+        Request,
+        Response,
+        vec![
+            Request(vec![7; 40]).encode(),
+            Response::Taste(vec![6; 12]).encode(),
+            Response::Refused.encode(),
+        ]
+    );
 }

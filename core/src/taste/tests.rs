@@ -153,7 +153,7 @@ fn hostile_messages_are_rejected_whole() {
     forged[i] ^= 0x01;
     assert!(matches!(
         a.taste.receive(&b.peer, &forged),
-        Err(Error::Taste(_) | Error::Decode(_))
+        Err(Error::Taste(_) | Error::TasteProfile(_) | Error::Decode(_))
     ));
 
     // A profile signed by another key than the one it names.
@@ -320,7 +320,10 @@ fn forged_malformed_or_oversized_digests_reject_the_whole_message() {
     };
     let reject = |bytes: &[u8], why: &str| {
         let err = a.taste.receive(&b.peer, bytes).unwrap_err();
-        assert!(matches!(err, Error::Taste(_)), "{why}: {err:?}");
+        assert!(
+            matches!(err, Error::Taste(_) | Error::TasteProfile(_)),
+            "{why}: {err:?}"
+        );
         assert!(err.to_string().contains(why), "{why}: {err}");
     };
 

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use libp2p::{PeerId, StreamProtocol};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{MAX_CHUNK_SIZE, MAX_MANIFEST_BYTES, TrackId};
 use crate::net::{self, Client, Reply};
 use crate::store::Store;
-use crate::wire::{DecodeError, Reader, Writer};
+use crate::wire::{DecodeError, Envelope};
 
 /// The protocol name negotiated on every transfer stream.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/transfer/2");
@@ -73,86 +73,60 @@ const TAG_MANIFEST: u8 = 1;
 const TAG_CHUNKS: u8 = 2;
 const TAG_REFUSED: u8 = 5;
 
-fn header(r: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeError> {
-    let version = r.u8("version")?;
-    if version != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            what,
-            found: version,
-            supported: PROTOCOL_VERSION,
-        });
-    }
-    r.u8("tag")
-}
-
-fn id(r: &mut Reader<'_>) -> Result<TrackId, DecodeError> {
-    Ok(TrackId(r.array("track id")?))
-}
+const REQUEST: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_REQUEST_BYTES);
+const RESPONSE: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_RESPONSE_BYTES);
 
 impl Request {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64);
-        w.u8(PROTOCOL_VERSION);
         match self {
             Self::Manifest(track) => {
-                w.u8(TAG_MANIFEST);
+                let mut w = REQUEST.writer(TAG_MANIFEST);
                 w.raw(track.as_bytes());
+                w.into_bytes()
             }
             Self::Chunks {
                 track,
                 start,
                 count,
             } => {
-                w.u8(TAG_CHUNKS);
+                let mut w = REQUEST.writer(TAG_CHUNKS);
                 w.raw(track.as_bytes());
                 w.u32(*start);
                 w.u16(*count);
+                w.into_bytes()
             }
         }
-        w.into_bytes()
     }
 
     /// Decodes a request body, rejecting anything out of its limits.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_REQUEST_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "request",
-                len: bytes.len(),
-                max: MAX_REQUEST_BYTES,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "request")? {
-            TAG_MANIFEST => Self::Manifest(id(&mut r)?),
+        REQUEST.decode("request", bytes, |tag, r| match tag {
+            TAG_MANIFEST => Ok(Self::Manifest(TrackId::read(r)?)),
             TAG_CHUNKS => {
-                let track = id(&mut r)?;
+                let track = TrackId::read(r)?;
                 let start = r.u32("start")?;
                 let count = r.u16("count")?;
                 if count == 0 || count > MAX_CHUNKS_PER_REQUEST {
                     return Err(DecodeError::Invalid("chunk count"));
                 }
-                Self::Chunks {
+                Ok(Self::Chunks {
                     track,
                     start,
                     count,
-                }
+                })
             }
-            _ => return Err(DecodeError::Invalid("request tag")),
-        };
-        r.finish()?;
-        Ok(out)
+            _ => Err(DecodeError::Invalid("request tag")),
+        })
     }
 }
 
 impl Response {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64);
-        w.u8(PROTOCOL_VERSION);
         match self {
             Self::Manifest(m) => {
-                w.u8(TAG_MANIFEST);
+                let mut w = RESPONSE.writer(TAG_MANIFEST);
                 match m {
                     None => w.u8(0),
                     Some(bytes) => {
@@ -160,36 +134,30 @@ impl Response {
                         w.bytes(bytes);
                     }
                 }
+                w.into_bytes()
             }
             Self::Chunks { start, chunks } => {
-                w.u8(TAG_CHUNKS);
+                let len = chunks.iter().map(|c| c.len() + 4).sum::<usize>();
+                let mut w = RESPONSE.writer(TAG_CHUNKS);
+                w.reserve(len + 6);
                 w.u32(*start);
-                w.u16(chunks.len() as u16);
-                for c in chunks {
-                    w.bytes(c);
-                }
+                w.byte_list(chunks);
+                w.into_bytes()
             }
-            Self::Refused => w.u8(TAG_REFUSED),
+            Self::Refused => RESPONSE.writer(TAG_REFUSED).into_bytes(),
         }
-        w.into_bytes()
     }
 
     /// Decodes a response body, rejecting anything out of its limits. Manifests and chunks inside
     /// are still unverified.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "response",
-                len: bytes.len(),
-                max: MAX_RESPONSE_BYTES,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let out = match header(&mut r, "response")? {
+        RESPONSE.decode("response", bytes, |tag, r| match tag {
             TAG_MANIFEST => match r.u8("manifest flag")? {
-                0 => Self::Manifest(None),
-                1 => Self::Manifest(Some(r.bytes("manifest", MAX_MANIFEST_BYTES)?.to_vec())),
-                _ => return Err(DecodeError::Invalid("manifest flag")),
+                0 => Ok(Self::Manifest(None)),
+                1 => Ok(Self::Manifest(Some(
+                    r.bytes("manifest", MAX_MANIFEST_BYTES)?.to_vec(),
+                ))),
+                _ => Err(DecodeError::Invalid("manifest flag")),
             },
             TAG_CHUNKS => {
                 let start = r.u32("start")?;
@@ -211,21 +179,20 @@ impl Response {
                     }
                     chunks.push(c.to_vec());
                 }
-                Self::Chunks { start, chunks }
+                Ok(Self::Chunks { start, chunks })
             }
-            TAG_REFUSED => Self::Refused,
-            _ => return Err(DecodeError::Invalid("response tag")),
-        };
-        r.finish()?;
-        Ok(out)
+            TAG_REFUSED => Ok(Self::Refused),
+            _ => Err(DecodeError::Invalid("response tag")),
+        })
     }
 }
 
-/// Sends `request` to `peer` and decodes the answer. An answer that does not decode is an
-/// [`Error::Network`], like a request that failed on the way.
+/// Sends `request` to `peer` and decodes the answer (an answer that does not decode is an
+/// [`Error::BadAnswer`](crate::Error::BadAnswer)).
 pub async fn request(client: &Client, peer: PeerId, request: Request) -> Result<Response> {
-    let bytes = client.request(peer, PROTOCOL, request.encode()).await?;
-    Response::decode(&bytes).map_err(|e| Error::Network(format!("request failed: {e}")))
+    client
+        .ask(peer, PROTOCOL, request.encode(), Response::decode)
+        .await
 }
 
 /// Where a peer finds what it serves. Methods block (disk reads); the network calls them on the
@@ -290,24 +257,19 @@ pub fn serve(source: &dyn Source, request: Request) -> Reply {
 /// The transfer protocol serving `source`, to register with [`net::Services::protocol`]. A
 /// request that does not decode gets no answer.
 pub fn offer(source: Arc<dyn Source>) -> net::Protocol {
-    net::Protocol {
-        name: PROTOCOL,
-        max_request: MAX_REQUEST_BYTES,
-        max_response: MAX_RESPONSE_BYTES,
-        refused: Response::Refused.encode(),
-        handler: Arc::new(
-            move |_: PeerId, bytes: &[u8]| match Request::decode(bytes) {
-                Ok(request) => serve(&*source, request),
-                Err(_) => Reply::Drop,
-            },
-        ),
-    }
+    net::Protocol::decoding(
+        PROTOCOL,
+        MAX_REQUEST_BYTES,
+        MAX_RESPONSE_BYTES,
+        Response::Refused.encode(),
+        Request::decode,
+        move |_, request| serve(&*source, request),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn id(b: u8) -> TrackId {
         TrackId([b; 32])
@@ -440,26 +402,13 @@ mod tests {
         assert_eq!(handler.handle(peer, &[1, 99]), Reply::Drop);
     }
 
-    proptest! {
-        #[test]
-        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            // Whatever decodes is canonical: it encodes back to the same bytes.
-            if let Ok(r) = Request::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-            if let Ok(r) = Response::decode(&bytes) {
-                prop_assert_eq!(r.encode(), bytes.clone());
-            }
-        }
-
-        #[test]
-        fn mutated_messages_never_panic(which in 0usize..6, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let mut bytes = if which < 2 { requests()[which].encode() } else { responses()[which - 2].encode() };
-            let i = pos % bytes.len();
-            bytes[i] = byte;
-            bytes.truncate(cut % (bytes.len() + 1));
-            let _ = Request::decode(&bytes);
-            let _ = Response::decode(&bytes);
-        }
-    }
+    crate::wire::codec_proptests!(
+        Request,
+        Response,
+        requests()
+            .iter()
+            .map(Request::encode)
+            .chain(responses().iter().map(Response::encode))
+            .collect()
+    );
 }

@@ -131,7 +131,7 @@ impl Scheduler {
                     .collect::<Vec<_>>()
             })
             .await
-            .map_err(|e| Error::Network(e.to_string()))?
+            .map_err(Error::task("the chunk check"))?
         };
         let missing_bytes: u64 = present
             .iter()
@@ -245,7 +245,7 @@ impl Scheduler {
         let store = self.store.clone();
         let committed = tokio::task::spawn_blocking(move || store.commit_local_track(&manifest))
             .await
-            .map_err(|e| Error::Network(e.to_string()))?;
+            .map_err(Error::task("the track commit"))?;
         match committed {
             Ok(()) | Err(Error::Duplicate(_)) => {}
             Err(e) => return Err(e),
@@ -394,7 +394,7 @@ impl Scheduler {
             {
                 chunks
             }
-            Err(Error::Unreachable(e)) => {
+            Err(e @ (Error::Unreachable { .. } | Error::ShutOut(_))) => {
                 // A failed dial or a closed connection: the peer is likely gone, and every
                 // further try would hold chunks up for a dial timeout. Drop it now; it gets
                 // another chance after the pause like any dropped peer.
@@ -458,7 +458,7 @@ impl Scheduler {
             Ok(ok)
         })
         .await
-        .map_err(|e| Error::Network(e.to_string()))??;
+        .map_err(Error::task("the chunk store"))??;
 
         let mut new = 0;
         {

@@ -31,6 +31,7 @@ pub mod net;
 mod node;
 mod player;
 pub mod radio;
+pub mod release;
 mod store;
 pub mod stream;
 pub mod taste;

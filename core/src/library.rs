@@ -17,6 +17,7 @@ use crate::error::{Error, PublishError, Result};
 use crate::index::SearchIndex;
 use crate::media;
 use crate::model::{ArtistKey, ArtistKeypair, Manifest, ManifestDraft, TrackId, TrackInfo};
+use crate::release::{self, unix_now};
 use crate::store::Store;
 use crate::taste::Taste;
 
@@ -497,10 +498,16 @@ impl Library {
     }
 
     /// Keeps manifests received from peers (already verified): stores and indexes the ones
-    /// new here and returns their ids. The one way other peers' tracks enter the library.
+    /// new here that [`release::admit`] takes (no future dates, nothing under the demo key) and
+    /// returns their ids. The one way other peers' tracks enter the library.
     pub fn accept(&self, manifests: Vec<Manifest>) -> Result<Vec<TrackId>> {
+        let now = unix_now();
         let mut new = Vec::new();
         for m in manifests {
+            if let Err(why) = release::admit(&m, now) {
+                tracing::info!(track = %m.id(), %why, "release refused");
+                continue;
+            }
             if self.store.put_manifest(&m)? {
                 new.push(m);
             }
@@ -515,12 +522,6 @@ impl Library {
     pub fn taste(&self) -> &Taste {
         &self.taste
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Whether `path` has one of the [`AUDIO_EXTENSIONS`] (any case).

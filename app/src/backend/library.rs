@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use busker_core::model::TrackId;
+use busker_core::release::{Candidate, fair_newest};
 use busker_core::{Config, Library, TrackSummary};
 
 use super::net::Net;
@@ -31,18 +32,16 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         .into_iter()
         .collect();
     let by_id: HashMap<TrackId, &TrackSummary> = tracks.iter().map(|t| (t.id, t)).collect();
-    let mut recent: Vec<_> = library
+    // Newest first in rounds over artist keys, so that no key fills the list.
+    let recent = library
         .store()
         .manifests()
         .filter_map(Result::ok)
-        .filter(|m| m.published_at() > 0)
-        .map(|m| (m.published_at(), m.id()))
-        .collect();
-    recent.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-    let new_releases = recent
+        .filter(|m| m.published_at() > 0 && by_id.contains_key(&m.id()))
+        .map(|m| Candidate::of(&m));
+    let new_releases = fair_newest(recent, NEW_RELEASES)
         .iter()
-        .filter_map(|(_, id)| by_id.get(id).map(|t| (*t).clone()))
-        .take(NEW_RELEASES)
+        .filter_map(|id| by_id.get(id).map(|t| (*t).clone()))
         .collect();
     // From the kept neighbours only: the node's exchanges keep them fresh, and a
     // `TasteChanged` event brings the worker back here.

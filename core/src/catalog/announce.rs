@@ -11,6 +11,7 @@ use libp2p::PeerId;
 use crate::error::Result;
 use crate::model::{MAX_MANIFEST_BYTES, Manifest};
 use crate::net::{self, Client, Validation};
+use crate::release::{self, Refusal};
 use crate::wire::DecodeError;
 
 /// The gossipsub topic release announcements travel on.
@@ -53,15 +54,28 @@ pub fn decode_announcement(bytes: &[u8]) -> Result<Manifest, DecodeError> {
 pub fn releases_topic() -> net::Topic {
     net::Topic {
         name: RELEASES_TOPIC.to_owned(),
-        validator: Arc::new(
-            |data: &[u8], _: Option<&PeerId>| match decode_announcement(data) {
-                Ok(_) => Validation::Accept,
+        validator: Arc::new(|data: &[u8], _: Option<&PeerId>| {
+            let manifest = match decode_announcement(data) {
+                Ok(m) => m,
                 Err(e) => {
                     tracing::info!(error = %e, "rejected announcement");
+                    return Validation::Reject;
+                }
+            };
+            match release::admit(&manifest, release::unix_now()) {
+                Ok(()) => Validation::Accept,
+                // Clocks differ: an honest forwarder may be ahead of this one; no penalty.
+                Err(why @ Refusal::Future { .. }) => {
+                    tracing::info!(%why, "ignored announcement");
+                    Validation::Ignore
+                }
+                // Nobody announces the demo library but somebody publishing as it.
+                Err(why @ Refusal::DemoKey) => {
+                    tracing::info!(%why, "rejected announcement");
                     Validation::Reject
                 }
-            },
-        ),
+            }
+        }),
         strict: true,
     }
 }
@@ -110,6 +124,41 @@ mod tests {
         assert!(decode_announcement(&[2, 0, 0]).is_err());
         assert!(decode_announcement(&vec![1; MAX_ANNOUNCE_BYTES + 1]).is_err());
         assert!(releases_topic().strict);
+    }
+
+    #[test]
+    fn future_releases_are_ignored_and_demo_key_releases_rejected() {
+        let validator = releases_topic().validator;
+        let draft = |published_at| {
+            let bytes = vec![9u8; 100_000];
+            let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
+            ManifestDraft {
+                info: TrackInfo {
+                    title: "Dated".into(),
+                    ..TrackInfo::default()
+                },
+                file_size: bytes.len() as u64,
+                chunk_size,
+                chunks,
+                published_at,
+            }
+        };
+        let now = release::unix_now();
+        let honest = draft(now).sign(&ArtistKeypair::generate());
+        assert_eq!(
+            validator(&encode_announcement(&honest), None),
+            Validation::Accept
+        );
+        let future = draft(now + 24 * 3600).sign(&ArtistKeypair::generate());
+        assert_eq!(
+            validator(&encode_announcement(&future), None),
+            Validation::Ignore
+        );
+        let as_demo = draft(now).sign(&crate::demo::artist_key());
+        assert_eq!(
+            validator(&encode_announcement(&as_demo), None),
+            Validation::Reject
+        );
     }
 
     proptest! {

@@ -7,6 +7,7 @@ use super::Library;
 use crate::TrackSummary;
 use crate::error::Result;
 use crate::model::TrackId;
+use crate::release::{self, Candidate};
 use crate::taste::Suggestion;
 
 /// A recommended track, ready to show.
@@ -21,20 +22,18 @@ pub struct Recommended {
 }
 
 impl Library {
-    /// Tracks announced by others that this peer has not listened to, newest first: the
-    /// candidates for promotion.
+    /// Tracks announced by others, newest first in rounds over artist keys, each key with a
+    /// bounded share (see [`release::fair_newest`]): the candidates for promotion.
     pub fn new_releases(&self, limit: usize) -> Result<Vec<TrackId>> {
         let mine = self.artist.public();
-        let mut fresh: Vec<(u64, TrackId)> = Vec::new();
+        let mut fresh = Vec::new();
         for m in self.store.manifests() {
             let m = m?;
             if m.artist_key() != mine {
-                fresh.push((m.published_at(), m.id()));
+                fresh.push(Candidate::of(&m));
             }
         }
-        fresh.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        fresh.truncate(limit);
-        Ok(fresh.into_iter().map(|(_, id)| id).collect())
+        Ok(release::fair_newest(fresh, limit))
     }
 
     /// One scoring pass for a list of `limit` tracks: the taste profile refreshed from the

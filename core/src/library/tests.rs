@@ -241,3 +241,77 @@ fn rating_an_unknown_track_is_refused_and_writes_nothing() {
     ));
     assert!(library.store().ratings().expect("ratings").is_empty());
 }
+
+/// A release of `seed`'s bytes by `key`, published at `published_at`.
+fn release(key: &ArtistKeypair, seed: u32, published_at: u64) -> Manifest {
+    let bytes = seed.to_be_bytes().repeat(300);
+    let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
+    ManifestDraft {
+        info: TrackInfo {
+            title: format!("Release {seed}"),
+            ..TrackInfo::default()
+        },
+        file_size: bytes.len() as u64,
+        chunk_size,
+        chunks,
+        published_at,
+    }
+    .sign(key)
+}
+
+#[test]
+fn releases_dated_in_the_future_or_under_the_demo_key_are_not_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = open(dir.path());
+    let now = unix_now();
+    let key = ArtistKeypair::generate();
+    let today = release(&key, 1, now);
+    let next_year = release(&key, 2, now + 365 * 24 * 3600);
+    let as_demo = release(&demo::artist_key(), 3, now);
+    let kept = lib
+        .accept(vec![today.clone(), next_year.clone(), as_demo.clone()])
+        .unwrap();
+    assert_eq!(kept, vec![today.id()]);
+    for refused in [&next_year, &as_demo] {
+        assert!(!lib.store().has_manifest(&refused.id()).unwrap());
+    }
+}
+
+#[test]
+fn a_thousand_releases_from_one_key_leave_the_others_in_new_releases_and_promotion() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = open(dir.path());
+    let now = unix_now();
+    let spammer = ArtistKeypair::generate();
+    let spam: Vec<Manifest> = (0..1000)
+        .map(|i| release(&spammer, 10_000 + i, now - 5_000 + u64::from(i)))
+        .collect();
+    // Three honest releases, all older than every one of the spammer's.
+    let honest: Vec<Manifest> = (0..3)
+        .map(|i| release(&ArtistKeypair::generate(), i, now - 90_000 + u64::from(i)))
+        .collect();
+    assert_eq!(lib.accept(spam).unwrap().len(), 1000);
+    assert_eq!(lib.accept(honest.clone()).unwrap().len(), 3);
+
+    let listed = lib.new_releases(20).unwrap();
+    assert_eq!(
+        listed.len(),
+        5,
+        "the spammer's share of 20 is 2: {listed:?}"
+    );
+    // With no neighbours yet, recommendations are the promoted new releases.
+    let shown: Vec<TrackId> = lib
+        .recommend(5)
+        .unwrap()
+        .iter()
+        .map(|r| r.track.id)
+        .collect();
+    for h in &honest {
+        assert!(listed.contains(&h.id()), "{} not in new releases", h.id());
+        assert!(
+            shown.contains(&h.id()),
+            "{} not promoted: {shown:?}",
+            h.id()
+        );
+    }
+}

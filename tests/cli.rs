@@ -25,6 +25,7 @@ fn fresh_data_dir_lists_and_finds_the_demo_library() {
             "format",
             "local",
             "providers",
+            "artist_key",
         ] {
             assert!(track.get(key).is_some(), "{key} missing in {track}");
         }
@@ -119,4 +120,41 @@ fn unreadable_paths_and_empty_queries_are_handled() {
     let (ok, hits, _) = peer.json(&["search", "   "]);
     assert!(ok);
     assert!(hits.is_empty());
+}
+
+#[test]
+fn a_blocked_artist_disappears_from_list_and_search_until_unblocked() {
+    let peer = Peer::new();
+    let (ok, list, _) = peer.json(&["list"]);
+    assert!(ok);
+    // The demo library is signed by one (public) key: block it.
+    let demo_key = list[0]["artist_key"].as_str().unwrap().to_owned();
+    assert!(list.iter().all(|t| t["artist_key"] == demo_key.as_str()));
+    let (ok, out, err) = peer.json(&["block", &demo_key]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out[0],
+        serde_json::json!({"artist_key": demo_key, "blocked": true})
+    );
+    let (_, list, _) = peer.json(&["list"]);
+    assert!(list.is_empty(), "hidden from the list: {list:?}");
+    let (_, hits, _) = peer.json(&["search", "spring of love"]);
+    assert!(hits.is_empty(), "hidden from search: {hits:?}");
+
+    // The block survives the process (it is stored), and lifting it brings everything back.
+    let (ok, out, _) = peer.json(&["unblock", &demo_key]);
+    assert!(ok);
+    assert_eq!(out[0]["blocked"], false);
+    let (_, list, _) = peer.json(&["list"]);
+    assert_eq!(list.len(), 5);
+
+    // Not a key, and this peer's own key, are refused with a clear error.
+    let bad = peer.run(&["block", "not-a-key"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("64 hex digits"));
+    let (ok, me, _) = peer.json(&["artist"]);
+    assert!(ok);
+    let own = peer.run(&["block", me[0]["key"].as_str().unwrap()]);
+    assert!(!own.status.success());
+    assert!(String::from_utf8_lossy(&own.stderr).contains("your own artist key"));
 }

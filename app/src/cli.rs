@@ -114,6 +114,19 @@ pub enum Command {
         #[arg(value_name = "STARS", value_parser = clap::value_parser!(u8).range(0..=5))]
         stars: u8,
     },
+    /// Block an artist key: its releases are hidden here (list, search, new releases,
+    /// recommendations) and not relayed to other peers.
+    Block {
+        /// The artist's key, 64 hex digits (`list --json` shows each track's `artist_key`).
+        #[arg(value_name = "ARTIST_KEY")]
+        key: String,
+    },
+    /// Lift the block of an artist key.
+    Unblock {
+        /// The artist's key, 64 hex digits.
+        #[arg(value_name = "ARTIST_KEY")]
+        key: String,
+    },
     /// Recommend tracks from the taste of peers close to yours, with reasons.
     Recommend {
         /// At most this many recommendations.

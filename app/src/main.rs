@@ -151,6 +151,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::print_recommendations(cli.json, &list);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Block { key } | Command::Unblock { key } => {
+            let blocked = matches!(command, Command::Block { .. });
+            let key = key.parse().context("an artist key is 64 hex digits")?;
+            open_library(&cli, None)?.block(&key, blocked)?;
+            output::print_block(cli.json, &output::block_json(&key, blocked));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rate { id, stars } => {
             let library = open_library(&cli, None)?;
             let id = library.resolve(id)?;

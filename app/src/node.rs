@@ -262,6 +262,13 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Block { key } | Command::Unblock { key } => {
+            let blocked = matches!(command, Command::Block { .. });
+            let body = json!({"key": key, "blocked": blocked});
+            let v = api.call("POST", "/v1/block", Some(&body))?;
+            output::print_block(cli.json, &v);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rate { id, stars } => {
             let v = api.call("POST", "/v1/rate", Some(&json!({"id": id, "stars": stars})))?;
             if cli.json {

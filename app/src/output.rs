@@ -28,6 +28,7 @@ pub fn summary_json(t: &TrackSummary) -> Value {
         "format": t.info.format.as_str(),
         "local": t.local,
         "providers": t.providers,
+        "artist_key": t.artist_key.to_hex(),
     })
 }
 
@@ -149,4 +150,26 @@ pub fn summary_line(t: &TrackSummary) -> String {
 /// Prints a JSON value as one line.
 pub fn print_json(v: &Value) {
     println!("{v}");
+}
+
+/// The answer to `block` and `unblock`.
+pub fn block_json(key: &ArtistKey, blocked: bool) -> Value {
+    json!({"artist_key": key.to_hex(), "blocked": blocked})
+}
+
+/// Prints the answer to `block` or `unblock`.
+pub fn print_block(json_out: bool, v: &Value) {
+    if json_out {
+        print_json(v);
+        return;
+    }
+    let key = v
+        .get("artist_key")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let short = key.get(..12).unwrap_or(key);
+    match v.get("blocked").and_then(Value::as_bool) {
+        Some(true) => println!("blocked artist {short}: its releases are hidden and not relayed"),
+        _ => println!("unblocked artist {short}"),
+    }
 }

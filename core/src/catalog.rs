@@ -16,8 +16,8 @@ pub mod protocol;
 use libp2p::PeerId;
 
 pub use announce::{
-    ANNOUNCE_VERSION, MAX_ANNOUNCE_BYTES, RELEASES_TOPIC, announce, decode_announcement,
-    encode_announcement, releases_topic,
+    ANNOUNCE_VERSION, IsBlocked, MAX_ANNOUNCE_BYTES, RELEASES_TOPIC, announce, decode_announcement,
+    encode_announcement, releases_topic, releases_topic_with,
 };
 pub use protocol::{CatalogEntry, offer};
 

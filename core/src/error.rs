@@ -67,6 +67,9 @@ pub enum Error {
     /// A rating must be 0 (clear) to 5 stars.
     #[error("{0} stars is not a rating (1 to 5, 0 clears)")]
     BadRating(u8),
+    /// Blocking this peer's own artist key (it would hide everything it publishes).
+    #[error("this is your own artist key: it cannot be blocked")]
+    OwnArtistKey,
     /// A track id (or id prefix) that matches no known track, or more than one.
     #[error("{0}")]
     BadTrackRef(String),

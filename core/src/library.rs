@@ -21,6 +21,7 @@ use crate::release::{self, unix_now};
 use crate::store::Store;
 use crate::taste::Taste;
 
+mod block;
 mod recommend;
 
 pub use recommend::Recommended;
@@ -386,7 +387,10 @@ impl Library {
     pub fn list(&self) -> Result<Vec<TrackSummary>> {
         let mut out = Vec::with_capacity(self.store.manifest_count());
         for m in self.store.manifests() {
-            out.push(self.summary(&m?)?);
+            let m = m?;
+            if !self.hides(&m) {
+                out.push(self.summary(&m)?);
+            }
         }
         out.sort_by(|a, b| {
             (a.info.artist.to_lowercase(), a.info.title.to_lowercase())
@@ -399,7 +403,9 @@ impl Library {
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<TrackSummary>> {
         let mut out = Vec::new();
         for hit in self.index.search(query, limit)? {
-            if let Some(m) = self.store.manifest(&hit.id)? {
+            if let Some(m) = self.store.manifest(&hit.id)?
+                && !self.hides(&m)
+            {
                 out.push(self.summary(&m)?);
             }
         }

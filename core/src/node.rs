@@ -137,7 +137,10 @@ fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Services {
     net::Services::default()
         .protocol(transfer::offer(store.clone()))
         .protocol(catalog::offer(store))
-        .topic(catalog::releases_topic())
+        .topic(catalog::releases_topic_with({
+            let library = library.clone();
+            Arc::new(move |key: &crate::model::ArtistKey| library.is_blocked(key))
+        }))
         .max_message(catalog::MAX_ANNOUNCE_BYTES)
         .protocol(taste::offer(answer_taste))
         .protocol(crate::radio::offer(radio.clone()))

@@ -24,7 +24,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::error::{Error, Result};
-use crate::model::{ChunkHash, Manifest, TrackId};
+use crate::model::{ArtistKey, ChunkHash, Manifest, TrackId};
 
 const SCHEMA_VERSION: &[u8] = b"1";
 const KEY_SCHEMA: &[u8] = b"schema";
@@ -41,6 +41,7 @@ pub struct Store {
     history: sled::Tree,
     ratings: sled::Tree,
     profiles: sled::Tree,
+    blocked: sled::Tree,
     created: bool,
     path: std::path::PathBuf,
 }
@@ -124,6 +125,7 @@ impl Store {
             history: db.open_tree("history")?,
             ratings: db.open_tree("ratings")?,
             profiles: db.open_tree("profiles")?,
+            blocked: db.open_tree("blocked")?,
             db,
             created: false,
             path: path.to_owned(),
@@ -425,6 +427,22 @@ impl Store {
             .ratings
             .get(id.as_bytes())?
             .and_then(|v| v.first().copied()))
+    }
+
+    /// Blocks an artist key (`true`) or lifts the block; written through before it returns.
+    pub fn set_blocked(&self, key: &ArtistKey, blocked: bool) -> Result<()> {
+        if blocked {
+            self.blocked.insert(key.as_bytes(), &[])?;
+        } else {
+            self.blocked.remove(key.as_bytes())?;
+        }
+        self.blocked.flush()?;
+        Ok(())
+    }
+
+    /// Whether an artist key is blocked here.
+    pub fn is_blocked(&self, key: &ArtistKey) -> Result<bool> {
+        Ok(self.blocked.contains_key(key.as_bytes())?)
     }
 
     /// Every rating, in track id order.

@@ -147,6 +147,7 @@ pub fn router(node: Node, token: ApiToken) -> Router {
         .route("/v1/peers", get(peers))
         .route("/v1/fetch", post(fetch))
         .route("/v1/rate", post(rate))
+        .route("/v1/block", post(block))
         .route("/v1/artist", post(artist))
         .route("/v1/play", post(play))
         .route("/v1/recommend", post(recommend))
@@ -280,6 +281,17 @@ async fn rate(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
         .ok_or_else(|| anyhow!("stars must be 0 to 5"))? as u8;
     node.library().rate(&id, stars)?;
     Ok(Json(json!({"id": id.to_hex(), "stars": stars})))
+}
+
+async fn block(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
+    let key = str_field(&body, "key")?
+        .parse()
+        .context("an artist key is 64 hex digits")?;
+    let blocked = field(&body, "blocked")?
+        .as_bool()
+        .ok_or_else(|| anyhow!("blocked must be true or false"))?;
+    node.library().block(&key, blocked)?;
+    Ok(Json(crate::output::block_json(&key, blocked)))
 }
 
 async fn artist(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
@@ -658,6 +670,63 @@ mod tests {
         })
         .await
         .unwrap();
+        api.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_blocked_artists_releases_leave_the_nodes_list() {
+        use busker_core::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
+        let api = serve().await;
+        // A release by another artist, as if it had arrived from a peer.
+        let artist = ArtistKeypair::generate();
+        let bytes = vec![5u8; 100_000];
+        let (chunk_size, chunks) = split_chunks(&bytes).unwrap();
+        let release = ManifestDraft {
+            info: TrackInfo {
+                title: "Someone else's".into(),
+                ..TrackInfo::default()
+            },
+            file_size: bytes.len() as u64,
+            chunk_size,
+            chunks,
+            published_at: 0,
+        }
+        .sign(&artist);
+        api.node.library().accept(vec![release.clone()]).unwrap();
+        let bearer = format!("Bearer {}", api.token.as_str());
+        let listed = |list: &Value| {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["id"] == release.id().to_hex().as_str())
+        };
+        let (_, list) = api
+            .ask(request(
+                Method::GET,
+                "/v1/list",
+                Some(&bearer),
+                Empty::<Bytes>::new(),
+            ))
+            .await;
+        assert!(listed(&list), "{list}");
+
+        let key = artist.public().to_hex();
+        let body = json!({"key": key, "blocked": true}).to_string();
+        let (status, answer) = api
+            .ask(request(Method::POST, "/v1/block", Some(&bearer), body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer, json!({"artist_key": key, "blocked": true}));
+        assert!(api.node.library().is_blocked(&artist.public()));
+        let (_, list) = api
+            .ask(request(
+                Method::GET,
+                "/v1/list",
+                Some(&bearer),
+                Empty::<Bytes>::new(),
+            ))
+            .await;
+        assert!(!listed(&list), "{list}");
         api.stop().await;
     }
 }

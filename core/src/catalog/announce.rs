@@ -9,7 +9,7 @@ use std::sync::Arc;
 use libp2p::PeerId;
 
 use crate::error::Result;
-use crate::model::{MAX_MANIFEST_BYTES, Manifest};
+use crate::model::{ArtistKey, MAX_MANIFEST_BYTES, Manifest};
 use crate::net::{self, Client, Validation};
 use crate::release::{self, Refusal};
 use crate::wire::DecodeError;
@@ -50,11 +50,20 @@ pub fn decode_announcement(bytes: &[u8]) -> Result<Manifest, DecodeError> {
 }
 
 /// The release topic with its validator, to register with [`net::Services::topic`]: an
-/// announcement that does not decode and verify is rejected.
+/// announcement that does not decode and verify is rejected. See [`releases_topic_with`].
 pub fn releases_topic() -> net::Topic {
+    releases_topic_with(Arc::new(|_: &ArtistKey| false))
+}
+
+/// Whether an artist key is blocked on this peer.
+pub type IsBlocked = Arc<dyn Fn(&ArtistKey) -> bool + Send + Sync>;
+
+/// [`releases_topic`] on a peer that blocks some artist keys: their releases are neither
+/// delivered here nor relayed (ignored, without a penalty for the peer that forwarded them).
+pub fn releases_topic_with(is_blocked: IsBlocked) -> net::Topic {
     net::Topic {
         name: RELEASES_TOPIC.to_owned(),
-        validator: Arc::new(|data: &[u8], _: Option<&PeerId>| {
+        validator: Arc::new(move |data: &[u8], _: Option<&PeerId>| {
             let manifest = match decode_announcement(data) {
                 Ok(m) => m,
                 Err(e) => {
@@ -63,6 +72,7 @@ pub fn releases_topic() -> net::Topic {
                 }
             };
             match release::admit(&manifest, release::unix_now()) {
+                Ok(()) if is_blocked(&manifest.artist_key()) => Validation::Ignore,
                 Ok(()) => Validation::Accept,
                 // Clocks differ: an honest forwarder may be ahead of this one; no penalty.
                 Err(why @ Refusal::Future { .. }) => {
@@ -158,6 +168,19 @@ mod tests {
         assert_eq!(
             validator(&encode_announcement(&as_demo), None),
             Validation::Reject
+        );
+        // A blocked key's release is valid but not relayed.
+        let blocked_key = ArtistKeypair::generate();
+        let blocked = blocked_key.public();
+        let validator = releases_topic_with(Arc::new(move |k: &ArtistKey| *k == blocked)).validator;
+        let theirs = draft(now).sign(&blocked_key);
+        assert_eq!(
+            validator(&encode_announcement(&theirs), None),
+            Validation::Ignore
+        );
+        assert_eq!(
+            validator(&encode_announcement(&honest), None),
+            Validation::Accept
         );
     }
 

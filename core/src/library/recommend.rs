@@ -29,7 +29,7 @@ impl Library {
         let mut fresh = Vec::new();
         for m in self.store.manifests() {
             let m = m?;
-            if m.artist_key() != mine {
+            if m.artist_key() != mine && !self.hides(&m) {
                 fresh.push(Candidate::of(&m));
             }
         }
@@ -63,7 +63,7 @@ impl Library {
             let Some(m) = self.store.manifest(&s.id)? else {
                 continue;
             };
-            if m.artist_key() == mine {
+            if m.artist_key() == mine || self.hides(&m) {
                 continue;
             }
             out.push(Recommended {

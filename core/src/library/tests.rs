@@ -315,3 +315,36 @@ fn a_thousand_releases_from_one_key_leave_the_others_in_new_releases_and_promoti
         );
     }
 }
+
+#[test]
+fn a_blocked_key_is_hidden_everywhere_and_comes_back_when_unblocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = open(dir.path());
+    let now = unix_now();
+    let (blocked, other) = (ArtistKeypair::generate(), ArtistKeypair::generate());
+    let theirs = release(&blocked, 1, now - 10);
+    let kept = release(&other, 2, now - 20);
+    lib.accept(vec![theirs.clone(), kept.clone()]).unwrap();
+    lib.index().commit().unwrap();
+
+    lib.block(&blocked.public(), true).unwrap();
+    let ids = |list: Vec<TrackSummary>| list.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(lib.list().unwrap()), vec![kept.id()]);
+    assert!(!ids(lib.search("Release", 10).unwrap()).contains(&theirs.id()));
+    assert_eq!(lib.new_releases(10).unwrap(), vec![kept.id()]);
+    let shown: Vec<TrackId> = lib
+        .recommend(5)
+        .unwrap()
+        .iter()
+        .map(|r| r.track.id)
+        .collect();
+    assert_eq!(shown, vec![kept.id()]);
+    // Still stored: lifting the block brings it back.
+    assert!(lib.store().has_manifest(&theirs.id()).unwrap());
+    lib.block(&blocked.public(), false).unwrap();
+    assert_eq!(lib.new_releases(10).unwrap(), vec![theirs.id(), kept.id()]);
+    assert!(matches!(
+        lib.block(&lib.artist_key(), true),
+        Err(Error::OwnArtistKey)
+    ));
+}

@@ -13,6 +13,8 @@
 //!   others out of the new-releases list or the promotion slots that are filled from it.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::demo;
 use crate::model::{ArtistKey, Manifest, TrackId};
@@ -92,6 +94,49 @@ pub fn fair_newest(releases: impl IntoIterator<Item = Candidate>, limit: usize) 
     ranked.into_iter().take(limit).map(|(_, c)| c.id).collect()
 }
 
+/// Announcements a peer relays for one artist key at once (an album published in one go).
+pub const ANNOUNCE_BURST: u32 = 20;
+/// Announcements a peer relays per artist key per minute, once the burst is spent.
+pub const ANNOUNCES_PER_MINUTE: u32 = 20;
+/// Artist keys whose rate is tracked at once; past this, keys idle for a minute are forgotten.
+const MAX_TRACKED_KEYS: usize = 4096;
+
+/// The announcement rate a peer relays per artist key: a token bucket of [`ANNOUNCE_BURST`]
+/// refilled at [`ANNOUNCES_PER_MINUTE`]. What is over the rate is not relayed (a key's other
+/// releases still reach peers that ask it for its catalog, where [`fair_newest`] bounds them).
+#[derive(Debug, Default)]
+pub struct AnnounceRate {
+    buckets: Mutex<HashMap<ArtistKey, (f64, Instant)>>,
+}
+
+impl AnnounceRate {
+    /// Whether one more announcement of `key` may be relayed at `now`; takes a token if so.
+    pub fn allow(&self, key: &ArtistKey, now: Instant) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED_KEYS && !buckets.contains_key(key) {
+            let idle = Duration::from_secs(60);
+            buckets.retain(|_, (_, at)| now.saturating_duration_since(*at) < idle);
+            if buckets.len() >= MAX_TRACKED_KEYS {
+                // Every tracked key is busy: a new one waits rather than evict a flooder.
+                return false;
+            }
+        }
+        let burst = f64::from(ANNOUNCE_BURST);
+        let (tokens, at) = buckets.entry(*key).or_insert((burst, now));
+        let refill = now.saturating_duration_since(*at).as_secs_f64()
+            * f64::from(ANNOUNCES_PER_MINUTE)
+            / 60.0;
+        *tokens = (*tokens + refill).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 impl Candidate {
     /// The candidate `manifest` makes.
     pub fn of(manifest: &Manifest) -> Self {
@@ -136,6 +181,20 @@ mod tests {
             admit(&release(&demo::artist_key(), 5, now), now),
             Err(Refusal::DemoKey)
         );
+    }
+
+    #[test]
+    fn a_key_gets_its_burst_then_its_rate_and_other_keys_are_not_held_up() {
+        let rate = AnnounceRate::default();
+        let (flooder, other) = (ArtistKey([1; 32]), ArtistKey([2; 32]));
+        let t0 = Instant::now();
+        let relayed = (0..100).filter(|_| rate.allow(&flooder, t0)).count();
+        assert_eq!(relayed, ANNOUNCE_BURST as usize);
+        assert!(rate.allow(&other, t0), "another key has its own bucket");
+        // A minute later the flooder has a minute's worth again, not more.
+        let t1 = t0 + Duration::from_secs(60);
+        let relayed = (0..100).filter(|_| rate.allow(&flooder, t1)).count();
+        assert_eq!(relayed, ANNOUNCES_PER_MINUTE as usize);
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! banned.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use libp2p::PeerId;
 
 use crate::error::Result;
 use crate::model::{ArtistKey, MAX_MANIFEST_BYTES, Manifest};
 use crate::net::{self, Client, Validation};
-use crate::release::{self, Refusal};
+use crate::release::{self, AnnounceRate, Refusal};
 use crate::wire::DecodeError;
 
 /// The gossipsub topic release announcements travel on.
@@ -60,7 +61,9 @@ pub type IsBlocked = Arc<dyn Fn(&ArtistKey) -> bool + Send + Sync>;
 
 /// [`releases_topic`] on a peer that blocks some artist keys: their releases are neither
 /// delivered here nor relayed (ignored, without a penalty for the peer that forwarded them).
+/// Every key's announcements are relayed at most at [`AnnounceRate`]'s rate.
 pub fn releases_topic_with(is_blocked: IsBlocked) -> net::Topic {
+    let rate = AnnounceRate::default();
     net::Topic {
         name: RELEASES_TOPIC.to_owned(),
         validator: Arc::new(move |data: &[u8], _: Option<&PeerId>| {
@@ -73,6 +76,9 @@ pub fn releases_topic_with(is_blocked: IsBlocked) -> net::Topic {
             };
             match release::admit(&manifest, release::unix_now()) {
                 Ok(()) if is_blocked(&manifest.artist_key()) => Validation::Ignore,
+                // Over the key's relay rate: not forwarded, no penalty (the forwarder may be
+                // honest); the release can still come by catalog sync.
+                Ok(()) if !rate.allow(&manifest.artist_key(), Instant::now()) => Validation::Ignore,
                 Ok(()) => Validation::Accept,
                 // Clocks differ: an honest forwarder may be ahead of this one; no penalty.
                 Err(why @ Refusal::Future { .. }) => {
@@ -180,6 +186,39 @@ mod tests {
         );
         assert_eq!(
             validator(&encode_announcement(&honest), None),
+            Validation::Accept
+        );
+    }
+
+    #[test]
+    fn one_keys_announcements_are_relayed_up_to_its_rate() {
+        let validator = releases_topic().validator;
+        let key = ArtistKeypair::generate();
+        let now = release::unix_now();
+        let answers: Vec<Validation> = (0..25u32)
+            .map(|i| {
+                let bytes = i.to_be_bytes().repeat(25_000);
+                let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
+                let m = ManifestDraft {
+                    info: TrackInfo {
+                        title: format!("Flood {i}"),
+                        ..TrackInfo::default()
+                    },
+                    file_size: bytes.len() as u64,
+                    chunk_size,
+                    chunks,
+                    published_at: now,
+                }
+                .sign(&key);
+                validator(&encode_announcement(&m), None)
+            })
+            .collect();
+        let accepted = answers.iter().filter(|v| **v == Validation::Accept).count();
+        assert_eq!(accepted, release::ANNOUNCE_BURST as usize, "{answers:?}");
+        assert!(answers[accepted..].iter().all(|v| *v == Validation::Ignore));
+        // Another key is not held up by the flood.
+        assert_eq!(
+            validator(&encode_announcement(&manifest()), None),
             Validation::Accept
         );
     }

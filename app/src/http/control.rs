@@ -130,6 +130,12 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut f = opts
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
+    // `mode` applies only to a file it creates: a stale one left by a crash keeps its own.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
@@ -671,6 +677,26 @@ mod tests {
         .await
         .unwrap();
         api.stop().await;
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn api_json_is_readable_by_its_owner_only_and_gone_with_the_node() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A stale, world-readable temporary file from a crashed run.
+        let stale = dir.path().join(API_FILE).with_extension("tmp");
+        std::fs::write(&stale, "old").unwrap();
+        std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let token = ApiToken::random();
+        let file = ApiFile::write(dir.path(), "127.0.0.1:9".parse().unwrap(), &token).unwrap();
+        let path = dir.path().join(API_FILE);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "api.json mode {mode:o}");
+        let (_, read) = ApiFile::read(dir.path()).expect("it reads back");
+        assert_eq!(read, token.as_str());
+        drop(file);
+        assert!(!path.exists(), "removed when the node stops");
     }
 
     #[tokio::test]

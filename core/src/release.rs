@@ -151,19 +151,10 @@ impl Candidate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo};
+    use crate::model::ArtistKeypair;
 
     fn release(key: &ArtistKeypair, seed: u8, published_at: u64) -> Manifest {
-        let bytes = vec![seed; 1000];
-        let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
-        ManifestDraft {
-            info: TrackInfo::default(),
-            file_size: bytes.len() as u64,
-            chunk_size,
-            chunks,
-            published_at,
-        }
-        .sign(key)
+        crate::test_utils::signed_release(key, &[seed; 1000], "Dated", published_at)
     }
 
     #[test]

@@ -106,6 +106,28 @@ where
     }
 }
 
+/// A release of `content` titled `title`, signed by `key` and dated `published_at` (Unix
+/// seconds): what a peer would announce.
+pub fn signed_release(
+    key: &crate::model::ArtistKeypair,
+    content: &[u8],
+    title: &str,
+    published_at: u64,
+) -> crate::model::Manifest {
+    let (chunk_size, chunks) = crate::model::split_chunks(content).expect("publishable content");
+    crate::model::ManifestDraft {
+        info: crate::model::TrackInfo {
+            title: title.to_owned(),
+            ..crate::model::TrackInfo::default()
+        },
+        file_size: content.len() as u64,
+        chunk_size,
+        chunks,
+        published_at,
+    }
+    .sign(key)
+}
+
 /// A node on a fresh temporary data dir (no demo tracks), listening on loopback. Keep the
 /// `TempDir` alive as long as the node, and where the process goes on afterwards, drop the
 /// node before it (the tuple drops the `TempDir` first): sled can hang for good in the flush

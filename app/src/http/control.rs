@@ -701,39 +701,29 @@ mod tests {
 
     #[tokio::test]
     async fn a_blocked_artists_releases_leave_the_nodes_list() {
-        use busker_core::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
+        use busker_core::model::ArtistKeypair;
         let api = serve().await;
         // A release by another artist, as if it had arrived from a peer.
         let artist = ArtistKeypair::generate();
-        let bytes = vec![5u8; 100_000];
-        let (chunk_size, chunks) = split_chunks(&bytes).unwrap();
-        let release = ManifestDraft {
-            info: TrackInfo {
-                title: "Someone else's".into(),
-                ..TrackInfo::default()
-            },
-            file_size: bytes.len() as u64,
-            chunk_size,
-            chunks,
-            published_at: 0,
-        }
-        .sign(&artist);
+        let release =
+            busker_core::test_utils::signed_release(&artist, &[5; 100_000], "Someone else's", 0);
         api.node.library().accept(vec![release.clone()]).unwrap();
         let bearer = format!("Bearer {}", api.token.as_str());
+        let list_request = || {
+            request(
+                Method::GET,
+                "/v1/list",
+                Some(&bearer),
+                Empty::<Bytes>::new(),
+            )
+        };
         let listed = |list: &Value| {
             list.as_array()
                 .unwrap()
                 .iter()
                 .any(|t| t["id"] == release.id().to_hex().as_str())
         };
-        let (_, list) = api
-            .ask(request(
-                Method::GET,
-                "/v1/list",
-                Some(&bearer),
-                Empty::<Bytes>::new(),
-            ))
-            .await;
+        let list = api.ask(list_request()).await.1;
         assert!(listed(&list), "{list}");
 
         let key = artist.public().to_hex();
@@ -744,14 +734,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer, json!({"artist_key": key, "blocked": true}));
         assert!(api.node.library().is_blocked(&artist.public()));
-        let (_, list) = api
-            .ask(request(
-                Method::GET,
-                "/v1/list",
-                Some(&bearer),
-                Empty::<Bytes>::new(),
-            ))
-            .await;
+        let list = api.ask(list_request()).await.1;
         assert!(!listed(&list), "{list}");
         api.stop().await;
     }

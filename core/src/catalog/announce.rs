@@ -106,23 +106,12 @@ pub async fn announce(client: &Client, manifest: &Manifest) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo};
+    use crate::model::ArtistKeypair;
+    use crate::test_utils::signed_release;
     use proptest::prelude::*;
 
     fn manifest() -> Manifest {
-        let bytes = vec![7u8; 100_000];
-        let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
-        ManifestDraft {
-            info: TrackInfo {
-                title: "Released".into(),
-                ..TrackInfo::default()
-            },
-            file_size: bytes.len() as u64,
-            chunk_size,
-            chunks,
-            published_at: 0,
-        }
-        .sign(&ArtistKeypair::generate())
+        signed_release(&ArtistKeypair::generate(), &[7; 100_000], "Released", 0)
     }
 
     #[test]
@@ -145,32 +134,21 @@ mod tests {
     #[test]
     fn future_releases_are_ignored_and_demo_key_releases_rejected() {
         let validator = releases_topic().validator;
-        let draft = |published_at| {
-            let bytes = vec![9u8; 100_000];
-            let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
-            ManifestDraft {
-                info: TrackInfo {
-                    title: "Dated".into(),
-                    ..TrackInfo::default()
-                },
-                file_size: bytes.len() as u64,
-                chunk_size,
-                chunks,
-                published_at,
-            }
+        let dated = |key: &ArtistKeypair, published_at| {
+            signed_release(key, &[9; 100_000], "Dated", published_at)
         };
         let now = release::unix_now();
-        let honest = draft(now).sign(&ArtistKeypair::generate());
+        let honest = dated(&ArtistKeypair::generate(), now);
         assert_eq!(
             validator(&encode_announcement(&honest), None),
             Validation::Accept
         );
-        let future = draft(now + 24 * 3600).sign(&ArtistKeypair::generate());
+        let future = dated(&ArtistKeypair::generate(), now + 24 * 3600);
         assert_eq!(
             validator(&encode_announcement(&future), None),
             Validation::Ignore
         );
-        let as_demo = draft(now).sign(&crate::demo::artist_key());
+        let as_demo = dated(&crate::demo::artist_key(), now);
         assert_eq!(
             validator(&encode_announcement(&as_demo), None),
             Validation::Reject
@@ -179,7 +157,7 @@ mod tests {
         let blocked_key = ArtistKeypair::generate();
         let blocked = blocked_key.public();
         let validator = releases_topic_with(Arc::new(move |k: &ArtistKey| *k == blocked)).validator;
-        let theirs = draft(now).sign(&blocked_key);
+        let theirs = dated(&blocked_key, now);
         assert_eq!(
             validator(&encode_announcement(&theirs), None),
             Validation::Ignore
@@ -197,19 +175,8 @@ mod tests {
         let now = release::unix_now();
         let answers: Vec<Validation> = (0..25u32)
             .map(|i| {
-                let bytes = i.to_be_bytes().repeat(25_000);
-                let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
-                let m = ManifestDraft {
-                    info: TrackInfo {
-                        title: format!("Flood {i}"),
-                        ..TrackInfo::default()
-                    },
-                    file_size: bytes.len() as u64,
-                    chunk_size,
-                    chunks,
-                    published_at: now,
-                }
-                .sign(&key);
+                let content = i.to_be_bytes().repeat(25_000);
+                let m = signed_release(&key, &content, &format!("Flood {i}"), now);
                 validator(&encode_announcement(&m), None)
             })
             .collect();

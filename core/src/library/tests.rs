@@ -244,19 +244,8 @@ fn rating_an_unknown_track_is_refused_and_writes_nothing() {
 
 /// A release of `seed`'s bytes by `key`, published at `published_at`.
 fn release(key: &ArtistKeypair, seed: u32, published_at: u64) -> Manifest {
-    let bytes = seed.to_be_bytes().repeat(300);
-    let (chunk_size, chunks) = crate::model::split_chunks(&bytes).unwrap();
-    ManifestDraft {
-        info: TrackInfo {
-            title: format!("Release {seed}"),
-            ..TrackInfo::default()
-        },
-        file_size: bytes.len() as u64,
-        chunk_size,
-        chunks,
-        published_at,
-    }
-    .sign(key)
+    let content = seed.to_be_bytes().repeat(300);
+    crate::test_utils::signed_release(key, &content, &format!("Release {seed}"), published_at)
 }
 
 #[test]

@@ -372,7 +372,9 @@ fn listen_addrs(ns: &Netns, peer: &Peer) -> Vec<String> {
 #[test]
 fn peers_that_cannot_reach_each_other_exchange_a_track_through_a_relay() {
     if let Some(reason) = namespaces_unavailable() {
-        println!("SKIPPED: {reason}; the network-namespace relay scenario did not run");
+        crate::util::cannot_run(&format!(
+            "{reason}; the network-namespace relay scenario did not run"
+        ));
         return;
     }
     // B's namespace in the middle, A's and C's each joined to it by a veth pair. A and C have

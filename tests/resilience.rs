@@ -569,9 +569,9 @@ impl SmallDisk {
         match status {
             Ok(s) if s.success() => Some(Self { dir }),
             _ => {
-                println!(
-                    "SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN); the \
-                     disk-full scenario did not run"
+                crate::util::cannot_run(
+                    "cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN); the disk-full \
+                     scenario did not run",
                 );
                 None
             }

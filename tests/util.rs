@@ -59,6 +59,17 @@ impl Peer {
 }
 
 /// A file of `assets/audio/`, as a string argument.
+/// A scenario this machine cannot run (`reason`). Under CI (`CI` set, as `.ci/run` does, which
+/// also installs what the scenarios need) that is a failure; elsewhere a `SKIPPED:` line, and
+/// the test passes without having run.
+pub fn cannot_run(reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{reason}: under CI this scenario must run (see .ci/run)"
+    );
+    println!("SKIPPED: {reason}");
+}
+
 pub fn audio(name: &str) -> String {
     test_utils::audio_fixture(name)
         .to_string_lossy()

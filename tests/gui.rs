@@ -124,6 +124,22 @@ fn step_until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool)
     h.step();
 }
 
+/// Opens Search with Ctrl+F, types `typed`, and waits until the demo track "Spring of love"
+/// is the first hit; returns its id.
+fn find_spring_of_love(h: &mut Harness<'_, App>, typed: &str) -> TrackId {
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    h.get_by_label(search::FIELD_LABEL).type_text(typed);
+    step_until(h, "search results", |a| {
+        a.model
+            .search
+            .hits
+            .first()
+            .is_some_and(|t| t.info.title == "Spring of love")
+    });
+    h.state().model.search.hits[0].id
+}
+
 /// Types `addr` into the Network view's address field and presses Connect.
 fn dial_from_network_view(h: &mut Harness<'_, App>, addr: &str) {
     h.get_by_label(network::ADDRESS_LABEL).click();
@@ -346,18 +362,7 @@ fn a_demo_track_found_by_search_plays_through_the_engine_exactly_as_decoded() {
     open(&mut h);
     step_until(&mut h, "the audio engine", |a| a.player.has_engine());
 
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
-    h.run_steps(2);
-    h.get_by_label(search::FIELD_LABEL)
-        .type_text("sprng of love");
-    step_until(&mut h, "search results", |a| {
-        a.model
-            .search
-            .hits
-            .first()
-            .is_some_and(|t| t.info.title == "Spring of love")
-    });
-    let id = h.state().model.search.hits[0].id;
+    let id = find_spring_of_love(&mut h, "sprng of love");
     h.get_by_label("Play Spring of love").click();
     h.run_steps(1);
     let current = h.state().player.current().cloned().unwrap();
@@ -788,17 +793,7 @@ fn with_its_listen_port_taken_the_app_runs_offline_and_says_so() {
     });
 
     // The library's flows still run, through the offline node.
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
-    h.run_steps(2);
-    h.get_by_label(search::FIELD_LABEL)
-        .type_text("spring of love");
-    step_until(&mut h, "search results offline", |a| {
-        a.model
-            .search
-            .hits
-            .first()
-            .is_some_and(|t| t.info.title == "Spring of love")
-    });
+    find_spring_of_love(&mut h, "spring of love");
 
     // The Network view says why; what needs a peer answers that the network is not running.
     h.get_by_role_and_label(Role::Button, View::Network.label())

@@ -386,9 +386,10 @@ impl Library {
     /// Every known track, sorted by artist, then title.
     pub fn list(&self) -> Result<Vec<TrackSummary>> {
         let mut out = Vec::with_capacity(self.store.manifest_count());
+        let blocked = self.blocked()?;
         for m in self.store.manifests() {
             let m = m?;
-            if !self.hides(&m) {
+            if !blocked.hides(&m) {
                 out.push(self.summary(&m)?);
             }
         }
@@ -402,9 +403,10 @@ impl Library {
     /// Local full-text search, best first.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<TrackSummary>> {
         let mut out = Vec::new();
+        let blocked = self.blocked()?;
         for hit in self.index.search(query, limit)? {
             if let Some(m) = self.store.manifest(&hit.id)?
-                && !self.hides(&m)
+                && !blocked.hides(&m)
             {
                 out.push(self.summary(&m)?);
             }

@@ -445,6 +445,17 @@ impl Store {
         Ok(self.blocked.contains_key(key.as_bytes())?)
     }
 
+    /// Every blocked artist key.
+    pub fn blocked_keys(&self) -> Result<std::collections::HashSet<ArtistKey>> {
+        let mut out = std::collections::HashSet::new();
+        for key in self.blocked.iter().keys() {
+            if let Ok(k) = <[u8; 32]>::try_from(key?.as_ref()) {
+                out.insert(ArtistKey(k));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every rating, in track id order.
     pub fn ratings(&self) -> Result<Vec<(TrackId, u8)>> {
         let mut out = Vec::new();

@@ -2,9 +2,22 @@
 //! hidden from the list, search, new releases and recommendations, and the release gossip is
 //! not relayed for it (see [`crate::catalog::releases_topic`]).
 
+use std::collections::HashSet;
+
 use super::Library;
 use crate::error::{Error, Result};
 use crate::model::{ArtistKey, Manifest};
+
+/// The artist keys blocked here, read once for a whole listing.
+#[derive(Debug, Default)]
+pub(crate) struct Blocked(HashSet<ArtistKey>);
+
+impl Blocked {
+    /// Whether `manifest` is hidden: its artist key is blocked.
+    pub(crate) fn hides(&self, manifest: &Manifest) -> bool {
+        self.0.contains(&manifest.artist_key())
+    }
+}
 
 impl Library {
     /// Blocks `key` (`true`) or lifts its block. This peer's own key cannot be blocked.
@@ -20,8 +33,8 @@ impl Library {
         self.store.is_blocked(key).unwrap_or(false)
     }
 
-    /// Whether `manifest` is hidden here: its artist key is blocked.
-    pub(crate) fn hides(&self, manifest: &Manifest) -> bool {
-        self.is_blocked(&manifest.artist_key())
+    /// The blocked keys, to filter a listing with.
+    pub(crate) fn blocked(&self) -> Result<Blocked> {
+        Ok(Blocked(self.store.blocked_keys()?))
     }
 }

@@ -27,9 +27,10 @@ impl Library {
     pub fn new_releases(&self, limit: usize) -> Result<Vec<TrackId>> {
         let mine = self.artist.public();
         let mut fresh = Vec::new();
+        let blocked = self.blocked()?;
         for m in self.store.manifests() {
             let m = m?;
-            if m.artist_key() != mine && !self.hides(&m) {
+            if m.artist_key() != mine && !blocked.hides(&m) {
                 fresh.push(Candidate::of(&m));
             }
         }
@@ -55,6 +56,7 @@ impl Library {
         limit: usize,
     ) -> Result<Vec<Recommended>> {
         let mine = self.artist.public();
+        let blocked = self.blocked()?;
         let mut out = Vec::new();
         for s in suggestions {
             if out.len() >= limit {
@@ -63,7 +65,7 @@ impl Library {
             let Some(m) = self.store.manifest(&s.id)? else {
                 continue;
             };
-            if m.artist_key() == mine || self.hides(&m) {
+            if m.artist_key() == mine || blocked.hides(&m) {
                 continue;
             }
             out.push(Recommended {

@@ -9,6 +9,7 @@ mod util;
 mod cli;
 mod crash;
 mod gui;
+mod identity;
 mod network;
 mod node_cli;
 mod play;

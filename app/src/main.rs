@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use busker_core::{DataDir, Library, LibraryOptions, PublishEvent, PublishOptions};
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, KeyCommand};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -70,6 +70,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let dir = data_dir(&cli)?;
+    if let Command::Key {
+        command: KeyCommand::Export { file },
+    } = command
+    {
+        // Reads the key file alone: works beside a running node. A data dir never opened gets
+        // its keys first.
+        if !dir.join("keys").join("artist.key").exists() {
+            drop(open_library(&cli, None)?);
+        }
+        let key = busker_core::export_artist_key(&dir, file)
+            .with_context(|| format!("cannot export the artist key of {}", dir.display()))?;
+        output::print_key(
+            cli.json,
+            &serde_json::json!({"artist_key": key.to_hex(), "file": file}),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(api) = http::ApiClient::discover(&dir) {
         return node::remote(&cli, &api, command);
     }
@@ -116,11 +133,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::List => {
             let library = open_library(&cli, None)?;
             for track in library.list()? {
-                if cli.json {
-                    output::print_json(&output::summary_json(&track));
-                } else {
-                    println!("{}", output::summary_line(&track));
-                }
+                output::print_track(cli.json, &output::summary_json(&track));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -132,11 +145,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("no tracks match {query:?}");
             }
             for track in hits {
-                if cli.json {
-                    output::print_json(&output::summary_json(&track));
-                } else {
-                    println!("{}", output::summary_line(&track));
-                }
+                output::print_track(cli.json, &output::summary_json(&track));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -151,6 +160,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::print_recommendations(cli.json, &list);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Key { command } => key(&cli, command),
         Command::Block { key } | Command::Unblock { key } => {
             let blocked = matches!(command, Command::Block { .. });
             let key = key.parse().context("an artist key is 64 hex digits")?;
@@ -261,5 +271,26 @@ fn publish(
         }
         return Ok(ExitCode::FAILURE);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `busker key import` (export runs before a node is looked for, see [`run`]).
+fn key(cli: &Cli, command: &KeyCommand) -> Result<ExitCode> {
+    let KeyCommand::Import { file, replace } = command else {
+        unreachable!("export is handled before the data dir is opened");
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let key = busker_core::artist::backup::parse(&text)
+        .map_err(busker_core::Error::from)
+        .with_context(|| format!("cannot import {}", file.display()))?;
+    let replaced = open_library(cli, None)?.import_artist_key(&key, *replace)?;
+    output::print_key(
+        cli.json,
+        &serde_json::json!({
+            "artist_key": key.public().to_hex(),
+            "replaced": replaced.map(|k| k.to_hex()),
+        }),
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -127,33 +127,7 @@ fn list_of(v: Value) -> Vec<Value> {
 
 fn print_tracks(cli: &Cli, tracks: Vec<Value>) {
     for t in tracks {
-        if cli.json {
-            output::print_json(&t);
-        } else {
-            let s = |k: &str| {
-                t.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let id = s("id");
-            let local = t.get("local").and_then(Value::as_bool).unwrap_or(false);
-            let providers = t.get("providers").and_then(Value::as_u64).unwrap_or(0);
-            let availability = if local {
-                "here".to_owned()
-            } else if providers > 0 {
-                format!("{providers} peers")
-            } else {
-                "announced".to_owned()
-            };
-            println!(
-                "{}  {} - {}  {} ({availability})",
-                id.get(..12).unwrap_or(&id),
-                s("artist"),
-                s("title"),
-                s("format")
-            );
-        }
+        output::print_track(cli.json, &t);
     }
 }
 
@@ -284,6 +258,10 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         Command::Radio { command } => radio(cli, api, command),
+        Command::Key { .. } => anyhow::bail!(
+            "a busker node is running on this data dir: stop it before importing an artist key \
+             (it signs with the key it started with)"
+        ),
         Command::Artist { key } => {
             let v = api.call("POST", "/v1/artist", Some(&json!({"key": key})))?;
             output::print_artist(cli.json, &v);

@@ -17,9 +17,11 @@ pub fn track_json(manifest: &Manifest) -> Value {
     })
 }
 
-/// The `list` / `search` object of `CLI.md`: the track plus availability.
+/// The `list` / `search` object of `CLI.md`: the track plus availability, and for a re-signed
+/// copy of another key's audio the original (`same_audio_as`, `original_title`,
+/// `original_artist`).
 pub fn summary_json(t: &TrackSummary) -> Value {
-    json!({
+    let mut v = json!({
         "id": t.id.to_hex(),
         "title": t.info.title,
         "artist": t.info.artist,
@@ -29,7 +31,13 @@ pub fn summary_json(t: &TrackSummary) -> Value {
         "local": t.local,
         "providers": t.providers,
         "artist_key": t.artist_key.to_hex(),
-    })
+    });
+    if let (Some(original), Value::Object(map)) = (&t.same_audio_as, &mut v) {
+        map.insert("same_audio_as".into(), json!(original.id.to_hex()));
+        map.insert("original_title".into(), json!(original.title));
+        map.insert("original_artist".into(), json!(original.artist));
+    }
+    v
 }
 
 /// The `recommend` object of `CLI.md`: the track as in `list`, its score and the reason.
@@ -121,30 +129,70 @@ pub fn duration(ms: u64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
 }
 
-/// One readable line for a track.
-pub fn summary_line(t: &TrackSummary) -> String {
-    let album = if t.info.album.is_empty() {
-        String::new()
-    } else {
-        format!(" [{}]", t.info.album)
+/// One readable line for a track, from its [`summary_json`] object (so that the CLI prints the
+/// same line whether it opened the data dir or asked the running node).
+pub fn summary_line(t: &Value) -> String {
+    let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
+    let album = match s("album") {
+        "" => String::new(),
+        album => format!(" [{album}]"),
     };
-    let availability = if t.local {
+    let providers = t.get("providers").and_then(Value::as_u64).unwrap_or(0);
+    let availability = if t.get("local").and_then(Value::as_bool) == Some(true) {
         "here".to_owned()
-    } else if t.providers > 0 {
-        format!("{} peers", t.providers)
+    } else if providers > 0 {
+        format!("{providers} peers")
     } else {
         "announced".to_owned()
     };
+    let secs = t
+        .get("duration_secs")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let copy = match t.get("same_audio_as") {
+        Some(_) => format!(
+            "  same audio as '{}' by {}",
+            s("original_title"),
+            s("original_artist")
+        ),
+        None => String::new(),
+    };
     format!(
-        "{}  {} - {}{}  {} {}  ({})",
-        &t.id.to_hex()[..12],
-        t.info.artist,
-        t.info.title,
+        "{}  {} - {}{}  {} {}  ({}){}",
+        s("id").get(..12).unwrap_or_default(),
+        s("artist"),
+        s("title"),
         album,
-        duration(t.info.duration_ms),
-        t.info.format,
-        availability
+        duration((secs * 1000.0) as u64),
+        s("format"),
+        availability,
+        copy
     )
+}
+
+/// Prints the outcome of `key export` (`{"artist_key", "file"}`) or `key import`
+/// (`{"artist_key", "replaced"}`).
+pub fn print_key(json_out: bool, v: &Value) {
+    if json_out {
+        return print_json(v);
+    }
+    let key = v["artist_key"].as_str().unwrap_or_default();
+    if let Some(file) = v.get("file").and_then(Value::as_str) {
+        println!("artist key {key} backed up to {file}: keep it safe, it is your identity");
+    } else if let Some(old) = v["replaced"].as_str() {
+        println!("artist key is now {key} (the old key {old} is kept in keys/retired/)");
+    } else {
+        println!("artist key is {key}");
+    }
+}
+
+/// Prints a track as its JSON object or its [`summary_line`].
+pub fn print_track(json_out: bool, t: &Value) {
+    if json_out {
+        print_json(t);
+    } else {
+        println!("{}", summary_line(t));
+    }
 }
 
 /// Prints a JSON value as one line.

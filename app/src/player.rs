@@ -459,6 +459,7 @@ mod tests {
             },
             local: true,
             providers: 1,
+            same_audio_as: None,
         }
     }
 

@@ -42,13 +42,13 @@ pub mod wire;
 pub mod test_utils;
 
 pub use config::{Config, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC};
-pub use datadir::DataDir;
+pub use datadir::{DataDir, export_artist_key};
 pub use error::{Error, PublishError, Report, Result};
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
     AUDIO_EXTENSIONS, ArtistCatalog, Library, LibraryOptions, PublishEvent, PublishOptions,
-    Recommended, TrackSummary, audio_files, is_audio_file,
+    Recommended, SameAudio, TrackSummary, audio_files, is_audio_file,
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
-pub use store::{Listen, ListenKind, MAX_STARS, Store};
+pub use store::{Listen, ListenKind, MAX_STARS, Store, Stored, Upgrade};

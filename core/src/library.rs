@@ -1,10 +1,6 @@
-//! [`Library`]: the local catalog of one peer (store + search index + keys + config), and the
-//! publish flow.
-//!
-//! Publishing a file: read it, [`crate::media::probe`] it, cut it into chunks with BLAKE3 hashes,
-//! sign a [`Manifest`] with the artist key, then write the chunks and, in one transaction, the
-//! manifest with its "local" mark, and finally index it. A file that fails any step leaves nothing
-//! behind (see [`crate::Store`] for how an interrupted write is swept).
+//! [`Library`]: the local catalog of one peer (store + search index + keys + config): what is
+//! known, listed, searched, rated and accepted from peers. The publish flow is in [`publish`],
+//! new releases and recommendations in [`recommend`], blocked artists in [`block`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -13,23 +9,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::config::Config;
 use crate::datadir::DataDir;
 use crate::demo;
-use crate::error::{Error, PublishError, Result};
+use crate::error::{Error, Result};
 use crate::index::SearchIndex;
-use crate::media;
-use crate::model::{ArtistKey, ArtistKeypair, Manifest, ManifestDraft, TrackId, TrackInfo};
+use crate::model::{ArtistKey, ArtistKeypair, Manifest, TrackId, TrackInfo};
 use crate::release::{self, unix_now};
 use crate::store::Store;
 use crate::taste::Taste;
 
 mod block;
+mod publish;
 mod recommend;
 
+pub use publish::{AUDIO_EXTENSIONS, PublishEvent, PublishOptions, audio_files, is_audio_file};
 pub use recommend::Recommended;
-
-/// File extensions picked up when publishing a folder.
-pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav"];
-/// How many files `publish_paths` publishes between index commits.
-pub const PUBLISH_BATCH: usize = 64;
 
 /// How to open a [`Library`].
 #[derive(Debug, Clone)]
@@ -62,26 +54,6 @@ impl LibraryOptions {
     }
 }
 
-/// Per-publish overrides of what the tags say.
-#[derive(Debug, Clone, Default)]
-pub struct PublishOptions {
-    /// Title instead of the title tag.
-    pub title: Option<String>,
-    /// Artist instead of the artist tag.
-    pub artist: Option<String>,
-    /// Album instead of the album tag.
-    pub album: Option<String>,
-}
-
-/// Progress of [`Library::publish_paths`].
-#[derive(Debug)]
-pub enum PublishEvent<'a> {
-    /// The paths were expanded into this many files.
-    Found(usize),
-    /// One file finished, well or not.
-    Finished(&'a std::result::Result<Manifest, PublishError>),
-}
-
 /// An artist's catalog: the signed profile and each release, with its summary when its manifest
 /// is known ([`Library::artist_catalog`] for this peer, `Node::artist_catalog` for any artist).
 #[derive(Debug, Clone)]
@@ -105,6 +77,27 @@ pub struct TrackSummary {
     pub local: bool,
     /// How many peers are known to hold it (this one included when local).
     pub providers: usize,
+    /// The release with the same audio that this peer saw first, when another key signed it:
+    /// this one is a re-signed copy, and lists rank the original first.
+    pub same_audio_as: Option<SameAudio>,
+}
+
+/// The original of a re-signed copy, as [`TrackSummary::same_audio_as`] names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SameAudio {
+    /// The original release.
+    pub id: TrackId,
+    /// Its title.
+    pub title: String,
+    /// Its artist display name.
+    pub artist: String,
+}
+
+impl TrackSummary {
+    /// Sorts originals before re-signed copies, keeping the order otherwise.
+    pub fn originals_first(list: &mut [TrackSummary]) {
+        list.sort_by_key(|t| t.same_audio_as.is_some());
+    }
 }
 
 /// One peer's catalog. Thread-safe; every method blocks on disk I/O, so call it off the UI thread.
@@ -124,9 +117,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Library {
-    /// Opens the data dir: takes its lock, creates the keys on first start, opens the store and
-    /// the index (rebuilding the index when it disagrees with the store), and seeds the demo
-    /// library into a data dir on its first start.
+    /// Opens the data dir: takes its lock, creates the keys on first start, opens the store
+    /// (upgrading a data dir an older build left, see [`Store::upgrade`]) and the index
+    /// (rebuilding it when it disagrees with the store), and seeds the demo library into a data
+    /// dir on its first start.
     pub fn open(options: LibraryOptions) -> Result<Self> {
         let dir = DataDir::open(&options.root)?;
         let mut config = Config::load(&dir.config_path())?;
@@ -138,9 +132,19 @@ impl Library {
         }
         let artist = dir.artist_key()?;
         let peer_seed = dir.key_seed("peer")?;
-        let store = Store::open(&dir.db_path())?;
+        let mut store = Store::open(&dir.db_path())?;
         let index = SearchIndex::open(&dir.index_path())?;
-        if index.len() != store.manifest_count() {
+        let upgraded = store.needs_upgrade();
+        if upgraded {
+            let done = store.upgrade(&[artist.clone(), demo::artist_key()])?;
+            tracing::info!(
+                resigned = done.resigned,
+                waiting = done.waiting,
+                dropped = done.dropped,
+                "upgraded the data dir to manifest version 2"
+            );
+        }
+        if upgraded || index.len() != store.manifest_count() {
             let n = index.rebuild(store.manifests())?;
             tracing::info!(tracks = n, "rebuilt the search index from the store");
         }
@@ -225,152 +229,6 @@ impl Library {
         Ok(config.clone())
     }
 
-    /// Publishes one file. On error the library is unchanged.
-    pub fn publish_file(
-        &self,
-        path: &Path,
-        options: &PublishOptions,
-    ) -> std::result::Result<Manifest, PublishError> {
-        let manifest = self.publish_one(path, options)?;
-        self.finish_batch();
-        Ok(manifest)
-    }
-
-    fn publish_one(
-        &self,
-        path: &Path,
-        options: &PublishOptions,
-    ) -> std::result::Result<Manifest, PublishError> {
-        let fail = |source| PublishError {
-            path: path.to_owned(),
-            source: Box::new(source),
-        };
-        let bytes = std::fs::read(path).map_err(|e| fail(Error::ReadFile(e)))?;
-        let fallback = self.config().artist_name;
-        self.publish_bytes(
-            bytes,
-            path,
-            &self.artist,
-            options,
-            fallback.as_deref(),
-            unix_now(),
-        )
-        .map_err(fail)
-    }
-
-    /// Makes a batch of publishes searchable and durable. Each file was already written
-    /// atomically; this commits the index once and flushes the database once for the batch.
-    fn finish_batch(&self) {
-        if let Err(e) = self.index.commit() {
-            // The store is the source of truth; the index is rebuilt from it on the next start.
-            tracing::warn!(error = %e, "published but not indexed yet");
-        }
-        if let Err(e) = self.store.end_write() {
-            tracing::warn!(error = %e, "could not flush the database after publishing");
-        }
-    }
-
-    /// Publishes files and folders (recursively, audio extensions only inside folders), in
-    /// order, calling `on_event` as it goes. One file failing does not stop the others. The
-    /// index is committed every [`PUBLISH_BATCH`] files and at the end.
-    pub fn publish_paths(
-        &self,
-        paths: &[PathBuf],
-        options: &PublishOptions,
-        mut on_event: impl FnMut(PublishEvent<'_>),
-    ) -> Vec<std::result::Result<Manifest, PublishError>> {
-        let mut files = Vec::new();
-        let mut results = Vec::new();
-        for path in paths {
-            if path.is_dir() {
-                if let Err(e) = collect_audio_files(path, usize::MAX, &mut files) {
-                    results.push(Err(PublishError {
-                        path: path.clone(),
-                        source: Box::new(e),
-                    }));
-                }
-            } else {
-                files.push(path.clone());
-            }
-        }
-        on_event(PublishEvent::Found(files.len()));
-        for e in &results {
-            on_event(PublishEvent::Finished(e));
-        }
-        for (i, file) in files.iter().enumerate() {
-            let result = self.publish_one(file, options);
-            if (i + 1) % PUBLISH_BATCH == 0 {
-                self.finish_batch();
-            }
-            on_event(PublishEvent::Finished(&result));
-            results.push(result);
-        }
-        self.finish_batch();
-        results
-    }
-
-    fn publish_bytes(
-        &self,
-        bytes: Vec<u8>,
-        name: &Path,
-        key: &ArtistKeypair,
-        options: &PublishOptions,
-        fallback_artist: Option<&str>,
-        published_at: u64,
-    ) -> Result<Manifest> {
-        let size = bytes.len() as u64;
-        let (chunk_size, chunks) =
-            crate::model::split_chunks(&bytes).ok_or(Error::BadFileSize(size))?;
-        let id = TrackId::derive(size, chunk_size, &chunks);
-        if self.store.is_local(&id)? {
-            return Err(Error::Duplicate(id));
-        }
-        self.store.ensure_space(size)?;
-        let mut info = media::probe(bytes.clone(), name)?.info;
-        for (field, value) in [
-            (&mut info.title, &options.title),
-            (&mut info.artist, &options.artist),
-            (&mut info.album, &options.album),
-        ] {
-            if let Some(v) = value.as_ref().filter(|v| !v.trim().is_empty()) {
-                *field = v.clone();
-            }
-        }
-        if info.artist.trim().is_empty() {
-            info.artist = fallback_artist.unwrap_or("Unknown artist").to_owned();
-        }
-        let manifest = ManifestDraft {
-            info,
-            file_size: size,
-            chunk_size,
-            chunks,
-            published_at,
-        }
-        .sign(key);
-
-        let _guard = lock(&self.publishing);
-        // The flag stays set until the batch is flushed: a crash before that sweeps whatever
-        // chunks no committed manifest references.
-        self.store.begin_write()?;
-        let written = manifest
-            .chunks()
-            .iter()
-            .zip(bytes.chunks(chunk_size as usize))
-            .try_for_each(|(hash, chunk)| self.store.put_hashed_chunk(hash, chunk))
-            .and_then(|()| self.store.commit_local_track(&manifest));
-        if let Err(e) = written {
-            // Sweep this file's chunks now rather than at the next start.
-            if let Err(gc) = self.store.collect_garbage() {
-                tracing::warn!(error = %gc, "could not sweep after a failed publish");
-            }
-            return Err(e);
-        }
-        if let Err(e) = self.index.add_uncommitted(std::slice::from_ref(&manifest)) {
-            tracing::warn!(error = %e, "published but not indexed yet");
-        }
-        Ok(manifest)
-    }
-
     /// A track as lists show it.
     pub fn summary(&self, manifest: &Manifest) -> Result<TrackSummary> {
         let local = self.store.is_local(&manifest.id())?;
@@ -380,6 +238,11 @@ impl Library {
             info: manifest.info().clone(),
             local,
             providers: usize::from(local),
+            same_audio_as: self.store.same_audio_as(manifest)?.map(|m| SameAudio {
+                id: m.id(),
+                title: m.info().title.clone(),
+                artist: m.info().artist.clone(),
+            }),
         })
     }
 
@@ -411,6 +274,7 @@ impl Library {
                 out.push(self.summary(&m)?);
             }
         }
+        TrackSummary::originals_first(&mut out);
         Ok(out)
     }
 
@@ -418,6 +282,12 @@ impl Library {
     pub fn resolve(&self, id_or_prefix: &str) -> Result<TrackId> {
         let text = id_or_prefix.trim().to_ascii_lowercase();
         if let Ok(id) = text.parse::<TrackId>() {
+            // An id printed before the data dir was upgraded still names its release.
+            if !self.store.has_manifest(&id)?
+                && let Some(current) = self.store.renamed(&id)?
+            {
+                return Ok(current);
+            }
             return Ok(id);
         }
         if text.len() < 6 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -436,6 +306,11 @@ impl Library {
                 }
                 found = Some(id);
             }
+        }
+        if found.is_none()
+            && let [(_, current)] = self.store.renamed_from(&text)?[..]
+        {
+            found = Some(current);
         }
         found.ok_or_else(|| {
             Error::BadTrackRef(format!("no known track starts with {id_or_prefix:?}"))
@@ -496,6 +371,29 @@ impl Library {
         )))
     }
 
+    /// Makes `key` (from a [`crate::artist::backup`]) this peer's artist key from the next
+    /// open on; returns the key it replaced, if another. A key that already signed releases
+    /// here is replaced only with `replace` ([`Error::KeyHasReleases`] otherwise): the releases
+    /// stay, but only that key can update them, so its backup should be kept.
+    pub fn import_artist_key(
+        &self,
+        key: &ArtistKeypair,
+        replace: bool,
+    ) -> Result<Option<ArtistKey>> {
+        let current = self.artist.public();
+        if key.public() != current && !replace {
+            let mut releases = 0;
+            for m in self.store.manifests() {
+                let m = m?;
+                releases += usize::from(m.artist_key() == current && self.store.is_local(&m.id())?);
+            }
+            if releases > 0 {
+                return Err(Error::KeyHasReleases(releases));
+            }
+        }
+        self.dir.import_artist_key(key)
+    }
+
     /// Rates a track known here: 1 to 5 stars, 0 clears the rating. The one way ratings are
     /// written; the taste profile picks them up at its next refresh.
     pub fn rate(&self, id: &TrackId, stars: u8) -> Result<()> {
@@ -516,7 +414,7 @@ impl Library {
                 tracing::info!(track = %m.id(), %why, "release refused");
                 continue;
             }
-            if self.store.put_manifest(&m)? {
+            if self.store.put_manifest(&m)?.changed() {
                 new.push(m);
             }
         }
@@ -530,46 +428,6 @@ impl Library {
     pub fn taste(&self) -> &Taste {
         &self.taste
     }
-}
-
-/// Whether `path` has one of the [`AUDIO_EXTENSIONS`] (any case).
-pub fn is_audio_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
-/// The audio files under `dir`, recursively, in path order, skipping hidden entries; at most
-/// `limit` of them (a guard against scanning a whole disk from a UI).
-pub fn audio_files(dir: &Path, limit: usize) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    collect_audio_files(dir, limit, &mut out)?;
-    Ok(out)
-}
-
-fn collect_audio_files(dir: &Path, limit: usize, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
-        if out.len() >= limit {
-            break;
-        }
-        let hidden = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            collect_audio_files(&path, limit, out)?;
-        } else if is_audio_file(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,10 +1,17 @@
 //! The records Busker peers agree on: ids, keys and the signed track [`Manifest`].
 //!
 //! A track's bytes are cut into fixed-size chunks; the manifest lists every chunk's BLAKE3 hash
-//! and is signed with the artist's ed25519 key. The [`TrackId`] is the BLAKE3 hash of the chunk
-//! list (with the sizes), so it is derived from the content alone: equal files get one id, and a
-//! peer can check that a manifest really describes the id it is stored under before it fetches a
-//! single chunk.
+//! and is signed with the artist's ed25519 key. Two ids follow from it:
+//!
+//! - the [`AudioId`], the BLAKE3 hash of the chunk list (with the sizes): equal files have one
+//!   audio id whoever publishes them, and their bytes are stored once;
+//! - the [`TrackId`], the hash of the artist key and the audio id: a release is one artist's
+//!   release of that audio. Equal audio signed by two keys is two releases, and only the key that
+//!   signed a release can publish a newer version of its metadata: a manifest whose key or chunks
+//!   do not hash to its id does not decode.
+//!
+//! A peer checks that a manifest describes the id it is stored under before it fetches a single
+//! chunk.
 //!
 //! ```
 //! use busker_core::model::{ArtistKeypair, Format, ManifestDraft, TrackInfo, split_chunks};
@@ -24,10 +31,17 @@ use std::str::FromStr;
 
 use ed25519_dalek::{Signer, Verifier};
 
-use crate::wire::{DecodeError, Reader, Writer, truncate_utf8};
+use crate::wire::{DecodeError, Reader, truncate_utf8};
 
-/// Version of the manifest encoding this build writes and reads.
-pub const MANIFEST_VERSION: u8 = 1;
+mod manifest;
+
+pub use manifest::{LegacyManifest, Manifest, ManifestDraft, manifest_version};
+
+/// Version of the manifest encoding this build writes and reads. Version 1 derived the track id
+/// from the content alone (see [`LegacyManifest`]).
+pub const MANIFEST_VERSION: u8 = 2;
+/// The manifest version before the track id covered the artist key.
+pub const LEGACY_MANIFEST_VERSION: u8 = 1;
 /// The largest encoded manifest a peer accepts.
 pub const MAX_MANIFEST_BYTES: usize = 160 * 1024;
 /// Smallest chunk size.
@@ -49,7 +63,10 @@ pub const MAX_CODEC: usize = 32;
 
 const MANIFEST_MAGIC: &[u8; 4] = b"BKM\0";
 const SIGNING_CONTEXT: &[u8] = b"busker manifest signature v1\0";
-const TRACK_ID_CONTEXT: &[u8] = b"busker track id v1\0";
+const TRACK_ID_CONTEXT: &[u8] = b"busker track id v2\0";
+// The context of version 1's content-only track id, kept so that a version 1 id equals the audio
+// id of the same file (which is what lets an old data dir be upgraded by lookup).
+const AUDIO_ID_CONTEXT: &[u8] = b"busker track id v1\0";
 
 macro_rules! hash_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -92,8 +109,13 @@ macro_rules! hash_id {
 }
 
 hash_id!(
-    /// A track, named by the hash of its chunk list: equal content has one id.
+    /// A release: one artist key's signed release of one audio file.
     TrackId
+);
+hash_id!(
+    /// The audio a track carries, named by the hash of its chunk list: equal files have one audio
+    /// id whoever signed them. (It is what a track id was before manifest version 2.)
+    AudioId
 );
 hash_id!(
     /// The BLAKE3 hash of one chunk's bytes.
@@ -146,16 +168,32 @@ impl TrackId {
         Ok(Self(r.array("track id")?))
     }
 
-    /// The id of a track with these sizes and chunk hashes.
-    pub fn derive(file_size: u64, chunk_size: u32, chunks: &[ChunkHash]) -> Self {
+    /// The id of `artist`'s release of `audio`.
+    pub fn derive(artist: &ArtistKey, audio: &AudioId) -> Self {
         let mut h = blake3::Hasher::new();
         h.update(TRACK_ID_CONTEXT);
+        h.update(&artist.0);
+        h.update(&audio.0);
+        Self(*h.finalize().as_bytes())
+    }
+}
+
+impl AudioId {
+    /// The audio id of a file with these sizes and chunk hashes.
+    pub fn derive(file_size: u64, chunk_size: u32, chunks: &[ChunkHash]) -> Self {
+        let mut h = blake3::Hasher::new();
+        h.update(AUDIO_ID_CONTEXT);
         h.update(&file_size.to_be_bytes());
         h.update(&chunk_size.to_be_bytes());
         for c in chunks {
             h.update(&c.0);
         }
         Self(*h.finalize().as_bytes())
+    }
+
+    /// The id version 1 manifests gave the track with this audio.
+    pub fn legacy_track_id(&self) -> TrackId {
+        TrackId(self.0)
     }
 }
 
@@ -314,254 +352,6 @@ impl TrackInfo {
     }
 }
 
-/// A manifest before it is signed.
-#[derive(Debug, Clone)]
-pub struct ManifestDraft {
-    /// Tags and stream parameters.
-    pub info: TrackInfo,
-    /// Size of the file in bytes.
-    pub file_size: u64,
-    /// Chunk size in bytes (a power of two).
-    pub chunk_size: u32,
-    /// Hash of every chunk, in order.
-    pub chunks: Vec<ChunkHash>,
-    /// Publication time, seconds since the Unix epoch.
-    pub published_at: u64,
-}
-
-impl ManifestDraft {
-    /// Signs the draft with the artist's key.
-    pub fn sign(self, artist: &ArtistKeypair) -> Manifest {
-        let track_id = TrackId::derive(self.file_size, self.chunk_size, &self.chunks);
-        let mut m = Manifest {
-            track_id,
-            artist_key: artist.public(),
-            info: self.info.normalized(),
-            file_size: self.file_size,
-            chunk_size: self.chunk_size,
-            chunks: self.chunks,
-            published_at: self.published_at,
-            signature: [0; 64],
-            encoded: Vec::new(),
-        };
-        let body = m.encode_body();
-        m.signature = artist.sign(SIGNING_CONTEXT, &body);
-        let mut w = Writer::with_capacity(body.len() + 64);
-        w.raw(&body);
-        w.raw(&m.signature);
-        m.encoded = w.into_bytes();
-        m
-    }
-}
-
-/// A signed track record: what a peer stores, indexes, gossips and fetches by.
-///
-/// A `Manifest` value is always valid: it is made by [`ManifestDraft::sign`] or
-/// [`Manifest::decode`], which checks the signature, the sizes and the id.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Manifest {
-    track_id: TrackId,
-    artist_key: ArtistKey,
-    info: TrackInfo,
-    file_size: u64,
-    chunk_size: u32,
-    chunks: Vec<ChunkHash>,
-    published_at: u64,
-    signature: [u8; 64],
-    encoded: Vec<u8>,
-}
-
-impl fmt::Debug for Manifest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Manifest")
-            .field("track_id", &self.track_id)
-            .field("artist_key", &self.artist_key)
-            .field("title", &self.info.title)
-            .field("file_size", &self.file_size)
-            .field("chunks", &self.chunks.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Manifest {
-    /// The content-derived track id.
-    pub fn id(&self) -> TrackId {
-        self.track_id
-    }
-
-    /// The key that signed this manifest.
-    pub fn artist_key(&self) -> ArtistKey {
-        self.artist_key
-    }
-
-    /// Tags and stream parameters.
-    pub fn info(&self) -> &TrackInfo {
-        &self.info
-    }
-
-    /// File size in bytes.
-    pub fn file_size(&self) -> u64 {
-        self.file_size
-    }
-
-    /// Chunk size in bytes.
-    pub fn chunk_size(&self) -> u32 {
-        self.chunk_size
-    }
-
-    /// Every chunk's hash, in order.
-    pub fn chunks(&self) -> &[ChunkHash] {
-        &self.chunks
-    }
-
-    /// Length of chunk `index` (the last one may be short).
-    pub fn chunk_len(&self, index: usize) -> usize {
-        let start = index as u64 * self.chunk_size as u64;
-        (self.file_size.saturating_sub(start)).min(self.chunk_size as u64) as usize
-    }
-
-    /// Publication time, seconds since the Unix epoch.
-    pub fn published_at(&self) -> u64 {
-        self.published_at
-    }
-
-    /// The canonical encoding: exactly the bytes that were signed, followed by the signature.
-    pub fn encoded(&self) -> &[u8] {
-        &self.encoded
-    }
-
-    fn encode_body(&self) -> Vec<u8> {
-        let i = &self.info;
-        let mut w = Writer::with_capacity(256 + self.chunks.len() * 32);
-        w.raw(MANIFEST_MAGIC);
-        w.u8(MANIFEST_VERSION);
-        w.raw(&self.track_id.0);
-        w.raw(&self.artist_key.0);
-        w.u64(self.published_at);
-        w.u64(self.file_size);
-        w.u32(self.chunk_size);
-        w.u8(i.format.code());
-        w.str(&i.codec);
-        w.u32(i.sample_rate);
-        w.u8(i.channels);
-        w.u64(i.duration_ms);
-        w.str(&i.title);
-        w.str(&i.artist);
-        w.str(&i.album);
-        w.u8(i.tags.len() as u8);
-        for t in &i.tags {
-            w.str(t);
-        }
-        w.u32(self.chunks.len() as u32);
-        for c in &self.chunks {
-            w.raw(&c.0);
-        }
-        w.into_bytes()
-    }
-
-    /// Decodes and fully checks a manifest: version, limits, sizes, id and signature.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "manifest",
-                len: bytes.len(),
-                max: MAX_MANIFEST_BYTES,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        if r.take(4, "magic")? != MANIFEST_MAGIC {
-            return Err(DecodeError::BadMagic("manifest"));
-        }
-        let version = r.u8("version")?;
-        if version != MANIFEST_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: "manifest",
-                found: version,
-                supported: MANIFEST_VERSION,
-            });
-        }
-        let track_id = TrackId::read(&mut r)?;
-        let artist_key = ArtistKey(r.array("artist key")?);
-        let published_at = r.u64("published_at")?;
-        let file_size = r.u64("file_size")?;
-        let chunk_size = r.u32("chunk_size")?;
-        let format = Format::from_code(r.u8("format")?)?;
-        let codec = r.str("codec", MAX_CODEC)?;
-        let sample_rate = r.u32("sample_rate")?;
-        let channels = r.u8("channels")?;
-        let duration_ms = r.u64("duration_ms")?;
-        let title = r.str("title", MAX_TEXT)?;
-        let artist = r.str("artist", MAX_TEXT)?;
-        let album = r.str("album", MAX_TEXT)?;
-        let tag_count = r.u8("tag count")? as usize;
-        if tag_count > MAX_TAGS {
-            return Err(DecodeError::TooLarge {
-                what: "tags",
-                len: tag_count,
-                max: MAX_TAGS,
-            });
-        }
-        let mut tags = Vec::with_capacity(tag_count);
-        for _ in 0..tag_count {
-            tags.push(r.str("tag", MAX_TAG)?);
-        }
-        let chunk_count = r.u32("chunk count")? as usize;
-        if chunk_count > MAX_CHUNKS {
-            return Err(DecodeError::TooLarge {
-                what: "chunk list",
-                len: chunk_count,
-                max: MAX_CHUNKS,
-            });
-        }
-        let mut chunks = Vec::with_capacity(chunk_count);
-        for _ in 0..chunk_count {
-            chunks.push(ChunkHash(r.array("chunk hash")?));
-        }
-        let body_len = r.position();
-        let signature: [u8; 64] = r.array("signature")?;
-        r.finish()?;
-
-        if !chunk_size.is_power_of_two() || !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size)
-        {
-            return Err(DecodeError::Invalid("chunk size"));
-        }
-        if file_size == 0 || file_size.div_ceil(chunk_size as u64) != chunk_count as u64 {
-            return Err(DecodeError::Invalid("chunk count for the file size"));
-        }
-        if TrackId::derive(file_size, chunk_size, &chunks) != track_id {
-            return Err(DecodeError::Invalid("track id"));
-        }
-        let info = TrackInfo {
-            title,
-            artist,
-            album,
-            tags,
-            format,
-            codec,
-            sample_rate,
-            channels,
-            duration_ms,
-        };
-        // Canonical form: text is stored trimmed and tags deduplicated, so a second encoding of
-        // the same track cannot exist.
-        if info.clone().normalized() != info || info.title.is_empty() {
-            return Err(DecodeError::Invalid("text fields"));
-        }
-        artist_key.verify(SIGNING_CONTEXT, &bytes[..body_len], &signature)?;
-        Ok(Self {
-            track_id,
-            artist_key,
-            info,
-            file_size,
-            chunk_size,
-            chunks,
-            published_at,
-            signature,
-            encoded: bytes.to_vec(),
-        })
-    }
-}
-
 /// The chunk size for a file of `len` bytes: the smallest power of two from
 /// [`DEFAULT_CHUNK_SIZE`] up that keeps the chunk count within [`MAX_CHUNKS`].
 pub fn chunk_size_for(len: u64) -> Option<u32> {
@@ -618,12 +408,34 @@ mod tests {
     }
 
     #[test]
-    fn equal_content_has_one_id() {
+    fn a_release_is_one_keys_release_of_one_audio() {
         let a = sample(&[1u8; 100_000], info("A"));
         let b = sample(&[1u8; 100_000], info("B"));
         let c = sample(&[2u8; 100_000], info("A"));
+        // The same key's new metadata for the same audio is the same release.
         assert_eq!(a.id(), b.id());
         assert_ne!(a.id(), c.id());
+        // Another key signing the same file makes another release of the same audio: it can
+        // never take the first one's id.
+        let (chunk_size, chunks) = split_chunks(&[1u8; 100_000]).unwrap();
+        let stolen = ManifestDraft {
+            info: info("Stolen"),
+            file_size: 100_000,
+            chunk_size,
+            chunks,
+            published_at: 1_900_000_000,
+        }
+        .sign(&ArtistKeypair::from_seed([66; 32]));
+        assert_ne!(stolen.id(), a.id());
+        assert_eq!(stolen.audio_id(), a.audio_id());
+        assert!(
+            a.updated(&ArtistKeypair::from_seed([66; 32]), info("Stolen"), 2)
+                .is_none()
+        );
+        let newer = a
+            .updated(&ArtistKeypair::from_seed([9; 32]), info("A2"), 2)
+            .unwrap();
+        assert_eq!(newer.id(), a.id());
         assert_eq!(a.chunks().len(), 2);
         assert_eq!(a.chunk_len(0), 65_536);
         assert_eq!(a.chunk_len(1), 100_000 - 65_536);
@@ -650,6 +462,14 @@ mod tests {
             Err(DecodeError::Invalid("track id"))
         );
 
+        // Put another key in: the id no longer matches (another key's release has another id).
+        let mut other_key = bytes.clone();
+        other_key[37..69].copy_from_slice(ArtistKeypair::from_seed([66; 32]).public().as_bytes());
+        assert_eq!(
+            Manifest::decode(&other_key),
+            Err(DecodeError::Invalid("track id"))
+        );
+
         // Anything after the signature is rejected rather than ignored.
         let mut trailing = bytes.clone();
         trailing.push(0);
@@ -669,12 +489,20 @@ mod tests {
             Manifest::decode(b"RIFF...."),
             Err(DecodeError::BadMagic("manifest"))
         );
-        let mut v2 = sample(&[1; 10], info("x")).encoded().to_vec();
-        v2[4] = 2;
+        let mut v3 = sample(&[1; 10], info("x")).encoded().to_vec();
+        v3[4] = 3;
         assert!(matches!(
-            Manifest::decode(&v2),
-            Err(DecodeError::UnsupportedVersion { found: 2, .. })
+            Manifest::decode(&v3),
+            Err(DecodeError::UnsupportedVersion { found: 3, .. })
         ));
+        // A version 1 manifest (content-only id) is not a current one, whatever it says.
+        let mut v1 = sample(&[1; 10], info("x")).encoded().to_vec();
+        v1[4] = 1;
+        assert!(matches!(
+            Manifest::decode(&v1),
+            Err(DecodeError::UnsupportedVersion { found: 1, .. })
+        ));
+        assert!(LegacyManifest::decode(&v1).is_err());
     }
 
     #[test]

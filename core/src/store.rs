@@ -9,7 +9,12 @@
 //!   the implicit feedback the recommender learns from;
 //! - `ratings`: track id -> stars (1..=5), the explicit feedback;
 //! - `profiles`: peer key -> a neighbour's signed taste profile, as received (see
-//!   [`crate::taste`]), so that recommendations survive a restart.
+//!   [`crate::taste`]), so that recommendations survive a restart;
+//! - `blocked`: artist key -> empty, for the keys whose releases this peer hides;
+//! - `bans`: peer id -> when its ban ends, so that bans outlive a restart (see [`peers`]);
+//! - `audio`: audio id -> the release with that audio this peer saw first (the original, when
+//!   another key re-signs the same file);
+//! - `legacy`, `renamed`: what an upgrade from manifest version 1 left (see [`upgrade`]).
 //!
 //! Invariants: a chunk is stored only under the BLAKE3 hash of its bytes; a track is marked local
 //! only in the same transaction that checks all its chunks are present. A publish writes its
@@ -26,7 +31,15 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use crate::error::{Error, Result};
 use crate::model::{ArtistKey, ChunkHash, Manifest, TrackId};
 
-const SCHEMA_VERSION: &[u8] = b"1";
+mod peers;
+mod upgrade;
+
+pub use upgrade::Upgrade;
+
+/// Schema 2: manifests of version 2, track ids that cover the artist key. Schema 1 data dirs are
+/// upgraded by [`Store::upgrade`].
+const SCHEMA_VERSION: &[u8] = b"2";
+const LEGACY_SCHEMA_VERSION: &[u8] = b"1";
 const KEY_SCHEMA: &[u8] = b"schema";
 const KEY_WRITE_IN_PROGRESS: &[u8] = b"write_in_progress";
 
@@ -42,7 +55,12 @@ pub struct Store {
     ratings: sled::Tree,
     profiles: sled::Tree,
     blocked: sled::Tree,
+    audio: sled::Tree,
+    bans: sled::Tree,
+    legacy: sled::Tree,
+    renamed: sled::Tree,
     created: bool,
+    needs_upgrade: bool,
     path: std::path::PathBuf,
 }
 
@@ -107,6 +125,24 @@ impl Listen {
     }
 }
 
+/// What [`Store::put_manifest`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// The release was new here.
+    New,
+    /// It replaced an older version of the same release.
+    Updated,
+    /// The stored version is as new or newer: nothing changed.
+    Kept,
+}
+
+impl Stored {
+    /// Whether the stored manifest changed.
+    pub fn changed(self) -> bool {
+        self != Self::Kept
+    }
+}
+
 /// The highest rating.
 pub const MAX_STARS: u8 = 5;
 
@@ -126,8 +162,13 @@ impl Store {
             ratings: db.open_tree("ratings")?,
             profiles: db.open_tree("profiles")?,
             blocked: db.open_tree("blocked")?,
+            audio: db.open_tree("audio")?,
+            bans: db.open_tree("bans")?,
+            legacy: db.open_tree("legacy")?,
+            renamed: db.open_tree("renamed")?,
             db,
             created: false,
+            needs_upgrade: false,
             path: path.to_owned(),
         };
         match store.meta.get(KEY_SCHEMA)? {
@@ -140,6 +181,7 @@ impl Store {
                 store.created = true;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}
+            Some(v) if v.as_ref() == LEGACY_SCHEMA_VERSION => store.needs_upgrade = true,
             Some(v) => {
                 return Err(Error::Config {
                     path: path.to_owned(),
@@ -162,13 +204,63 @@ impl Store {
         self.created
     }
 
-    /// Stores a manifest heard from the network (or published here). Returns `false` when it was
-    /// already known. The manifest was verified when it was decoded.
-    pub fn put_manifest(&self, manifest: &Manifest) -> Result<bool> {
-        let old = self
-            .manifests
-            .insert(manifest.id().as_bytes(), manifest.encoded())?;
-        Ok(old.is_none())
+    /// Stores a manifest heard from the network (or published here), verified when it was
+    /// decoded. A release already known is replaced only by a newer version (a later
+    /// `published_at`): the track id covers the artist key, so only the key that signed a
+    /// release can update it, and a replayed older version cannot undo an update.
+    pub fn put_manifest(&self, manifest: &Manifest) -> Result<Stored> {
+        let id = manifest.id();
+        let stored = loop {
+            let old = self.manifests.get(id.as_bytes())?;
+            let stored = match &old {
+                None => Stored::New,
+                Some(old) if Manifest::decode(old)?.published_at() < manifest.published_at() => {
+                    Stored::Updated
+                }
+                Some(_) => break Stored::Kept,
+            };
+            let swapped =
+                self.manifests
+                    .compare_and_swap(id.as_bytes(), old, Some(manifest.encoded()))?;
+            if swapped.is_ok() {
+                break stored;
+            }
+        };
+        if stored == Stored::New {
+            self.note_audio(manifest)?;
+        }
+        if !self.legacy.is_empty() {
+            self.adopt_legacy(manifest)?;
+        }
+        Ok(stored)
+    }
+
+    /// Remembers `manifest` as the original of its audio unless another release came first.
+    fn note_audio(&self, manifest: &Manifest) -> Result<()> {
+        let id = manifest.id();
+        let first = Some(id.as_bytes().as_slice());
+        // A failed swap means an earlier release holds the place: nothing to do.
+        let _ =
+            self.audio
+                .compare_and_swap(manifest.audio_id().as_bytes(), None::<&[u8]>, first)?;
+        Ok(())
+    }
+
+    /// The release with the same audio that this peer saw before `manifest`, when another key
+    /// signed it (a re-signed copy of someone's file names its original here).
+    pub fn same_audio_as(&self, manifest: &Manifest) -> Result<Option<Manifest>> {
+        let Some(first) = self.audio.get(manifest.audio_id().as_bytes())? else {
+            return Ok(None);
+        };
+        if first.as_ref() == manifest.id().as_bytes() {
+            return Ok(None);
+        }
+        let Ok(first) = <[u8; 32]>::try_from(first.as_ref()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .manifest(&TrackId(first))?
+            .filter(|m| m.artist_key() != manifest.artist_key()))
     }
 
     /// The manifest of `id`, if known.
@@ -326,7 +418,7 @@ impl Store {
             Ok(())
         });
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => self.note_audio(manifest),
             Err(TransactionError::Abort(())) => Err(Error::Duplicate(id)),
             Err(TransactionError::Storage(e)) => Err(Error::from(e)),
         }
@@ -346,8 +438,11 @@ impl Store {
     /// Removes every chunk that no known manifest references. Returns how many were removed.
     pub fn collect_garbage(&self) -> Result<usize> {
         let mut referenced = std::collections::HashSet::new();
-        for m in self.manifests() {
-            referenced.extend(m?.chunks().iter().copied());
+        for bytes in self.manifests.iter().values() {
+            referenced.extend(upgrade::chunks_of(&bytes?)?);
+        }
+        for value in self.legacy.iter().values() {
+            referenced.extend(upgrade::chunks_of(upgrade::legacy_manifest_bytes(&value?))?);
         }
         let mut removed = 0;
         for key in self.chunks.iter().keys() {
@@ -467,159 +562,7 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// Keeps a neighbour's signed taste profile (replacing the one kept for that peer).
-    pub fn put_profile(&self, peer: &[u8; 32], signed: &[u8]) -> Result<()> {
-        self.profiles.insert(peer, signed)?;
-        Ok(())
-    }
-
-    /// Forgets a neighbour's taste profile.
-    pub fn remove_profile(&self, peer: &[u8; 32]) -> Result<()> {
-        self.profiles.remove(peer)?;
-        Ok(())
-    }
-
-    /// Every kept taste profile, as stored (the caller verifies them again).
-    pub fn profiles(&self) -> Result<Vec<Vec<u8>>> {
-        self.profiles
-            .iter()
-            .values()
-            .map(|v| Ok(v?.to_vec()))
-            .collect()
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
-
-    fn manifest(bytes: &[u8]) -> Manifest {
-        let (chunk_size, chunks) = split_chunks(bytes).unwrap();
-        ManifestDraft {
-            info: TrackInfo {
-                title: "t".into(),
-                ..TrackInfo::default()
-            },
-            file_size: bytes.len() as u64,
-            chunk_size,
-            chunks,
-            published_at: 0,
-        }
-        .sign(&ArtistKeypair::from_seed([1; 32]))
-    }
-
-    fn put_all_chunks(store: &Store, bytes: &[u8], m: &Manifest) {
-        for (hash, chunk) in m.chunks().iter().zip(bytes.chunks(m.chunk_size() as usize)) {
-            store.put_chunk(hash, chunk).unwrap();
-        }
-    }
-
-    #[test]
-    fn ratings_are_set_cleared_and_bounded() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(&tmp.path().join("db")).unwrap();
-        let a = TrackId([1; 32]);
-        let b = TrackId([2; 32]);
-        assert_eq!(store.rating(&a).unwrap(), None);
-        store.set_rating(&a, 4).unwrap();
-        store.set_rating(&b, 1).unwrap();
-        store.set_rating(&a, 5).unwrap();
-        assert_eq!(store.rating(&a).unwrap(), Some(5));
-        assert_eq!(store.ratings().unwrap(), vec![(a, 5), (b, 1)]);
-        store.set_rating(&a, 0).unwrap();
-        assert_eq!(store.rating(&a).unwrap(), None);
-        assert!(matches!(store.set_rating(&a, 6), Err(Error::BadRating(6))));
-        assert_eq!(store.ratings().unwrap(), vec![(b, 1)]);
-    }
-
-    #[test]
-    fn listening_history_keeps_order_and_positions_across_reopen() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("db");
-        let id = TrackId([7; 32]);
-        let events = [
-            ListenKind::Play,
-            ListenKind::Skip {
-                position_ms: 12_345,
-            },
-            ListenKind::Play,
-            ListenKind::Complete,
-        ];
-        {
-            let store = Store::open(&path).unwrap();
-            for (i, kind) in events.iter().enumerate() {
-                // Two events in the same millisecond must both be kept.
-                let at_ms = 1_000 + (i as u64 / 2);
-                store
-                    .record_listen(&Listen {
-                        id,
-                        at_ms,
-                        kind: *kind,
-                    })
-                    .unwrap();
-            }
-            store.flush().unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        let got: Vec<_> = store.listens().unwrap().iter().map(|l| l.kind).collect();
-        assert_eq!(got, events);
-        assert!(store.listens().unwrap().iter().all(|l| l.id == id));
-    }
-
-    #[test]
-    fn a_chunk_that_does_not_match_its_hash_is_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(&tmp.path().join("db")).unwrap();
-        let hash = ChunkHash::of(b"good");
-        assert!(store.put_chunk(&hash, b"evil").is_err());
-        assert!(!store.has_chunk(&hash).unwrap());
-        store.put_chunk(&hash, b"good").unwrap();
-        assert_eq!(store.chunk(&hash).unwrap().unwrap().as_ref(), b"good");
-    }
-
-    #[test]
-    fn a_track_becomes_local_only_with_all_chunks_and_only_once() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(&tmp.path().join("db")).unwrap();
-        let bytes = vec![4u8; 150_000];
-        let m = manifest(&bytes);
-        assert!(store.commit_local_track(&m).is_err());
-        assert!(!store.is_local(&m.id()).unwrap());
-        put_all_chunks(&store, &bytes, &m);
-        store.commit_local_track(&m).unwrap();
-        assert!(store.is_local(&m.id()).unwrap());
-        assert!(matches!(
-            store.commit_local_track(&m),
-            Err(Error::Duplicate(id)) if id == m.id()
-        ));
-        assert_eq!(store.manifest(&m.id()).unwrap().unwrap(), m);
-    }
-
-    #[test]
-    fn an_interrupted_write_is_swept_on_the_next_open() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("db");
-        let kept = vec![1u8; 70_000];
-        let lost = vec![2u8; 70_000];
-        {
-            let store = Store::open(&path).unwrap();
-            let m = manifest(&kept);
-            put_all_chunks(&store, &kept, &m);
-            store.commit_local_track(&m).unwrap();
-            store.begin_write().unwrap();
-            put_all_chunks(&store, &lost, &manifest(&lost));
-            store.flush().unwrap();
-            // The process "dies" here: no commit, no end_write.
-        }
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.chunk_count(), 2);
-        assert_eq!(store.manifest_count(), 1);
-        assert!(
-            !store
-                .flag(std::str::from_utf8(KEY_WRITE_IN_PROGRESS).unwrap())
-                .unwrap()
-        );
-    }
-}
+mod tests;

@@ -16,6 +16,28 @@ pub fn audio_fixture(name: &str) -> PathBuf {
     audio_dir().join(name)
 }
 
+/// A data dir as an older build left it: `tests/fixtures/<name>`, copied into `to` (see
+/// `tests/fixtures/datadir-v1/README.md`).
+pub fn copy_fixture_dir(name: &str, to: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name);
+    copy_dir(&from, to);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a fixture copy");
+    for entry in std::fs::read_dir(from).expect("read a fixture dir") {
+        let entry = entry.expect("read a fixture dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("fixture file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
+        }
+    }
+}
+
 /// A library on a fresh temporary data dir, without the demo tracks. Keep the `TempDir` alive
 /// as long as the library.
 pub fn temp_library() -> (tempfile::TempDir, Library) {

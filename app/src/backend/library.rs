@@ -32,12 +32,18 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         .into_iter()
         .collect();
     let by_id: HashMap<TrackId, &TrackSummary> = tracks.iter().map(|t| (t.id, t)).collect();
-    // Newest first in rounds over artist keys, so that no key fills the list.
+    // Newest first in rounds over artist keys, so that no key fills the list; a re-signed copy
+    // of another key's audio is never among them.
     let recent = library
         .store()
         .manifests()
         .filter_map(Result::ok)
-        .filter(|m| m.published_at() > 0 && by_id.contains_key(&m.id()))
+        .filter(|m| {
+            m.published_at() > 0
+                && by_id
+                    .get(&m.id())
+                    .is_some_and(|t| t.same_audio_as.is_none())
+        })
         .map(|m| Candidate::of(&m));
     let new_releases = fair_newest(recent, NEW_RELEASES)
         .iter()
@@ -49,11 +55,20 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         .recommend(RECOMMENDATIONS)
         .inspect_err(|e| tracing::warn!(error = %e, "no recommendations"))
         .unwrap_or_default();
+    let mut blocked: Vec<_> = library
+        .store()
+        .blocked_keys()
+        .inspect_err(|e| tracing::warn!(error = %e, "unreadable blocked keys"))
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    blocked.sort();
     Event::Library {
         tracks,
         ratings,
         new_releases,
         recommendations,
+        blocked,
     }
 }
 

@@ -115,9 +115,40 @@ pub fn table(
                         cell(ui, w.title, |ui| {
                             ui.add(egui::Label::new(text(&t.info.title)).truncate())
                         });
-                        cell(ui, w.artist, |ui| {
-                            ui.add(egui::Label::new(text(&t.info.artist)).truncate())
+                        let artist = cell(ui, w.artist, |ui| match &t.same_audio_as {
+                            // A re-signed copy says whose audio it carries.
+                            Some(original) => {
+                                let note = format!(
+                                    "{} · same audio as '{}' by {}",
+                                    t.info.artist, original.title, original.artist
+                                );
+                                ui.add(
+                                    egui::Label::new(text(&note).italics())
+                                        .truncate()
+                                        .sense(egui::Sense::click()),
+                                )
+                                .on_hover_text(format!(
+                                    "{note}, which this peer saw first: \
+                                         another key signed the same file"
+                                ))
+                            }
+                            None => ui.add(
+                                egui::Label::new(text(&t.info.artist))
+                                    .truncate()
+                                    .sense(egui::Sense::click()),
+                            ),
                         });
+                        // Right-click an artist to block its key (not this peer's own).
+                        if !model.is_own_key(&t.artist_key) {
+                            artist.context_menu(|ui| {
+                                let label =
+                                    format!("Block {} (hide all its releases)", t.info.artist);
+                                if ui.button(label).clicked() {
+                                    out.push(Command::Block(t.artist_key));
+                                    ui.close();
+                                }
+                            });
+                        }
                         cell(ui, w.album, |ui| {
                             ui.add(egui::Label::new(text(&t.info.album)).truncate())
                         });

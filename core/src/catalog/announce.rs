@@ -16,7 +16,7 @@ use crate::release::{self, AnnounceRate, Refusal};
 use crate::wire::DecodeError;
 
 /// The gossipsub topic release announcements travel on.
-pub const RELEASES_TOPIC: &str = "busker/releases/1";
+pub const RELEASES_TOPIC: &str = "busker/releases/2";
 /// Version byte of a release announcement on the gossip topic.
 pub const ANNOUNCE_VERSION: u8 = 1;
 /// Largest announcement: a version byte and the largest manifest.

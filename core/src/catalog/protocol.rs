@@ -19,7 +19,7 @@ use crate::store::Store;
 use crate::wire::{DecodeError, Envelope, Reader};
 
 /// The protocol name negotiated on every catalog stream.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/catalog/1");
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/catalog/2");
 /// Version byte at the start of every request and response body.
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Most manifests one request may ask for.

@@ -23,14 +23,19 @@ pub struct Recommended {
 
 impl Library {
     /// Tracks announced by others, newest first in rounds over artist keys, each key with a
-    /// bounded share (see [`release::fair_newest`]): the candidates for promotion.
+    /// bounded share (see [`release::fair_newest`]): the candidates for promotion. Blocked keys
+    /// and re-signed copies of another key's audio are left out.
     pub fn new_releases(&self, limit: usize) -> Result<Vec<TrackId>> {
         let mine = self.artist.public();
         let mut fresh = Vec::new();
         let blocked = self.blocked()?;
         for m in self.store.manifests() {
             let m = m?;
-            if m.artist_key() != mine && !blocked.hides(&m) {
+            // A re-signed copy of another key's audio is never promoted.
+            if m.artist_key() != mine
+                && !blocked.hides(&m)
+                && self.store.same_audio_as(&m)?.is_none()
+            {
                 fresh.push(Candidate::of(&m));
             }
         }

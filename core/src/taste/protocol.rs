@@ -12,7 +12,7 @@ use crate::net::{self, Client, Reply};
 use crate::wire::{DecodeError, Envelope};
 
 /// The protocol name negotiated on every taste exchange stream.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/taste/1");
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/taste/2");
 /// Version byte at the start of every request and response body.
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Largest taste exchange message, in a request or a response.

@@ -20,7 +20,7 @@ use crate::store::Store;
 use crate::wire::{DecodeError, Envelope};
 
 /// The protocol name negotiated on every transfer stream.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/transfer/2");
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/busker/transfer/3");
 /// Version byte at the start of every request and response body.
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Largest request body.

@@ -19,6 +19,10 @@ use crate::node_cli::NodeProcess;
 use crate::resilience::chaos_seed;
 use crate::util::{Peer, busker_bin};
 
+/// Each remote track's size, and its chunks at the default chunk size.
+const REMOTE_BYTES: usize = 12_000_000;
+const REMOTE_CHUNKS: usize = REMOTE_BYTES.div_ceil(64 * 1024);
+
 /// Iterations and time budget: `BUSKER_CRASH_LOOP=N` for the full loop, 10 in about a minute
 /// otherwise.
 fn budget() -> (usize, Duration) {
@@ -126,7 +130,7 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
         let path = busker_core::test_utils::write_wav(
             seed_peer.dir.path(),
             &format!("remote{k}.wav"),
-            12_000_000,
+            REMOTE_BYTES,
             500 + k,
         );
         let (ok, out, err) = seed_peer.json(&[
@@ -155,9 +159,36 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
         })
         .collect();
 
+    // How long each operation takes when nothing kills it, so that the kills can be timed to
+    // land while it runs: publishes of a file like the others, downloads of a track like the
+    // others, on throw-away data dirs, process start-up included. The fastest of three: the
+    // first start of a freshly built binary is slow.
+    let publish_takes = fastest_of_three(|k| {
+        let scratch = Peer::new();
+        let name = format!("calibrate{k}.wav");
+        let file = busker_core::test_utils::write_wav(files.path(), &name, 6_000_000, 9 + k);
+        let t = Instant::now();
+        let (ok, _, err) = scratch.json(&["--no-demo", "publish", file.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let took = t.elapsed();
+        std::fs::remove_file(file).unwrap();
+        took
+    });
+    let download_takes = fastest_of_three(|k| {
+        let scratch = Peer::new();
+        let _node = NodeProcess::start(&scratch, &["--peer", &seed_node.listen()]);
+        let t = Instant::now();
+        let (ok, _, err) = scratch.json(&["fetch", &remote[k as usize].0.to_hex()]);
+        assert!(ok, "{err}");
+        t.elapsed()
+    });
+
     let victim = Peer::new();
     let started = Instant::now();
     let (mut publish_kills, mut download_kills, mut done) = (0, 0, 0);
+    // Kills that landed while the operation ran: the command had not exited and its track was
+    // not there afterwards.
+    let (mut publish_landed, mut download_landed) = (0, 0);
     let mut last_partial = 0;
     let mut kept_partial = 0;
     let mut chunks_before = 0;
@@ -187,10 +218,17 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            std::thread::sleep(Duration::from_millis(rng.gen_range(0..900)));
+            std::thread::sleep(random_moment(&mut rng, publish_takes));
+            let running = child.try_wait().unwrap().is_none();
             let _ = child.kill();
             wait_exit(&mut child);
             publish_kills += 1;
+            let stem = file.file_stem().unwrap().to_str().unwrap();
+            let published = check_data_dir(victim.dir.path())
+                .local
+                .iter()
+                .any(|(_, t)| t == stem);
+            publish_landed += usize::from(running && !published);
         } else {
             // Download the next remote track not here yet through a node, and kill the node.
             let Some((id, _)) = remote.iter().find(|(id, _)| {
@@ -212,12 +250,21 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            std::thread::sleep(Duration::from_millis(rng.gen_range(100..1500)));
+            // A resumed download has less left to do: aim within what remains.
+            let have = check.as_ref().map_or(0, |c| c.partial_chunks) as f64;
+            let left = (1.0 - have / REMOTE_CHUNKS as f64).max(0.1);
+            std::thread::sleep(random_moment(&mut rng, download_takes.mul_f64(left)));
+            let running = fetch.try_wait().unwrap().is_none();
             let _ = node.child.kill();
             wait_exit(&mut node.child);
             let _ = fetch.kill();
             wait_exit(&mut fetch);
             download_kills += 1;
+            let fetched = check_data_dir(victim.dir.path())
+                .local
+                .iter()
+                .any(|(l, _)| l == id);
+            download_landed += usize::from(running && !fetched);
         }
         done += 1;
         let after = check_data_dir(victim.dir.path());
@@ -236,6 +283,12 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
     assert!(
         publish_kills > 0 && download_kills > 0,
         "both kinds of kill ran"
+    );
+    // The premise: most kills hit a running operation, not one that had already ended.
+    assert!(
+        publish_landed * 2 > publish_kills && download_landed * 2 > download_kills,
+        "too few kills landed mid-operation: publish {publish_landed}/{publish_kills}, \
+         download {download_landed}/{download_kills}"
     );
 
     // After the storm: every download resumes and finishes byte-identical, every file publishes.
@@ -263,11 +316,25 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
     );
     println!(
         "figures: crash_loop iterations={done} sigkill_publish={publish_kills} \
-         sigkill_download={download_kills} partial_chunks_before_final_fetch={last_partial} \
+         landed_mid_publish={publish_landed} sigkill_download={download_kills} \
+         landed_mid_download={download_landed} publish_takes_ms={} download_takes_ms={} \
+         partial_chunks_before_final_fetch={last_partial} \
          download_kills_that_left_partial_chunks={kept_partial} bytes_verified={bytes_verified} \
          seconds={:.1}",
+        publish_takes.as_millis(),
+        download_takes.as_millis(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The shortest of three runs of `run` (given 0, 1, 2).
+fn fastest_of_three(run: impl Fn(u32) -> Duration) -> Duration {
+    (0..3).map(run).min().unwrap()
+}
+
+/// A random moment within the first nine tenths of an operation that takes `takes`.
+fn random_moment(rng: &mut StdRng, takes: Duration) -> Duration {
+    takes.mul_f64(rng.gen_range(0.0..0.9))
 }
 
 /// [`check_data_dir`], or `None` before the data dir exists.

@@ -122,17 +122,35 @@ async fn churn_kills_a_third_of_fifty_peers_and_every_reachable_download_finishe
         transfers.push(node.fetch(id).await.unwrap());
     }
 
-    // Kill 30 % of the peers at random moments while the downloads run.
+    // Kill 30 % of the peers at random moments while the downloads run, the way a process
+    // dies: connections dropped, nothing in flight answered or flushed. A kill lands mid-download
+    // when the victim holds or downloads a track whose download is still running.
     let victims: Vec<usize> = rand::seq::index::sample(&mut rng, PEERS, KILLS).into_vec();
     let delays: Vec<u64> = victims.iter().map(|_| rng.gen_range(0..1500)).collect();
+    let running_downloads_hit = |v: usize| {
+        downloads
+            .iter()
+            .zip(&transfers)
+            .filter(|((t, d, _), transfer)| {
+                (*d == v || tracks[*t].2.contains(&v)) && transfer.progress().done.is_none()
+            })
+            .count()
+    };
     let kills = victims.iter().zip(&delays).map(|(&v, &ms)| {
         let node = peers[v].node.clone();
         async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            node.shutdown().await;
+            let hit = running_downloads_hit(v);
+            node.crash().await;
+            hit
         }
     });
-    join_all(kills).await;
+    let hits = join_all(kills).await;
+    let kills_mid_download = hits.iter().filter(|&&h| h > 0).count();
+    assert!(
+        kills_mid_download * 2 > KILLS,
+        "only {kills_mid_download} of {KILLS} kills hit a running download"
+    );
     let dead: HashSet<usize> = victims.iter().copied().collect();
 
     let mut finished = 0;
@@ -216,7 +234,8 @@ async fn churn_kills_a_third_of_fifty_peers_and_every_reachable_download_finishe
         lookups += 1;
     }
     println!(
-        "figures: churn peers={PEERS} tracks={TRACKS} killed={KILLS} downloads={} \
+        "figures: churn peers={PEERS} tracks={TRACKS} killed={KILLS} \
+         kills_mid_download={kills_mid_download} downloads={} \
          downloads_on_live_peers={} with_live_provider={expected} finished={finished} \
          orphaned_failed={orphaned} bytes_verified={bytes_verified} dht_lookups_ok={lookups} \
          slowest_download_ms={slowest_ms} seeded_at_s={:.1} downloads_ended_at_s={:.1} \
@@ -468,15 +487,28 @@ async fn spawn_flooder(victim: &Peer) -> net::Client {
     client
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn flooding_peers_are_refused_scored_down_and_banned_while_honest_peers_are_served() {
+/// `banned` dials `victim` again and asks for its catalog: the connection is dropped or the
+/// request goes unanswered. A refusal would mean it was taken for a peer over its rate.
+async fn assert_shut_out(banned: &net::Client, victim: &Peer) {
+    let _ = banned.dial(victim.addr().await).await;
+    let request = catalog::protocol::Request::Catalog { after: None };
+    let answer = catalog::protocol::request(banned, victim.node.peer_id(), request).await;
+    assert!(answer.is_err(), "a banned peer was answered: {answer:?}");
+}
+
+fn flood_limits() -> NodeOptions {
     let mut options = NodeOptions::loopback();
     options.network.limits = PeerLimits {
         requests_per_sec: 50.0,
         request_burst: 100.0,
         ..PeerLimits::default()
     };
-    let victim = Peer::start_with(options).await;
+    options
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flooding_peers_are_refused_scored_down_and_banned_even_after_a_restart() {
+    let victim = Peer::start_with(flood_limits()).await;
     let (id, original) = victim.publish_wav("Under Siege", 1_500_000, 77).await;
     let victim_id = victim.node.peer_id();
 
@@ -529,14 +561,23 @@ async fn flooding_peers_are_refused_scored_down_and_banned_while_honest_peers_ar
     };
     let (_, banned_after) = tokio::join!(floods, checks);
     assert!(requests.refused.load(Ordering::Relaxed) > 0);
-    // A banned flooder cannot come back: its new connection is dropped and nothing is served.
-    let _ = by_requests.dial(victim.addr().await).await;
-    let request = catalog::protocol::Request::Catalog { after: None };
-    let answer = catalog::protocol::request(&by_requests, victim_id, request).await;
-    assert!(
-        matches!(answer, Err(_) | Ok(catalog::protocol::Response::Refused)),
-        "a banned peer was answered: {answer:?}"
-    );
+    // A banned flooder cannot come back: its new connection is dropped and nothing is served,
+    // not even a refusal (which is what a peer over its rate gets).
+    assert_shut_out(&by_requests, &victim).await;
+
+    // Nor after the victim restarts: the ban was kept in its store. A peer that never
+    // flooded is served by the restarted victim, so what the flooder gets is the ban.
+    let Peer { dir, node } = victim;
+    node.shutdown().await;
+    drop(node);
+    let victim = Peer::restart(dir, flood_limits()).await;
+    let banned = victim.node.client().banned().await.unwrap();
+    assert!(banned.contains(&by_requests.peer_id()) && banned.contains(&by_gossip.peer_id()));
+    assert_shut_out(&by_requests, &victim).await;
+    let newcomer = Peer::start().await;
+    newcomer.connect_to(&victim).await;
+    assert_served(&newcomer, victim_id).await;
+    newcomer.node.shutdown().await;
     println!(
         "figures: flood requests_sent={} refused={} banned_after_ms={} | gossip_sent={} \
          banned_after_ms={}",
@@ -776,7 +817,8 @@ async fn a_flooded_node_process_keeps_its_memory_bounded_and_bans_the_flooder() 
             let _ = flooder.dial(victim_addr.clone()).await;
             let request = catalog::protocol::Request::Catalog { after: None };
             let answer = catalog::protocol::request(&flooder, victim_id, request).await;
-            matches!(answer, Err(_) | Ok(catalog::protocol::Response::Refused)).then_some(())
+            // A refusal is what a peer over its rate gets; a banned one gets nothing.
+            answer.is_err().then_some(())
         })
         .await;
         let banned_after = started.elapsed();
@@ -804,6 +846,23 @@ async fn a_flooded_node_process_keeps_its_memory_bounded_and_bans_the_flooder() 
         peak < idle + 256 * 1024,
         "memory grew from {idle} KiB to {peak} KiB under the flood"
     );
+
+    // The node process restarts (SIGTERM, then the same data dir): the flooder is still
+    // banned, while a peer that never flooded is served.
+    assert!(node.terminate().success());
+    let node = crate::node_cli::NodeProcess::start(&victim, &[]);
+    let victim_addr: net::Multiaddr = node.listen().parse().unwrap();
+    let _ = flooder.dial(victim_addr.clone()).await;
+    let request = catalog::protocol::Request::Catalog { after: None };
+    let answer = catalog::protocol::request(&flooder, victim_id, request).await;
+    assert!(
+        answer.is_err(),
+        "banned before the restart, answered after: {answer:?}"
+    );
+    let newcomer = Peer::start().await;
+    newcomer.node.connect(victim_addr).await.unwrap();
+    assert_served(&newcomer, victim_id).await;
+    newcomer.node.shutdown().await;
     flooder.shutdown().await;
     drop(node);
 }

@@ -52,7 +52,7 @@ use libp2p::multiaddr::Protocol as Part;
 pub use client::Client;
 pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId, StreamProtocol};
-pub use service::{Handler, Protocol, RecordFilter, Reply, Services, Topic};
+pub use service::{BanBook, Handler, Protocol, RecordFilter, Reply, Services, Topic};
 
 use crate::error::{Error, Result};
 
@@ -75,6 +75,11 @@ pub struct NetworkConfig {
     pub serve_rate: Option<u64>,
     /// Per-peer limits on inbound requests and what gets a peer banned.
     pub limits: PeerLimits,
+    /// Most connections open at once, all peers together (inbound and outbound); more are
+    /// denied as they are made.
+    pub max_connections: u32,
+    /// Most connections open at once to one peer (TCP, QUIC and relayed ones together).
+    pub max_connections_per_peer: u32,
     /// Addresses other peers are known to reach this one at (a public address, a port
     /// forward). They are announced and make this peer a relay for peers that cannot be
     /// reached directly. AutoNAT adds the addresses it confirms.
@@ -147,6 +152,9 @@ pub struct PeerLimits {
     pub max_strikes: f64,
     /// Strikes forgiven per second.
     pub strike_decay_per_sec: f64,
+    /// How long a ban lasts. Bans outlive the connection and, with a
+    /// [`BanBook`](service::BanBook), a restart.
+    pub ban_duration: Duration,
     /// A gossip score under which a peer that sent an invalid message is banned. Gossipsub
     /// weighs recent invalid messages at -100 x 0.5 x their (fading) count squared, so the
     /// default bans a peer whose second invalid message follows the first within about 2 s;
@@ -162,6 +170,7 @@ impl Default for PeerLimits {
             max_inflight_per_peer: 32,
             max_strikes: 100.0,
             strike_decay_per_sec: 1.0,
+            ban_duration: Duration::from_secs(24 * 3600),
             ban_gossip_score: -150.0,
         }
     }
@@ -178,6 +187,8 @@ impl NetworkConfig {
             max_inbound_requests: 64,
             serve_rate: None,
             limits: PeerLimits::default(),
+            max_connections: 512,
+            max_connections_per_peer: 8,
             external: Vec::new(),
             relay: RelayConfig::default(),
             mdns: false,

@@ -50,12 +50,13 @@ use crate::transfer::protocol::{Request, Response};
 use crate::transfer::{
     Candidates, FetchReport, ProviderSource, Providers, Transfer, TransferOptions,
 };
-use crate::{catalog, taste, transfer};
+use crate::{catalog, transfer};
 
 mod artist;
 mod chunks;
 mod exchange;
 mod radio;
+mod services;
 
 /// Catalog syncs running at once.
 const MAX_CONCURRENT_SYNCS: usize = 4;
@@ -115,38 +116,6 @@ fn warm_taste(library: &Arc<Library>) {
         let library = library.clone();
         runtime.spawn_blocking(move || library.taste().warm());
     }
-}
-
-/// What this node offers on the network: each service's protocol (answering out of this node's
-/// store, taste exchange and radio hub), its topics and the check on DHT records.
-fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Services {
-    let store = Arc::new(library.store().clone());
-    let taste_library = library.clone();
-    let answer_taste = move |from: PeerId, message: &[u8]| {
-        let answer = taste_library.taste().answer(&from, message)?;
-        // The neighbourhood changed: fit it for the next recommendation after the answer is
-        // on its way, not before.
-        warm_taste(&taste_library);
-        Some(answer)
-    };
-    let channels = net::Topic {
-        name: crate::radio::CHANNELS_TOPIC.to_owned(),
-        validator: crate::radio::status_validator(),
-        strict: false,
-    };
-    net::Services::default()
-        .protocol(transfer::offer(store.clone()))
-        .protocol(catalog::offer(store))
-        .topic(catalog::releases_topic_with({
-            let library = library.clone();
-            Arc::new(move |key: &crate::model::ArtistKey| library.is_blocked(key))
-        }))
-        .max_message(catalog::MAX_ANNOUNCE_BYTES)
-        .protocol(taste::offer(answer_taste))
-        .protocol(crate::radio::offer(radio.clone()))
-        .topic(channels)
-        .max_message(crate::radio::MAX_SEGMENT_BYTES)
-        .record_filter(Arc::new(crate::artist::accepts_record))
 }
 
 struct Inner {
@@ -217,7 +186,7 @@ impl Node {
         let seed = library.dir().key_seed("peer")?;
         let key = net::keypair_from_seed(seed)?;
         let radio = Arc::new(RadioHub::default());
-        let services = services(&library, &radio);
+        let services = services::services(&library, &radio);
         let (client, net_events) = net::spawn(key, options.network.clone(), services).await?;
         let inner = Inner::new(library, client, radio, &options);
         let node = Self {
@@ -572,6 +541,23 @@ impl Node {
             Ok(out)
         })
         .await
+    }
+
+    /// Stops the node the way a killed process stops (tests only): the network drops every
+    /// connection at once without closing it, the node's tasks and downloads stop where they
+    /// are, and nothing is flushed.
+    #[cfg(feature = "test-utils")]
+    pub async fn crash(&self) {
+        self.inner.client.crash().await;
+        for (_, task) in lock(&self.inner.broadcasts).drain() {
+            task.abort();
+        }
+        for task in lock(&self.inner.tasks).drain(..) {
+            task.abort();
+        }
+        for t in lock(&self.inner.transfers).values() {
+            t.cancel();
+        }
     }
 
     /// Stops transfers (verified chunks stay for a resume), the glue tasks and the network, and

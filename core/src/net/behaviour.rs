@@ -14,11 +14,14 @@ use libp2p::swarm::{
     THandlerOutEvent, ToSwarm, dummy,
 };
 use libp2p::{
-    PeerId, StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, ping, relay,
-    request_response,
+    PeerId, StreamProtocol, autonat, connection_limits, dcutr, gossipsub, identify, kad, mdns,
+    ping, relay, request_response,
 };
 
 use super::NetworkConfig;
+
+/// Inbound connections still in their handshake at once; more are denied.
+const MAX_PENDING_INCOMING: u32 = 64;
 use super::router::{Router, Spec};
 
 /// The Kademlia protocol name (a private DHT: Busker peers only).
@@ -29,6 +32,9 @@ pub const IDENTIFY_PROTOCOL: &str = "/busker/id/1";
 /// Everything a Busker peer speaks.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Caps on connections (all peers, one peer, half-open inbound). First, so that a
+    /// connection over a cap is denied before any other behaviour sets up for it.
+    pub connection_limits: connection_limits::Behaviour,
     /// The services' gossip topics (release announcements, radio channels).
     pub gossipsub: gossipsub::Behaviour,
     /// Provider records and peer routing.
@@ -236,7 +242,12 @@ impl Behaviour {
         } else {
             None
         };
+        let caps = connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(config.max_connections))
+            .with_max_established_per_peer(Some(config.max_connections_per_peer))
+            .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
         Ok(Self {
+            connection_limits: connection_limits::Behaviour::new(caps),
             gossipsub,
             kad,
             services,

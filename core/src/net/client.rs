@@ -126,6 +126,13 @@ impl Client {
             .await
     }
 
+    /// Ends the actor the way a killed process ends (tests only): the swarm and every
+    /// connection are dropped at once, without closing them or answering what is in flight.
+    #[cfg(feature = "test-utils")]
+    pub async fn crash(&self) {
+        let _ = self.call(|reply| Command::Crash { reply }).await;
+    }
+
     /// Puts a provider record for `key` into the DHT (kept republished while the actor runs).
     pub async fn provide(&self, key: impl AsRef<[u8]>) -> Result<()> {
         let key = key.as_ref().to_vec();
@@ -164,8 +171,8 @@ impl Client {
 
     /// Subscribes to a gossip topic. Every message on it is first checked by `validator` (on the
     /// actor's task); accepted ones are forwarded and come out as [`super::NetEvent::TopicMessage`].
-    /// Invalid messages are dropped (a service registers a strict topic, whose invalid messages
-    /// cost their sender, with [`super::Services::topic`]).
+    /// The topic is strict (see [`super::Topic::strict`]): invalid messages are dropped and cost
+    /// the peer that forwarded them.
     pub async fn subscribe(&self, topic: String, validator: super::TopicValidator) -> Result<()> {
         self.call(|reply| {
             Command::Gossip(gossip::Command::Subscribe {

@@ -33,7 +33,14 @@ pub(crate) enum Command {
     Dht(dht::Command),
     Gate(gate::Command),
     Gossip(gossip::Command),
-    Shutdown { reply: oneshot::Sender<()> },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+    /// Tests only: end at once, as a killed process does (see [`super::Client::crash`]).
+    #[cfg(feature = "test-utils")]
+    Crash {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 struct EventLoop {
@@ -123,7 +130,7 @@ pub(super) async fn spawn(
         links: Links::with_listen_addrs(listen_addrs),
         relays: Relays::new(config.relay.use_relays),
         dht: Dht::new(services.record_filter.clone()),
-        gate: Gate::new(config.limits.clone()),
+        gate: Gate::new(config.limits.clone()).with_book(services.ban_book.clone()),
         serving: Serving::new(
             &services.protocols,
             config.max_inbound_requests,
@@ -132,6 +139,7 @@ pub(super) async fn spawn(
         requests: Requests::default(),
         gossip,
     };
+    event_loop.gate.enforce_loaded(&mut event_loop.swarm);
     for addr in config.bootstrap {
         if let Err(e) = event_loop.swarm.dial(addr.clone()) {
             tracing::warn!(%addr, error = %e, "cannot dial bootstrap peer");
@@ -191,6 +199,11 @@ impl EventLoop {
                         let _ = reply.send(());
                         return;
                     }
+                    #[cfg(feature = "test-utils")]
+                    Some(Command::Crash { reply }) => {
+                        let _ = reply.send(());
+                        return;
+                    }
                     Some(command) => self.on_command(command),
                     None => {
                         self.stop();
@@ -231,6 +244,8 @@ impl EventLoop {
             Command::Gate(c) => self.gate.on_command(swarm, c),
             Command::Gossip(c) => self.gossip.on_command(swarm, &self.gate, c),
             Command::Shutdown { .. } => {}
+            #[cfg(feature = "test-utils")]
+            Command::Crash { .. } => {}
         }
     }
 

@@ -2,21 +2,35 @@
 //! and the test-only partition switch.
 //!
 //! A banned peer is disconnected, blacklisted in gossipsub, removed from the DHT routing table
-//! and refused from then on; a peer behind a simulated partition is cut off the same way, until
-//! the partition is lifted.
+//! and refused until its ban ends ([`PeerLimits::ban_duration`]); with a [`BanBook`] the ban
+//! also outlives a restart. Strikes outlive a reconnect: a peer's limiter is forgotten only once
+//! its strikes have faded. A peer behind a simulated partition is cut off like a banned one,
+//! until the partition is lifted.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use libp2p::{PeerId, Swarm};
 use tokio::sync::oneshot;
 
-use super::PeerLimits;
 use super::behaviour::Behaviour;
 use super::limits::{PeerLimiter, Verdict};
+use super::{BanBook, PeerLimits};
 
 /// Strikes an invalid gossip message on a strict topic costs its sender (see [`PeerLimits`]).
 const INVALID_GOSSIP_STRIKES: f64 = 40.0;
+/// Strikes a request that does not decode costs its sender: the fifth in a row bans it.
+pub(super) const MALFORMED_REQUEST_STRIKES: f64 = 20.0;
+/// Limiters of disconnected peers with strikes left kept at most; beyond it the ones whose
+/// strikes have faded are dropped.
+const REMEMBERED_PEERS: usize = 4096;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// Commands of the gate.
 pub(crate) enum Command {
@@ -37,7 +51,9 @@ pub(crate) enum Command {
 /// Bans, limits and the partition switch.
 pub(super) struct Gate {
     limits: PeerLimits,
-    banned: HashSet<PeerId>,
+    /// Banned peers, each with when its ban ends (seconds since the Unix epoch).
+    banned: HashMap<PeerId, u64>,
+    book: Option<Arc<dyn BanBook>>,
     /// Request buckets and strikes of connected peers.
     limiters: HashMap<PeerId, PeerLimiter>,
     /// Peers on the other side of a simulated network partition (tests only): no connection to
@@ -49,9 +65,35 @@ impl Gate {
     pub(super) fn new(limits: PeerLimits) -> Self {
         Self {
             limits,
-            banned: HashSet::new(),
+            banned: HashMap::new(),
+            book: None,
             limiters: HashMap::new(),
             gated: HashSet::new(),
+        }
+    }
+
+    /// Keeps bans in `book` from now on, and takes up those in force there (the swarm learns
+    /// of them in [`Gate::enforce_loaded`]).
+    pub(super) fn with_book(mut self, book: Option<Arc<dyn BanBook>>) -> Self {
+        if let Some(book) = &book {
+            let now = unix_now();
+            self.banned
+                .extend(book.load().into_iter().filter(|(_, until)| *until > now));
+        }
+        self.book = book;
+        self
+    }
+
+    /// Tells gossipsub and the DHT about the bans loaded from the book.
+    pub(super) fn enforce_loaded(&self, swarm: &mut Swarm<Behaviour>) {
+        for peer in self.banned.keys() {
+            shut_out_of(swarm, *peer);
+        }
+        if !self.banned.is_empty() {
+            tracing::info!(
+                peers = self.banned.len(),
+                "bans from before the restart in force"
+            );
         }
     }
 
@@ -62,7 +104,9 @@ impl Gate {
                 let _ = reply.send(());
             }
             Command::Banned { reply } => {
-                let _ = reply.send(self.banned.iter().copied().collect());
+                let now = unix_now();
+                let peers = self.banned.iter().filter(|(_, until)| **until > now);
+                let _ = reply.send(peers.map(|(peer, _)| *peer).collect());
             }
             #[cfg(feature = "test-utils")]
             Command::Partition { peers, reply } => {
@@ -78,7 +122,9 @@ impl Gate {
     }
 
     pub(super) fn is_banned(&self, peer: &PeerId) -> bool {
-        self.banned.contains(peer)
+        self.banned
+            .get(peer)
+            .is_some_and(|until| *until > unix_now())
     }
 
     pub(super) fn is_gated(&self, peer: &PeerId) -> bool {
@@ -95,16 +141,16 @@ impl Gate {
     pub(super) fn ban(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
         tracing::info!(%peer, "banning peer");
         self.note_ban(peer);
-        let behaviour = swarm.behaviour_mut();
-        behaviour.gossipsub.set_application_score(&peer, -1000.0);
-        behaviour.gossipsub.blacklist_peer(&peer);
-        behaviour.kad.remove_peer(&peer);
-        let _ = swarm.disconnect_peer_id(peer);
+        shut_out_of(swarm, peer);
     }
 
     fn note_ban(&mut self, peer: PeerId) {
-        self.banned.insert(peer);
+        let until = unix_now().saturating_add(self.limits.ban_duration.as_secs());
+        self.banned.insert(peer, until);
         self.limiters.remove(&peer);
+        if let Some(book) = &self.book {
+            book.save(&peer, until);
+        }
     }
 
     /// Adds strikes to `peer`, banning it when it runs out.
@@ -161,10 +207,37 @@ impl Gate {
         }
     }
 
-    /// `peer`'s last connection closed: its bucket and strikes start afresh next time.
-    pub(super) fn forget(&mut self, peer: &PeerId) {
-        self.limiters.remove(peer);
+    /// A request of `peer` did not decode: it costs strikes.
+    pub(super) fn malformed(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
+        self.strike(swarm, peer, MALFORMED_REQUEST_STRIKES);
     }
+
+    /// `peer`'s last connection closed. Its limiter is kept while it has strikes left, so a
+    /// peer cannot reconnect to start afresh; otherwise it is forgotten.
+    pub(super) fn forget(&mut self, peer: &PeerId) {
+        let now = Instant::now();
+        let limits = &self.limits;
+        if let Some(limiter) = self.limiters.get_mut(peer) {
+            limiter.inflight = 0;
+            if !limiter.has_strikes(limits, now) {
+                self.limiters.remove(peer);
+            }
+        }
+        if self.limiters.len() > REMEMBERED_PEERS {
+            self.limiters
+                .retain(|_, l| l.inflight > 0 || l.has_strikes(limits, now));
+        }
+    }
+}
+
+/// Cuts a banned peer off: disconnected, blacklisted and scored down in gossipsub, out of the
+/// DHT routing table.
+fn shut_out_of(swarm: &mut Swarm<Behaviour>, peer: PeerId) {
+    let behaviour = swarm.behaviour_mut();
+    behaviour.gossipsub.set_application_score(&peer, -1000.0);
+    behaviour.gossipsub.blacklist_peer(&peer);
+    behaviour.kad.remove_peer(&peer);
+    let _ = swarm.disconnect_peer_id(peer);
 }
 
 #[cfg(test)]
@@ -231,6 +304,55 @@ mod tests {
         gate.note_ban(peer);
         assert!(gate.is_banned(&peer) && gate.shut_out(&peer));
         assert!(!gate.limiters.contains_key(&peer));
+    }
+
+    #[test]
+    fn strikes_outlive_a_reconnect_until_they_fade() {
+        let mut gate = Gate::new(limits());
+        let (striker, honest) = (PeerId::random(), PeerId::random());
+        let now = Instant::now();
+        assert!(!gate.add_strikes(striker, 2.0, now));
+        assert_eq!(gate.admit(honest, now), Verdict::Serve);
+        gate.served(&honest);
+        gate.forget(&striker);
+        gate.forget(&honest);
+        assert!(
+            gate.limiters.contains_key(&striker),
+            "reconnecting does not wipe strikes"
+        );
+        assert!(!gate.limiters.contains_key(&honest));
+        // Two strikes (less what faded since) and 1.5 more reach the limit of 3.
+        assert!(
+            gate.add_strikes(striker, 1.5, now),
+            "the strikes kept count"
+        );
+    }
+
+    #[derive(Default)]
+    struct Book(std::sync::Mutex<Vec<(PeerId, u64)>>);
+
+    impl BanBook for Book {
+        fn load(&self) -> Vec<(PeerId, u64)> {
+            self.0.lock().unwrap().clone()
+        }
+        fn save(&self, peer: &PeerId, until: u64) {
+            self.0.lock().unwrap().push((*peer, until));
+        }
+    }
+
+    #[test]
+    fn bans_are_kept_in_the_book_and_end_when_they_expire() {
+        let book = Arc::new(Book::default());
+        let (flooder, old) = (PeerId::random(), PeerId::random());
+        book.save(&old, unix_now() - 1);
+        let mut gate = Gate::new(limits()).with_book(Some(book.clone()));
+        assert!(!gate.is_banned(&old), "an expired ban is over");
+        gate.note_ban(flooder);
+        let until = book.load().iter().find(|(p, _)| *p == flooder).unwrap().1;
+        assert!(until >= unix_now() + limits().ban_duration.as_secs() - 1);
+        // A restart: a new gate on the same book.
+        let gate = Gate::new(limits()).with_book(Some(book));
+        assert!(gate.is_banned(&flooder) && !gate.is_banned(&old));
     }
 
     #[test]

@@ -41,8 +41,8 @@ pub(super) struct Gossip {
 }
 
 impl Gossip {
-    /// Subscribes to `topic`; a strict one gets the score parameters that make invalid
-    /// messages cost their sender.
+    /// Subscribes to `topic`; a strict one (every topic but a test's) gets the score parameters
+    /// that make invalid messages cost their sender.
     pub(super) fn subscribe(&mut self, swarm: &mut Swarm<Behaviour>, topic: Topic) -> Result<()> {
         let ident = gossipsub::IdentTopic::new(topic.name.clone());
         let gossipsub = &mut swarm.behaviour_mut().gossipsub;
@@ -73,7 +73,7 @@ impl Gossip {
                 let topic = Topic {
                     name: topic,
                     validator,
-                    strict: false,
+                    strict: true,
                 };
                 let _ = reply.send(self.subscribe(swarm, topic));
             }

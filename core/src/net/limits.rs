@@ -63,6 +63,12 @@ impl PeerLimiter {
         }
     }
 
+    /// Whether strikes are left once those due have faded.
+    pub(super) fn has_strikes(&mut self, limits: &PeerLimits, now: Instant) -> bool {
+        self.refill(limits, now);
+        self.strikes > 0.0
+    }
+
     /// Adds `weight` strikes; returns whether the peer is now over its limit.
     pub(super) fn strike(&mut self, limits: &PeerLimits, now: Instant, weight: f64) -> bool {
         self.refill(limits, now);

@@ -131,9 +131,11 @@ pub struct Topic {
     pub validator: TopicValidator,
     /// Invalid messages count against the peer that forwarded them: they weigh -100 on its
     /// gossip score and cost it strikes (see [`PeerLimits`](super::PeerLimits)), so a peer that
-    /// keeps sending them is banned. For topics whose messages every peer checks alone and
-    /// before forwarding (signed releases), where an invalid message can only come from a peer
-    /// that forged or failed to check it. Off: invalid messages are only dropped.
+    /// keeps sending them is banned. Right for every topic whose messages each peer checks
+    /// alone before forwarding (signed releases, radio segments and channel statuses), where an
+    /// invalid message can only come from a peer that forged or failed to check it: the
+    /// validator says `Ignore`, not `Reject`, for what an honest peer may forward (a message
+    /// outside the clock window). Off: invalid messages are only dropped.
     pub strict: bool,
 }
 
@@ -162,6 +164,17 @@ pub struct Services {
     pub(super) topics: Vec<Topic>,
     pub(super) max_message: usize,
     pub(super) record_filter: Option<RecordFilter>,
+    pub(super) ban_book: Option<Arc<dyn BanBook>>,
+}
+
+/// Where bans are kept across restarts (a node keeps them in its store). The network saves
+/// every ban it makes and, at start, loads those still in force. Called on the network actor's
+/// task: keep both quick.
+pub trait BanBook: Send + Sync + 'static {
+    /// The bans in force, each with when it ends (seconds since the Unix epoch).
+    fn load(&self) -> Vec<(PeerId, u64)>;
+    /// Keeps a ban of `peer` until `until` (seconds since the Unix epoch).
+    fn save(&self, peer: &PeerId, until: u64);
 }
 
 impl std::fmt::Debug for Services {
@@ -202,6 +215,13 @@ impl Services {
     /// stored as it comes).
     pub fn record_filter(mut self, filter: RecordFilter) -> Self {
         self.record_filter = Some(filter);
+        self
+    }
+
+    /// Keeps bans in `book`, so that they survive a restart (without one, bans last as long as
+    /// the process).
+    pub fn ban_book(mut self, book: Arc<dyn BanBook>) -> Self {
+        self.ban_book = Some(book);
         self
     }
 

@@ -114,11 +114,15 @@ impl Serving {
     ) {
         let (index, peer, channel, answer) = served;
         gate.served(&peer);
-        if let Some(bytes) = answer {
-            swarm
-                .behaviour_mut()
-                .services
-                .send_response(index, channel, bytes);
+        match answer {
+            Some(bytes) => {
+                let _ = swarm
+                    .behaviour_mut()
+                    .services
+                    .send_response(index, channel, bytes);
+            }
+            // The request did not decode.
+            None => gate.malformed(swarm, peer),
         }
     }
 }

@@ -243,9 +243,14 @@ impl Scheduler {
 
         let manifest = self.manifest.clone();
         let store = self.store.clone();
-        let committed = tokio::task::spawn_blocking(move || store.commit_local_track(&manifest))
-            .await
-            .map_err(Error::task("the track commit"))?;
+        // Durable before it is reported: a download the user was told finished survives a crash
+        // right after (the database would otherwise write it back up to half a second later).
+        let committed = tokio::task::spawn_blocking(move || {
+            store.commit_local_track(&manifest)?;
+            store.flush()
+        })
+        .await
+        .map_err(Error::task("the track commit"))?;
         match committed {
             Ok(()) | Err(Error::Duplicate(_)) => {}
             Err(e) => return Err(e),

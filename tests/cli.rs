@@ -158,3 +158,89 @@ fn a_blocked_artist_disappears_from_list_and_search_until_unblocked() {
     assert!(!own.status.success());
     assert!(String::from_utf8_lossy(&own.stderr).contains("your own artist key"));
 }
+
+#[test]
+fn an_artist_key_backed_up_on_one_machine_publishes_as_the_same_artist_on_another() {
+    let (studio, laptop) = (Peer::new(), Peer::new());
+    let (ok, published, err) = studio.json(&[
+        "--no-demo",
+        "publish",
+        &audio("sonicpi_ambi_piano.flac"),
+        "--artist",
+        "Ada",
+    ]);
+    assert!(ok, "{err}");
+    let ada = published[0]["id"].as_str().unwrap().to_owned();
+    let (_, listed, _) = studio.json(&["list"]);
+    let ada_key = listed[0]["artist_key"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["id"], ada.as_str());
+
+    let backup = studio.dir.path().join("ada-key.txt");
+    let (ok, out, err) = studio.json(&["key", "export", backup.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out[0]["artist_key"], ada_key.as_str());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the backup is readable by its owner only"
+    );
+    let again = studio.run(&["key", "export", backup.to_str().unwrap()]);
+    assert!(
+        !again.status.success(),
+        "an existing file is never overwritten"
+    );
+
+    // A mistyped backup changes nothing and says why.
+    let text = std::fs::read_to_string(&backup).unwrap();
+    let typo = laptop.dir.path().join("typo.txt");
+    let secret = text.lines().nth(2).unwrap();
+    let last = secret.chars().last().unwrap();
+    let swapped = if last == '0' { '1' } else { '0' };
+    let mistyped = format!("{}{swapped}", &secret[..secret.len() - 1]);
+    std::fs::write(&typo, text.replace(secret, &mistyped)).unwrap();
+    let out = laptop.run(&["--no-demo", "key", "import", typo.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mistyped"), "{stderr}");
+
+    // The laptop takes the key over and publishes as Ada, under Ada's key.
+    let (ok, out, err) = laptop.json(&["--no-demo", "key", "import", backup.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out[0]["artist_key"], ada_key.as_str());
+    let (ok, _, err) = laptop.json(&["publish", &audio("sonicpi_guit_em9.flac")]);
+    assert!(ok, "{err}");
+    let (_, listed, _) = laptop.json(&["list"]);
+    assert!(
+        listed.iter().all(|t| t["artist_key"] == ada_key.as_str()),
+        "{listed:?}"
+    );
+
+    // Importing over a key that signed releases needs --replace, and keeps the old key.
+    let other = Peer::new();
+    let other_backup = other.dir.path().join("other.txt");
+    // On a data dir never opened, export makes the key first.
+    let (ok, _, err) = other.json(&["--no-demo", "key", "export", other_backup.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let out = studio.run(&["key", "import", other_backup.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    let (ok, out, err) =
+        studio.json(&["key", "import", other_backup.to_str().unwrap(), "--replace"]);
+    assert!(ok, "{err}");
+    assert_eq!(out[0]["replaced"], ada_key.as_str());
+    assert!(
+        studio
+            .dir
+            .path()
+            .join(format!("keys/retired/{ada_key}.key"))
+            .exists()
+    );
+    let (_, listed, _) = studio.json(&["list"]);
+    assert_eq!(
+        listed[0]["id"],
+        ada.as_str(),
+        "Ada's release stays, signed by Ada"
+    );
+}

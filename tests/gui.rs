@@ -582,6 +582,31 @@ fn publish_a_file_with_an_edited_title_and_see_it_in_the_library() {
     h.run_steps(2);
     h.get_by_label("Play Piano at Dawn");
 
+    // The first release signed here offers the key's backup; Settings writes it.
+    assert!(
+        h.state()
+            .model
+            .notices
+            .iter()
+            .any(|n| n == busker::app::KEY_BACKUP_OFFER),
+        "{:?}",
+        h.state().model.notices
+    );
+    let backup = dir.path().join("my-key.txt");
+    h.state_mut().model.key_backup_input = backup.display().to_string();
+    h.get_by_role_and_label(Role::Button, View::Settings.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, busker::ui::settings::EXPORT_KEY_LABEL)
+        .click();
+    step_until(&mut h, "the backup file", |_| backup.exists());
+    let key = busker_core::artist::backup::parse(&std::fs::read_to_string(&backup).unwrap())
+        .expect("a backup that reads back");
+    let Status::Open { artist_key, .. } = &h.state().model.status else {
+        panic!("the library is open");
+    };
+    assert_eq!(&key.public().to_hex(), artist_key);
+
     // A file that is not audio fails on its own row, with the reason.
     let bad = dir.path().join("notes.mp3");
     std::fs::write(&bad, b"not audio at all").unwrap();
@@ -822,4 +847,54 @@ fn with_its_listen_port_taken_the_app_runs_offline_and_says_so() {
         "no channel on air"
     );
     drop(taken);
+}
+
+#[test]
+fn an_artist_blocked_from_a_list_disappears_and_comes_back_from_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    let spring = h
+        .state()
+        .model
+        .tracks
+        .iter()
+        .find(|t| t.info.title == "Spring of love")
+        .unwrap()
+        .clone();
+    let before = h.state().model.tracks.len();
+    let same_key = h
+        .state()
+        .model
+        .tracks
+        .iter()
+        .filter(|t| t.artist_key == spring.artist_key)
+        .count();
+    // Right-click the artist in the Library list, then Block.
+    h.get_all_by_label(&spring.info.artist)
+        .next()
+        .unwrap()
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label_contains("Block ").click();
+    step_until(&mut h, "the artist's releases to disappear", |a| {
+        a.model.tracks.len() == before - same_key
+    });
+    assert!(
+        h.state()
+            .model
+            .tracks
+            .iter()
+            .all(|t| t.artist_key != spring.artist_key)
+    );
+    assert_eq!(h.state().model.blocked, vec![spring.artist_key]);
+    // Settings lists the key with Unblock; it brings the releases back.
+    h.get_by_role_and_label(Role::Button, View::Settings.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Unblock").click();
+    step_until(&mut h, "the artist's releases to come back", |a| {
+        a.model.tracks.len() == before && a.model.blocked.is_empty()
+    });
 }

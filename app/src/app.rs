@@ -16,6 +16,10 @@ use crate::ui::{self, Command};
 pub const SEARCH_LIMIT: usize = 200;
 /// How far the arrow keys seek.
 pub const SEEK_STEP_SECS: f32 = 5.0;
+/// The notice after the first release signed here.
+pub const KEY_BACKUP_OFFER: &str = "Your first release is signed with your artist key, your \
+     identity as an artist: back it up in Settings (Export artist key) and keep the file off \
+     this disk.";
 
 /// How to start the app.
 pub struct AppOptions {
@@ -224,6 +228,7 @@ impl App {
                 ratings,
                 new_releases,
                 recommendations,
+                blocked,
             } => {
                 for t in &tracks {
                     self.player.update_track(t);
@@ -232,6 +237,7 @@ impl App {
                 m.ratings = ratings;
                 m.new_releases = new_releases;
                 m.recommendations = recommendations;
+                m.blocked = blocked;
             }
             Event::SearchResults { seq, hits, took } => {
                 if seq >= m.search.shown && seq <= m.search.sent {
@@ -261,6 +267,15 @@ impl App {
                 }
             }
             Event::Publish { row, step } => {
+                // The first release signed here: offer the key's backup once.
+                if let PublishStep::Done(t) = &step
+                    && !m.key_backup_offered
+                    && m.is_own_key(&t.artist_key)
+                    && !m.tracks.iter().any(|o| m.is_own_key(&o.artist_key))
+                {
+                    m.key_backup_offered = true;
+                    m.notice(KEY_BACKUP_OFFER.to_owned());
+                }
                 if let Some(r) = m.publish_rows.get_mut(row) {
                     r.status = match step {
                         PublishStep::Started => RowStatus::Publishing,
@@ -364,6 +379,9 @@ impl App {
                 self.state.volume = self.player.volume();
             }
             Command::Rate(id, stars) => self.send(Request::Rate(id, stars)),
+            Command::Block(key) => self.send(Request::Block(key, true)),
+            Command::Unblock(key) => self.send(Request::Block(key, false)),
+            Command::ExportKey(path) => self.send(Request::ExportKey(path)),
             Command::Scan(paths) => {
                 self.model.scanning = true;
                 self.send(Request::Scan(paths));

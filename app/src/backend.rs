@@ -372,6 +372,20 @@ impl Worker {
                 post.send(self.catalog())
             }
             Request::Rate(id, stars) => post.send(library::rate(&self.library, id, stars)),
+            Request::ExportKey(path) => post.send(
+                match busker_core::export_artist_key(self.library.data_dir(), &path) {
+                    Ok(key) => Event::Notice(format!(
+                        "Artist key {} backed up to {}: keep it somewhere safe, off this disk",
+                        &key.to_hex()[..16],
+                        path.display()
+                    )),
+                    Err(e) => Event::Error(format!("could not back up the artist key: {e}")),
+                },
+            ),
+            Request::Block(key, blocked) => match self.library.block(&key, blocked) {
+                Ok(()) => post.send(self.catalog()),
+                Err(e) => post.send(Event::Error(format!("could not block the artist: {e}"))),
+            },
             Request::Browse(dir) => {
                 let entries = files::list_dir(&dir);
                 post.send(Event::Listing { dir, entries })

@@ -145,6 +145,32 @@ pub enum Command {
         #[command(subcommand)]
         command: RadioCommand,
     },
+    /// This peer's artist key: back it up, or take one over from another machine.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+/// `busker key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a backup of this peer's artist key to a new file (owner-only; keep it safe: it
+    /// is your identity as an artist).
+    Export {
+        /// Where to write the backup (an existing file is never overwritten).
+        file: PathBuf,
+    },
+    /// Make the key in a backup this peer's artist key (stop its node first). The key it
+    /// replaces is kept in the data dir's `keys/retired/`.
+    Import {
+        /// A backup written by `busker key export`.
+        file: PathBuf,
+        /// Replace a key that already signed releases here (they stay, but only that key can
+        /// update them).
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 /// `busker radio ...`

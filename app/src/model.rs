@@ -236,6 +236,12 @@ pub struct Model {
     pub new_releases: Vec<TrackSummary>,
     /// Recommendations with their reasons, best first.
     pub recommendations: Vec<busker_core::Recommended>,
+    /// Blocked artist keys (Settings lists them with Unblock).
+    pub blocked: Vec<busker_core::model::ArtistKey>,
+    /// Where Settings backs the artist key up to.
+    pub key_backup_input: String,
+    /// The backup was offered at the first publish (once a session).
+    pub key_backup_offered: bool,
     /// Search results.
     pub search: SearchResults,
     /// Files of the Publish view.
@@ -265,6 +271,9 @@ impl Default for Model {
             ratings: HashMap::new(),
             new_releases: Vec::new(),
             recommendations: Vec::new(),
+            blocked: Vec::new(),
+            key_backup_input: default_key_backup_path(),
+            key_backup_offered: false,
             search: SearchResults::default(),
             publish_rows: Vec::new(),
             scanning: false,
@@ -291,4 +300,19 @@ impl Model {
     pub fn rating(&self, id: &TrackId) -> u8 {
         self.ratings.get(id).copied().unwrap_or(0)
     }
+
+    /// Whether `key` is this peer's own artist key (which it cannot block).
+    pub fn is_own_key(&self, key: &busker_core::model::ArtistKey) -> bool {
+        matches!(&self.status, Status::Open { artist_key, .. } if *artist_key == key.to_hex())
+    }
+}
+
+/// Where Settings offers to back the artist key up: a new file in the home folder.
+fn default_key_backup_path() -> String {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join("busker-artist-key.txt")
+        .display()
+        .to_string()
 }

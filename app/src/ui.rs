@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use busker_core::TrackSummary;
-use busker_core::model::TrackId;
+use busker_core::model::{ArtistKey, TrackId};
 
 use crate::model::View;
 
@@ -51,6 +51,12 @@ pub enum Command {
     Volume(f32),
     /// Rate a track (0 clears).
     Rate(TrackId, u8),
+    /// Block an artist key: its releases disappear from every list.
+    Block(ArtistKey),
+    /// Lift the block of an artist key.
+    Unblock(ArtistKey),
+    /// Back up the artist key to a new file.
+    ExportKey(PathBuf),
     /// Read files and folders for publishing.
     Scan(Vec<PathBuf>),
     /// Publish every ready file of the Publish view.

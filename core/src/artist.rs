@@ -18,6 +18,8 @@
 use crate::model::{ArtistKey, ArtistKeypair, TrackId};
 use crate::wire::{DecodeError, Reader, Writer, truncate_utf8};
 
+pub mod backup;
+
 const MAGIC: &[u8; 3] = b"BAP";
 /// Version byte of the profile record.
 pub const PROFILE_VERSION: u8 = 1;

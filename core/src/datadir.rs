@@ -4,8 +4,9 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::artist::backup;
 use crate::error::{Error, Result};
-use crate::model::ArtistKeypair;
+use crate::model::{ArtistKey, ArtistKeypair};
 
 /// An open, exclusively locked data directory. The lock is released when this is dropped.
 #[derive(Debug)]
@@ -85,6 +86,47 @@ impl DataDir {
     pub fn artist_key(&self) -> Result<ArtistKeypair> {
         self.key_seed("artist").map(ArtistKeypair::from_seed)
     }
+
+    /// Makes `key` this peer's artist key (imported from a [`backup`]). The key it replaces is
+    /// kept in `keys/retired/`, never deleted; returns it when it was another key.
+    pub fn import_artist_key(&self, key: &ArtistKeypair) -> Result<Option<ArtistKey>> {
+        let old = self.artist_key()?;
+        if old.public() == key.public() {
+            return Ok(None);
+        }
+        let retired = self.root.join("keys").join("retired");
+        create_private_dir(&retired)?;
+        write_private_atomic(&retired.join(format!("{}.key", old.public())), &old.seed())?;
+        write_private_atomic(&self.root.join("keys").join("artist.key"), &key.seed())?;
+        Ok(Some(old.public()))
+    }
+}
+
+/// Writes a backup of the artist key of the data dir `root` to `to`, a new file readable by the
+/// owner only (an existing file is never overwritten). Needs no lock: a running node may hold
+/// the data dir. Returns the key's public half.
+pub fn export_artist_key(root: &Path, to: &Path) -> Result<ArtistKey> {
+    let path = root.join("keys").join("artist.key");
+    let seed: [u8; 32] = fs::read(&path)
+        .map_err(|e| Error::io(&path, e))?
+        .try_into()
+        .map_err(|_| Error::Config {
+            path: path.clone(),
+            reason: "a key file holds 32 bytes".into(),
+        })?;
+    let key = ArtistKeypair::from_seed(seed);
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(to).map_err(|e| Error::io(to, e))?;
+    file.write_all(backup::to_text(&key).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(to, e))?;
+    Ok(key.public())
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
@@ -130,6 +172,36 @@ mod tests {
         ));
         drop(first);
         DataDir::open(tmp.path()).unwrap();
+    }
+
+    #[test]
+    fn an_exported_key_imports_elsewhere_and_the_replaced_key_is_kept() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let key = DataDir::open(a.path()).unwrap().artist_key().unwrap();
+        let file = a.path().join("backup.txt");
+        assert_eq!(export_artist_key(a.path(), &file).unwrap(), key.public());
+        assert!(
+            export_artist_key(a.path(), &file).is_err(),
+            "never overwrites"
+        );
+        let imported = backup::parse(&fs::read_to_string(&file).unwrap()).unwrap();
+
+        let other = DataDir::open(b.path()).unwrap();
+        let replaced = other.artist_key().unwrap();
+        assert_eq!(
+            other.import_artist_key(&imported).unwrap(),
+            Some(replaced.public())
+        );
+        assert_eq!(other.artist_key().unwrap().public(), key.public());
+        let kept = b
+            .path()
+            .join(format!("keys/retired/{}.key", replaced.public()));
+        assert_eq!(fs::read(kept).unwrap(), replaced.seed());
+        assert_eq!(
+            other.import_artist_key(&imported).unwrap(),
+            None,
+            "already this key"
+        );
     }
 
     #[test]

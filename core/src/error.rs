@@ -70,6 +70,15 @@ pub enum Error {
     /// Blocking this peer's own artist key (it would hide everything it publishes).
     #[error("this is your own artist key: it cannot be blocked")]
     OwnArtistKey,
+    /// Importing an artist key over one that signed releases here, without `--replace`.
+    #[error(
+        "this peer's artist key signed {0} release(s) here: they stay, but only that key can \
+         update them. Keep its backup (busker key export FILE), then import with --replace"
+    )]
+    KeyHasReleases(usize),
+    /// An artist key backup that cannot be imported.
+    #[error("artist key backup: {0}")]
+    KeyBackup(#[from] crate::artist::backup::BackupError),
     /// A track id (or id prefix) that matches no known track, or more than one.
     #[error("{0}")]
     BadTrackRef(String),

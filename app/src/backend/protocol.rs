@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use busker_core::model::TrackId;
+use busker_core::model::{ArtistKey, TrackId};
 use busker_core::{Config, Recommended, TrackSummary};
 
 use crate::player::PlayerBackend;
@@ -30,6 +30,11 @@ pub enum Request {
     Publish(Vec<PublishItem>),
     /// Rates a track (0 clears).
     Rate(TrackId, u8),
+    /// Blocks an artist key (`true`) or lifts the block; answered with the catalog without (or
+    /// with) its releases.
+    Block(ArtistKey, bool),
+    /// Writes a backup of the artist key to a new file; answered with a notice.
+    ExportKey(PathBuf),
     /// Lists a folder for the in-app file browser.
     Browse(PathBuf),
     /// Sets the artist name used when a file has no artist tag.
@@ -148,6 +153,8 @@ pub enum Event {
         new_releases: Vec<TrackSummary>,
         /// Recommendations from the neighbours the taste exchange kept, best first.
         recommendations: Vec<Recommended>,
+        /// Blocked artist keys.
+        blocked: Vec<ArtistKey>,
     },
     /// Answer to [`Request::Search`].
     SearchResults {

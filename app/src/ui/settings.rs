@@ -7,6 +7,8 @@ use crate::ui::Command;
 pub const ARTIST_LABEL: &str = "Artist name";
 /// The accessible label of the listen addresses field.
 pub const LISTEN_LABEL: &str = "Listen addresses";
+/// The button that backs the artist key up.
+pub const EXPORT_KEY_LABEL: &str = "Export artist key";
 
 /// Draws the Settings view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Command> {
@@ -91,6 +93,41 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Comm
             "no"
         }
     ));
+    ui.add_space(8.0);
+    ui.strong("Artist key");
+    ui.label(
+        egui::RichText::new(
+            "Your releases are signed with it: it is your identity as an artist. Back it up off \
+             this disk; `busker key import FILE` makes another machine publish as you.",
+        )
+        .weak(),
+    );
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut model.key_backup_input)
+                .desired_width(320.0)
+                .hint_text("backup file"),
+        )
+        .labelled_by(ui.label("Backup file").id);
+        if ui.button(EXPORT_KEY_LABEL).clicked() && !model.key_backup_input.trim().is_empty() {
+            out.push(Command::ExportKey(model.key_backup_input.trim().into()));
+        }
+    });
+    ui.add_space(8.0);
+    ui.strong("Blocked artists");
+    if model.blocked.is_empty() {
+        ui.label(
+            egui::RichText::new("None. Right-click an artist in any list to block its key.").weak(),
+        );
+    }
+    for key in &model.blocked {
+        ui.horizontal(|ui| {
+            ui.monospace(&key.to_hex()[..16]);
+            if ui.button("Unblock").clicked() {
+                out.push(Command::Unblock(*key));
+            }
+        });
+    }
     ui.add_space(8.0);
     ui.strong("Keyboard");
     ui.label("Space: play/pause · ←/→: seek 5 s · Ctrl+F: search");

@@ -592,6 +592,75 @@ async fn flooding_peers_are_refused_scored_down_and_banned_even_after_a_restart(
     victim.node.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_that_do_not_decode_get_a_peer_banned_and_connections_over_the_cap_are_denied() {
+    let mut options = NodeOptions::loopback();
+    options.network.max_connections = 3;
+    let victim = Peer::start_with(options).await;
+    let victim_id = victim.node.peer_id();
+
+    // Garbage on the catalog protocol: no answer, and 20 strikes a time (100 ban).
+    let liar = spawn_flooder(&victim).await;
+    let mut sent = 0;
+    let client = victim.node.client();
+    while !client.banned().await.unwrap().contains(&liar.peer_id()) {
+        assert!(
+            sent < 20,
+            "{sent} undecodable requests and still not banned"
+        );
+        let answer = liar
+            .request(
+                victim_id,
+                catalog::protocol::PROTOCOL,
+                vec![0xde, 0xad, sent],
+            )
+            .await;
+        assert!(answer.is_err(), "garbage was answered: {answer:?}");
+        sent += 1;
+    }
+    assert!(
+        sent >= 5,
+        "banned after {sent}: a few bad requests are forgiven"
+    );
+    assert_shut_out(&liar, &victim).await;
+
+    // At most 3 connections: of five peers dialling, at most three stay, and the victim
+    // still serves one of them.
+    let dialers = join_all((0..5).map(|_| spawn_flooder(&victim))).await;
+    let connected = || async {
+        let peers = victim.node.peers().await.unwrap();
+        dialers
+            .iter()
+            .filter(|d| peers.iter().any(|(p, _)| *p == d.peer_id()))
+            .count()
+    };
+    wait_for(LONG, "connections over the cap to be closed", || async {
+        (connected().await <= 3).then_some(())
+    })
+    .await;
+    assert!(victim.node.peers().await.unwrap().len() <= 3);
+    let mut served = 0;
+    for d in &dialers {
+        let request = catalog::protocol::Request::Catalog { after: None };
+        if catalog::protocol::request(d, victim_id, request)
+            .await
+            .is_ok()
+        {
+            served += 1;
+        }
+    }
+    assert!(
+        (1..=3).contains(&served),
+        "{served} of 5 dialers served under a cap of 3"
+    );
+    println!("figures: undecodable_requests_before_ban={sent} dialers_served={served}/5 cap=3");
+    for d in dialers {
+        d.shutdown().await;
+    }
+    liar.shutdown().await;
+    victim.node.shutdown().await;
+}
+
 /// A small tmpfs for a data dir, unmounted on drop; `None` where mounting is not permitted.
 struct SmallDisk {
     dir: tempfile::TempDir,

@@ -150,3 +150,49 @@ fn a_data_dir_from_before_the_identity_change_upgrades_without_losing_a_track() 
     assert!(ok, "plays with Ada's node gone: {err}");
     assert!(node_bo.terminate().success());
 }
+
+#[test]
+fn a_retired_artist_key_names_its_successor_to_every_peer() {
+    let (studio, fresh, listener) = (Peer::new(), Peer::new(), Peer::new());
+    let (ok, _, err) = studio.json(&[
+        "--no-demo",
+        "publish",
+        &audio("sonicpi_ambi_piano.flac"),
+        "--artist",
+        "Ada",
+    ]);
+    assert!(ok, "{err}");
+    let old_key = studio.json(&["artist"]).1[0]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Ada moves to a new key (say the old one leaked): a key made elsewhere, imported here.
+    let backup = fresh.dir.path().join("new-key.txt");
+    let (ok, out, err) = fresh.json(&["--no-demo", "key", "export", backup.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let new_key = out[0]["artist_key"].as_str().unwrap().to_owned();
+    let (ok, out, err) = studio.json(&["key", "import", backup.to_str().unwrap(), "--replace"]);
+    assert!(ok, "{err}");
+    assert_eq!(out[0]["replaced"], old_key.as_str());
+
+    // Her node puts the old key's last profile into the DHT; any peer that looks the old key
+    // up learns where she went.
+    let node_studio = NodeProcess::start(&studio, &[]);
+    let node_listener = NodeProcess::start(&listener, &["--peer", &node_studio.listen()]);
+    let found = poll("the old key's last profile", || {
+        let (ok, found, _) = listener.json(&["artist", &old_key]);
+        ok.then(|| found.into_iter().next())?
+            .filter(|f| f["successor"] == new_key.as_str())
+    });
+    assert_eq!(found["name"], "Ada");
+    assert_eq!(found["releases"].as_array().unwrap().len(), 1);
+    let text = listener.run(&["artist", &old_key]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("the artist moved to {new_key}")),
+        "{text}"
+    );
+    for node in [node_listener, node_studio] {
+        assert!(node.terminate().success());
+    }
+}

@@ -86,7 +86,13 @@ pub fn artist_json(key: &ArtistKey, catalog: Option<&ArtistCatalog>) -> Value {
             None => json!({"id": id.to_hex()}),
         })
         .collect();
-    json!({"key": key.to_hex(), "name": catalog.profile.name, "releases": releases})
+    let successor = catalog.profile.successor.map(|k| k.to_hex());
+    json!({
+        "key": key.to_hex(),
+        "name": catalog.profile.name,
+        "releases": releases,
+        "successor": successor,
+    })
 }
 
 /// Prints an [`artist_json`] object: as it is with `--json`, else a header and a line per
@@ -110,6 +116,9 @@ pub fn print_artist(json_out: bool, v: &Value) {
     match v.get("name").and_then(Value::as_str) {
         Some(name) => println!("{name}  (artist key {})", s(v, "key")),
         None => println!("artist key {} (nothing published yet)", s(v, "key")),
+    }
+    if let Some(next) = v.get("successor").and_then(Value::as_str) {
+        println!("  this key is retired: the artist moved to {next}");
     }
     for r in releases {
         let id = s(r, "id");

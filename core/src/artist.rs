@@ -6,6 +6,10 @@
 //! write one that verifies. A newer profile (a higher `version`, the time it was signed) replaces
 //! an older one; a reader takes the newest valid copy among those the DHT returns.
 //!
+//! An artist who retires a key (moving to a new one, see [`backup`]) signs a last profile under
+//! the old key naming its `successor`. That profile is final: a peer that holds it refuses any
+//! later profile of the old key, so whoever finds the old key later cannot take the notice back.
+//!
 //! ```
 //! use busker_core::artist::ArtistProfile;
 //! use busker_core::model::{ArtistKeypair, TrackId};
@@ -21,8 +25,8 @@ use crate::wire::{DecodeError, Reader, Writer, truncate_utf8};
 pub mod backup;
 
 const MAGIC: &[u8; 3] = b"BAP";
-/// Version byte of the profile record.
-pub const PROFILE_VERSION: u8 = 1;
+/// Version byte of the profile record (2: release ids cover the artist key, and a successor).
+pub const PROFILE_VERSION: u8 = 2;
 /// Domain separation for profile signatures.
 const SIGNING_CONTEXT: &[u8] = b"busker artist profile v1\0";
 /// Longest display name, in bytes.
@@ -31,9 +35,9 @@ pub const MAX_NAME_BYTES: usize = 128;
 pub const MAX_RELEASES: usize = 1024;
 /// Largest encoded profile.
 pub const MAX_PROFILE_BYTES: usize =
-    3 + 1 + 32 + 8 + 4 + MAX_NAME_BYTES + 2 + 32 * MAX_RELEASES + 64;
+    3 + 1 + 32 + 8 + 4 + MAX_NAME_BYTES + 2 + 32 * MAX_RELEASES + 1 + 32 + 64;
 
-const RECORD_PREFIX: &[u8] = b"/busker/artist/1/";
+const RECORD_PREFIX: &[u8] = b"/busker/artist/2/";
 
 /// The DHT key of an artist's profile record.
 pub fn record_key(artist: &ArtistKey) -> Vec<u8> {
@@ -61,11 +65,13 @@ pub fn accepts_record(key: &[u8], value: &[u8], held: Option<&[u8]>) -> bool {
         tracing::info!("refused a DHT record: invalid artist profile");
         return false;
     };
-    let held = held
-        .and_then(|v| ArtistProfile::decode(v).ok())
-        .map_or(0, |p| p.version);
-    if profile.key != artist || profile.version < held {
+    let held = held.and_then(|v| ArtistProfile::decode(v).ok());
+    if profile.key != artist || held.as_ref().is_some_and(|h| profile.version < h.version) {
         tracing::info!("refused a DHT record: foreign or older artist profile");
+        return false;
+    }
+    if held.is_some_and(|h| h.successor.is_some() && h != profile) {
+        tracing::info!("refused a DHT record: the key was retired");
         return false;
     }
     true
@@ -82,6 +88,8 @@ pub struct ArtistProfile {
     pub name: String,
     /// Track ids of the artist's releases.
     pub releases: Vec<TrackId>,
+    /// The key the artist moved to, when this key is retired (the profile is then final).
+    pub successor: Option<ArtistKey>,
     signature: [u8; 64],
 }
 
@@ -94,8 +102,23 @@ impl ArtistProfile {
             version,
             name: truncate_utf8(name, MAX_NAME_BYTES).to_owned(),
             releases,
+            successor: None,
             signature: [0; 64],
         };
+        profile.signature = key.sign(SIGNING_CONTEXT, &profile.body());
+        profile
+    }
+
+    /// The last profile of a retired key: as [`ArtistProfile::sign`], naming `successor`.
+    pub fn retire(
+        key: &ArtistKeypair,
+        name: &str,
+        version: u64,
+        releases: Vec<TrackId>,
+        successor: ArtistKey,
+    ) -> Self {
+        let mut profile = Self::sign(key, name, version, releases);
+        profile.successor = Some(successor);
         profile.signature = key.sign(SIGNING_CONTEXT, &profile.body());
         profile
     }
@@ -110,6 +133,13 @@ impl ArtistProfile {
         w.u16(self.releases.len() as u16);
         for id in &self.releases {
             w.raw(id.as_bytes());
+        }
+        match &self.successor {
+            Some(next) => {
+                w.u8(1);
+                w.raw(&next.0);
+            }
+            None => w.u8(0),
         }
         w.into_bytes()
     }
@@ -162,6 +192,11 @@ impl ArtistProfile {
         for _ in 0..n {
             releases.push(TrackId(r.array("release")?));
         }
+        let successor = match r.u8("successor flag")? {
+            0 => None,
+            1 => Some(ArtistKey(r.array("successor")?)),
+            _ => return Err(DecodeError::Invalid("successor flag")),
+        };
         r.finish()?;
         let signature: [u8; 64] = sig
             .try_into()
@@ -172,6 +207,7 @@ impl ArtistProfile {
             version: profile_version,
             name,
             releases,
+            successor,
             signature,
         })
     }
@@ -210,7 +246,7 @@ mod tests {
         assert_eq!(back.releases.len(), 2);
         assert!(record_key(&p.key).ends_with(&p.key.0));
         assert_eq!(artist_of_record_key(&record_key(&p.key)), Some(p.key));
-        assert_eq!(artist_of_record_key(b"/busker/artist/1/short"), None);
+        assert_eq!(artist_of_record_key(b"/busker/artist/2/short"), None);
         assert_eq!(artist_of_record_key(&p.key.0), None);
     }
 
@@ -247,6 +283,21 @@ mod tests {
         let records = vec![old.encode(), broken, other.encode(), new.encode()];
         assert_eq!(ArtistProfile::newest(&key.public(), &records), Some(new));
         assert_eq!(ArtistProfile::newest(&key.public(), &[]), None);
+    }
+
+    #[test]
+    fn a_retired_key_names_its_successor_and_its_last_profile_is_final() {
+        let (key, old) = profile();
+        let next = ArtistKeypair::from_seed([4; 32]).public();
+        let last = ArtistProfile::retire(&key, "Ada", 10, old.releases.clone(), next);
+        let back = ArtistProfile::decode(&last.encode()).unwrap();
+        assert_eq!(back.successor, Some(next));
+        let at = record_key(&key.public());
+        assert!(accepts_record(&at, &last.encode(), Some(&old.encode())));
+        // Whoever holds the old key later cannot take the notice back with a newer profile.
+        let undo = ArtistProfile::sign(&key, "Ada", 11, vec![]);
+        assert!(!accepts_record(&at, &undo.encode(), Some(&last.encode())));
+        assert!(accepts_record(&at, &last.encode(), Some(&last.encode())));
     }
 
     #[test]

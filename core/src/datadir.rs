@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::artist::backup;
+use crate::artist::{ArtistProfile, backup};
 use crate::error::{Error, Result};
 use crate::model::{ArtistKey, ArtistKeypair};
 
@@ -99,6 +99,30 @@ impl DataDir {
         write_private_atomic(&retired.join(format!("{}.key", old.public())), &old.seed())?;
         write_private_atomic(&self.root.join("keys").join("artist.key"), &key.seed())?;
         Ok(Some(old.public()))
+    }
+}
+
+impl DataDir {
+    /// Keeps the last profile of a retired key (it names the successor) for the node to put
+    /// into the DHT at every start.
+    pub fn keep_retired_profile(&self, profile: &ArtistProfile) -> Result<()> {
+        let retired = self.root.join("keys").join("retired");
+        create_private_dir(&retired)?;
+        let path = retired.join(format!("{}.profile", profile.key));
+        write_private_atomic(&path, &profile.encode())
+    }
+
+    /// The kept last profiles of retired keys (those that no longer verify are skipped).
+    pub fn retired_profiles(&self) -> Vec<ArtistProfile> {
+        let dir = self.root.join("keys").join("retired");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "profile"))
+            .filter_map(|p| ArtistProfile::decode(&fs::read(p).ok()?).ok())
+            .collect()
     }
 }
 

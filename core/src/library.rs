@@ -112,6 +112,13 @@ pub struct Library {
     taste: Taste,
 }
 
+/// The version of a profile signed now: milliseconds since the Unix epoch.
+fn profile_version() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -343,6 +350,20 @@ impl Library {
     /// else the artist tag of its newest release) and its local releases, newest first. `None`
     /// when it has published nothing.
     pub fn artist_profile(&self) -> Result<Option<crate::artist::ArtistProfile>> {
+        let Some((name, ids)) = self.own_releases()? else {
+            return Ok(None);
+        };
+        Ok(Some(crate::artist::ArtistProfile::sign(
+            &self.artist,
+            &name,
+            profile_version(),
+            ids,
+        )))
+    }
+
+    /// This peer's artist name and its key's local releases, newest first (`None` when it has
+    /// none).
+    fn own_releases(&self) -> Result<Option<(String, Vec<TrackId>)>> {
         let mine = self.artist.public();
         let mut releases: Vec<(u64, TrackId, String)> = Vec::new();
         for m in self.store.manifests() {
@@ -359,37 +380,36 @@ impl Library {
             .config()
             .artist_name
             .unwrap_or_else(|| releases[0].2.clone());
-        let version = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let ids = releases.into_iter().map(|r| r.1).collect();
-        Ok(Some(crate::artist::ArtistProfile::sign(
-            &self.artist,
-            &name,
-            version,
-            ids,
-        )))
+        Ok(Some((name, releases.into_iter().map(|r| r.1).collect())))
     }
 
     /// Makes `key` (from a [`crate::artist::backup`]) this peer's artist key from the next
     /// open on; returns the key it replaced, if another. A key that already signed releases
     /// here is replaced only with `replace` ([`Error::KeyHasReleases`] otherwise): the releases
     /// stay, but only that key can update them, so its backup should be kept.
+    ///
+    /// A replaced key with releases is retired: its last signed profile names the new key as
+    /// its successor, and the node puts it into the DHT (see [`DataDir::retired_profiles`]).
     pub fn import_artist_key(
         &self,
         key: &ArtistKeypair,
         replace: bool,
     ) -> Result<Option<ArtistKey>> {
-        let current = self.artist.public();
-        if key.public() != current && !replace {
-            let mut releases = 0;
-            for m in self.store.manifests() {
-                let m = m?;
-                releases += usize::from(m.artist_key() == current && self.store.is_local(&m.id())?);
+        if key.public() == self.artist.public() {
+            return Ok(None);
+        }
+        if let Some((name, releases)) = self.own_releases()? {
+            if !replace {
+                return Err(Error::KeyHasReleases(releases.len()));
             }
-            if releases > 0 {
-                return Err(Error::KeyHasReleases(releases));
-            }
+            let last = crate::artist::ArtistProfile::retire(
+                &self.artist,
+                &name,
+                profile_version(),
+                releases,
+                key.public(),
+            );
+            self.dir.keep_retired_profile(&last)?;
         }
         self.dir.import_artist_key(key)
     }

@@ -10,13 +10,17 @@ impl Node {
     /// Puts this peer's signed artist profile (name and releases) into the DHT under its artist
     /// key, so a peer that missed the announcements can still find the whole catalog. Done at
     /// start and after every publish; nothing when this peer has published nothing.
+    /// The last profiles of keys this peer retired (naming their successors) go in too.
     pub async fn publish_artist_profile(&self) -> Result<()> {
         let library = self.inner.library.clone();
-        let Some(profile) = blocking(move || library.artist_profile()).await? else {
-            return Ok(());
-        };
-        let key = crate::artist::record_key(&profile.key);
-        self.inner.client.put_record(key, profile.encode()).await
+        let (own, retired) =
+            blocking(move || Ok((library.artist_profile()?, library.dir().retired_profiles())))
+                .await?;
+        for profile in own.into_iter().chain(retired) {
+            let key = crate::artist::record_key(&profile.key);
+            self.inner.client.put_record(key, profile.encode()).await?;
+        }
+        Ok(())
     }
 
     /// The newest valid profile of `artist` the DHT holds (signatures checked; forged or

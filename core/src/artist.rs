@@ -328,4 +328,35 @@ mod tests {
             assert!(m == bytes || ArtistProfile::decode(&m).is_err());
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_records_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            let _ = ArtistProfile::decode(&bytes);
+        }
+
+        #[test]
+        fn only_an_unchanged_record_decodes(
+            pos in proptest::prelude::any::<usize>(),
+            byte in proptest::prelude::any::<u8>(),
+            cut in proptest::prelude::any::<usize>(),
+            retired in proptest::prelude::any::<bool>(),
+        ) {
+            let key = ArtistKeypair::from_seed([3; 32]);
+            let releases = vec![TrackId([1; 32]), TrackId([2; 32])];
+            let profile = if retired {
+                ArtistProfile::retire(&key, "Ada", 5, releases, ArtistKeypair::from_seed([4; 32]).public())
+            } else {
+                ArtistProfile::sign(&key, "Ada", 5, releases)
+            };
+            let original = profile.encode();
+            let mut bytes = original.clone();
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            bytes.truncate(cut % (bytes.len() + 1));
+            if let Ok(decoded) = ArtistProfile::decode(&bytes) {
+                proptest::prop_assert_eq!(decoded.encode(), original);
+            }
+        }
+    }
 }

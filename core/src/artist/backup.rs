@@ -141,4 +141,24 @@ mod tests {
         let cut: String = text.lines().take(2).collect::<Vec<_>>().join("\n");
         assert_eq!(parse(&cut).unwrap_err(), BackupError::Line("secret"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused_without_panic(text in "\\PC{0,400}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn one_changed_character_never_yields_another_key(pos in proptest::prelude::any::<usize>(), c in proptest::prelude::any::<char>()) {
+            let key = ArtistKeypair::from_seed([42; 32]);
+            let text = to_text(&key);
+            let mut chars: Vec<char> = text.chars().collect();
+            let i = pos % chars.len();
+            chars[i] = c;
+            let changed: String = chars.into_iter().collect();
+            if let Ok(parsed) = parse(&changed) {
+                proptest::prop_assert_eq!(parsed.seed(), key.seed());
+            }
+        }
+    }
 }

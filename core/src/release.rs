@@ -101,17 +101,26 @@ pub const ANNOUNCES_PER_MINUTE: u32 = 20;
 /// Artist keys whose rate is tracked at once; past this, keys idle for a minute are forgotten.
 const MAX_TRACKED_KEYS: usize = 4096;
 
-/// The announcement rate a peer relays per artist key: a token bucket of [`ANNOUNCE_BURST`]
-/// refilled at [`ANNOUNCES_PER_MINUTE`]. What is over the rate is not relayed (a key's other
-/// releases still reach peers that ask it for its catalog, where [`fair_newest`] bounds them).
-#[derive(Debug, Default)]
-pub struct AnnounceRate {
-    buckets: Mutex<HashMap<ArtistKey, (f64, Instant)>>,
+/// The announcement rate a peer relays per artist key, or per originating peer (so that one
+/// peer with many keys gets no more): a token bucket of [`ANNOUNCE_BURST`] refilled at
+/// [`ANNOUNCES_PER_MINUTE`]. What is over the rate is not relayed (a key's other releases still
+/// reach peers that ask it for its catalog, where [`fair_newest`] bounds them).
+#[derive(Debug)]
+pub struct AnnounceRate<K = ArtistKey> {
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl AnnounceRate {
+impl<K> Default for AnnounceRate<K> {
+    fn default() -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> AnnounceRate<K> {
     /// Whether one more announcement of `key` may be relayed at `now`; takes a token if so.
-    pub fn allow(&self, key: &ArtistKey, now: Instant) -> bool {
+    pub fn allow(&self, key: &K, now: Instant) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_TRACKED_KEYS && !buckets.contains_key(key) {
             let idle = Duration::from_secs(60);
@@ -122,7 +131,7 @@ impl AnnounceRate {
             }
         }
         let burst = f64::from(ANNOUNCE_BURST);
-        let (tokens, at) = buckets.entry(*key).or_insert((burst, now));
+        let (tokens, at) = buckets.entry(key.clone()).or_insert((burst, now));
         let refill = now.saturating_duration_since(*at).as_secs_f64()
             * f64::from(ANNOUNCES_PER_MINUTE)
             / 60.0;

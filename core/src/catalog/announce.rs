@@ -61,12 +61,14 @@ pub type IsBlocked = Arc<dyn Fn(&ArtistKey) -> bool + Send + Sync>;
 
 /// [`releases_topic`] on a peer that blocks some artist keys: their releases are neither
 /// delivered here nor relayed (ignored, without a penalty for the peer that forwarded them).
-/// Every key's announcements are relayed at most at [`AnnounceRate`]'s rate.
+/// Every key's announcements, and every originating peer's, are relayed at most at
+/// [`AnnounceRate`]'s rate.
 pub fn releases_topic_with(is_blocked: IsBlocked) -> net::Topic {
     let rate = AnnounceRate::default();
+    let per_peer = AnnounceRate::<PeerId>::default();
     net::Topic {
         name: RELEASES_TOPIC.to_owned(),
-        validator: Arc::new(move |data: &[u8], _: Option<&PeerId>| {
+        validator: Arc::new(move |data: &[u8], source: Option<&PeerId>| {
             let manifest = match decode_announcement(data) {
                 Ok(m) => m,
                 Err(e) => {
@@ -79,6 +81,10 @@ pub fn releases_topic_with(is_blocked: IsBlocked) -> net::Topic {
                 // Over the key's relay rate: not forwarded, no penalty (the forwarder may be
                 // honest); the release can still come by catalog sync.
                 Ok(()) if !rate.allow(&manifest.artist_key(), Instant::now()) => Validation::Ignore,
+                // One peer with many keys gets no more than one key would.
+                Ok(()) if source.is_some_and(|peer| !per_peer.allow(peer, Instant::now())) => {
+                    Validation::Ignore
+                }
                 Ok(()) => Validation::Accept,
                 // Clocks differ: an honest forwarder may be ahead of this one; no penalty.
                 Err(why @ Refusal::Future { .. }) => {
@@ -187,6 +193,29 @@ mod tests {
         assert_eq!(
             validator(&encode_announcement(&manifest()), None),
             Validation::Accept
+        );
+    }
+
+    #[test]
+    fn one_peers_announcements_are_relayed_up_to_its_rate_whatever_keys_it_signs_with() {
+        let validator = releases_topic().validator;
+        let (sybil, honest) = (PeerId::random(), PeerId::random());
+        let now = release::unix_now();
+        // One new key per release: the per-key rate alone would relay them all.
+        let answers: Vec<Validation> = (0..25u32)
+            .map(|i| {
+                let key = ArtistKeypair::from_seed(*blake3::hash(&i.to_be_bytes()).as_bytes());
+                let content = i.to_be_bytes().repeat(25_000);
+                let m = signed_release(&key, &content, &format!("Sybil {i}"), now);
+                validator(&encode_announcement(&m), Some(&sybil))
+            })
+            .collect();
+        let accepted = answers.iter().filter(|v| **v == Validation::Accept).count();
+        assert_eq!(accepted, release::ANNOUNCE_BURST as usize, "{answers:?}");
+        assert_eq!(
+            validator(&encode_announcement(&manifest()), Some(&honest)),
+            Validation::Accept,
+            "another peer is not held up"
         );
     }
 

@@ -898,3 +898,28 @@ fn an_artist_blocked_from_a_list_disappears_and_comes_back_from_settings() {
         a.model.tracks.len() == before && a.model.blocked.is_empty()
     });
 }
+
+#[test]
+fn an_artist_key_backup_is_imported_from_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let key = busker_core::model::ArtistKeypair::from_seed([5; 32]);
+    let backup = dir.path().join("backup.txt");
+    std::fs::write(&backup, busker_core::artist::backup::to_text(&key)).unwrap();
+    {
+        let mut h = app_on(&dir.path().join("data"), &player);
+        open(&mut h);
+        h.get_by_role_and_label(Role::Button, View::Settings.label())
+            .click();
+        h.run_steps(2);
+        h.state_mut().model.key_backup_input = backup.display().to_string();
+        h.get_by_role_and_label(Role::Button, busker::ui::settings::IMPORT_KEY_LABEL)
+            .click();
+        step_until(&mut h, "the import's notice", |a| {
+            a.model.notices.iter().any(|n| n.contains("imported"))
+        });
+    }
+    // From the next start on, this peer publishes as the imported key.
+    let dir = busker_core::DataDir::open(dir.path().join("data")).unwrap();
+    assert_eq!(dir.artist_key().unwrap().public(), key.public());
+}

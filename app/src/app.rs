@@ -382,6 +382,7 @@ impl App {
             Command::Block(key) => self.send(Request::Block(key, true)),
             Command::Unblock(key) => self.send(Request::Block(key, false)),
             Command::ExportKey(path) => self.send(Request::ExportKey(path)),
+            Command::ImportKey(path, replace) => self.send(Request::ImportKey(path, replace)),
             Command::Scan(paths) => {
                 self.model.scanning = true;
                 self.send(Request::Scan(paths));

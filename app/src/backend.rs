@@ -382,6 +382,9 @@ impl Worker {
                     Err(e) => Event::Error(format!("could not back up the artist key: {e}")),
                 },
             ),
+            Request::ImportKey(path, replace) => {
+                post.send(library::import_key(&self.library, &path, replace))
+            }
             Request::Block(key, blocked) => match self.library.block(&key, blocked) {
                 Ok(()) => post.send(self.catalog()),
                 Err(e) => post.send(Event::Error(format!("could not block the artist: {e}"))),

@@ -242,6 +242,8 @@ pub struct Model {
     pub key_backup_input: String,
     /// The backup was offered at the first publish (once a session).
     pub key_backup_offered: bool,
+    /// Settings' "import over a key that signed releases" box.
+    pub key_import_replace: bool,
     /// Search results.
     pub search: SearchResults,
     /// Files of the Publish view.
@@ -274,6 +276,7 @@ impl Default for Model {
             blocked: Vec::new(),
             key_backup_input: default_key_backup_path(),
             key_backup_offered: false,
+            key_import_replace: false,
             search: SearchResults::default(),
             publish_rows: Vec::new(),
             scanning: false,

@@ -57,6 +57,8 @@ pub enum Command {
     Unblock(ArtistKey),
     /// Back up the artist key to a new file.
     ExportKey(PathBuf),
+    /// Import an artist key backup (`true`: over a key that signed releases here).
+    ImportKey(PathBuf, bool),
     /// Read files and folders for publishing.
     Scan(Vec<PathBuf>),
     /// Publish every ready file of the Publish view.

@@ -106,3 +106,23 @@ pub(super) fn settings(library: &Library, post: &Post, change: impl FnOnce(&mut 
         Err(e) => post.send(Event::Error(format!("could not save settings: {e}"))),
     }
 }
+
+/// Imports an artist key backup (see [`super::Request::ImportKey`]), as a notice to show.
+pub(super) fn import_key(library: &Library, path: &std::path::Path, replace: bool) -> Event {
+    let imported = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|text| busker_core::artist::backup::parse(&text).map_err(|e| e.to_string()))
+        .and_then(|key| {
+            library
+                .import_artist_key(&key, replace)
+                .map(|_| key.public())
+                .map_err(|e| e.to_string())
+        });
+    match imported {
+        Ok(key) => Event::Notice(format!(
+            "Artist key {} imported: restart Busker to publish with it",
+            &key.to_hex()[..16]
+        )),
+        Err(e) => Event::Error(format!("could not import the artist key: {e}")),
+    }
+}

@@ -35,6 +35,9 @@ pub enum Request {
     Block(ArtistKey, bool),
     /// Writes a backup of the artist key to a new file; answered with a notice.
     ExportKey(PathBuf),
+    /// Makes the key in a backup file this peer's artist key from the next start (`true`:
+    /// even over a key that signed releases here); answered with a notice.
+    ImportKey(PathBuf, bool),
     /// Lists a folder for the in-app file browser.
     Browse(PathBuf),
     /// Sets the artist name used when a file has no artist tag.

@@ -9,6 +9,8 @@ pub const ARTIST_LABEL: &str = "Artist name";
 pub const LISTEN_LABEL: &str = "Listen addresses";
 /// The button that backs the artist key up.
 pub const EXPORT_KEY_LABEL: &str = "Export artist key";
+/// The button that takes an artist key over from a backup file.
+pub const IMPORT_KEY_LABEL: &str = "Import artist key";
 
 /// Draws the Settings view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Command> {
@@ -98,7 +100,8 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Comm
     ui.label(
         egui::RichText::new(
             "Your releases are signed with it: it is your identity as an artist. Back it up off \
-             this disk; `busker key import FILE` makes another machine publish as you.",
+             this disk; importing the backup makes another machine publish as you (from its next \
+             start).",
         )
         .weak(),
     );
@@ -112,7 +115,17 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Comm
         if ui.button(EXPORT_KEY_LABEL).clicked() && !model.key_backup_input.trim().is_empty() {
             out.push(Command::ExportKey(model.key_backup_input.trim().into()));
         }
+        if ui.button(IMPORT_KEY_LABEL).clicked() && !model.key_backup_input.trim().is_empty() {
+            out.push(Command::ImportKey(
+                model.key_backup_input.trim().into(),
+                model.key_import_replace,
+            ));
+        }
     });
+    ui.checkbox(
+        &mut model.key_import_replace,
+        "Import over a key that signed releases here (it is kept, and retired)",
+    );
     ui.add_space(8.0);
     ui.strong("Blocked artists");
     if model.blocked.is_empty() {

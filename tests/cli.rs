@@ -162,15 +162,10 @@ fn a_blocked_artist_disappears_from_list_and_search_until_unblocked() {
 #[test]
 fn an_artist_key_backed_up_on_one_machine_publishes_as_the_same_artist_on_another() {
     let (studio, laptop) = (Peer::new(), Peer::new());
-    let (ok, published, err) = studio.json(&[
-        "--no-demo",
-        "publish",
+    let ada = studio.publish(
         &audio("sonicpi_ambi_piano.flac"),
-        "--artist",
-        "Ada",
-    ]);
-    assert!(ok, "{err}");
-    let ada = published[0]["id"].as_str().unwrap().to_owned();
+        &["--no-demo", "--artist", "Ada"],
+    );
     let (_, listed, _) = studio.json(&["list"]);
     let ada_key = listed[0]["artist_key"].as_str().unwrap().to_owned();
     assert_eq!(listed[0]["id"], ada.as_str());

@@ -150,6 +150,15 @@ fn dial_from_network_view(h: &mut Harness<'_, App>, addr: &str) {
         .click();
 }
 
+/// The track titled `title` in the Library the app holds.
+fn library_track(h: &Harness<'_, App>, title: &str) -> busker_core::TrackSummary {
+    let tracks = &h.state().model.tracks;
+    let found = tracks.iter().find(|t| t.info.title == title);
+    found
+        .unwrap_or_else(|| panic!("no {title:?} in the library"))
+        .clone()
+}
+
 fn open(h: &mut Harness<'_, App>) {
     step_until(h, "the library to open", |a| {
         a.is_ready() && !a.model.tracks.is_empty()
@@ -633,14 +642,7 @@ fn a_rating_is_saved_and_survives_a_restart() {
     let id = {
         let mut h = app_on(dir.path(), &player);
         open(&mut h);
-        let id = h
-            .state()
-            .model
-            .tracks
-            .iter()
-            .find(|t| t.info.title == "Spring of love")
-            .unwrap()
-            .id;
+        let id = library_track(&h, "Spring of love").id;
         h.get_by_label("Rate Spring of love 4 stars").click();
         step_until(&mut h, "the rating to be saved", |a| {
             a.model.rating(&id) == 4
@@ -855,14 +857,7 @@ fn an_artist_blocked_from_a_list_disappears_and_comes_back_from_settings() {
     let player = RecordingPlayer::default();
     let mut h = app_on(dir.path(), &player);
     open(&mut h);
-    let spring = h
-        .state()
-        .model
-        .tracks
-        .iter()
-        .find(|t| t.info.title == "Spring of love")
-        .unwrap()
-        .clone();
+    let spring = library_track(&h, "Spring of love");
     let before = h.state().model.tracks.len();
     let same_key = h
         .state()

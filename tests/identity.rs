@@ -18,16 +18,8 @@ fn a_peer_that_re_signs_an_artists_audio_cannot_take_the_release_over() {
     let (ada, mallory, bob) = (Peer::new(), Peer::new(), Peer::new());
     let song = audio("sonicpi_ambi_piano.flac");
     let node_ada = NodeProcess::start(&ada, &[]);
-    let (ok, published, err) = ada.json(&[
-        "publish",
-        &song,
-        "--artist",
-        "Ada",
-        "--title",
-        "Machine Wars",
-    ]);
-    assert!(ok, "Ada publishes: {err}");
-    let ada_id = published[0]["id"].as_str().unwrap().to_owned();
+    let as_ada = ["--artist", "Ada", "--title", "Machine Wars"];
+    let ada_id = ada.publish(&song, &as_ada);
     let node_mallory = NodeProcess::start(&mallory, &["--peer", &node_ada.listen()]);
     let node_bob = NodeProcess::start(&bob, &["--peer", &node_ada.listen()]);
     for peer in [&mallory, &bob] {
@@ -39,16 +31,7 @@ fn a_peer_that_re_signs_an_artists_audio_cannot_take_the_release_over() {
     }
 
     // Mallory signs the very same file as "Machine Wars" by "Ada": same bytes, same names.
-    let (ok, published, err) = mallory.json(&[
-        "publish",
-        &song,
-        "--artist",
-        "Ada",
-        "--title",
-        "Machine Wars",
-    ]);
-    assert!(ok, "Mallory publishes: {err}");
-    let copy_id = published[0]["id"].as_str().unwrap().to_owned();
+    let copy_id = mallory.publish(&song, &as_ada);
     assert_ne!(copy_id, ada_id, "another key's release has another id");
 
     let ada_key = ada.json(&["artist"]).1[0]["key"]
@@ -154,14 +137,10 @@ fn a_data_dir_from_before_the_identity_change_upgrades_without_losing_a_track() 
 #[test]
 fn a_retired_artist_key_names_its_successor_to_every_peer() {
     let (studio, fresh, listener) = (Peer::new(), Peer::new(), Peer::new());
-    let (ok, _, err) = studio.json(&[
-        "--no-demo",
-        "publish",
+    studio.publish(
         &audio("sonicpi_ambi_piano.flac"),
-        "--artist",
-        "Ada",
-    ]);
-    assert!(ok, "{err}");
+        &["--no-demo", "--artist", "Ada"],
+    );
     let old_key = studio.json(&["artist"]).1[0]["key"]
         .as_str()
         .unwrap()

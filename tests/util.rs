@@ -40,6 +40,17 @@ impl Peer {
             .expect("run busker")
     }
 
+    /// `busker --json publish FILE EXTRA...`, which must succeed; returns the track's id.
+    pub fn publish(&self, file: &str, extra: &[&str]) -> String {
+        let args = [&["publish", file][..], extra].concat();
+        let (ok, published, err) = self.json(&args);
+        assert!(ok, "publish {file}: {err}");
+        published[0]["id"]
+            .as_str()
+            .expect("a published id")
+            .to_owned()
+    }
+
     /// Runs with `--json` and parses every stdout line; also returns the exit success.
     pub fn json(&self, args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
         let mut all = vec!["--json"];

@@ -60,15 +60,17 @@ fn a_peer_that_re_signs_an_artists_audio_cannot_take_the_release_over() {
         assert_ne!(copy["artist_key"], ada_key.as_str(), "{name}");
         assert_eq!(copy["same_audio_as"], ada_id.as_str(), "{name}: {copy}");
         assert_eq!(copy["original_artist"], "Ada", "{name}");
+        assert_eq!(copy["original_artist_key"], ada_key.as_str(), "{name}");
         // The same in the readable output.
         let out = peer.run(&["search", "machine wars"]);
         let text = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with(&ada_id[..12]), "{name}: {text}");
-        assert!(
-            lines[1].ends_with("same audio as 'Machine Wars' by Ada"),
-            "{name}: {text}"
+        let note = format!(
+            "same audio as 'Machine Wars' by Ada (key {})",
+            &ada_key[..8]
         );
+        assert!(lines[1].contains(&note), "{name}: {text}");
     }
     // Ada's own node still holds its release as published.
     let (_, listed, _) = ada.json(&["list"]);

@@ -19,7 +19,7 @@ pub fn track_json(manifest: &Manifest) -> Value {
 
 /// The `list` / `search` object of `CLI.md`: the track plus availability, and for a re-signed
 /// copy of another key's audio the original (`same_audio_as`, `original_title`,
-/// `original_artist`).
+/// `original_artist`, `original_artist_key`).
 pub fn summary_json(t: &TrackSummary) -> Value {
     let mut v = json!({
         "id": t.id.to_hex(),
@@ -36,6 +36,10 @@ pub fn summary_json(t: &TrackSummary) -> Value {
         map.insert("same_audio_as".into(), json!(original.id.to_hex()));
         map.insert("original_title".into(), json!(original.title));
         map.insert("original_artist".into(), json!(original.artist));
+        map.insert(
+            "original_artist_key".into(),
+            json!(original.artist_key.to_hex()),
+        );
     }
     v
 }
@@ -159,10 +163,12 @@ pub fn summary_line(t: &Value) -> String {
         .and_then(Value::as_f64)
         .unwrap_or(0.0);
     let copy = match t.get("same_audio_as") {
+        // Display names can be copied, keys cannot: say whose key signed the original.
         Some(_) => format!(
-            "  same audio as '{}' by {}",
+            "  same audio as '{}' by {} (key {}), heard of first",
             s("original_title"),
-            s("original_artist")
+            s("original_artist"),
+            s("original_artist_key").get(..8).unwrap_or_default()
         ),
         None => String::new(),
     };

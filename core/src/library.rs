@@ -91,6 +91,8 @@ pub struct SameAudio {
     pub title: String,
     /// Its artist display name.
     pub artist: String,
+    /// The key that signed it (display names can be copied, keys cannot).
+    pub artist_key: ArtistKey,
 }
 
 impl TrackSummary {
@@ -249,6 +251,7 @@ impl Library {
                 id: m.id(),
                 title: m.info().title.clone(),
                 artist: m.info().artist.clone(),
+                artist_key: m.artist_key(),
             }),
         })
     }

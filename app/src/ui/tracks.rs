@@ -119,8 +119,11 @@ pub fn table(
                             // A re-signed copy says whose audio it carries.
                             Some(original) => {
                                 let note = format!(
-                                    "{} · same audio as '{}' by {}",
-                                    t.info.artist, original.title, original.artist
+                                    "{} · same audio as '{}' by {} (key {})",
+                                    t.info.artist,
+                                    original.title,
+                                    original.artist,
+                                    &original.artist_key.to_hex()[..8]
                                 );
                                 ui.add(
                                     egui::Label::new(text(&note).italics())

@@ -239,3 +239,132 @@ fn an_artist_key_backed_up_on_one_machine_publishes_as_the_same_artist_on_anothe
         "Ada's release stays, signed by Ada"
     );
 }
+
+/// Waits for `child` to exit, failing the test after 60 s (a guard against a hang, which is
+/// what these tests look for, not a synchronisation).
+fn exit_within_a_minute(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("busker did not exit within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn spawn_busker(peer: &Peer, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(crate::util::busker_bin())
+        .arg("--data-dir")
+        .arg(peer.dir.path())
+        .args(args)
+        .env_remove("BUSKER_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn fifos_devices_link_loops_and_huge_files_in_a_folder_are_skipped_with_a_line_each() {
+    let peer = Peer::new();
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+    std::fs::copy(audio("sonicpi_ambi_piano.flac"), dir.join("good.flac")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe.mp3"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.flac")).unwrap();
+    std::os::unix::fs::symlink(dir, dir.join("loop")).unwrap();
+    // Sparse: 4 GiB + 1 byte on paper, nothing on disk.
+    let big = std::fs::File::create(dir.join("big.wav")).unwrap();
+    big.set_len((4 << 30) + 1).unwrap();
+
+    let mut child = spawn_busker(&peer, &["--no-demo", "publish", dir.to_str().unwrap()]);
+    let status = exit_within_a_minute(&mut child);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!status.success(), "some entries failed: {stderr}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("published"))
+            .count(),
+        1,
+        "{stdout}"
+    );
+    let line = |what: &str| stderr.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(line("pipe.mp3: not a regular file (a FIFO)"), 1, "{stderr}");
+    assert_eq!(
+        line("zero.flac: not a regular file (a device)"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(line("symbolic link loop"), 1, "{stderr}");
+    assert_eq!(
+        line("big.wav: file size 4294967297 bytes is not publishable"),
+        1,
+        "{stderr}"
+    );
+    let (_, listed, _) = peer.json(&["list"]);
+    assert_eq!(listed.len(), 1);
+
+    // Named on the command line, a FIFO is refused the same way, without blocking on it.
+    let mut child = spawn_busker(&peer, &["publish", dir.join("pipe.mp3").to_str().unwrap()]);
+    assert!(!exit_within_a_minute(&mut child).success());
+}
+
+#[test]
+fn ctrl_c_stops_a_long_publish_keeping_what_was_done_and_nothing_partial() {
+    use std::io::BufRead;
+    let peer = Peer::new();
+    let folder = tempfile::tempdir().unwrap();
+    const FILES: usize = 40;
+    for k in 0..FILES as u32 {
+        busker_core::test_utils::write_wav(folder.path(), &format!("{k:02}.wav"), 3_000_000, k);
+    }
+    let mut child = spawn_busker(
+        &peer,
+        &["--no-demo", "publish", folder.path().to_str().unwrap()],
+    );
+    // Interrupt once the first file is published: the rest are still to do.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("published"), "{first}");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = exit_within_a_minute(&mut child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let published = 1 + rest.lines().filter(|l| l.starts_with("published")).count();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        published < FILES,
+        "the interrupt landed after the last file"
+    );
+
+    // What was reported published is here, whole; nothing else is.
+    let (_, listed, _) = peer.json(&["list"]);
+    assert_eq!(listed.len(), published);
+    assert!(listed.iter().all(|t| t["local"] == true));
+    // The same command again publishes the rest.
+    let (_, again, _) = peer.json(&["publish", folder.path().to_str().unwrap()]);
+    assert_eq!(again.len(), FILES - published);
+}

@@ -222,12 +222,27 @@ fn publish(
     title: Option<String>,
     album: Option<String>,
 ) -> Result<ExitCode> {
-    let library = open_library(cli, artist)?;
+    let library = std::sync::Arc::new(open_library(cli, artist)?);
     let options = PublishOptions {
         title,
         artist: artist.map(str::to_owned),
         album,
     };
+    // Ctrl-C or SIGTERM stops the publish at its next chunk: what is done stays.
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let (library, interrupted) = (library.clone(), interrupted.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the signal handler")?;
+        std::thread::spawn(move || {
+            if runtime.block_on(node::wait_for_signal()).is_ok() {
+                interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+                library.stop_publishing();
+            }
+        });
+    }
     let show_progress = !cli.json && std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::hidden();
     let results = library.publish_paths(paths, &options, |event| match event {
@@ -265,6 +280,13 @@ fn publish(
     });
     bar.finish_and_clear();
     let failed = results.iter().filter(|r| r.is_err()).count();
+    if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "interrupted: {} published and kept; the file in progress left nothing behind",
+            results.len() - failed
+        );
+        return Ok(ExitCode::from(130));
+    }
     if failed > 0 {
         if !cli.json {
             eprintln!("{} published, {failed} failed", results.len() - failed);

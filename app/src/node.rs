@@ -101,7 +101,8 @@ pub fn run(cli: &Cli, args: NodeArgs<'_>) -> Result<ExitCode> {
     })
 }
 
-async fn wait_for_signal() -> Result<()> {
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+pub(crate) async fn wait_for_signal() -> Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -30,6 +30,16 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// Not a regular file (a FIFO, device or socket): skipped without being opened.
+    #[error("not a regular file ({0}): skipped")]
+    NotARegularFile(&'static str),
+    /// A symbolic link leads back into a folder already being published: entered once.
+    #[error("a symbolic link loop: this folder is already being published")]
+    SymlinkLoop,
+    /// Publishing was stopped (Ctrl-C, or the node shutting down) before this file was done;
+    /// nothing of it was kept.
+    #[error("stopped before this file was done; nothing of it was kept")]
+    Cancelled,
     /// A file to publish could not be read; check that it exists and is readable.
     #[error("cannot read the file: {0}")]
     ReadFile(#[source] std::io::Error),

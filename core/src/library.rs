@@ -111,6 +111,8 @@ pub struct Library {
     artist: ArtistKeypair,
     config: Mutex<Config>,
     publishing: Mutex<()>,
+    /// Set by [`Library::stop_publishing`]: publishes in progress stop at the next chunk.
+    stop_publishing: std::sync::atomic::AtomicBool,
     taste: Taste,
 }
 
@@ -166,6 +168,7 @@ impl Library {
             artist,
             config: Mutex::new(config),
             publishing: Mutex::new(()),
+            stop_publishing: std::sync::atomic::AtomicBool::new(false),
             taste,
         };
         // Only a first start seeds: a user who started without the demo never gets it later.

@@ -560,9 +560,11 @@ impl Node {
         }
     }
 
-    /// Stops transfers (verified chunks stay for a resume), the glue tasks and the network, and
+    /// Stops publishes in progress (what is done stays, the file in progress leaves nothing),
+    /// transfers (verified chunks stay for a resume), the glue tasks and the network, and
     /// flushes the store. Idempotent.
     pub async fn shutdown(&self) {
+        self.inner.library.stop_publishing();
         for t in lock(&self.inner.transfers).values() {
             t.cancel();
         }

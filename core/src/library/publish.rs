@@ -59,7 +59,7 @@ impl Library {
             path: path.to_owned(),
             source: Box::new(source),
         };
-        let bytes = std::fs::read(path).map_err(|e| fail(Error::ReadFile(e)))?;
+        let bytes = read_regular(path).map_err(fail)?;
         let fallback = self.config().artist_name;
         self.publish_bytes(
             bytes,
@@ -70,6 +70,19 @@ impl Library {
             unix_now(),
         )
         .map_err(fail)
+    }
+
+    /// Stops every publish in progress, and every later one, at its next chunk: the files
+    /// already published stay, the one in progress leaves nothing behind, the rest are not
+    /// started (Ctrl-C on `busker publish`, a node shutting down).
+    pub fn stop_publishing(&self) {
+        self.stop_publishing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn publish_cancelled(&self) -> bool {
+        self.stop_publishing
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes a batch of publishes searchable and durable. Each file was already written
@@ -93,25 +106,28 @@ impl Library {
         options: &PublishOptions,
         mut on_event: impl FnMut(PublishEvent<'_>),
     ) -> Vec<std::result::Result<Manifest, PublishError>> {
-        let mut files = Vec::new();
-        let mut results = Vec::new();
+        let mut walk = Walk::default();
         for path in paths {
             if path.is_dir() {
-                if let Err(e) = collect_audio_files(path, usize::MAX, &mut files) {
-                    results.push(Err(PublishError {
-                        path: path.clone(),
-                        source: Box::new(e),
-                    }));
+                if let Err(e) = walk.folder(path, usize::MAX) {
+                    walk.skip(path, e);
                 }
             } else {
-                files.push(path.clone());
+                // A file named on the command line is published whatever its extension.
+                walk.files.push(path.clone());
             }
         }
+        let Walk { files, skipped, .. } = walk;
+        let mut results: Vec<_> = skipped.into_iter().map(Err).collect();
         on_event(PublishEvent::Found(files.len()));
         for e in &results {
             on_event(PublishEvent::Finished(e));
         }
         for (i, file) in files.iter().enumerate() {
+            if self.publish_cancelled() {
+                tracing::info!(left = files.len() - i, "publishing stopped");
+                break;
+            }
             let result = self.publish_one(file, options);
             if (i + 1) % PUBLISH_BATCH == 0 {
                 self.finish_batch();
@@ -170,7 +186,12 @@ impl Library {
             .chunks()
             .iter()
             .zip(bytes.chunks(chunk_size as usize))
-            .try_for_each(|(hash, chunk)| self.store.put_hashed_chunk(hash, chunk))
+            .try_for_each(|(hash, chunk)| {
+                if self.publish_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                self.store.put_hashed_chunk(hash, chunk)
+            })
             .and_then(|()| self.store.commit_local_track(&manifest));
         if let Err(e) = written {
             // Sweep this file's chunks now rather than at the next start.
@@ -186,6 +207,22 @@ impl Library {
     }
 }
 
+/// The bytes of the regular file at `path`, checked before it is opened (see [`regular`]) and
+/// read no further than [`MAX_PUBLISH_BYTES`] (a file growing while read is refused).
+fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    regular(&std::fs::metadata(path).map_err(Error::ReadFile)?)?;
+    let file = std::fs::File::open(path).map_err(Error::ReadFile)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PUBLISH_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::ReadFile)?;
+    if bytes.len() as u64 > MAX_PUBLISH_BYTES {
+        return Err(Error::BadFileSize(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Whether `path` has one of the [`AUDIO_EXTENSIONS`] (any case).
 pub fn is_audio_file(path: &Path) -> bool {
     path.extension()
@@ -193,35 +230,92 @@ pub fn is_audio_file(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// The audio files under `dir`, recursively, in path order, skipping hidden entries; at most
-/// `limit` of them (a guard against scanning a whole disk from a UI).
+/// The audio files under `dir`, recursively, in path order, skipping hidden entries and what is
+/// not a regular file; at most `limit` of them (a guard against scanning a whole disk from a UI).
 pub fn audio_files(dir: &Path, limit: usize) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    collect_audio_files(dir, limit, &mut out)?;
-    Ok(out)
+    let mut walk = Walk::default();
+    walk.folder(dir, limit)?;
+    Ok(walk.files)
 }
 
-fn collect_audio_files(dir: &Path, limit: usize, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
-        if out.len() >= limit {
-            break;
-        }
-        let hidden = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            collect_audio_files(&path, limit, out)?;
-        } else if is_audio_file(&path) {
-            out.push(path);
-        }
+/// A walk of the folders to publish: the audio files found, and one error for each entry that
+/// will not be published (a FIFO, device or socket, never opened; a symbolic link loop, entered
+/// once).
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    skipped: Vec<PublishError>,
+    /// Folders entered, by device and inode, so that a link back up is entered once.
+    entered: std::collections::HashSet<(u64, u64)>,
+}
+
+impl Walk {
+    fn skip(&mut self, path: &Path, source: Error) {
+        self.skipped.push(PublishError {
+            path: path.to_owned(),
+            source: Box::new(source),
+        });
     }
-    Ok(())
+
+    fn folder(&mut self, dir: &Path, limit: usize) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+        if !self.entered.insert((meta.dev(), meta.ino())) {
+            self.skip(dir, Error::SymlinkLoop);
+            return Ok(());
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries {
+            if self.files.len() >= limit {
+                break;
+            }
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            // Follows symbolic links: a link to a folder is walked, a link to a device skipped.
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => self.folder(&path, limit)?,
+                Ok(_) if !is_audio_file(&path) => {}
+                Ok(m) => match regular(&m) {
+                    Ok(()) => self.files.push(path),
+                    Err(e) => self.skip(&path, e),
+                },
+                Err(e) => self.skip(&path, Error::ReadFile(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The largest file a manifest can describe.
+pub const MAX_PUBLISH_BYTES: u64 =
+    crate::model::MAX_CHUNKS as u64 * crate::model::MAX_CHUNK_SIZE as u64;
+
+/// Whether `meta` is a regular file that may be published: not a FIFO, device or socket (which
+/// are never opened: reading one may block for ever or never end), nor larger than a manifest
+/// can describe.
+fn regular(meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if !t.is_file() {
+        "not a file"
+    } else if meta.len() == 0 || meta.len() > MAX_PUBLISH_BYTES {
+        return Err(Error::BadFileSize(meta.len()));
+    } else {
+        return Ok(());
+    };
+    Err(Error::NotARegularFile(kind))
 }

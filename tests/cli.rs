@@ -368,3 +368,35 @@ fn ctrl_c_stops_a_long_publish_keeping_what_was_done_and_nothing_partial() {
     let (_, again, _) = peer.json(&["publish", folder.path().to_str().unwrap()]);
     assert_eq!(again.len(), FILES - published);
 }
+
+#[test]
+fn a_damaged_search_index_is_rebuilt_from_the_database_with_a_warning() {
+    let peer = Peer::new();
+    let (ok, before, err) = peer.json(&["list"]);
+    assert!(ok, "{err}");
+    // Cut every segment's store and term index files short.
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(peer.dir.path().join("index")).unwrap() {
+        let path = entry.unwrap().path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("store" | "idx")
+        ) {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(10)
+                .unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0, "the premise: index files were damaged");
+    let (ok, hits, err) = peer.json(&["search", "spring of love"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("rebuilding it from the database"), "{err}");
+    assert_eq!(hits[0]["title"], "Spring of love");
+    let (_, after, err) = peer.json(&["list"]);
+    assert_eq!(after, before, "nothing lost");
+    assert!(!err.contains("rebuilding"), "rebuilt once: {err}");
+}

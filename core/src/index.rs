@@ -102,26 +102,31 @@ fn analyzer() -> TextAnalyzer {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it (or recreating it, when its schema is from another
-    /// version) as needed. A recreated index is empty: the caller refills it from the store.
+    /// Opens the index in `dir`, creating it as needed. The index is a cache of the store: one
+    /// that cannot be opened (its schema is from another version, a segment file is damaged
+    /// or missing) is recreated empty, with a warning, and the caller refills it from the store.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let (schema, fields) = schema();
-        let open = |schema: Schema| -> Result<Index> {
+        let open = || -> Result<Self> {
             let directory = MmapDirectory::open(dir)
                 .map_err(|e| Error::Index(tantivy::TantivyError::from(e)))?;
-            Ok(Index::open_or_create(directory, schema)?)
+            let index = Index::open_or_create(directory, schema.clone())?;
+            // Opening the reader opens every segment's files: damage shows here, not later.
+            Self::from_index(index, fields)
         };
-        let index = match open(schema.clone()) {
-            Ok(index) => index,
+        match open() {
+            Ok(index) => Ok(index),
             Err(e) => {
-                tracing::warn!(error = %e, "search index unreadable, rebuilding it");
+                tracing::warn!(
+                    error = %e,
+                    "the search index could not be opened: rebuilding it from the database"
+                );
                 std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                open(schema)?
+                open()
             }
-        };
-        Self::from_index(index, fields)
+        }
     }
 
     /// An index in memory (tests and benches).

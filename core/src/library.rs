@@ -183,7 +183,7 @@ impl Library {
         let overrides = PublishOptions::default();
         for track in demo::TRACKS {
             let result = self.publish_bytes(
-                track.bytes.to_vec(),
+                track.bytes,
                 Path::new(track.file_name),
                 &key,
                 &overrides,

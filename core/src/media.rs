@@ -14,7 +14,7 @@
 //! the container declares its length, decodes the last second to prove the file is whole. A file
 //! that is not audio, is damaged or is cut short gets a [`MediaError`] naming the reason.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -164,7 +164,13 @@ pub(crate) fn open_format(
 /// Probes a file's bytes: format, codec, rate, channels, duration and tags. `file_name` gives
 /// the extension hint and the title fallback.
 pub fn probe(bytes: Vec<u8>, file_name: &Path) -> Result<Probe, MediaError> {
-    guard(|| probe_unguarded(bytes, file_name))
+    guard(|| probe_unguarded(Cursor::new(bytes), file_name))
+}
+
+/// [`probe`] of a file on disk, read as a stream: never held in memory whole.
+pub fn probe_file(path: &Path) -> Result<Probe, MediaError> {
+    let file = std::fs::File::open(path).map_err(|e| MediaError::Read(Arc::new(e)))?;
+    guard(|| probe_unguarded(file, path))
 }
 
 /// Runs symphonia code so that a panic inside it (its demuxers have arithmetic that overflows on
@@ -177,14 +183,17 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, MediaError>) -> Result<T, M
     })
 }
 
-fn probe_unguarded(bytes: Vec<u8>, file_name: &Path) -> Result<Probe, MediaError> {
-    let id3v1 = read_id3v1(&bytes);
-    let ogg_complete = !bytes.starts_with(b"OggS") || ogg_ends_with_eos(&bytes);
+fn probe_unguarded(
+    mut source: impl MediaSource + 'static,
+    file_name: &Path,
+) -> Result<Probe, MediaError> {
+    let (id3v1, ogg_complete) =
+        pre_checks(&mut source).map_err(|e| MediaError::Read(Arc::new(e)))?;
     let extension = file_name
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let (mut format, outer_tags) = open_format(Box::new(Cursor::new(bytes)), extension.as_deref())?;
+    let (mut format, outer_tags) = open_format(Box::new(source), extension.as_deref())?;
 
     let track = format
         .tracks()
@@ -399,30 +408,53 @@ fn apply_tags(info: &mut TrackInfo, revision: &MetadataRevision) {
     }
 }
 
+/// What a probe checks in the file itself before symphonia reads the stream: the ID3v1 tag in
+/// the last 128 bytes, and whether an Ogg file is complete. Reads the tail and, for Ogg, the page
+/// headers only; leaves `source` at its start.
+fn pre_checks(source: &mut (impl Read + Seek)) -> std::io::Result<(Option<Id3v1>, bool)> {
+    let len = source.seek(SeekFrom::End(0))?;
+    let mut id3v1 = None;
+    if len >= 128 {
+        let mut tag = [0; 128];
+        source.seek(SeekFrom::End(-128))?;
+        source.read_exact(&mut tag)?;
+        id3v1 = read_id3v1(&tag);
+    }
+    let mut magic = [0; 4];
+    source.seek(SeekFrom::Start(0))?;
+    let is_ogg = len >= 4 && source.read_exact(&mut magic).is_ok() && &magic == b"OggS";
+    let complete = !is_ogg || ogg_ends_with_eos(source, len)?;
+    source.seek(SeekFrom::Start(0))?;
+    Ok((id3v1, complete))
+}
+
 /// Whether an Ogg file is a whole chain of pages whose last one carries the end-of-stream flag.
 /// Ogg declares no length up front, so this is how a file cut short is told from a short file.
-/// Walking the page headers costs a few microseconds per megabyte.
-fn ogg_ends_with_eos(bytes: &[u8]) -> bool {
-    const HEADER: usize = 27;
-    let mut pos = 0;
-    let mut last_header_type = 0;
-    while pos < bytes.len() {
-        let page = &bytes[pos..];
-        if page.len() < HEADER || &page[..4] != b"OggS" {
-            return false;
+/// Walking the page headers reads 27 bytes and a segment table per page.
+fn ogg_ends_with_eos(source: &mut (impl Read + Seek), len: u64) -> std::io::Result<bool> {
+    const HEADER: u64 = 27;
+    let (mut pos, mut last_header_type) = (0u64, 0u8);
+    let (mut header, mut table) = ([0u8; HEADER as usize], [0u8; 255]);
+    while pos < len {
+        if len - pos < HEADER {
+            return Ok(false);
         }
-        let segments = page[26] as usize;
-        let Some(table) = page.get(HEADER..HEADER + segments) else {
-            return false;
-        };
-        let len = HEADER + segments + table.iter().map(|&b| b as usize).sum::<usize>();
-        if page.len() < len {
-            return false;
+        source.seek(SeekFrom::Start(pos))?;
+        source.read_exact(&mut header)?;
+        let segments = header[26] as usize;
+        if &header[..4] != b"OggS" || len - pos < HEADER + segments as u64 {
+            return Ok(false);
         }
-        last_header_type = page[5];
-        pos += len;
+        source.read_exact(&mut table[..segments])?;
+        let body: u64 = table[..segments].iter().map(|&b| u64::from(b)).sum();
+        let page = HEADER + segments as u64 + body;
+        if len - pos < page {
+            return Ok(false);
+        }
+        last_header_type = header[5];
+        pos += page;
     }
-    last_header_type & 0x04 != 0
+    Ok(last_header_type & 0x04 != 0)
 }
 
 /// The fields of an ID3v1 tag (the last 128 bytes of many MP3 files).

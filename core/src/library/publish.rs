@@ -1,16 +1,20 @@
 //! The publish flow: files and folders in, signed manifests and stored chunks out.
 //!
-//! Reading a file, [`crate::media::probe`] it, cutting it into chunks with BLAKE3 hashes,
-//! signing a [`Manifest`] with the artist key, then writing the chunks and, in one transaction,
-//! the manifest with its "local" mark, and finally indexing it. A file that fails any step
-//! leaves nothing behind (see [`crate::Store`] for how an interrupted write is swept).
+//! A file is checked (a regular file, at most 4 GiB), probed from disk
+//! ([`crate::media::probe_file`]), then read one chunk at a time: each chunk hashed with BLAKE3
+//! and stored as it is read, so memory holds one chunk whatever the file's size. Then the
+//! [`Manifest`] is signed with the artist key and committed with its "local" mark in one
+//! transaction, and indexed. A file that fails any step, or a publish stopped by
+//! [`Library::stop_publishing`], leaves nothing behind (see [`crate::Store`] for how an
+//! interrupted write is swept).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Library, lock};
 use crate::error::{Error, PublishError, Result};
 use crate::media;
-use crate::model::{ArtistKeypair, AudioId, Manifest, ManifestDraft, TrackId};
+use crate::model::{ArtistKeypair, ChunkHash, Manifest, ManifestDraft, TrackInfo};
 use crate::release::unix_now;
 
 /// File extensions picked up when publishing a folder.
@@ -59,17 +63,25 @@ impl Library {
             path: path.to_owned(),
             source: Box::new(source),
         };
-        let bytes = read_regular(path).map_err(fail)?;
         let fallback = self.config().artist_name;
-        self.publish_bytes(
-            bytes,
-            path,
-            &self.artist,
-            options,
-            fallback.as_deref(),
-            unix_now(),
-        )
-        .map_err(fail)
+        self.publish_from_disk(path, options, fallback.as_deref())
+            .map_err(fail)
+    }
+
+    /// Publishes the regular file at `path` as a stream: probed from disk, then read chunk by
+    /// chunk (see [`Library::write_track`]), so memory holds one chunk whatever the file's size.
+    fn publish_from_disk(
+        &self,
+        path: &Path,
+        options: &PublishOptions,
+        fallback_artist: Option<&str>,
+    ) -> Result<Manifest> {
+        let meta = std::fs::metadata(path).map_err(Error::ReadFile)?;
+        regular(&meta)?;
+        self.store.ensure_space(meta.len())?;
+        let info = track_info(media::probe_file(path)?, options, fallback_artist);
+        let file = std::fs::File::open(path).map_err(Error::ReadFile)?;
+        self.write_track(file, meta.len(), info, &self.artist, unix_now())
     }
 
     /// Stops every publish in progress, and every later one, at its next chunk: the files
@@ -139,9 +151,10 @@ impl Library {
         results
     }
 
+    /// Publishes bytes already in memory (the embedded demo library).
     pub(super) fn publish_bytes(
         &self,
-        bytes: Vec<u8>,
+        bytes: &[u8],
         name: &Path,
         key: &ArtistKeypair,
         options: &PublishOptions,
@@ -149,78 +162,137 @@ impl Library {
         published_at: u64,
     ) -> Result<Manifest> {
         let size = bytes.len() as u64;
-        let (chunk_size, chunks) =
-            crate::model::split_chunks(&bytes).ok_or(Error::BadFileSize(size))?;
-        let id = TrackId::derive(&key.public(), &AudioId::derive(size, chunk_size, &chunks));
-        if self.store.is_local(&id)? {
-            return Err(Error::Duplicate(id));
-        }
         self.store.ensure_space(size)?;
-        let mut info = media::probe(bytes.clone(), name)?.info;
-        for (field, value) in [
-            (&mut info.title, &options.title),
-            (&mut info.artist, &options.artist),
-            (&mut info.album, &options.album),
-        ] {
-            if let Some(v) = value.as_ref().filter(|v| !v.trim().is_empty()) {
-                *field = v.clone();
-            }
-        }
-        if info.artist.trim().is_empty() {
-            info.artist = fallback_artist.unwrap_or("Unknown artist").to_owned();
-        }
-        let manifest = ManifestDraft {
-            info,
-            file_size: size,
-            chunk_size,
-            chunks,
-            published_at,
-        }
-        .sign(key);
+        let info = track_info(
+            media::probe(bytes.to_vec(), name)?,
+            options,
+            fallback_artist,
+        );
+        self.write_track(bytes, size, info, key, published_at)
+    }
 
+    /// Reads `size` bytes from `source` one chunk at a time, hashing and storing each chunk as
+    /// it is read, then signs the manifest and commits it with its local mark in one
+    /// transaction. A failure, a stop ([`Library::stop_publishing`]) or a source that is not
+    /// `size` bytes long sweeps what this write left; a duplicate wrote only chunks the
+    /// existing track holds.
+    fn write_track(
+        &self,
+        mut source: impl Read,
+        size: u64,
+        info: TrackInfo,
+        key: &ArtistKeypair,
+        published_at: u64,
+    ) -> Result<Manifest> {
+        let chunk_size = crate::model::chunk_size_for(size)
+            .filter(|_| size > 0)
+            .ok_or(Error::BadFileSize(size))?;
         let _guard = lock(&self.publishing);
         // The flag stays set until the batch is flushed: a crash before that sweeps whatever
         // chunks no committed manifest references.
         self.store.begin_write()?;
-        let written = manifest
-            .chunks()
-            .iter()
-            .zip(bytes.chunks(chunk_size as usize))
-            .try_for_each(|(hash, chunk)| {
-                if self.publish_cancelled() {
-                    return Err(Error::Cancelled);
+        let written = self
+            .write_chunks(&mut source, size, chunk_size)
+            .and_then(|chunks| {
+                let manifest = ManifestDraft {
+                    info,
+                    file_size: size,
+                    chunk_size,
+                    chunks,
+                    published_at,
                 }
-                self.store.put_hashed_chunk(hash, chunk)
-            })
-            .and_then(|()| self.store.commit_local_track(&manifest));
-        if let Err(e) = written {
-            // Sweep this file's chunks now rather than at the next start.
-            if let Err(gc) = self.store.collect_garbage() {
-                tracing::warn!(error = %gc, "could not sweep after a failed publish");
+                .sign(key);
+                self.store.commit_local_track(&manifest)?;
+                Ok(manifest)
+            });
+        match written {
+            Ok(manifest) => {
+                if let Err(e) = self.index.add_uncommitted(std::slice::from_ref(&manifest)) {
+                    tracing::warn!(error = %e, "published but not indexed yet");
+                }
+                Ok(manifest)
             }
-            return Err(e);
+            Err(e @ Error::Duplicate(_)) => Err(e),
+            Err(e) => {
+                // Sweep this file's chunks now rather than at the next start.
+                if let Err(gc) = self.store.collect_garbage() {
+                    tracing::warn!(error = %gc, "could not sweep after a failed publish");
+                }
+                Err(e)
+            }
         }
-        if let Err(e) = self.index.add_uncommitted(std::slice::from_ref(&manifest)) {
-            tracing::warn!(error = %e, "published but not indexed yet");
+    }
+
+    /// Stores `source`'s chunks as they are read; their hashes, in order.
+    fn write_chunks(
+        &self,
+        source: &mut impl Read,
+        size: u64,
+        chunk_size: u32,
+    ) -> Result<Vec<ChunkHash>> {
+        let mut buf = vec![0u8; chunk_size as usize];
+        let mut chunks = Vec::with_capacity(size.div_ceil(u64::from(chunk_size)) as usize);
+        let mut total = 0u64;
+        loop {
+            let n = read_full(source, &mut buf).map_err(Error::ReadFile)?;
+            if n == 0 {
+                break;
+            }
+            if self.publish_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            total += n as u64;
+            if total > size {
+                return Err(Error::BadFileSize(total));
+            }
+            let hash = ChunkHash::of(&buf[..n]);
+            self.store.put_hashed_chunk(&hash, &buf[..n])?;
+            chunks.push(hash);
         }
-        Ok(manifest)
+        if total != size {
+            return Err(Error::ReadFile(std::io::Error::other(
+                "the file changed while it was read",
+            )));
+        }
+        Ok(chunks)
     }
 }
 
-/// The bytes of the regular file at `path`, checked before it is opened (see [`regular`]) and
-/// read no further than [`MAX_PUBLISH_BYTES`] (a file growing while read is refused).
-fn read_regular(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    regular(&std::fs::metadata(path).map_err(Error::ReadFile)?)?;
-    let file = std::fs::File::open(path).map_err(Error::ReadFile)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PUBLISH_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(Error::ReadFile)?;
-    if bytes.len() as u64 > MAX_PUBLISH_BYTES {
-        return Err(Error::BadFileSize(bytes.len() as u64));
+/// The tags a probe found, under the user's overrides; the artist falls back to
+/// `fallback_artist`, then "Unknown artist".
+fn track_info(
+    probe: media::Probe,
+    options: &PublishOptions,
+    fallback_artist: Option<&str>,
+) -> TrackInfo {
+    let mut info = probe.info;
+    for (field, value) in [
+        (&mut info.title, &options.title),
+        (&mut info.artist, &options.artist),
+        (&mut info.album, &options.album),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.trim().is_empty()) {
+            *field = v.clone();
+        }
     }
-    Ok(bytes)
+    if info.artist.trim().is_empty() {
+        info.artist = fallback_artist.unwrap_or("Unknown artist").to_owned();
+    }
+    info
+}
+
+/// Reads until `buf` is full or the source ends; how many bytes were read.
+fn read_full(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Whether `path` has one of the [`AUDIO_EXTENSIONS`] (any case).

@@ -177,8 +177,10 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
     let download_takes = fastest_of_three(|k| {
         let scratch = Peer::new();
         let _node = NodeProcess::start(&scratch, &["--peer", &seed_node.listen()]);
+        let id = remote[k as usize].0.to_hex();
+        knows(&scratch, &id);
         let t = Instant::now();
-        let (ok, _, err) = scratch.json(&["fetch", &remote[k as usize].0.to_hex()]);
+        let (ok, _, err) = scratch.json(&["fetch", &id]);
         assert!(ok, "{err}");
         t.elapsed()
     });
@@ -240,6 +242,8 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
                 continue;
             };
             let mut node = NodeProcess::start(&victim, &["--peer", &seed_node.listen()]);
+            // Time the kill from the download itself, not from the catalog sync before it.
+            knows(&victim, &id.to_hex());
             let mut fetch = Command::new(busker_bin())
                 .arg("--data-dir")
                 .arg(victim.dir.path())
@@ -325,6 +329,15 @@ fn sigkill_during_publish_and_download_never_leaves_a_partial_track() {
         download_takes.as_millis(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Waits until the node running on `peer` knows the track `id` (its catalog sync with the seed
+/// brought the manifest), so that a fetch starts downloading at once.
+fn knows(peer: &Peer, id: &str) {
+    crate::node_cli::poll("the node to know the track", || {
+        let (ok, listed, _) = peer.json(&["list"]);
+        (ok && listed.iter().any(|t| t["id"] == id)).then_some(())
+    });
 }
 
 /// The shortest of three runs of `run` (given 0, 1, 2).

@@ -328,11 +328,8 @@ fn fifos_devices_link_loops_and_huge_files_in_a_folder_are_skipped_with_a_line_e
 fn ctrl_c_stops_a_long_publish_keeping_what_was_done_and_nothing_partial() {
     use std::io::BufRead;
     let peer = Peer::new();
-    let folder = tempfile::tempdir().unwrap();
     const FILES: usize = 40;
-    for k in 0..FILES as u32 {
-        busker_core::test_utils::write_wav(folder.path(), &format!("{k:02}.wav"), 3_000_000, k);
-    }
+    let folder = crate::util::wav_folder(FILES);
     let mut child = spawn_busker(
         &peer,
         &["--no-demo", "publish", folder.path().to_str().unwrap()],
@@ -360,13 +357,9 @@ fn ctrl_c_stops_a_long_publish_keeping_what_was_done_and_nothing_partial() {
         "the interrupt landed after the last file"
     );
 
-    // What was reported published is here, whole; nothing else is.
-    let (_, listed, _) = peer.json(&["list"]);
-    assert_eq!(listed.len(), published);
-    assert!(listed.iter().all(|t| t["local"] == true));
-    // The same command again publishes the rest.
-    let (_, again, _) = peer.json(&["publish", folder.path().to_str().unwrap()]);
-    assert_eq!(again.len(), FILES - published);
+    // What was reported published is here, whole; nothing else is; the rest publishes later.
+    let kept = crate::util::assert_kept_whole_then_the_rest(&peer, folder.path(), FILES);
+    assert_eq!(kept, published);
 }
 
 #[test]

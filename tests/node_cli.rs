@@ -425,11 +425,8 @@ fn radio_figures_processes() {
 #[test]
 fn sigterm_stops_a_nodes_long_publish_keeping_what_was_done_and_nothing_partial() {
     let peer = Peer::new();
-    let folder = tempfile::tempdir().unwrap();
     const FILES: usize = 40;
-    for k in 0..FILES as u32 {
-        busker_core::test_utils::write_wav(folder.path(), &format!("{k:02}.wav"), 3_000_000, k);
-    }
+    let folder = crate::util::wav_folder(FILES);
     let node = NodeProcess::start(&peer, &[]);
     // The publish goes through the node's API; stop the node once the first file is in.
     let mut publish = Command::new(busker_bin())
@@ -451,15 +448,5 @@ fn sigterm_stops_a_nodes_long_publish_keeping_what_was_done_and_nothing_partial(
     );
     let _ = publish.wait();
 
-    let (ok, listed, err) = peer.json(&["list"]);
-    assert!(ok, "{err}");
-    let kept = listed.len();
-    assert!(kept < FILES, "the stop landed after the last file");
-    assert!(listed.iter().all(|t| t["local"] == true));
-    let (_, again, _) = peer.json(&["publish", folder.path().to_str().unwrap()]);
-    assert_eq!(
-        again.len(),
-        FILES - kept,
-        "the rest, and only the rest, publishes later"
-    );
+    crate::util::assert_kept_whole_then_the_rest(&peer, folder.path(), FILES);
 }

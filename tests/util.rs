@@ -69,6 +69,37 @@ impl Peer {
     }
 }
 
+/// A folder of `n` distinct 3 MB WAV files: a publish long enough to be stopped midway.
+pub fn wav_folder(n: usize) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    for k in 0..n as u32 {
+        test_utils::write_wav(folder.path(), &format!("{k:02}.wav"), 3_000_000, k);
+    }
+    folder
+}
+
+/// After a publish of `folder`'s `files` was stopped midway: what `peer` lists is whole (every
+/// track local) and fewer than `files` (the stop landed before the end), and publishing the
+/// folder again adds exactly the rest. Returns how many were kept.
+pub fn assert_kept_whole_then_the_rest(
+    peer: &Peer,
+    folder: &std::path::Path,
+    files: usize,
+) -> usize {
+    let (ok, listed, err) = peer.json(&["list"]);
+    assert!(ok, "{err}");
+    let kept = listed.len();
+    assert!(kept < files, "the stop landed after the last file");
+    assert!(listed.iter().all(|t| t["local"] == true), "{listed:?}");
+    let (_, again, _) = peer.json(&["publish", folder.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        again.len(),
+        files - kept,
+        "the rest, and only the rest, publishes later"
+    );
+    kept
+}
+
 /// A file of `assets/audio/`, as a string argument.
 /// A scenario this machine cannot run (`reason`). Under CI (`CI` set, as `.ci/run` does, which
 /// also installs what the scenarios need) that is a failure; elsewhere a `SKIPPED:` line, and

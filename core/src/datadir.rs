@@ -69,10 +69,7 @@ impl DataDir {
         create_private_dir(&dir)?;
         let path = dir.join(format!("{name}.key"));
         match fs::read(&path) {
-            Ok(bytes) => bytes.as_slice().try_into().map_err(|_| Error::Config {
-                path: path.clone(),
-                reason: format!("a key file holds 32 bytes, this one {}", bytes.len()),
-            }),
+            Ok(bytes) => key_seed_of(&path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let seed = ArtistKeypair::generate().seed();
                 write_private_atomic(&path, &seed)?;
@@ -131,14 +128,8 @@ impl DataDir {
 /// the data dir. Returns the key's public half.
 pub fn export_artist_key(root: &Path, to: &Path) -> Result<ArtistKey> {
     let path = root.join("keys").join("artist.key");
-    let seed: [u8; 32] = fs::read(&path)
-        .map_err(|e| Error::io(&path, e))?
-        .try_into()
-        .map_err(|_| Error::Config {
-            path: path.clone(),
-            reason: "a key file holds 32 bytes".into(),
-        })?;
-    let key = ArtistKeypair::from_seed(seed);
+    let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let key = ArtistKeypair::from_seed(key_seed_of(&path, &bytes)?);
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -151,6 +142,14 @@ pub fn export_artist_key(root: &Path, to: &Path) -> Result<ArtistKey> {
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(to, e))?;
     Ok(key.public())
+}
+
+/// The 32-byte seed a key file at `path` holds.
+fn key_seed_of(path: &Path, bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| Error::Config {
+        path: path.to_owned(),
+        reason: format!("a key file holds 32 bytes, this one {}", bytes.len()),
+    })
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {

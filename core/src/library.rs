@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::datadir::DataDir;
@@ -114,13 +113,6 @@ pub struct Library {
     /// Set by [`Library::stop_publishing`]: publishes in progress stop at the next chunk.
     stop_publishing: std::sync::atomic::AtomicBool,
     taste: Taste,
-}
-
-/// The version of a profile signed now: milliseconds since the Unix epoch.
-fn profile_version() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -362,7 +354,7 @@ impl Library {
         Ok(Some(crate::artist::ArtistProfile::sign(
             &self.artist,
             &name,
-            profile_version(),
+            release::unix_ms(),
             ids,
         )))
     }
@@ -411,7 +403,7 @@ impl Library {
             let last = crate::artist::ArtistProfile::retire(
                 &self.artist,
                 &name,
-                profile_version(),
+                release::unix_ms(),
                 releases,
                 key.public(),
             );

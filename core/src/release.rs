@@ -55,6 +55,13 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The most releases one artist key may hold in a list of `limit`: a tenth, at least one.
 pub fn artist_share(limit: usize) -> usize {
     limit.div_ceil(10).max(1)

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use libp2p::{PeerId, Swarm};
 use tokio::sync::oneshot;
@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use super::behaviour::Behaviour;
 use super::limits::{PeerLimiter, Verdict};
 use super::{BanBook, PeerLimits};
+use crate::release::unix_now;
 
 /// Strikes an invalid gossip message on a strict topic costs its sender (see [`PeerLimits`]).
 const INVALID_GOSSIP_STRIKES: f64 = 40.0;
@@ -25,12 +26,6 @@ pub(super) const MALFORMED_REQUEST_STRIKES: f64 = 20.0;
 /// Limiters of disconnected peers with strikes left kept at most; beyond it the ones whose
 /// strikes have faded are dropped.
 const REMEMBERED_PEERS: usize = 4096;
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// Commands of the gate.
 pub(crate) enum Command {

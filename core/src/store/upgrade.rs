@@ -114,7 +114,7 @@ impl Store {
         if moved == steps {
             return Ok(done);
         }
-        self.rewrite_history()?;
+        self.rewrite_history(None)?;
         self.meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
         self.db.flush()?;
         self.needs_upgrade = false;
@@ -208,7 +208,7 @@ impl Store {
                 e => Err(Error::Transaction(format!("adopting {new}: {e:?}"))),
             })?;
         tracing::info!(track = %new, local = was_local && complete, "adopted a track kept from before the upgrade");
-        self.rewrite_history()
+        self.rewrite_history(Some((old, new)))
     }
 
     /// The id a version 1 data dir knew a release by, mapped to its current id.
@@ -236,8 +236,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Points every history entry of a renamed track at its current id.
-    fn rewrite_history(&self) -> Result<()> {
+    /// Points every history entry of a renamed track at its current id: of the one `only`
+    /// names (old, new), or of every track in `renamed`.
+    fn rewrite_history(&self, only: Option<(TrackId, TrackId)>) -> Result<()> {
         if self.renamed.is_empty() {
             return Ok(());
         }
@@ -246,7 +247,11 @@ impl Store {
             let Some(listen) = Listen::decode(&key, &value) else {
                 continue;
             };
-            if let Some(id) = self.renamed(&listen.id)? {
+            let current = match only {
+                Some((old, new)) => (listen.id == old).then_some(new),
+                None => self.renamed(&listen.id)?,
+            };
+            if let Some(id) = current {
                 let moved = Listen { id, ..listen };
                 self.history.insert(key, &moved.encode()[..])?;
             }

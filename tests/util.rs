@@ -100,7 +100,6 @@ pub fn assert_kept_whole_then_the_rest(
     kept
 }
 
-/// A file of `assets/audio/`, as a string argument.
 /// A scenario this machine cannot run (`reason`). Under CI (`CI` set, as `.ci/run` does, which
 /// also installs what the scenarios need) that is a failure; elsewhere a `SKIPPED:` line, and
 /// the test passes without having run.
@@ -112,6 +111,7 @@ pub fn cannot_run(reason: &str) {
     println!("SKIPPED: {reason}");
 }
 
+/// A file of `assets/audio/`, as a string argument.
 pub fn audio(name: &str) -> String {
     test_utils::audio_fixture(name)
         .to_string_lossy()

@@ -6,6 +6,7 @@
 
 mod util;
 
+mod blobs;
 mod cli;
 mod crash;
 mod gui;

@@ -219,6 +219,7 @@ impl App {
                     self.execute(Command::Search(query));
                 }
             }
+            Event::Opening(note) => m.opening_note = Some(note),
             Event::OpenFailed(e) => {
                 m.status = Status::Failed(e);
                 self.backend = None;

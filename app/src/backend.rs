@@ -227,6 +227,15 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
     if let Some(seed) = options.seed_demo {
         lib_options = lib_options.seed_demo(seed);
     }
+    let progress = post.clone();
+    lib_options = lib_options.on_move_progress(move |p| {
+        progress.offer(Event::Opening(format!(
+            "Moving the audio out of the database into files: {} of {} tracks ({} MB)",
+            p.done,
+            p.total,
+            p.bytes >> 20
+        )));
+    });
     let library = match Library::open(lib_options) {
         Ok(l) => Arc::new(l),
         Err(e) => {

@@ -57,6 +57,14 @@ pub(crate) fn open_library(cli: &Cli, artist: Option<&str>) -> Result<Library> {
     if let Some(name) = artist {
         options = options.artist_name(name);
     }
+    let options = options.on_move_progress(|p| {
+        eprintln!(
+            "moving audio out of the database into files: {}/{} tracks, {} MB",
+            p.done,
+            p.total,
+            p.bytes >> 20
+        );
+    });
     Library::open(options).with_context(|| format!("cannot open data dir {}", dir.display()))
 }
 

@@ -226,6 +226,8 @@ pub struct SearchResults {
 pub struct Model {
     /// The backend's status.
     pub status: Status,
+    /// Why opening takes long, while it does (an older data dir being converted).
+    pub opening_note: Option<String>,
     /// The peer's settings.
     pub config: Config,
     /// Every known track.
@@ -268,6 +270,7 @@ impl Default for Model {
     fn default() -> Self {
         Self {
             status: Status::Opening,
+            opening_note: None,
             config: Config::default(),
             tracks: Vec::new(),
             ratings: HashMap::new(),

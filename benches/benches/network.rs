@@ -86,15 +86,23 @@ async fn fetch_time(seeds: &[&(tempfile::TempDir, Node)], id: TrackId) -> (Durat
     (t, report.peers_used)
 }
 
-/// What a fetch must do besides the network, alone: BLAKE3 every chunk of `bytes` and insert it
-/// into a fresh sled store, as the transfer scheduler does with what arrives.
+/// What a fetch must do besides the network, alone: BLAKE3 every chunk of `bytes` and write it
+/// into a fresh store's partial file, as the transfer scheduler does with what arrives.
 fn verify_and_store(bytes: &[u8]) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let store = busker_core::Store::open(&dir.path().join("db")).unwrap();
-    let (chunk_size, hashes) = busker_core::model::split_chunks(bytes).unwrap();
+    let (chunk_size, chunks) = busker_core::model::split_chunks(bytes).unwrap();
+    let manifest = ManifestDraft {
+        info: TrackInfo::default(),
+        file_size: bytes.len() as u64,
+        chunk_size,
+        chunks,
+        published_at: 0,
+    }
+    .sign(&ArtistKeypair::from_seed([5; 32]));
     let start = Instant::now();
-    for (hash, chunk) in hashes.iter().zip(bytes.chunks(chunk_size as usize)) {
-        store.put_chunk(hash, chunk).unwrap();
+    for (index, chunk) in bytes.chunks(chunk_size as usize).enumerate() {
+        store.put_chunk(&manifest, index, chunk).unwrap();
     }
     let t = start.elapsed();
     drop(store);

@@ -53,6 +53,10 @@ pub enum Error {
     /// leaves nothing, a download keeps its verified chunks); free some space and try again.
     #[error("the disk is full: free some space and try again ({0})")]
     DiskFull(String),
+    /// Stored audio no longer matches its hash (changed or damaged on disk). It was dropped and
+    /// is fetched again from peers like any track that is not here.
+    #[error("stored audio is damaged: {0}")]
+    Damaged(String),
     /// A database transaction failed.
     #[error("database transaction failed: {0}")]
     Transaction(String),

@@ -51,4 +51,4 @@ pub use library::{
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
-pub use store::{Listen, ListenKind, MAX_STARS, Store, Stored, Upgrade};
+pub use store::{BlobWriter, Listen, ListenKind, MAX_STARS, MoveProgress, Store, Stored, Upgrade};

@@ -3,7 +3,7 @@
 //! new releases and recommendations in [`recommend`], blocked artists in [`block`].
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::Config;
 use crate::datadir::DataDir;
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::index::SearchIndex;
 use crate::model::{ArtistKey, ArtistKeypair, Manifest, TrackId, TrackInfo};
 use crate::release::{self, unix_now};
-use crate::store::Store;
+use crate::store::{MoveProgress, Store};
 use crate::taste::Taste;
 
 mod block;
@@ -28,6 +28,21 @@ pub struct LibraryOptions {
     root: PathBuf,
     artist_name: Option<String>,
     seed_demo: Option<bool>,
+    on_move: OnMove,
+}
+
+/// Told how far moving the audio of an older data dir out of its database is.
+#[derive(Clone, Default)]
+struct OnMove(Option<Arc<dyn Fn(MoveProgress) + Send + Sync>>);
+
+impl std::fmt::Debug for OnMove {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OnMove(..)"
+        } else {
+            "OnMove(None)"
+        })
+    }
 }
 
 impl LibraryOptions {
@@ -37,7 +52,18 @@ impl LibraryOptions {
             root: root.into(),
             artist_name: None,
             seed_demo: None,
+            on_move: OnMove::default(),
         }
+    }
+
+    /// Calls `progress` after each audio file while an older data dir's audio moves out of its
+    /// database into files (see [`Store::move_audio`]), to show the user why opening waits.
+    pub fn on_move_progress(
+        mut self,
+        progress: impl Fn(MoveProgress) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_move = OnMove(Some(Arc::new(progress)));
+        self
     }
 
     /// Sets (and saves) the artist display name.
@@ -146,6 +172,15 @@ impl Library {
                 dropped = done.dropped,
                 "upgraded the data dir to manifest version 2"
             );
+        }
+        if store.audio_in_db() {
+            let on_move = options.on_move.0.clone();
+            store.move_audio(|p| {
+                if let Some(f) = &on_move {
+                    f(p);
+                }
+            })?;
+            tracing::info!("moved the audio out of the database into files");
         }
         if upgraded || index.len() != store.manifest_count() {
             let n = index.rebuild(store.manifests())?;

@@ -511,12 +511,11 @@ impl Node {
     pub async fn fetch_to(&self, id: TrackId, out: Option<&Path>) -> Result<FetchReport> {
         let report = self.fetch(id).await?.finished().await?;
         if let Some(out) = out {
-            let bytes = self.read_track(id).await?;
+            let store = self.inner.library.store().clone();
             let out = out.to_owned();
             blocking(move || {
-                let tmp = out.with_extension("part");
-                std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-                std::fs::rename(&tmp, &out).map_err(|e| Error::io(&out, e))
+                let manifest = store.manifest(&id)?.ok_or(Error::UnknownTrack(id))?;
+                store.export_audio(&manifest, &out)
             })
             .await?;
         }
@@ -529,13 +528,10 @@ impl Node {
         blocking(move || {
             let manifest = store.manifest(&id)?.ok_or(Error::UnknownTrack(id))?;
             let mut out = Vec::with_capacity(manifest.file_size() as usize);
-            for hash in manifest.chunks() {
-                let chunk = store.chunk(hash)?.ok_or(Error::UnknownTrack(id))?;
-                if crate::model::ChunkHash::of(&chunk) != *hash {
-                    return Err(Error::Decode(crate::wire::DecodeError::Invalid(
-                        "stored chunk",
-                    )));
-                }
+            for index in 0..manifest.chunks().len() {
+                let chunk = store
+                    .chunk(&manifest, index)?
+                    .ok_or(Error::UnknownTrack(id))?;
                 out.extend_from_slice(&chunk);
             }
             Ok(out)

@@ -2,8 +2,9 @@
 //!
 //! Trees:
 //! - `manifests`: track id -> encoded manifest, for every track this peer has heard of;
-//! - `chunks`: chunk hash -> chunk bytes, content-addressed, so equal chunks are stored once;
-//! - `local`: track id -> empty, for tracks whose every chunk is here and verified;
+//! - `verified`: audio id + chunk index -> empty, for the chunks of a download in progress that
+//!   arrived and matched their hash (the bytes are in the audio's partial file, see [`blobs`]);
+//! - `local`: track id -> empty, for tracks whose whole audio is here, verified, in its blob;
 //! - `meta`: small flags (schema version, a write in progress);
 //! - `history`: listening events (plays, skips with their position, completions) in time order,
 //!   the implicit feedback the recommender learns from;
@@ -16,10 +17,14 @@
 //!   another key re-signs the same file);
 //! - `legacy`, `renamed`: what an upgrade from manifest version 1 left (see [`upgrade`]).
 //!
-//! Invariants: a chunk is stored only under the BLAKE3 hash of its bytes; a track is marked local
-//! only in the same transaction that checks all its chunks are present. A publish writes its
-//! chunks first and the manifest plus the `local` mark last, atomically, so a crash in between
-//! leaves only unreferenced chunks, which [`Store::open`] sweeps away.
+//! The audio itself is not in the database: it lives in plain files beside it, one per audio
+//! content, in the data dir's `blobs/` (see [`blobs`]); a data dir whose audio is still inside
+//! the database (schema 2) moves it out on first open (see [`Store::move_audio`]).
+//!
+//! Invariants: a chunk is stored only after it matched its BLAKE3 hash, and is checked again
+//! whenever it is read; a track is marked local only after its blob is complete and in place. A
+//! publish writes its blob first and the manifest plus the `local` mark last, atomically, so a
+//! crash in between leaves only an unreferenced blob, which [`Store::open`] sweeps away.
 //!
 //! All methods block on disk I/O: call them from a worker thread, never from a UI thread.
 
@@ -29,16 +34,23 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::error::{Error, Result};
-use crate::model::{ArtistKey, ChunkHash, Manifest, TrackId};
+use crate::model::{ArtistKey, Manifest, TrackId};
 
+mod blobs;
+mod move_audio;
 mod peers;
 mod upgrade;
 
+pub use blobs::BlobWriter;
+pub use move_audio::MoveProgress;
 pub use upgrade::Upgrade;
 
-/// Schema 2: manifests of version 2, track ids that cover the artist key. Schema 1 data dirs are
-/// upgraded by [`Store::upgrade`].
-const SCHEMA_VERSION: &[u8] = b"2";
+/// Schema 3: audio in files beside the database. Schema 2 (manifests of version 2, track ids that
+/// cover the artist key, audio inside the database) moves its audio out with
+/// [`Store::move_audio`]; schema 1 (manifests of version 1) is first upgraded by
+/// [`Store::upgrade`].
+const SCHEMA_VERSION: &[u8] = b"3";
+const AUDIO_IN_DB_SCHEMA_VERSION: &[u8] = b"2";
 const LEGACY_SCHEMA_VERSION: &[u8] = b"1";
 const KEY_SCHEMA: &[u8] = b"schema";
 const KEY_WRITE_IN_PROGRESS: &[u8] = b"write_in_progress";
@@ -48,7 +60,7 @@ const KEY_WRITE_IN_PROGRESS: &[u8] = b"write_in_progress";
 pub struct Store {
     db: sled::Db,
     manifests: sled::Tree,
-    chunks: sled::Tree,
+    verified: sled::Tree,
     local: sled::Tree,
     meta: sled::Tree,
     history: sled::Tree,
@@ -59,8 +71,10 @@ pub struct Store {
     bans: sled::Tree,
     legacy: sled::Tree,
     renamed: sled::Tree,
+    blobs: std::sync::Arc<blobs::Blobs>,
     created: bool,
     needs_upgrade: bool,
+    audio_in_db: bool,
     path: std::path::PathBuf,
 }
 
@@ -147,15 +161,17 @@ impl Stored {
 pub const MAX_STARS: u8 = 5;
 
 impl Store {
-    /// Opens (or creates) the database at `path` and repairs what an interrupted write left.
+    /// Opens (or creates) the database at `path`, with the audio files in `blobs` beside it,
+    /// and repairs what an interrupted write left.
     pub fn open(path: &Path) -> Result<Self> {
+        let blobs = path.with_file_name("blobs");
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
             .open()?;
         let mut store = Self {
             manifests: db.open_tree("manifests")?,
-            chunks: db.open_tree("chunks")?,
+            verified: db.open_tree("verified")?,
             local: db.open_tree("local")?,
             meta: db.open_tree("meta")?,
             history: db.open_tree("history")?,
@@ -167,8 +183,10 @@ impl Store {
             legacy: db.open_tree("legacy")?,
             renamed: db.open_tree("renamed")?,
             db,
+            blobs: std::sync::Arc::new(blobs::Blobs::open(&blobs)?),
             created: false,
             needs_upgrade: false,
+            audio_in_db: false,
             path: path.to_owned(),
         };
         match store.meta.get(KEY_SCHEMA)? {
@@ -180,8 +198,12 @@ impl Store {
                 store.db.flush()?;
                 store.created = true;
             }
-            Some(v) if v.as_ref() == SCHEMA_VERSION => {}
-            Some(v) if v.as_ref() == LEGACY_SCHEMA_VERSION => store.needs_upgrade = true,
+            Some(v) if v.as_ref() == SCHEMA_VERSION => store.drop_moved_audio()?,
+            Some(v) if v.as_ref() == AUDIO_IN_DB_SCHEMA_VERSION => store.audio_in_db = true,
+            Some(v) if v.as_ref() == LEGACY_SCHEMA_VERSION => {
+                store.needs_upgrade = true;
+                store.audio_in_db = true;
+            }
             Some(v) => {
                 return Err(Error::Config {
                     path: path.to_owned(),
@@ -192,7 +214,7 @@ impl Store {
                 });
             }
         }
-        if store.meta.get(KEY_WRITE_IN_PROGRESS)?.is_some() {
+        if store.meta.get(KEY_WRITE_IN_PROGRESS)?.is_some() && !store.audio_in_db {
             let removed = store.collect_garbage()?;
             tracing::info!(removed, "swept chunks left by an interrupted write");
         }
@@ -336,32 +358,12 @@ impl Store {
         Ok(self.local.contains_key(id.as_bytes())?)
     }
 
-    /// Stores one chunk after checking it against its hash. A chunk that does not match is
-    /// refused: nothing unverified is ever stored.
-    pub fn put_chunk(&self, hash: &ChunkHash, bytes: &[u8]) -> Result<()> {
-        if ChunkHash::of(bytes) != *hash {
-            return Err(Error::Decode(crate::wire::DecodeError::Invalid(
-                "chunk does not match its hash",
-            )));
-        }
-        self.put_hashed_chunk(hash, bytes)
-    }
-
-    /// Stores one chunk whose `hash` the caller has just computed from these very `bytes`
-    /// (publishing cuts and hashes a file; a download checks each chunk as it arrives), so that
-    /// the hot paths hash every byte once.
-    pub(crate) fn put_hashed_chunk(&self, hash: &ChunkHash, bytes: &[u8]) -> Result<()> {
-        debug_assert_eq!(ChunkHash::of(bytes), *hash);
-        self.chunks.insert(hash.as_bytes(), bytes)?;
-        Ok(())
-    }
-
     /// Checks that the disk can take `bytes` more of chunks before they are written, so that a
     /// publish or download too big for the disk fails at once with [`Error::DiskFull`] instead
-    /// of running the database into ENOSPC. Counts the chunks twice (the database log holds a
-    /// value until it compacts) plus a margin. Where free space cannot be read, says yes.
+    /// of running into ENOSPC half way. Counts the bytes plus a margin for the database. Where
+    /// free space cannot be read, says yes.
     pub fn ensure_space(&self, bytes: u64) -> Result<()> {
-        let needed = bytes.saturating_mul(2).saturating_add(SPACE_MARGIN);
+        let needed = bytes.saturating_add(SPACE_MARGIN);
         match fs2::available_space(&self.path) {
             Ok(free) if free < needed => Err(Error::DiskFull(format!(
                 "{} needs about {} MB and {} MB are free",
@@ -373,18 +375,8 @@ impl Store {
         }
     }
 
-    /// The bytes of one chunk, if here.
-    pub fn chunk(&self, hash: &ChunkHash) -> Result<Option<sled::IVec>> {
-        Ok(self.chunks.get(hash.as_bytes())?)
-    }
-
-    /// Whether a chunk is here.
-    pub fn has_chunk(&self, hash: &ChunkHash) -> Result<bool> {
-        Ok(self.chunks.contains_key(hash.as_bytes())?)
-    }
-
     /// Marks the start of a multi-step write; if the process dies before
-    /// [`Store::end_write`], the next open sweeps unreferenced chunks.
+    /// [`Store::end_write`], the next open sweeps unreferenced blobs.
     pub fn begin_write(&self) -> Result<()> {
         self.meta.insert(KEY_WRITE_IN_PROGRESS, &[])?;
         Ok(())
@@ -397,16 +389,15 @@ impl Store {
         Ok(())
     }
 
-    /// Atomically stores `manifest` and marks its track local, after checking that every chunk
-    /// is present. Fails with [`Error::Duplicate`] when the track is already local.
+    /// Atomically stores `manifest` and marks its track local, after making its blob complete
+    /// (a download's partial file, when every chunk has arrived). Fails with
+    /// [`Error::Duplicate`] when the track is already local.
     pub fn commit_local_track(&self, manifest: &Manifest) -> Result<()> {
-        for hash in manifest.chunks() {
-            if !self.has_chunk(hash)? {
-                return Err(Error::Transaction(format!(
-                    "chunk {hash} of {} is missing",
-                    manifest.id()
-                )));
-            }
+        if !self.complete_audio(manifest)? {
+            return Err(Error::Transaction(format!(
+                "chunks of {} are missing",
+                manifest.id()
+            )));
         }
         let id = manifest.id();
         let result = (&self.manifests, &self.local).transaction(|(manifests, local)| {
@@ -435,48 +426,26 @@ impl Store {
         Ok(())
     }
 
-    /// Removes every chunk that no known manifest references. Returns how many were removed.
+    /// Removes every blob (and partial download) that no known manifest references. Returns how
+    /// many were removed.
     pub fn collect_garbage(&self) -> Result<usize> {
         let mut referenced = std::collections::HashSet::new();
         for bytes in self.manifests.iter().values() {
-            referenced.extend(upgrade::chunks_of(&bytes?)?);
+            referenced.insert(upgrade::audio_of(&bytes?)?);
         }
         for value in self.legacy.iter().values() {
-            referenced.extend(upgrade::chunks_of(upgrade::legacy_manifest_bytes(&value?))?);
+            referenced.insert(upgrade::audio_of(upgrade::legacy_manifest_bytes(&value?))?);
         }
-        let mut removed = 0;
-        for key in self.chunks.iter().keys() {
-            let key = key?;
-            let Ok(hash) = <[u8; 32]>::try_from(key.as_ref()) else {
-                self.chunks.remove(&key)?;
-                removed += 1;
-                continue;
-            };
-            if !referenced.contains(&ChunkHash(hash)) {
-                self.chunks.remove(&key)?;
-                removed += 1;
-            }
-        }
+        let removed = self.sweep_blobs(&referenced)?;
         self.meta.remove(KEY_WRITE_IN_PROGRESS)?;
         self.db.flush()?;
         Ok(removed)
-    }
-
-    /// How many chunks are stored.
-    pub fn chunk_count(&self) -> usize {
-        self.chunks.len()
     }
 
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
-    }
-
-    /// Watches the chunks tree for `hash`: the subscriber sees the insert when the chunk arrives.
-    /// Subscribe before checking [`Store::has_chunk`] so that no arrival is missed in between.
-    pub(crate) fn watch_chunk(&self, hash: &ChunkHash) -> sled::Subscriber {
-        self.chunks.watch_prefix(hash.as_bytes())
     }
 
     /// Appends one event to the listening history.

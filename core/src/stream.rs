@@ -6,8 +6,8 @@
 //! [`CancelToken`]. A seek moves the read position, so the first chunk requested after a seek is
 //! the one the playhead jumped to. For local tracks the provider is never called.
 //!
-//! The wait watches the store's chunks tree (sled `watch_prefix`), so a chunk written by any
-//! thread through [`Store::put_chunk`] wakes the reader at once. A failed read carries a
+//! The wait watches the store's marks of verified chunks (sled `watch_prefix`), so a chunk
+//! written by any thread through [`Store::put_chunk`] wakes the reader at once. A failed read carries a
 //! [`SourceError`] and is kept in the source's [`FailureSlot`] (see [`StreamingSource`]), so the
 //! decoder reports a chunk that did not come as such. [`crate::Player`] plays tracks through it;
 //! [`crate::media`] decodes any source and knows nothing of the store.
@@ -88,7 +88,7 @@ pub struct ChunkSource {
     cancel: CancelToken,
     timeout: Duration,
     pos: u64,
-    current: Option<(usize, sled::IVec)>,
+    current: Option<(usize, Arc<[u8]>)>,
     last_playhead: Option<usize>,
     failure: FailureSlot,
 }
@@ -139,8 +139,8 @@ impl ChunkSource {
     /// track prefetch). Returns how many were requested.
     pub fn prefetch(&self, count: usize) -> usize {
         let mut asked = 0;
-        for (index, hash) in self.manifest.chunks().iter().enumerate().take(count) {
-            if !self.store.has_chunk(hash).unwrap_or(false) {
+        for index in 0..self.manifest.chunks().len().min(count) {
+            if !self.store.has_chunk(&self.manifest, index).unwrap_or(false) {
                 self.provider.need(&self.manifest, index);
                 asked += 1;
             }
@@ -148,16 +148,13 @@ impl ChunkSource {
         asked
     }
 
-    fn load(&mut self, index: usize) -> Result<sled::IVec, SourceError> {
-        let hash = *self
-            .manifest
-            .chunks()
-            .get(index)
-            .ok_or_else(|| SourceError::Store(format!("no chunk {index}")))?;
-        let store_err = |e: crate::Error| SourceError::Store(e.to_string());
-        let bytes = match self.store.chunk(&hash).map_err(store_err)? {
+    fn load(&mut self, index: usize) -> Result<Arc<[u8]>, SourceError> {
+        if index >= self.manifest.chunks().len() {
+            return Err(SourceError::Store(format!("no chunk {index}")));
+        }
+        let bytes = match self.read_chunk(index)? {
             Some(bytes) => bytes,
-            None => self.wait(index, &hash)?,
+            None => self.wait(index)?,
         };
         if bytes.len() != self.manifest.chunk_len(index) {
             return Err(SourceError::Store(format!(
@@ -169,15 +166,18 @@ impl ChunkSource {
         Ok(bytes)
     }
 
-    fn wait(
-        &mut self,
-        index: usize,
-        hash: &crate::model::ChunkHash,
-    ) -> Result<sled::IVec, SourceError> {
-        let store_err = |e: crate::Error| SourceError::Store(e.to_string());
+    /// Chunk `index` from the store (checked against its hash there), if it is here.
+    fn read_chunk(&self, index: usize) -> Result<Option<Arc<[u8]>>, SourceError> {
+        match self.store.chunk(&self.manifest, index) {
+            Ok(bytes) => Ok(bytes.map(Arc::from)),
+            Err(e) => Err(SourceError::Store(e.to_string())),
+        }
+    }
+
+    fn wait(&mut self, index: usize) -> Result<Arc<[u8]>, SourceError> {
         // Subscribe first, then look again: a chunk stored in between is seen either way.
-        let mut events = self.store.watch_chunk(hash);
-        if let Some(bytes) = self.store.chunk(hash).map_err(store_err)? {
+        let mut events = self.store.watch_chunk(&self.manifest, index);
+        if let Some(bytes) = self.read_chunk(index)? {
             return Ok(bytes);
         }
         tracing::debug!(track = %self.manifest.id(), index, "waiting for a chunk");
@@ -197,18 +197,21 @@ impl ChunkSource {
             }
             if now >= next_retry {
                 next_retry = now + RETRY_EVERY;
-                if let Some(bytes) = self.store.chunk(hash).map_err(store_err)? {
+                if let Some(bytes) = self.read_chunk(index)? {
                     return Ok(bytes);
                 }
                 self.provider.need(&self.manifest, index);
             }
-            match events.next_timeout(CANCEL_POLL.min(deadline - now)) {
-                Ok(sled::Event::Insert { value, .. }) => return Ok(value),
-                // sled 0.34 says `Disconnected` when a write to the watched key has begun but
-                // not finished within the timeout (`OneShot::wait_timeout`); it keeps that write
-                // and hands its event to the next call, so this is "not yet". A real disconnect
-                // cannot happen: `self.store` keeps the database open.
-                Ok(sled::Event::Remove { .. }) | Err(_) => {}
+            // An insert is the chunk's mark, written after its bytes; a remove is the download
+            // completing, after its blob is in place: either way the chunk can be read now.
+            // sled 0.34 says `Disconnected` when a write to the watched key has begun but not
+            // finished within the timeout (`OneShot::wait_timeout`); it keeps that write and
+            // hands its event to the next call, so this is "not yet". A real disconnect cannot
+            // happen: `self.store` keeps the database open.
+            if events.next_timeout(CANCEL_POLL.min(deadline - now)).is_ok()
+                && let Some(bytes) = self.read_chunk(index)?
+            {
+                return Ok(bytes);
             }
         }
     }
@@ -344,9 +347,7 @@ mod tests {
         let store = Store::open(&tmp.path().join("db")).unwrap();
         store.put_manifest(&m).unwrap();
         // Only the first chunk (with the header) is here.
-        store
-            .put_chunk(&m.chunks()[0], &bytes[..m.chunk_len(0)])
-            .unwrap();
+        store.put_chunk(&m, 0, &bytes[..m.chunk_len(0)]).unwrap();
 
         let (tx, rx) = sync_channel(16);
         let recorder = Arc::new(Recorder {
@@ -361,7 +362,7 @@ mod tests {
                 let start = index * network_manifest.chunk_size() as usize;
                 let chunk = &file[start..start + network_manifest.chunk_len(index)];
                 network_store
-                    .put_chunk(&network_manifest.chunks()[index], chunk)
+                    .put_chunk(&network_manifest, index, chunk)
                     .unwrap();
             }
         });
@@ -431,9 +432,7 @@ mod tests {
             if again {
                 let start = index * manifest.chunk_size() as usize;
                 let chunk = &self.file[start..start + manifest.chunk_len(index)];
-                self.store
-                    .put_chunk(&manifest.chunks()[index], chunk)
-                    .unwrap();
+                self.store.put_chunk(manifest, index, chunk).unwrap();
             }
         }
     }

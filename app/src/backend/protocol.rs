@@ -144,6 +144,8 @@ pub enum Event {
         /// The settings.
         config: Config,
     },
+    /// Opening takes a while, and this says why (an older data dir being converted).
+    Opening(String),
     /// The library could not be opened; nothing else will work.
     OpenFailed(String),
     /// The whole catalog, sorted by artist then title, with the user's ratings.

@@ -24,7 +24,12 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model, player: &Player
     if model.status == Status::Opening {
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label("Opening the library (the first start adds the demo tracks)...");
+            ui.label(
+                model
+                    .opening_note
+                    .as_deref()
+                    .unwrap_or("Opening the library (the first start adds the demo tracks)..."),
+            );
         });
         return out;
     }

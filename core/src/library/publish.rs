@@ -171,11 +171,11 @@ impl Library {
         self.write_track(bytes, size, info, key, published_at)
     }
 
-    /// Reads `size` bytes from `source` one chunk at a time, hashing and storing each chunk as
-    /// it is read, then signs the manifest and commits it with its local mark in one
-    /// transaction. A failure, a stop ([`Library::stop_publishing`]) or a source that is not
-    /// `size` bytes long sweeps what this write left; a duplicate wrote only chunks the
-    /// existing track holds.
+    /// Reads `size` bytes from `source` one chunk at a time, hashing each chunk and writing it
+    /// to a new blob file as it is read, then signs the manifest and commits it with its local
+    /// mark in one transaction. A failure, a stop ([`Library::stop_publishing`]) or a source
+    /// that is not `size` bytes long removes the file; a duplicate keeps the blob already
+    /// there.
     fn write_track(
         &self,
         mut source: impl Read,
@@ -191,20 +191,21 @@ impl Library {
         // The flag stays set until the batch is flushed: a crash before that sweeps whatever
         // chunks no committed manifest references.
         self.store.begin_write()?;
-        let written = self
-            .write_chunks(&mut source, size, chunk_size)
-            .and_then(|chunks| {
-                let manifest = ManifestDraft {
-                    info,
-                    file_size: size,
-                    chunk_size,
-                    chunks,
-                    published_at,
-                }
-                .sign(key);
-                self.store.commit_local_track(&manifest)?;
-                Ok(manifest)
-            });
+        let written =
+            self.write_chunks(&mut source, size, chunk_size)
+                .and_then(|(chunks, blob)| {
+                    let manifest = ManifestDraft {
+                        info,
+                        file_size: size,
+                        chunk_size,
+                        chunks,
+                        published_at,
+                    }
+                    .sign(key);
+                    blob.finish(&manifest.audio_id())?;
+                    self.store.commit_local_track(&manifest)?;
+                    Ok(manifest)
+                });
         match written {
             Ok(manifest) => {
                 if let Err(e) = self.index.add_uncommitted(std::slice::from_ref(&manifest)) {
@@ -214,7 +215,7 @@ impl Library {
             }
             Err(e @ Error::Duplicate(_)) => Err(e),
             Err(e) => {
-                // Sweep this file's chunks now rather than at the next start.
+                // Sweep this file's blob now rather than at the next start.
                 if let Err(gc) = self.store.collect_garbage() {
                     tracing::warn!(error = %gc, "could not sweep after a failed publish");
                 }
@@ -223,13 +224,15 @@ impl Library {
         }
     }
 
-    /// Stores `source`'s chunks as they are read; their hashes, in order.
+    /// Writes `source` to a new blob file as it is read; the chunks' hashes, in order, and the
+    /// file for [`crate::BlobWriter::finish`] to move into place once the audio id is known.
     fn write_chunks(
         &self,
         source: &mut impl Read,
         size: u64,
         chunk_size: u32,
-    ) -> Result<Vec<ChunkHash>> {
+    ) -> Result<(Vec<ChunkHash>, crate::BlobWriter)> {
+        let mut blob = self.store.blob_writer()?;
         let mut buf = vec![0u8; chunk_size as usize];
         let mut chunks = Vec::with_capacity(size.div_ceil(u64::from(chunk_size)) as usize);
         let mut total = 0u64;
@@ -245,16 +248,15 @@ impl Library {
             if total > size {
                 return Err(Error::BadFileSize(total));
             }
-            let hash = ChunkHash::of(&buf[..n]);
-            self.store.put_hashed_chunk(&hash, &buf[..n])?;
-            chunks.push(hash);
+            chunks.push(ChunkHash::of(&buf[..n]));
+            blob.write(&buf[..n])?;
         }
         if total != size {
             return Err(Error::ReadFile(std::io::Error::other(
                 "the file changed while it was read",
             )));
         }
-        Ok(chunks)
+        Ok((chunks, blob))
     }
 }
 

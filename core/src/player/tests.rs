@@ -202,7 +202,7 @@ fn serve(store: Store, manifest: Manifest, file: Vec<u8>, requests: Receiver<usi
             let size = manifest.chunk_size() as usize;
             let start = index * size;
             let bytes = &file[start..start + manifest.chunk_len(index)];
-            store.put_chunk(&manifest.chunks()[index], bytes).unwrap();
+            store.put_chunk(&manifest, index, bytes).unwrap();
         }
     });
 }

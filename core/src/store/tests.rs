@@ -1,4 +1,5 @@
-//! Tests of the store: chunks, local marks, manifests and their versions, history, ratings.
+//! Tests of the store: chunks and blobs, local marks, manifests and their versions, history,
+//! ratings.
 
 use super::*;
 use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
@@ -19,8 +20,8 @@ fn manifest(bytes: &[u8]) -> Manifest {
 }
 
 fn put_all_chunks(store: &Store, bytes: &[u8], m: &Manifest) {
-    for (hash, chunk) in m.chunks().iter().zip(bytes.chunks(m.chunk_size() as usize)) {
-        store.put_chunk(hash, chunk).unwrap();
+    for (index, chunk) in bytes.chunks(m.chunk_size() as usize).enumerate() {
+        store.put_chunk(m, index, chunk).unwrap();
     }
 }
 
@@ -80,11 +81,87 @@ fn listening_history_keeps_order_and_positions_across_reopen() {
 fn a_chunk_that_does_not_match_its_hash_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("db")).unwrap();
-    let hash = ChunkHash::of(b"good");
-    assert!(store.put_chunk(&hash, b"evil").is_err());
-    assert!(!store.has_chunk(&hash).unwrap());
-    store.put_chunk(&hash, b"good").unwrap();
-    assert_eq!(store.chunk(&hash).unwrap().unwrap().as_ref(), b"good");
+    let m = manifest(b"good");
+    assert!(store.put_chunk(&m, 0, b"evil").is_err());
+    assert!(!store.has_chunk(&m, 0).unwrap());
+    store.put_chunk(&m, 0, b"good").unwrap();
+    assert_eq!(store.chunk(&m, 0).unwrap().unwrap(), b"good");
+}
+
+/// Distinct bytes, so that every chunk differs.
+fn noise(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed)
+        .collect()
+}
+
+#[test]
+fn a_download_out_of_order_survives_a_reopen_and_completes_into_one_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("db");
+    let bytes = noise(300_000, 3);
+    let m = manifest(&bytes);
+    let chunks: Vec<&[u8]> = bytes.chunks(m.chunk_size() as usize).collect();
+    assert_eq!(chunks.len(), 5);
+    {
+        let store = Store::open(&path).unwrap();
+        store.put_manifest(&m).unwrap();
+        for index in [4, 1, 2] {
+            store.put_chunk(&m, index, chunks[index]).unwrap();
+        }
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let here: Vec<bool> = (0..5).map(|i| store.has_chunk(&m, i).unwrap()).collect();
+    assert_eq!(here, [false, true, true, false, true]);
+    assert_eq!(store.chunk(&m, 4).unwrap().unwrap(), chunks[4]);
+    assert_eq!(store.chunk(&m, 0).unwrap(), None);
+    assert!(
+        store.commit_local_track(&m).is_err(),
+        "two chunks are missing"
+    );
+    for index in [0, 3] {
+        store.put_chunk(&m, index, chunks[index]).unwrap();
+    }
+    store.commit_local_track(&m).unwrap();
+    assert!(store.is_local(&m.id()).unwrap());
+    assert_eq!(store.blob_count().unwrap(), 1);
+    let blob = std::fs::read(store.blobs.complete_path(&m.audio_id())).unwrap();
+    assert_eq!(blob, bytes, "the blob is the original file");
+    assert!(
+        store.verified.is_empty(),
+        "the marks went with the partial file"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("blobs/partial"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_blob_damaged_on_disk_is_never_read_and_the_track_stops_being_local() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("db")).unwrap();
+    let bytes = noise(200_000, 9);
+    let m = manifest(&bytes);
+    put_all_chunks(&store, &bytes, &m);
+    store.commit_local_track(&m).unwrap();
+    let blob = store.blobs.complete_path(&m.audio_id());
+    let mut damaged = std::fs::read(&blob).unwrap();
+    damaged[70_000] ^= 0xff;
+    std::fs::write(&blob, &damaged).unwrap();
+
+    assert_eq!(store.chunk(&m, 0).unwrap().unwrap(), &bytes[..65_536]);
+    assert!(matches!(store.chunk(&m, 1), Err(Error::Damaged(_))));
+    assert!(!store.is_local(&m.id()).unwrap());
+    assert!(!blob.exists());
+    assert_eq!(
+        store.chunk(&m, 1).unwrap(),
+        None,
+        "fetched again like any missing chunk"
+    );
 }
 
 #[test]
@@ -122,7 +199,8 @@ fn an_interrupted_write_is_swept_on_the_next_open() {
         // The process "dies" here: no commit, no end_write.
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.chunk_count(), 2);
+    assert_eq!(store.blob_count().unwrap(), 1);
+    assert!(!store.has_chunk(&manifest(&lost), 0).unwrap());
     assert_eq!(store.manifest_count(), 1);
     assert!(
         !store

@@ -17,11 +17,11 @@
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
-use super::{KEY_SCHEMA, Listen, SCHEMA_VERSION, Store};
+use super::{AUDIO_IN_DB_SCHEMA_VERSION, KEY_SCHEMA, Listen, Store};
 use crate::error::{Error, Result};
 use crate::model::{
-    ArtistKey, ArtistKeypair, AudioId, ChunkHash, LEGACY_MANIFEST_VERSION, LegacyManifest,
-    Manifest, TrackId, manifest_version,
+    ArtistKey, ArtistKeypair, AudioId, LEGACY_MANIFEST_VERSION, LegacyManifest, Manifest, TrackId,
+    manifest_version,
 };
 
 /// What [`Store::upgrade`] did.
@@ -35,12 +35,17 @@ pub struct Upgrade {
     pub dropped: usize,
 }
 
-/// The chunk hashes an encoded manifest of either version lists.
-pub(super) fn chunks_of(bytes: &[u8]) -> Result<Vec<ChunkHash>> {
-    if manifest_version(bytes) == Some(LEGACY_MANIFEST_VERSION) {
-        Ok(LegacyManifest::decode(bytes)?.draft.chunks)
+/// Whether an encoded manifest is of version 1.
+pub(super) fn is_legacy(bytes: &[u8]) -> bool {
+    manifest_version(bytes) == Some(LEGACY_MANIFEST_VERSION)
+}
+
+/// The audio of an encoded manifest of either version.
+pub(super) fn audio_of(bytes: &[u8]) -> Result<AudioId> {
+    if is_legacy(bytes) {
+        Ok(LegacyManifest::decode(bytes)?.audio_id())
     } else {
-        Ok(Manifest::decode(bytes)?.chunks().to_vec())
+        Ok(Manifest::decode(bytes)?.audio_id())
     }
 }
 
@@ -115,7 +120,7 @@ impl Store {
             return Ok(done);
         }
         self.rewrite_history(None)?;
-        self.meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+        self.meta.insert(KEY_SCHEMA, AUDIO_IN_DB_SCHEMA_VERSION)?;
         self.db.flush()?;
         self.needs_upgrade = false;
         Ok(done)
@@ -176,17 +181,14 @@ impl Store {
     }
 
     /// Adopts what a version 1 data dir held of `manifest`'s release, if anything: the local
-    /// mark (when every chunk is still here), the rating and the history move to its id.
+    /// mark (when its audio is still here), the rating and the history move to its id.
     pub(super) fn adopt_legacy(&self, manifest: &Manifest) -> Result<()> {
         let key = legacy_key(&manifest.artist_key(), &manifest.audio_id());
         let Some(value) = self.legacy.get(key)? else {
             return Ok(());
         };
         let was_local = value.first() == Some(&1);
-        let mut complete = true;
-        for hash in manifest.chunks() {
-            complete &= self.has_chunk(hash)?;
-        }
+        let complete = self.has_audio(&manifest.audio_id());
         let old = manifest.audio_id().legacy_track_id();
         let new = manifest.id();
         (&self.local, &self.ratings, &self.renamed, &self.legacy)
@@ -302,7 +304,8 @@ mod tests {
         assert_eq!(store.rating(&morning.id()).unwrap(), Some(4));
         assert_eq!(store.manifest_count(), 1, "Ada's release waits for Ada");
         let expected = (store.ratings().unwrap(), store.listens().unwrap());
-        let chunks = store.chunk_count();
+        store.move_audio(|_| {}).unwrap();
+        let blobs = store.blob_count().unwrap();
         drop(store);
 
         for crash_after in 0..=2 {
@@ -326,7 +329,9 @@ mod tests {
                 (store.ratings().unwrap(), store.listens().unwrap()),
                 expected
             );
-            assert_eq!(store.chunk_count(), chunks);
+            let mut store = store;
+            store.move_audio(|_| {}).unwrap();
+            assert_eq!(store.blob_count().unwrap(), blobs);
             assert_eq!(by_title(&store, "Morning"), morning);
         }
     }
@@ -340,15 +345,11 @@ mod tests {
         let legacy = LegacyManifest::decode(legacy_manifest_bytes(&legacy_value)).unwrap();
         let old_id = legacy.id;
         assert_eq!(store.rating(&old_id).unwrap(), Some(5));
-        // Everything needed is kept: the garbage collector leaves the waiting chunks alone.
+        // Everything needed is kept: moved out of the database and left alone by the garbage
+        // collector.
+        store.move_audio(|_| {}).unwrap();
         store.collect_garbage().unwrap();
-        assert!(
-            legacy
-                .draft
-                .chunks
-                .iter()
-                .all(|h| store.has_chunk(h).unwrap())
-        );
+        assert!(store.has_audio(&legacy.audio_id()));
 
         // Ada's own node signs the same release again when it upgrades; here, Ada's key from
         // her fixture data dir does it.

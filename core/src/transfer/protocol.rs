@@ -219,16 +219,16 @@ impl Source for Store {
         };
         let mut out = Vec::new();
         let mut total = 0;
-        for hash in manifest
-            .chunks()
-            .iter()
-            .skip(start as usize)
-            .take(count as usize)
-        {
-            match self.chunk(hash) {
-                Ok(Some(bytes)) if total + bytes.len() <= max_bytes => {
+        let end = manifest.chunks().len().min(start as usize + count as usize);
+        for index in start as usize..end {
+            if total + manifest.chunk_len(index) > max_bytes {
+                break;
+            }
+            // Read and checked again here: a chunk damaged on disk is never served.
+            match self.chunk(&manifest, index) {
+                Ok(Some(bytes)) => {
                     total += bytes.len();
-                    out.push(bytes.to_vec());
+                    out.push(bytes);
                 }
                 _ => break,
             }

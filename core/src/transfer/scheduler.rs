@@ -123,11 +123,10 @@ impl Scheduler {
         // Resume: whatever verified chunks are already stored count as done.
         let present = {
             let store = self.store.clone();
-            let hashes = self.manifest.chunks().to_vec();
+            let manifest = self.manifest.clone();
             tokio::task::spawn_blocking(move || {
-                hashes
-                    .iter()
-                    .map(|h| store.has_chunk(h).unwrap_or(false))
+                (0..manifest.chunks().len())
+                    .map(|i| store.has_chunk(&manifest, i).unwrap_or(false))
                     .collect::<Vec<_>>()
             })
             .await
@@ -446,15 +445,15 @@ impl Scheduler {
             state.window = (state.window.max(1) * 2).min(MAX_CHUNKS_PER_REQUEST as usize);
         }
 
-        // Verify and store on the blocking pool: hashing and sled writes are CPU and disk work.
-        let hashes: Vec<ChunkHash> =
-            self.manifest.chunks()[range.start..range.start + chunks.len()].to_vec();
+        // Verify and store on the blocking pool: hashing and writes are CPU and disk work.
         let store = self.store.clone();
+        let manifest = self.manifest.clone();
+        let first = range.start;
         let verdict = tokio::task::spawn_blocking(move || -> Result<Vec<bool>> {
             let mut ok = Vec::with_capacity(chunks.len());
-            for (hash, bytes) in hashes.iter().zip(&chunks) {
-                if ChunkHash::of(bytes) == *hash {
-                    store.put_hashed_chunk(hash, bytes)?;
+            for (k, bytes) in chunks.iter().enumerate() {
+                if manifest.chunks().get(first + k) == Some(&ChunkHash::of(bytes)) {
+                    store.put_verified_chunk(&manifest, first + k, bytes)?;
                     ok.push(true);
                 } else {
                     ok.push(false);

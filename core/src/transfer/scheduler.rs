@@ -80,6 +80,10 @@ const DHT_REQUERY: Duration = Duration::from_secs(3);
 
 type Reply = (PeerId, u32, u16, Result<Response>);
 
+/// A checked answer: the peer, the first chunk's index, and for each chunk whether it matched
+/// (and was stored).
+type Verdict = (PeerId, usize, Result<Vec<bool>>);
+
 pub(super) struct Scheduler {
     manifest: Manifest,
     store: Store,
@@ -150,6 +154,9 @@ impl Scheduler {
             )
             .min(MAX_CHUNKS_PER_REQUEST as usize);
         let mut requests: FuturesUnordered<BoxFuture<'static, Reply>> = FuturesUnordered::new();
+        // Answers being hashed and written on the blocking pool while the next ones arrive: at
+        // most one per request in flight, so bounded by the per-peer windows.
+        let mut verifying: FuturesUnordered<BoxFuture<'static, Verdict>> = FuturesUnordered::new();
         let (found_tx, mut found_rx) = mpsc::channel::<Vec<PeerId>>(4);
         let mut last_progress = Instant::now();
         let mut last_refresh: Option<Instant> = None;
@@ -217,7 +224,12 @@ impl Scheduler {
 
             tokio::select! {
                 Some((peer, start, count, result)) = requests.next() => {
-                    if self.on_reply(peer, start, count, result).await? {
+                    if let Some(check) = self.on_reply(peer, start, count, result).await {
+                        verifying.push(check);
+                    }
+                }
+                Some((peer, first, verdict)) = verifying.next() => {
+                    if self.on_verified(peer, first, verdict?).await {
                         last_progress = Instant::now();
                     }
                 }
@@ -360,14 +372,16 @@ impl Scheduler {
         }
     }
 
-    /// Handles one answer. Returns whether new verified chunks arrived.
+    /// Handles one answer: the peer's bookkeeping now, and the chunks it sent, if any, as a
+    /// check to run (hash and store on the blocking pool) beside the next answers. The chunks
+    /// stay in flight until their check ends.
     async fn on_reply(
         &mut self,
         peer: PeerId,
         start: u32,
         count: u16,
         result: Result<Response>,
-    ) -> Result<bool> {
+    ) -> Option<BoxFuture<'static, Verdict>> {
         let range = start as usize..start as usize + count as usize;
         for i in range.clone() {
             self.inflight.remove(&i);
@@ -386,10 +400,10 @@ impl Scheduler {
         );
         if self.banned.contains(&peer) {
             // Whatever a banned peer still sends is ignored, good or bad.
-            return Ok(false);
+            return None;
         }
         let Some(state) = self.peers.get_mut(&peer) else {
-            return Ok(false);
+            return None;
         };
         state.inflight = state.inflight.saturating_sub(1);
         let chunks = match result {
@@ -407,7 +421,7 @@ impl Scheduler {
                     state.drop_for_now();
                     state.failures = max_failures;
                 }
-                return Ok(false);
+                return None;
             }
             Ok(Response::Refused) | Err(_) => {
                 state.window = (state.window / 2).max(1);
@@ -416,12 +430,12 @@ impl Scheduler {
                     tracing::debug!(%peer, "dropping an unresponsive peer from the transfer");
                     state.drop_for_now();
                 }
-                return Ok(false);
+                return None;
             }
             Ok(_) => {
                 tracing::info!(%peer, "peer answered a chunk request with something else");
                 self.ban(peer).await;
-                return Ok(false);
+                return None;
             }
         };
         // The peer lacks whatever it did not send; a peer not known to hold the track that
@@ -431,13 +445,13 @@ impl Scheduler {
         }
         if chunks.is_empty() && !state.holder {
             state.lacks.extend(0..self.manifest.chunks().len());
-            return Ok(false);
+            return None;
         }
         for i in range.clone().skip(chunks.len()) {
             state.lacks.insert(i);
         }
         if chunks.is_empty() {
-            return Ok(false);
+            return None;
         }
         state.failures = 0;
         state.holder = true;
@@ -445,11 +459,14 @@ impl Scheduler {
             state.window = (state.window.max(1) * 2).min(MAX_CHUNKS_PER_REQUEST as usize);
         }
 
-        // Verify and store on the blocking pool: hashing and writes are CPU and disk work.
+        // Verify and store on the blocking pool: hashing and writes are CPU and disk work. The
+        // chunks count as in flight until then, so that nobody else is asked for them.
+        self.inflight
+            .extend(range.start..range.start + chunks.len());
         let store = self.store.clone();
         let manifest = self.manifest.clone();
         let first = range.start;
-        let verdict = tokio::task::spawn_blocking(move || -> Result<Vec<bool>> {
+        let check = tokio::task::spawn_blocking(move || -> Result<Vec<bool>> {
             let mut ok = Vec::with_capacity(chunks.len());
             for (k, bytes) in chunks.iter().enumerate() {
                 if manifest.chunks().get(first + k) == Some(&ChunkHash::of(bytes)) {
@@ -460,16 +477,28 @@ impl Scheduler {
                 }
             }
             Ok(ok)
-        })
-        .await
-        .map_err(Error::task("the chunk store"))??;
+        });
+        Some(Box::pin(async move {
+            let verdict = check
+                .await
+                .map_err(Error::task("the chunk store"))
+                .and_then(|v| v);
+            (peer, first, verdict)
+        }))
+    }
 
+    /// Takes the checked chunks of one answer: marks them had, bans a peer that sent one that
+    /// does not match. Returns whether new verified chunks arrived.
+    async fn on_verified(&mut self, peer: PeerId, first: usize, verdict: Vec<bool>) -> bool {
+        for i in first..first + verdict.len() {
+            self.inflight.remove(&i);
+        }
         let mut new = 0;
         {
             let mut have = lock(&self.shared.have);
             for (k, ok) in verdict.iter().enumerate() {
-                if *ok && !have[range.start + k] {
-                    have[range.start + k] = true;
+                if *ok && !have[first + k] {
+                    have[first + k] = true;
                     new += 1;
                 }
             }
@@ -483,7 +512,7 @@ impl Scheduler {
             self.fetched += new;
             self.publish_progress();
         }
-        Ok(new > 0)
+        new > 0
     }
 
     async fn ban(&mut self, peer: PeerId) {

@@ -402,9 +402,7 @@ impl Scheduler {
             // Whatever a banned peer still sends is ignored, good or bad.
             return None;
         }
-        let Some(state) = self.peers.get_mut(&peer) else {
-            return None;
-        };
+        let state = self.peers.get_mut(&peer)?;
         state.inflight = state.inflight.saturating_sub(1);
         let chunks = match result {
             Ok(Response::Chunks { start: s, chunks })

@@ -1,6 +1,7 @@
 //! The blob store: audio in plain files beside the database. A data dir from the build that kept
 //! audio inside sled moves it out on first open, keeps every track, serves it to peers, and
-//! finishes the move after a kill -9 in the middle of it.
+//! finishes the move after a kill -9 in the middle of it; a database damaged on disk is set
+//! aside and rebuilt from the files beside it.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -137,4 +138,50 @@ fn a_move_killed_mid_way_finishes_on_the_next_open_without_losing_a_track() {
             t.info.title
         );
     }
+}
+
+#[test]
+fn a_database_damaged_on_disk_is_set_aside_and_rebuilt_with_every_track_and_rating() {
+    let peer = Peer::new();
+    let first = peer.publish(&audio("sonicpi_ambi_piano.flac"), &["--title", "Rain"]);
+    let second = peer.publish(&audio("freedesktop_complete.oga"), &["--title", "Done"]);
+    let (ok, _, err) = peer.json(&["rate", &first, "4"]);
+    assert!(ok, "{err}");
+    // As tried on a real data dir: 16 bytes over sled's small config file.
+    let conf = peer.dir.path().join("db/conf");
+    let mut bytes = std::fs::read(&conf).unwrap();
+    bytes[..16].copy_from_slice(&[0x55; 16]);
+    std::fs::write(&conf, bytes).unwrap();
+
+    let (ok, listed, err) = peer.json(&["list"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("the database would not open") && err.contains("set aside as"),
+        "the user is told what happened: {err}"
+    );
+    let set_aside = std::fs::read_dir(peer.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with("db.damaged-"))
+        .expect("the damaged database is kept");
+    assert!(peer.dir.path().join(set_aside).join("conf").exists());
+    // Demo tracks (seeded at the first start) and both published tracks, all here.
+    for id in [&first, &second] {
+        let track = listed.iter().find(|t| t["id"] == id.as_str());
+        assert_eq!(track.map(|t| &t["local"]), Some(&true.into()), "{listed:?}");
+    }
+    assert!(listed.iter().all(|t| t["local"] == true), "{listed:?}");
+    let wav = peer.dir.path().join("rain.wav");
+    let (ok, _, err) = peer.json(&["play", &first, "--out", wav.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    // The rating came back from the journal.
+    let library = Library::open(LibraryOptions::new(peer.dir.path())).unwrap();
+    let rated: Vec<(String, u8)> = library
+        .store()
+        .ratings()
+        .unwrap()
+        .into_iter()
+        .map(|(id, stars)| (id.to_hex(), stars))
+        .collect();
+    assert_eq!(rated, vec![(first.clone(), 4)]);
 }

@@ -37,11 +37,13 @@ use crate::error::{Error, Result};
 use crate::model::{ArtistKey, Manifest, TrackId};
 
 mod blobs;
+mod keep;
 mod move_audio;
 mod peers;
 mod upgrade;
 
 pub use blobs::BlobWriter;
+pub use keep::Rebuilt;
 pub use move_audio::MoveProgress;
 pub use upgrade::Upgrade;
 
@@ -72,6 +74,8 @@ pub struct Store {
     legacy: sled::Tree,
     renamed: sled::Tree,
     blobs: std::sync::Arc<blobs::Blobs>,
+    keep: std::sync::Arc<keep::Keep>,
+    rebuilt: Option<Rebuilt>,
     created: bool,
     needs_upgrade: bool,
     audio_in_db: bool,
@@ -162,9 +166,38 @@ pub const MAX_STARS: u8 = 5;
 
 impl Store {
     /// Opens (or creates) the database at `path`, with the audio files in `blobs` beside it,
-    /// and repairs what an interrupted write left.
+    /// and repairs what an interrupted write left. A database that sled cannot open (damaged,
+    /// or not sled's) is set aside and rebuilt from the files beside it (see [`keep`]);
+    /// [`Store::rebuilt`] then says so.
     pub fn open(path: &Path) -> Result<Self> {
-        let blobs = path.with_file_name("blobs");
+        let store = match Self::open_db(path) {
+            Err(Error::Store(
+                e @ (sled::Error::Corruption { .. }
+                | sled::Error::Unsupported(_)
+                | sled::Error::ReportableBug(_)),
+            )) => Self::rebuild(path, e.to_string())?,
+            // sled recovers a cut log by dropping what follows the cut: a database that opens
+            // empty in a data dir that kept files has lost its contents.
+            Ok(store) if store.created && store.keep.holds_anything()? => {
+                drop(store);
+                Self::rebuild(path, "it opened empty: its files were cut short".into())?
+            }
+            opened => opened?,
+        };
+        if !store.audio_in_db {
+            store.start_keeping()?;
+        }
+        Ok(store)
+    }
+
+    /// When this open found the database damaged: where it was set aside and what was rebuilt.
+    pub fn rebuilt(&self) -> Option<&Rebuilt> {
+        self.rebuilt.as_ref()
+    }
+
+    fn open_db(path: &Path) -> Result<Self> {
+        let root = path.parent().unwrap_or(Path::new("."));
+        let blobs = root.join("blobs");
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
@@ -184,6 +217,8 @@ impl Store {
             renamed: db.open_tree("renamed")?,
             db,
             blobs: std::sync::Arc::new(blobs::Blobs::open(&blobs)?),
+            keep: std::sync::Arc::new(keep::Keep::new(root)?),
+            rebuilt: None,
             created: false,
             needs_upgrade: false,
             audio_in_db: false,
@@ -399,6 +434,7 @@ impl Store {
                 manifest.id()
             )));
         }
+        self.keep.put_manifest(manifest)?;
         let id = manifest.id();
         let result = (&self.manifests, &self.local).transaction(|(manifests, local)| {
             if local.get(id.as_bytes())?.is_some() {
@@ -437,6 +473,8 @@ impl Store {
             referenced.insert(upgrade::audio_of(upgrade::legacy_manifest_bytes(&value?))?);
         }
         let removed = self.sweep_blobs(&referenced)?;
+        self.keep
+            .sweep_manifests(|id| self.manifests.contains_key(id.as_bytes()).unwrap_or(true))?;
         self.meta.remove(KEY_WRITE_IN_PROGRESS)?;
         self.db.flush()?;
         Ok(removed)
@@ -448,8 +486,14 @@ impl Store {
         Ok(())
     }
 
-    /// Appends one event to the listening history.
+    /// Appends one event to the listening history (and to the journal).
     pub fn record_listen(&self, listen: &Listen) -> Result<()> {
+        self.put_listen(listen)?;
+        self.journal_listen(listen);
+        Ok(())
+    }
+
+    fn put_listen(&self, listen: &Listen) -> Result<()> {
         // The key sorts by time; the generated id keeps two events of the same millisecond apart.
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&listen.at_ms.to_be_bytes());
@@ -472,6 +516,12 @@ impl Store {
 
     /// Rates a track with 1..=5 stars; 0 clears the rating. More than 5 is refused.
     pub fn set_rating(&self, id: &TrackId, stars: u8) -> Result<()> {
+        self.put_rating(id, stars)?;
+        self.journal_rating(id, stars);
+        Ok(())
+    }
+
+    fn put_rating(&self, id: &TrackId, stars: u8) -> Result<()> {
         match stars {
             0 => {
                 self.ratings.remove(id.as_bytes())?;
@@ -495,6 +545,12 @@ impl Store {
 
     /// Blocks an artist key (`true`) or lifts the block; written through before it returns.
     pub fn set_blocked(&self, key: &ArtistKey, blocked: bool) -> Result<()> {
+        self.put_blocked(key, blocked)?;
+        self.journal_block(key, blocked);
+        Ok(())
+    }
+
+    fn put_blocked(&self, key: &ArtistKey, blocked: bool) -> Result<()> {
         if blocked {
             self.blocked.insert(key.as_bytes(), &[])?;
         } else {

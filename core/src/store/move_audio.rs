@@ -150,7 +150,7 @@ impl Store {
         if self.meta.contains_key(KEY_WRITE_IN_PROGRESS)? {
             self.collect_garbage()?;
         }
-        Ok(())
+        self.start_keeping()
     }
 
     /// Moves one audio's chunks out of `chunks`: into its blob when all are there and match,

@@ -251,3 +251,65 @@ fn a_copy_under_another_key_names_the_release_seen_first() {
     assert_eq!(store.same_audio_as(&copy).unwrap(), Some(original.clone()));
     assert_eq!(store.same_audio_as(&original).unwrap(), None);
 }
+
+#[test]
+fn a_database_that_will_not_open_is_set_aside_and_rebuilt_from_the_files_beside_it() {
+    for damage in ["conf", "db"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        let bytes = noise(150_000, 5);
+        let (local, heard) = (manifest(&bytes), manifest(&noise(70_000, 6)));
+        let artist = ArtistKey([9; 32]);
+        let listen = Listen {
+            id: local.id(),
+            at_ms: 1_000,
+            kind: ListenKind::Skip { position_ms: 1_234 },
+        };
+        {
+            let store = Store::open(&path).unwrap();
+            put_all_chunks(&store, &bytes, &local);
+            store.commit_local_track(&local).unwrap();
+            store.put_manifest(&heard).unwrap();
+            store.set_rating(&local.id(), 4).unwrap();
+            store.set_rating(&heard.id(), 2).unwrap();
+            store.set_rating(&heard.id(), 0).unwrap();
+            store.set_blocked(&artist, true).unwrap();
+            store.record_listen(&listen).unwrap();
+            store.flush().unwrap();
+        }
+        // As tried on a real data dir: 16 bytes over sled's small config file, or its main file
+        // cut short.
+        let file = path.join(damage);
+        if damage == "conf" {
+            let mut conf = std::fs::read(&file).unwrap();
+            conf[..16].copy_from_slice(&[0xAA; 16]);
+            std::fs::write(&file, conf).unwrap();
+        } else {
+            let len = std::fs::metadata(&file).unwrap().len();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_len(len / 3)
+                .unwrap();
+        }
+
+        let store = Store::open(&path).unwrap();
+        let rebuilt = store.rebuilt().expect("rebuilt").clone();
+        assert!(
+            rebuilt.set_aside.join(damage).exists(),
+            "{damage}: kept aside"
+        );
+        assert_eq!(rebuilt.tracks, 1, "{damage}: the local track's manifest");
+        assert!(store.is_local(&local.id()).unwrap(), "{damage}");
+        assert_eq!(store.chunk(&local, 2).unwrap().unwrap(), &bytes[131_072..]);
+        assert_eq!(store.ratings().unwrap(), vec![(local.id(), 4)], "{damage}");
+        assert!(store.is_blocked(&artist).unwrap(), "{damage}");
+        assert_eq!(store.listens().unwrap(), vec![listen], "{damage}");
+        assert!(!store.created(), "{damage}: not a first start");
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert!(store.rebuilt().is_none(), "{damage}: once");
+        assert_eq!(store.ratings().unwrap(), vec![(local.id(), 4)], "{damage}");
+    }
+}

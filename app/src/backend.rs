@@ -255,6 +255,11 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
     if !post.send(opened) {
         return;
     }
+    if let Some(rebuilt) = library.store().rebuilt() {
+        post.send(Event::Error(format!(
+            "Your library was repaired: {rebuilt}"
+        )));
+    }
     let dirty = Arc::new(AtomicBool::new(false));
     let listen = options.listen.unwrap_or(config.listen);
     let net = match Net::start(&library, &listen, post, &dirty) {

@@ -162,15 +162,8 @@ impl Library {
         let artist = dir.artist_key()?;
         let peer_seed = dir.key_seed("peer")?;
         let mut store = Store::open(&dir.db_path())?;
-        if let Some(r) = store.rebuilt() {
-            tracing::warn!(
-                "the database would not open ({}); it was set aside as {} and rebuilt from the files \
-                 beside it: {} tracks, {} ratings, blocks and listens",
-                r.reason,
-                r.set_aside.display(),
-                r.tracks,
-                r.replayed
-            );
+        if let Some(rebuilt) = store.rebuilt() {
+            tracing::warn!("{rebuilt}");
         }
         let index = SearchIndex::open(&dir.index_path())?;
         let upgraded = store.needs_upgrade();

@@ -43,6 +43,20 @@ pub struct Rebuilt {
     pub replayed: usize,
 }
 
+impl std::fmt::Display for Rebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the database would not open ({}); it was set aside as {} and rebuilt from the \
+             files beside it: {} tracks, {} ratings, blocks and listens",
+            self.reason,
+            self.set_aside.display(),
+            self.tracks,
+            self.replayed
+        )
+    }
+}
+
 impl Keep {
     pub(super) fn new(root: &Path) -> Result<Self> {
         let manifests = root.join("manifests");

@@ -185,6 +185,7 @@ impl Store {
             opened => opened?,
         };
         if !store.audio_in_db {
+            store.sweep_completed_partials()?;
             store.start_keeping()?;
         }
         Ok(store)

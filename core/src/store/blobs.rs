@@ -114,6 +114,19 @@ impl Blobs {
         Ok(file)
     }
 
+    /// The partial file of `audio`, if there is one (never created here).
+    fn partial_for_reading(&self, audio: &AudioId) -> Result<Option<Arc<File>>> {
+        if let Some(file) = lock(&self.partials).get(audio) {
+            return Ok(Some(file.clone()));
+        }
+        let path = self.partial_path(audio);
+        match File::open(&path) {
+            Ok(file) => Ok(Some(Arc::new(file))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
     /// Makes the partial file of `audio` durable and moves it into place as complete.
     fn complete_partial(&self, audio: &AudioId) -> Result<()> {
         let from = self.partial_path(audio);
@@ -304,7 +317,9 @@ impl Store {
                 if !self.verified.contains_key(key)? {
                     return Ok(None);
                 }
-                let file = self.blobs.partial(&audio, manifest.file_size())?;
+                let Some(file) = self.blobs.partial_for_reading(&audio)? else {
+                    return self.chunk_from_complete(manifest, index);
+                };
                 if read_at(&file, &mut buf, at).is_err() {
                     // Completed in between: the blob is in place now.
                     return self.chunk_from_complete(manifest, index);
@@ -441,6 +456,20 @@ impl Store {
     fn forget_verified(&self, audio: &AudioId) -> Result<()> {
         for key in self.verified.scan_prefix(audio.as_bytes()).keys() {
             self.verified.remove(key?)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the partial files (and marks) of audio that is complete: what a chunk arriving
+    /// as its download completed can leave.
+    pub(super) fn sweep_completed_partials(&self) -> Result<()> {
+        for (audio, partial) in self.blobs.list()? {
+            if partial && self.blobs.has(&audio) {
+                lock(&self.blobs.partials).remove(&audio);
+                let path = self.blobs.partial_path(&audio);
+                fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                self.forget_verified(&audio)?;
+            }
         }
         Ok(())
     }

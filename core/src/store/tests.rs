@@ -313,3 +313,30 @@ fn a_database_that_will_not_open_is_set_aside_and_rebuilt_from_the_files_beside_
         assert_eq!(store.ratings().unwrap(), vec![(local.id(), 4)], "{damage}");
     }
 }
+
+#[test]
+fn a_chunk_stored_as_its_download_completed_leaves_nothing_behind_after_a_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("db");
+    let bytes = noise(100_000, 8);
+    let m = manifest(&bytes);
+    {
+        let store = Store::open(&path).unwrap();
+        put_all_chunks(&store, &bytes, &m);
+        store.commit_local_track(&m).unwrap();
+        // A late writer that checked before the blob was in place.
+        store
+            .write_partial(&m.audio_id(), m.file_size(), 1, 65_536, &bytes[65_536..])
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert!(store.verified.is_empty());
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("blobs/partial"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(store.chunk(&m, 1).unwrap().unwrap(), &bytes[65_536..]);
+}

@@ -1,7 +1,9 @@
 //! Network figures for BENCHMARKS.md: a bench binary that prints one line per measurement.
 //!
 //! `cargo bench -p busker-benches --bench network` runs:
-//! - one-to-one: fetching a 32 MiB track over loopback vs a raw tokio TCP copy of the same bytes;
+//! - one-to-one: fetching a 32 MiB track over loopback vs a raw tokio TCP copy of the same bytes
+//!   (`BUSKER_BENCH_ONE_MIB` sets the size; `BUSKER_BENCH_REQUEST_KIB` and
+//!   `BUSKER_BENCH_REQUESTS_PER_PEER` the downloader's transfer tuning, for sweeps);
 //! - many-to-one: fetching an 8 MiB track from 4 seeds capped at 2 MB/s each vs from 1 such seed;
 //! - gossip reach: time for an announcement to reach 99 % of 50 in-process peers.
 //!
@@ -67,8 +69,22 @@ async fn raw_tcp_copy(bytes: usize) -> Duration {
     t
 }
 
+/// The downloader's options: loopback, with the transfer tuning from the environment when set
+/// (`BUSKER_BENCH_REQUEST_KIB`, `BUSKER_BENCH_REQUESTS_PER_PEER`), for tuning sweeps.
+fn downloader_options() -> NodeOptions {
+    let mut options = NodeOptions::loopback();
+    let env = |name: &str| std::env::var(name).ok()?.parse::<usize>().ok();
+    if let Some(kib) = env("BUSKER_BENCH_REQUEST_KIB") {
+        options.transfer.request_bytes = kib << 10;
+    }
+    if let Some(n) = env("BUSKER_BENCH_REQUESTS_PER_PEER") {
+        options.transfer.requests_per_peer = n;
+    }
+    options
+}
+
 async fn fetch_time(seeds: &[&(tempfile::TempDir, Node)], id: TrackId) -> (Duration, usize) {
-    let d = peer(NodeOptions::loopback()).await;
+    let d = peer(downloader_options()).await;
     for s in seeds {
         d.1.connect(s.1.listen_addrs().await.unwrap()[0].clone())
             .await
@@ -110,22 +126,26 @@ fn verify_and_store(bytes: &[u8]) -> Duration {
 }
 
 pub async fn one_to_one() {
-    const SIZE: usize = 32 << 20;
+    let size_mib = std::env::var("BUSKER_BENCH_ONE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(32);
+    let size = size_mib << 20;
     let seed = peer(NodeOptions::loopback()).await;
-    let id = publish(&seed, SIZE, 1).await;
+    let id = publish(&seed, size, 1).await;
     let mut busker = Vec::new();
     let mut raw = Vec::new();
     let mut local = Vec::new();
-    let bytes = test_utils::wav_bytes(SIZE, 1);
+    let bytes = test_utils::wav_bytes(size, 1);
     for _ in 0..RUNS {
         busker.push(fetch_time(&[&seed], id).await.0.as_secs_f64());
-        raw.push(raw_tcp_copy(SIZE).await.as_secs_f64());
+        raw.push(raw_tcp_copy(size).await.as_secs_f64());
         local.push(verify_and_store(&bytes).as_secs_f64());
     }
-    let mib = SIZE as f64 / (1 << 20) as f64;
+    let mib = size as f64 / (1 << 20) as f64;
     let (b, r) = (median(busker), median(raw));
     println!(
-        "one-to-one 32 MiB over loopback: busker fetch {:.3} s ({:.0} MiB/s), raw tokio TCP {:.3} s ({:.0} MiB/s), ratio {:.1}x [median of {RUNS}]",
+        "one-to-one {size_mib} MiB over loopback: busker fetch {:.3} s ({:.0} MiB/s), raw tokio TCP {:.3} s ({:.0} MiB/s), ratio {:.1}x [median of {RUNS}]",
         b,
         mib / b,
         r,
@@ -133,7 +153,7 @@ pub async fn one_to_one() {
         b / r
     );
     println!(
-        "one-to-one: BLAKE3 + sled insert of the same 32 MiB alone, no network: {:.3} s ({:.0} MiB/s) [median of {RUNS}]",
+        "one-to-one: BLAKE3 + write into a partial file of the same {size_mib} MiB alone, no network: {:.3} s ({:.0} MiB/s) [median of {RUNS}]",
         median(local.clone()),
         mib / median(local)
     );

@@ -2,7 +2,7 @@
 //! as files, and a journal of what the user did.
 //!
 //! - `manifests/<track id>`: the encoded manifest of every track whose audio is here, written
-//!   (synced, renamed into place) before the track is marked local. Signed, so a rebuild checks
+//!   (through a temporary name) before the track is marked local. Signed, so a rebuild checks
 //!   each one like a manifest from the network.
 //! - `journal`: one line per rating, block and listen, appended as they happen (`rate ID STARS`,
 //!   `block KEY 0|1`, `listen AT_MS ID play|skip:POS|complete`). Started with a snapshot of
@@ -78,17 +78,16 @@ impl Keep {
         self.manifests.join(id.to_hex())
     }
 
-    /// Writes the manifest file of a track about to be marked local.
+    /// Writes the manifest file of a track about to be marked local: whole or not at all
+    /// (through a temporary name). Not synced: it is the copy of what the database holds, and
+    /// a publish of many small files would pay a second sync for each.
     pub(super) fn put_manifest(&self, manifest: &Manifest) -> Result<()> {
         let path = self.manifest_path(&manifest.id());
         if path.is_file() {
             return Ok(());
         }
         let tmp = path.with_extension("tmp");
-        let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        file.write_all(manifest.encoded())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
+        fs::write(&tmp, manifest.encoded()).map_err(|e| Error::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
 

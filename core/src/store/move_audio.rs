@@ -231,28 +231,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
-
-    fn release(bytes: &[u8], title: &str) -> Manifest {
-        let (chunk_size, chunks) = split_chunks(bytes).unwrap();
-        ManifestDraft {
-            info: TrackInfo {
-                title: title.into(),
-                ..TrackInfo::default()
-            },
-            file_size: bytes.len() as u64,
-            chunk_size,
-            chunks,
-            published_at: 0,
-        }
-        .sign(&ArtistKeypair::from_seed([3; 32]))
-    }
-
-    fn noise(len: usize, seed: u8) -> Vec<u8> {
-        (0..len)
-            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[2] ^ seed)
-            .collect()
-    }
+    use crate::store::tests::{noise, release};
 
     struct Old {
         whole: (Manifest, Vec<u8>),

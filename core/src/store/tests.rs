@@ -5,10 +5,15 @@ use super::*;
 use crate::model::{ArtistKeypair, ManifestDraft, TrackInfo, split_chunks};
 
 fn manifest(bytes: &[u8]) -> Manifest {
+    release(bytes, "t")
+}
+
+/// A release of `bytes` titled `title`, signed by a test key.
+pub(super) fn release(bytes: &[u8], title: &str) -> Manifest {
     let (chunk_size, chunks) = split_chunks(bytes).unwrap();
     ManifestDraft {
         info: TrackInfo {
-            title: "t".into(),
+            title: title.into(),
             ..TrackInfo::default()
         },
         file_size: bytes.len() as u64,
@@ -89,9 +94,9 @@ fn a_chunk_that_does_not_match_its_hash_is_refused() {
 }
 
 /// Distinct bytes, so that every chunk differs.
-fn noise(len: usize, seed: u8) -> Vec<u8> {
+pub(super) fn noise(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[2] ^ seed)
         .collect()
 }
 

@@ -171,11 +171,12 @@ impl Store {
     /// [`Store::rebuilt`] then says so.
     pub fn open(path: &Path) -> Result<Self> {
         let store = match Self::open_db(path) {
-            Err(Error::Store(
-                e @ (sled::Error::Corruption { .. }
-                | sled::Error::Unsupported(_)
-                | sled::Error::ReportableBug(_)),
-            )) => Self::rebuild(path, e.to_string())?,
+            Err(Error::Store(sled::Error::Corruption { .. })) => {
+                Self::rebuild(path, "its files are damaged".into())?
+            }
+            Err(Error::Store(sled::Error::Unsupported(why) | sled::Error::ReportableBug(why))) => {
+                Self::rebuild(path, why)?
+            }
             // sled recovers a cut log by dropping what follows the cut: a database that opens
             // empty in a data dir that kept files has lost its contents.
             Ok(store) if store.created && store.keep.holds_anything()? => {

@@ -178,15 +178,27 @@ impl Blobs {
             if !dir.is_dir() || dir.file_name().is_some_and(|n| n == "tmp") {
                 continue;
             }
-            for file in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-                let name = file.map_err(|e| Error::io(&dir, e))?.file_name();
-                if let Some(audio) = name.to_str().and_then(|n| n.parse::<AudioId>().ok()) {
-                    out.push((audio, partial));
-                }
-            }
+            out.extend(audio_files(&dir)?.into_iter().map(|a| (a, partial)));
         }
         Ok(out)
     }
+
+    /// Every audio id with a partial file here (only the `partial/` folder is read).
+    fn partial_ids(&self) -> Result<Vec<AudioId>> {
+        audio_files(&self.root.join("partial"))
+    }
+}
+
+/// The audio ids named by the files in `dir`.
+fn audio_files(dir: &Path) -> Result<Vec<AudioId>> {
+    let mut out = Vec::new();
+    for file in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let name = file.map_err(|e| Error::io(dir, e))?.file_name();
+        if let Some(audio) = name.to_str().and_then(|n| n.parse::<AudioId>().ok()) {
+            out.push(audio);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(unix)]
@@ -463,8 +475,8 @@ impl Store {
     /// Removes the partial files (and marks) of audio that is complete: what a chunk arriving
     /// as its download completed can leave.
     pub(super) fn sweep_completed_partials(&self) -> Result<()> {
-        for (audio, partial) in self.blobs.list()? {
-            if partial && self.blobs.has(&audio) {
+        for audio in self.blobs.partial_ids()? {
+            if self.blobs.has(&audio) {
                 lock(&self.blobs.partials).remove(&audio);
                 let path = self.blobs.partial_path(&audio);
                 fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;

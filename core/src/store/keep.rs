@@ -139,34 +139,22 @@ impl Listen {
 
 impl Store {
     pub(super) fn journal_rating(&self, id: &TrackId, stars: u8) {
-        self.keep.append(&format!("rate {id} {stars}"));
+        self.keep.append(&rate_line(id, stars));
     }
 
     pub(super) fn journal_block(&self, key: &ArtistKey, blocked: bool) {
-        self.keep
-            .append(&format!("block {key} {}", u8::from(blocked)));
+        self.keep.append(&block_line(key, blocked));
     }
 
     pub(super) fn journal_listen(&self, listen: &Listen) {
         self.keep.append(&listen.journal_line());
     }
 
-    /// Starts the journal of a data dir that has none (made before journals, or new) with what
-    /// the database holds, and writes the manifest files of local tracks that lack one.
+    /// At every open: brings back kept manifests the database lost. Once, in a data dir made
+    /// before these files (no journal yet): starts the journal with what the database holds and
+    /// writes the manifest file of every local track (from then on, marking a track local
+    /// writes its file).
     pub(super) fn start_keeping(&self) -> Result<()> {
-        if !self.keep.journal_path.exists() {
-            for (id, stars) in self.ratings()? {
-                self.journal_rating(&id, stars);
-            }
-            for key in self.blocked_keys()? {
-                self.journal_block(&key, true);
-            }
-            for listen in self.listens()? {
-                self.journal_listen(&listen);
-            }
-            // An empty journal is one too: the snapshot is not taken twice.
-            self.keep.append("# busker journal 1");
-        }
         let restored = self.restore_manifests()?;
         if restored > 0 {
             tracing::warn!(
@@ -174,14 +162,29 @@ impl Store {
                 "brought back tracks the database had lost, from their manifest files"
             );
         }
+        if self.keep.journal_path.exists() {
+            return Ok(());
+        }
         for id in self.local_ids()? {
-            if !self.keep.manifest_path(&id).is_file()
-                && let Some(m) = self.manifest(&id)?
-            {
+            if let Some(m) = self.manifest(&id)? {
                 self.keep.put_manifest(&m)?;
             }
         }
-        Ok(())
+        // The snapshot appears whole (through a temporary name) or not at all, so that a crash
+        // takes it again; it has a first line even when the database holds nothing.
+        let mut lines = vec!["# busker journal 1".to_owned()];
+        lines.extend(
+            self.ratings()?
+                .iter()
+                .map(|(id, stars)| rate_line(id, *stars)),
+        );
+        lines.extend(self.blocked_keys()?.iter().map(|key| block_line(key, true)));
+        lines.extend(self.listens()?.iter().map(Listen::journal_line));
+        lines.push(String::new());
+        let path = &self.keep.journal_path;
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, lines.join("\n")).map_err(|e| Error::io(&tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }
 
     /// Moves the database at `path` that would not open aside, opens a new one there, and
@@ -269,6 +272,14 @@ impl Store {
         }
         Ok(replayed)
     }
+}
+
+fn rate_line(id: &TrackId, stars: u8) -> String {
+    format!("rate {id} {stars}")
+}
+
+fn block_line(key: &ArtistKey, blocked: bool) -> String {
+    format!("block {key} {}", u8::from(blocked))
 }
 
 fn parse_listen(at: &str, id: &str, kind: &str) -> Option<Listen> {

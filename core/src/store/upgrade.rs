@@ -189,6 +189,10 @@ impl Store {
         };
         let was_local = value.first() == Some(&1);
         let complete = self.has_audio(&manifest.audio_id());
+        if was_local && complete {
+            // Like every local track, its signed manifest is kept beside the audio first.
+            self.keep.put_manifest(manifest)?;
+        }
         let old = manifest.audio_id().legacy_track_id();
         let new = manifest.id();
         (&self.local, &self.ratings, &self.renamed, &self.legacy)

@@ -20,7 +20,7 @@ use crate::resilience::chaos_seed;
 use crate::util::{Peer, busker_bin};
 
 /// Each remote track's size, and its chunks at the default chunk size.
-const REMOTE_BYTES: usize = 12_000_000;
+const REMOTE_BYTES: usize = 40_000_000;
 const REMOTE_CHUNKS: usize = REMOTE_BYTES.div_ceil(64 * 1024);
 
 /// Iterations and time budget: `BUSKER_CRASH_LOOP=N` for the full loop, 10 in about a minute

@@ -25,6 +25,7 @@ mod demo;
 mod error;
 mod index;
 mod library;
+pub mod link;
 pub mod media;
 pub mod model;
 pub mod net;

@@ -55,6 +55,7 @@ use crate::{catalog, transfer};
 mod artist;
 mod chunks;
 mod exchange;
+mod links;
 mod radio;
 mod services;
 
@@ -132,6 +133,7 @@ struct Inner {
     taste_interval: Duration,
     /// Bounds the taste exchanges running at once.
     exchanges: Arc<Semaphore>,
+    reach: links::Reach,
 }
 
 impl Inner {
@@ -155,6 +157,10 @@ impl Inner {
             broadcasts: Mutex::new(HashMap::new()),
             taste_interval: options.taste_interval,
             exchanges: Arc::new(Semaphore::new(MAX_CONCURRENT_EXCHANGES)),
+            reach: links::Reach {
+                loopback_only: options.network.loopback_only,
+                external: options.network.external.clone(),
+            },
         }
     }
 }
@@ -201,6 +207,7 @@ impl Node {
             node.inner.client.provide(id.as_bytes()).await?;
         }
         node.publish_artist_profile().await?;
+        node.dial_known_peers().await?;
         Ok(node)
     }
 

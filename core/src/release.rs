@@ -101,6 +101,21 @@ pub fn fair_newest(releases: impl IntoIterator<Item = Candidate>, limit: usize) 
     ranked.into_iter().take(limit).map(|(_, c)| c.id).collect()
 }
 
+/// [`fair_newest`] with the releases of `followed` keys first (fair among themselves), then the
+/// others; at most `limit` in all.
+pub fn followed_first(
+    releases: impl IntoIterator<Item = Candidate>,
+    followed: &std::collections::HashSet<ArtistKey>,
+    limit: usize,
+) -> Vec<TrackId> {
+    let (theirs, others): (Vec<Candidate>, Vec<Candidate>) = releases
+        .into_iter()
+        .partition(|c| followed.contains(&c.artist));
+    let mut out = fair_newest(theirs, limit);
+    out.extend(fair_newest(others, limit - out.len()));
+    out
+}
+
 /// Announcements a peer relays for one artist key at once (an album published in one go).
 pub const ANNOUNCE_BURST: u32 = 20;
 /// Announcements a peer relays per artist key per minute, once the burst is spent.

@@ -12,6 +12,8 @@
 //! - `profiles`: peer key -> a neighbour's signed taste profile, as received (see
 //!   [`crate::taste`]), so that recommendations survive a restart;
 //! - `blocked`: artist key -> empty, for the keys whose releases this peer hides;
+//! - `followed`: artist key -> empty, for the keys this peer follows (see [`follows`]);
+//! - `known_peers`: peers joined through an invite, with their addresses (see [`peers`]);
 //! - `bans`: peer id -> when its ban ends, so that bans outlive a restart (see [`peers`]);
 //! - `audio`: audio id -> the release with that audio this peer saw first (the original, when
 //!   another key re-signs the same file);
@@ -37,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::model::{ArtistKey, Manifest, TrackId};
 
 mod blobs;
+mod follows;
 mod keep;
 mod move_audio;
 mod peers;

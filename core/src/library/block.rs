@@ -1,6 +1,8 @@
-//! Blocking an artist key: its releases stay in the store (a block can be lifted) but are
-//! hidden from the list, search, new releases and recommendations, and the release gossip is
-//! not relayed for it (see [`crate::catalog::releases_topic`]).
+//! What a user decides about an artist key. Blocking: its releases stay in the store (a block
+//! can be lifted) but are hidden from the list, search, new releases and recommendations, and
+//! the release gossip is not relayed for it (see [`crate::catalog::releases_topic`]).
+//! Following: its releases come first among new releases (Discover, and the candidates the
+//! recommender promotes).
 
 use std::collections::HashSet;
 
@@ -31,6 +33,16 @@ impl Library {
     /// Whether `key` is blocked here (an unreadable store counts as not blocked).
     pub fn is_blocked(&self, key: &ArtistKey) -> bool {
         self.store.is_blocked(key).unwrap_or(false)
+    }
+
+    /// Follows `key` (`true`) or stops following it.
+    pub fn follow(&self, key: &ArtistKey, followed: bool) -> Result<()> {
+        self.store.set_followed(key, followed)
+    }
+
+    /// Whether `key` is followed here (an unreadable store counts as not followed).
+    pub fn is_followed(&self, key: &ArtistKey) -> bool {
+        self.store.is_followed(key).unwrap_or(false)
     }
 
     /// The blocked keys, to filter a listing with.

@@ -23,8 +23,9 @@ pub struct Recommended {
 
 impl Library {
     /// Tracks announced by others, newest first in rounds over artist keys, each key with a
-    /// bounded share (see [`release::fair_newest`]): the candidates for promotion. Blocked keys
-    /// and re-signed copies of another key's audio are left out.
+    /// bounded share (see [`release::fair_newest`]), followed keys' releases first: the
+    /// candidates for promotion. Blocked keys and re-signed copies of another key's audio are
+    /// left out.
     pub fn new_releases(&self, limit: usize) -> Result<Vec<TrackId>> {
         let mine = self.artist.public();
         let mut fresh = Vec::new();
@@ -39,7 +40,11 @@ impl Library {
                 fresh.push(Candidate::of(&m));
             }
         }
-        Ok(release::fair_newest(fresh, limit))
+        Ok(release::followed_first(
+            fresh,
+            &self.store.followed_keys()?,
+            limit,
+        ))
     }
 
     /// One scoring pass for a list of `limit` tracks: the taste profile refreshed from the

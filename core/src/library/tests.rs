@@ -335,3 +335,33 @@ fn a_blocked_key_is_hidden_everywhere_and_comes_back_when_unblocked() {
         Err(Error::OwnArtistKey)
     ));
 }
+
+#[test]
+fn a_followed_key_comes_first_in_new_releases_and_the_choice_outlives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = unix_now();
+    let (followed, busy) = (ArtistKeypair::generate(), ArtistKeypair::generate());
+    // The followed key's one release is older than every one of the busy key's.
+    let theirs = release(&followed, 1, now - 90_000);
+    let newer: Vec<Manifest> = (0..5)
+        .map(|i| release(&busy, 10 + i, now - u64::from(i)))
+        .collect();
+    {
+        let lib = open(dir.path());
+        lib.accept(newer.clone()).unwrap();
+        lib.accept(vec![theirs.clone()]).unwrap();
+        assert_ne!(
+            lib.new_releases(3).unwrap()[0],
+            theirs.id(),
+            "premise: it is not first by date"
+        );
+        lib.follow(&followed.public(), true).unwrap();
+        assert!(lib.is_followed(&followed.public()));
+        assert_eq!(lib.new_releases(3).unwrap()[0], theirs.id());
+    }
+    let lib = open(dir.path());
+    assert!(lib.is_followed(&followed.public()), "kept across a restart");
+    assert_eq!(lib.new_releases(3).unwrap()[0], theirs.id());
+    lib.follow(&followed.public(), false).unwrap();
+    assert_ne!(lib.new_releases(3).unwrap()[0], theirs.id());
+}

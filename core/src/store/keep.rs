@@ -4,8 +4,8 @@
 //! - `manifests/<track id>`: the encoded manifest of every track whose audio is here, written
 //!   (through a temporary name) before the track is marked local. Signed, so a rebuild checks
 //!   each one like a manifest from the network.
-//! - `journal`: one line per rating, block and listen, appended as they happen (`rate ID STARS`,
-//!   `block KEY 0|1`, `listen AT_MS ID play|skip:POS|complete`). Started with a snapshot of
+//! - `journal`: one line per rating, block, follow and listen, appended as they happen
+//!   (`rate ID STARS`, `block KEY 0|1`, `follow KEY 0|1`, `listen AT_MS ID play|skip:POS|complete`). Started with a snapshot of
 //!   what the database held when the journal did not exist yet.
 //!
 //! When sled refuses to open the database (damaged files, a foreign version), [`Store::open`]
@@ -146,6 +146,11 @@ impl Store {
         self.keep.append(&block_line(key, blocked));
     }
 
+    pub(super) fn journal_follow(&self, key: &ArtistKey, followed: bool) {
+        self.keep
+            .append(&format!("follow {key} {}", u8::from(followed)));
+    }
+
     pub(super) fn journal_listen(&self, listen: &Listen) {
         self.keep.append(&listen.journal_line());
     }
@@ -260,6 +265,10 @@ impl Store {
                 },
                 ["block", key, on] => match key.parse::<ArtistKey>() {
                     Ok(key) => self.put_blocked(&key, *on == "1").is_ok(),
+                    _ => false,
+                },
+                ["follow", key, on] => match key.parse::<ArtistKey>() {
+                    Ok(key) => self.put_followed(&key, *on == "1").is_ok(),
                     _ => false,
                 },
                 ["listen", at, id, kind] => match parse_listen(at, id, kind) {

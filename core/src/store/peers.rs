@@ -1,4 +1,6 @@
-//! What a peer keeps about other peers: their taste profiles and the bans it gave them.
+//! What a peer keeps about other peers: their taste profiles, the bans it gave them, and the
+//! peers it joined through an invite (`known_peers`: peer id bytes -> its addresses, dialled
+//! again at every start).
 
 use super::Store;
 use crate::error::Result;
@@ -48,4 +50,34 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// Keeps a peer joined through an invite with its addresses (encoded multiaddrs), replacing
+    /// what was kept for it. Written through before it returns.
+    pub fn put_known_peer(&self, peer: &[u8], addrs: &[Vec<u8>]) -> Result<()> {
+        let tree = self.db.open_tree(KNOWN_PEERS)?;
+        let mut w = crate::wire::Writer::default();
+        w.byte_list(addrs);
+        tree.insert(peer, w.into_bytes())?;
+        tree.flush()?;
+        Ok(())
+    }
+
+    /// Every kept peer: its id bytes and its addresses (entries that do not read are skipped).
+    pub fn known_peers(&self) -> Result<Vec<KnownPeer>> {
+        let tree = self.db.open_tree(KNOWN_PEERS)?;
+        let mut out = Vec::new();
+        for entry in tree.iter() {
+            let (key, value) = entry?;
+            let mut r = crate::wire::Reader::new(&value);
+            if let Ok(addrs) = r.byte_list("addresses", 64, 1024) {
+                out.push((key.to_vec(), addrs));
+            }
+        }
+        Ok(out)
+    }
 }
+
+const KNOWN_PEERS: &str = "known_peers";
+
+/// A kept peer: its id bytes and its addresses (encoded multiaddrs).
+pub type KnownPeer = (Vec<u8>, Vec<Vec<u8>>);

@@ -279,6 +279,9 @@ fn a_database_that_will_not_open_is_set_aside_and_rebuilt_from_the_files_beside_
             store.set_rating(&heard.id(), 2).unwrap();
             store.set_rating(&heard.id(), 0).unwrap();
             store.set_blocked(&artist, true).unwrap();
+            store.set_followed(&ArtistKey([3; 32]), true).unwrap();
+            store.set_followed(&ArtistKey([4; 32]), true).unwrap();
+            store.set_followed(&ArtistKey([4; 32]), false).unwrap();
             store.record_listen(&listen).unwrap();
             store.flush().unwrap();
         }
@@ -310,6 +313,12 @@ fn a_database_that_will_not_open_is_set_aside_and_rebuilt_from_the_files_beside_
         assert_eq!(store.chunk(&local, 2).unwrap().unwrap(), &bytes[131_072..]);
         assert_eq!(store.ratings().unwrap(), vec![(local.id(), 4)], "{damage}");
         assert!(store.is_blocked(&artist).unwrap(), "{damage}");
+        let followed = store.followed_keys().unwrap();
+        assert_eq!(
+            followed.into_iter().collect::<Vec<_>>(),
+            vec![ArtistKey([3; 32])],
+            "{damage}"
+        );
         assert_eq!(store.listens().unwrap(), vec![listen], "{damage}");
         assert!(!store.created(), "{damage}: not a first start");
         drop(store);

@@ -30,6 +30,11 @@ impl Providers {
         }
     }
 
+    /// The peers known to hold `id`, connected or not.
+    pub(crate) fn holders(&self, id: &TrackId) -> HashSet<PeerId> {
+        lock(&self.by_track).get(id).cloned().unwrap_or_default()
+    }
+
     /// How many connected peers are known to hold `id`.
     pub(crate) fn count(&self, id: &TrackId) -> usize {
         let connected = lock(&self.connected);

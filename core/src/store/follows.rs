@@ -1,0 +1,44 @@
+//! The artist keys this peer follows (`followed`: artist key -> empty). Their new releases come
+//! first in Discover. Journaled like blocks, so a rebuilt database keeps them.
+
+use super::Store;
+use crate::error::Result;
+use crate::model::ArtistKey;
+
+const FOLLOWED: &str = "followed";
+
+impl Store {
+    /// Follows an artist key (`true`) or stops; written through before it returns.
+    pub fn set_followed(&self, key: &ArtistKey, followed: bool) -> Result<()> {
+        self.put_followed(key, followed)?;
+        self.journal_follow(key, followed);
+        Ok(())
+    }
+
+    pub(super) fn put_followed(&self, key: &ArtistKey, followed: bool) -> Result<()> {
+        let tree = self.db.open_tree(FOLLOWED)?;
+        if followed {
+            tree.insert(key.as_bytes(), &[])?;
+        } else {
+            tree.remove(key.as_bytes())?;
+        }
+        tree.flush()?;
+        Ok(())
+    }
+
+    /// Whether an artist key is followed here.
+    pub fn is_followed(&self, key: &ArtistKey) -> Result<bool> {
+        Ok(self.db.open_tree(FOLLOWED)?.contains_key(key.as_bytes())?)
+    }
+
+    /// Every followed artist key.
+    pub fn followed_keys(&self) -> Result<std::collections::HashSet<ArtistKey>> {
+        let mut out = std::collections::HashSet::new();
+        for key in self.db.open_tree(FOLLOWED)?.iter().keys() {
+            if let Ok(k) = <[u8; 32]>::try_from(key?.as_ref()) {
+                out.insert(ArtistKey(k));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -918,3 +918,89 @@ fn an_artist_key_backup_is_imported_from_settings() {
     let dir = busker_core::DataDir::open(dir.path().join("data")).unwrap();
     assert_eq!(dir.artist_key().unwrap().public(), key.public());
 }
+
+#[test]
+fn a_link_from_busker_open_lands_in_the_running_app_and_an_invite_shows_as_a_qr_code() {
+    use busker_core::link::Link;
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "the network", |a| {
+        matches!(a.model.net.state, NetState::Up { .. })
+    });
+    assert!(
+        dir.path().join("api.json").exists(),
+        "the app serves the control API"
+    );
+    let NetState::Up { peer_id, .. } = h.state().model.net.state.clone() else {
+        unreachable!()
+    };
+
+    // Network view: an invite link to this peer, signed by it, and its QR code.
+    h.get_by_role_and_label(Role::Button, View::Network.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, network::INVITE_LABEL)
+        .click();
+    step_until(&mut h, "the invite link", |a| a.model.invite.is_some());
+    let Some(Ok((link, qr))) = h.state().model.invite.clone() else {
+        panic!("no invite: {:?}", h.state().model.invite)
+    };
+    let Ok(Link::Join(invite)) = Link::parse(&link) else {
+        panic!("the invite does not read: {link}")
+    };
+    assert_eq!(invite.peer.peer.to_string(), peer_id);
+    assert!(qr.is_some(), "an invite fits a QR code");
+    h.run_steps(1);
+    h.get_by_label("Invite link as a QR code");
+
+    // A second `busker open --app LINK` (what the desktop runs for a link) hands it over.
+    let spring = library_track(&h, "Spring of love");
+    let artist_link = Link::Artist(spring.artist_key).to_string();
+    assert_ne!(h.state().state.view, View::Artist, "premise");
+    let out = std::process::Command::new(crate::util::busker_bin())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["open", "--app", &artist_link])
+        .env_remove("BUSKER_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("opened in the running app"));
+    step_until(&mut h, "the artist page", |a| {
+        a.state.view == View::Artist
+            && a.model
+                .artist_page
+                .as_ref()
+                .is_some_and(|p| p.releases.iter().any(|t| t.id == spring.id))
+    });
+    // Follow from the page: the worker saves it, and a command through the app's control API
+    // reads it back.
+    h.get_by_role_and_label(Role::Button, busker::ui::artist::FOLLOW_LABEL)
+        .click();
+    step_until(&mut h, "the follow to be saved", |a| {
+        a.model.followed == vec![spring.artist_key]
+    });
+    let out = std::process::Command::new(crate::util::busker_bin())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--json", "open", &artist_link])
+        .env_remove("BUSKER_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(opened["following"], true, "{opened}");
+    let page = h.state().model.artist_page.clone().unwrap();
+    assert_eq!(opened["name"], page.name.as_str());
+    assert_eq!(opened["artist_key"], spring.artist_key.to_hex().as_str());
+}

@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod gui;
 mod identity;
+mod links;
 mod network;
 mod node_cli;
 mod play;

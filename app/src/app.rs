@@ -33,6 +33,8 @@ pub struct AppOptions {
     pub audio: Audio,
     /// A player backend instead of the audio engine (tests of the player's own logic).
     pub player: Option<Box<dyn PlayerBackend>>,
+    /// A `busker://` link to open once the app runs.
+    pub open_link: Option<String>,
 }
 
 impl AppOptions {
@@ -44,6 +46,7 @@ impl AppOptions {
             listen: None,
             audio: Audio::Device,
             player: None,
+            open_link: None,
         }
     }
 
@@ -66,6 +69,8 @@ pub struct App {
     pub player: Player,
     backend_options: Option<BackendOptions>,
     backend: Option<Backend>,
+    /// A link was just made to share: copy it to the clipboard on the next frame.
+    copy_shared: bool,
 }
 
 impl App {
@@ -86,9 +91,18 @@ impl App {
                 seed_demo: options.seed_demo,
                 listen: options.listen,
                 audio,
+                open_link: options.open_link,
             }),
             backend: None,
+            copy_shared: false,
         }
+    }
+
+    /// Keeps a link made to share and shows it; the next frame copies it to the clipboard.
+    fn shared(&mut self, link: String) {
+        self.model.notice(format!("Link copied: {link}"));
+        self.model.shared = Some(link);
+        self.copy_shared = true;
     }
 
     /// Whether the backend has opened the library.
@@ -125,11 +139,16 @@ impl App {
                 View::Publish => ui::publish::show(ui, &mut self.state, &mut self.model),
                 View::Network => ui::network::show(ui, &mut self.state, &self.model),
                 View::Settings => ui::settings::show(ui, &mut self.state, &mut self.model),
+                View::Artist => ui::artist::show(ui, &self.model, &self.player),
             };
             commands.extend(view);
         });
         for command in commands {
             self.execute(command);
+        }
+        if let Some(link) = self.model.shared.as_ref().filter(|_| self.copy_shared) {
+            ui.ctx().copy_text(link.clone());
+            self.copy_shared = false;
         }
         if self.player.is_playing() {
             // The time display and the seek bar move while playing, and the engine's reports
@@ -230,6 +249,7 @@ impl App {
                 new_releases,
                 recommendations,
                 blocked,
+                followed,
             } => {
                 for t in &tracks {
                     self.player.update_track(t);
@@ -239,6 +259,7 @@ impl App {
                 m.new_releases = new_releases;
                 m.recommendations = recommendations;
                 m.blocked = blocked;
+                m.followed = followed;
             }
             Event::SearchResults { seq, hits, took } => {
                 if seq >= m.search.shown && seq <= m.search.sent {
@@ -327,6 +348,25 @@ impl App {
             }
             Event::PlayerReady(engine) => self.player.attach(engine.0),
             Event::Notice(text) => m.notice(text),
+            Event::LinkHanded(link) => self.execute(Command::OpenLink(link)),
+            Event::OpenedTrack(track) => {
+                m.notice(format!(
+                    "Playing {} - {} from a link",
+                    track.info.artist, track.info.title
+                ));
+                self.player.play_queue(vec![*track], 0);
+            }
+            Event::Artist(page) => {
+                m.artist_page = Some(page);
+                self.state.view = View::Artist;
+            }
+            Event::Invite(result) => {
+                m.invite = Some(result.map(|link| {
+                    let qr = crate::qr::Qr::encode(&link);
+                    (link, qr)
+                }));
+            }
+            Event::Shared(link) => self.shared(link),
         }
     }
 
@@ -432,6 +472,16 @@ impl App {
             Command::Connect(addr) => self.dial(addr, true),
             Command::ForgetPeer(addr) => self.state.peer_addresses.retain(|a| *a != addr),
             Command::Refresh => self.send(Request::Refresh),
+            Command::OpenLink(link) => self.send(Request::OpenLink(link)),
+            Command::OpenArtist(key) => self.send(Request::OpenArtist(key)),
+            Command::Invite => self.send(Request::Invite),
+            Command::ShareTrack(id) => self.send(Request::Share(id)),
+            // An artist link is the key alone: made here.
+            Command::ShareArtist(key) => {
+                self.shared(busker_core::link::Link::Artist(key).to_string())
+            }
+            Command::Follow(key, on) => self.send(Request::Follow(key, on)),
+            Command::InstallDesktop => self.send(Request::InstallDesktop),
         }
     }
 }

@@ -36,14 +36,15 @@ use crate::player::EnginePlayer;
 
 mod files;
 mod library;
+mod links;
 mod net;
 mod protocol;
 mod radio;
 mod status;
 
 pub use protocol::{
-    ChannelRow, DirEntry, EngineHandle, Event, NetStatus, PeerRow, PublishItem, PublishStep,
-    Request, ScannedFile, Tags, TransferRow, TransferState,
+    ArtistPage, ChannelRow, DirEntry, EngineHandle, Event, NetStatus, PeerRow, PublishItem,
+    PublishStep, Request, ScannedFile, Tags, TransferRow, TransferState,
 };
 pub use status::STATUS_INTERVAL;
 
@@ -90,6 +91,8 @@ pub struct BackendOptions {
     pub listen: Option<Vec<String>>,
     /// Where the audio goes.
     pub audio: Audio,
+    /// A link to open once the app runs (`busker open --app LINK` with no app running).
+    pub open_link: Option<String>,
 }
 
 /// The UI's handle on the worker. Dropping it stops the worker and waits for it, which releases
@@ -276,11 +279,13 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
             }
         }
     };
+    let http = links::serve_api(&library, &net, post);
     let worker = Worker {
         library,
         net,
         post: post.clone(),
         radio: Radio::default(),
+        http,
     };
     let net = &worker.net;
     if net.node.is_online() {
@@ -301,6 +306,9 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         || !start_player(&worker.library, &worker.net, options.audio, post)
     {
         return worker.shutdown();
+    }
+    if let Some(link) = options.open_link {
+        worker.open_link(link);
     }
     let mut last_refresh = Instant::now();
     loop {
@@ -347,10 +355,14 @@ struct Worker {
     net: Net,
     post: Post,
     radio: Radio,
+    /// The control API, so that `busker` commands and links reach this app.
+    http: Option<crate::http::NodeHttp>,
 }
 
 impl Worker {
     fn shutdown(self) {
+        // The API goes first (and its `api.json` with it): no command lands on a stopping node.
+        drop(self.http);
         self.net.shutdown();
     }
 
@@ -441,6 +453,27 @@ impl Worker {
                 self.save(id);
                 true
             }
+            Request::OpenLink(text) => {
+                self.open_link(text);
+                true
+            }
+            Request::OpenArtist(key) => {
+                self.open_artist(key);
+                true
+            }
+            Request::Invite => {
+                self.invite();
+                true
+            }
+            Request::Share(id) => {
+                self.share(id);
+                true
+            }
+            Request::Follow(key, on) => match self.library.follow(&key, on) {
+                Ok(()) => post.send(self.catalog()),
+                Err(e) => post.send(Event::Error(format!("could not follow the artist: {e}"))),
+            },
+            Request::InstallDesktop => post.send(links::install_desktop(&self.library)),
         }
     }
 

@@ -140,6 +140,55 @@ pub enum Command {
         #[arg(value_name = "KEY")]
         key: Option<String>,
     },
+    /// Make an invite link to this peer (through the running node): another peer joins with
+    /// `busker join LINK`, or by opening it in the app. Signed by this peer; lasts a week.
+    Invite {
+        /// How long the link stays good, in hours.
+        #[arg(long, value_name = "HOURS", default_value_t = 168,
+              value_parser = clap::value_parser!(u64).range(1..=8760))]
+        hours: u64,
+    },
+    /// Connect to a peer through its invite link (through the running node), and keep it:
+    /// every later start dials it again.
+    Join {
+        /// A busker://join/... link.
+        #[arg(value_name = "LINK")]
+        link: String,
+    },
+    /// Make a link to a track or an artist, to pass on: busker://track/... carries the
+    /// release id and peers that hold it, busker://artist/KEY the artist's key.
+    Share {
+        /// A track id (or a unique prefix of 6+ hex digits), or an artist key (64 hex digits).
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Open a busker:// link (through the running node): join a peer, find and show a track
+    /// (then `play` or `fetch` it), or an artist's releases.
+    Open {
+        /// A busker://join/..., busker://track/... or busker://artist/... link (with --app it
+        /// may be left out: then the app just opens).
+        #[arg(value_name = "LINK", required_unless_present = "app")]
+        link: Option<String>,
+        /// Hand the link to the desktop app: the running one (or node), else start the app
+        /// with it. What the desktop runs for a busker:// link.
+        #[arg(long)]
+        app: bool,
+    },
+    /// Follow an artist key: its new releases come first in Discover.
+    Follow {
+        /// The artist's key, 64 hex digits.
+        #[arg(value_name = "KEY")]
+        key: String,
+    },
+    /// Stop following an artist key.
+    Unfollow {
+        /// The artist's key, 64 hex digits.
+        #[arg(value_name = "KEY")]
+        key: String,
+    },
+    /// Make this busker the handler of busker:// links on this Linux desktop (a .desktop file
+    /// for x-scheme-handler/busker, in the user's own XDG directories).
+    InstallDesktop,
     /// Radio channels: broadcast from the running node, list, tune in.
     Radio {
         #[command(subcommand)]

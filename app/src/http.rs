@@ -17,6 +17,7 @@
 
 mod client;
 pub mod control;
+pub mod links;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -38,6 +39,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 pub use client::ApiClient;
+pub use links::LinkSink;
 
 /// Connections served at once; further clients wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 32;
@@ -57,9 +59,10 @@ pub struct NodeHttp {
 
 impl NodeHttp {
     /// Serves `node`'s APIs on a free port of 127.0.0.1 and writes `api.json` into `data_dir`.
-    pub async fn start(node: Node, data_dir: &Path) -> anyhow::Result<Self> {
+    /// Links opened with `show` go to `sink` (the desktop app's window).
+    pub async fn start(node: Node, data_dir: &Path, sink: LinkSink) -> anyhow::Result<Self> {
         let token = control::ApiToken::random();
-        let router = control::router(node, token.clone());
+        let router = control::router(node, token.clone(), sink);
         let server = HttpServer::start(router).await?;
         let api_file = control::ApiFile::write(data_dir, server.addr(), &token)?;
         Ok(Self {

@@ -11,6 +11,9 @@
 //!   it on the node's chunk provider.
 //! - [`model`]: what the window shows: the persisted [`State`] and the [`model::Model`] of
 //!   what the backend reported.
+//! - [`http`]: the local control API the app and `busker node` serve (so that `busker` commands
+//!   and `busker://` links reach a running app), with [`output`] and [`play`], which it shares
+//!   with the command line.
 //! - [`ui`]: one file per panel; panels draw from the [`model`] and return [`ui::Command`]s,
 //!   which [`App`] carries out in one place after drawing.
 //!
@@ -22,8 +25,13 @@
 
 pub mod app;
 pub mod backend;
+pub mod desktop;
+pub mod http;
 pub mod model;
+pub mod output;
+pub mod play;
 pub mod player;
+pub mod qr;
 pub mod ui;
 
 pub use app::{App, AppOptions};

@@ -7,10 +7,9 @@
 //! contract). Errors print once, as one line on stderr, and the exit code is non-zero.
 
 mod cli;
-mod http;
 mod node;
-mod output;
-mod play;
+
+use busker::{http, output, play};
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -95,7 +94,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(api) = http::ApiClient::discover(&dir) {
+    if let Command::InstallDesktop = command {
+        return install_desktop(&cli);
+    }
+    let api = http::ApiClient::discover(&dir);
+    if let Command::Open { link, app: true } = command {
+        return node::open_in_app(&cli, api.as_ref(), link.as_deref());
+    }
+    if let Some(api) = api {
         return node::remote(&cli, &api, command);
     }
     match command {
@@ -114,6 +120,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             },
         ),
         Command::Connect { .. }
+        | Command::Invite { .. }
+        | Command::Join { .. }
+        | Command::Open { .. }
         | Command::Status
         | Command::Peers
         | Command::Fetch { .. }
@@ -169,6 +178,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Key { command } => key(&cli, command),
+        Command::InstallDesktop => install_desktop(&cli),
+        Command::Share { id } => {
+            // Without a node: no peer hints, the id alone (the network finds holders).
+            let library = open_library(&cli, None)?;
+            let link = match output::share_target(&library, id)? {
+                Ok(track) => busker_core::link::Link::Track(busker_core::link::TrackLink {
+                    id: track,
+                    hints: Vec::new(),
+                }),
+                Err(key) => busker_core::link::Link::Artist(key),
+            };
+            node::print_link(&cli, &serde_json::json!({"link": link.to_string()}));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Follow { key } | Command::Unfollow { key } => {
+            let following = matches!(command, Command::Follow { .. });
+            let key = key.parse().context("an artist key is 64 hex digits")?;
+            open_library(&cli, None)?.follow(&key, following)?;
+            output::print_follow(cli.json, &output::follow_json(&key, following));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Block { key } | Command::Unblock { key } => {
             let blocked = matches!(command, Command::Block { .. });
             let key = key.parse().context("an artist key is 64 hex digits")?;
@@ -322,5 +352,29 @@ fn key(cli: &Cli, command: &KeyCommand) -> Result<ExitCode> {
             "replaced": replaced.map(|k| k.to_hex()),
         }),
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `busker install-desktop`: see [`busker::desktop`].
+fn install_desktop(cli: &Cli) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot tell where this busker binary is")?;
+    let data_dir = cli
+        .data_dir
+        .as_ref()
+        .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()));
+    let installed = busker::desktop::install(&exe, data_dir.as_deref())?;
+    if cli.json {
+        output::print_json(&serde_json::json!({
+            "desktop_file": installed.desktop_file,
+            "mimeapps": installed.mimeapps,
+            "handler": busker::desktop::SCHEME_HANDLER,
+        }));
+    } else {
+        println!(
+            "busker:// links now open in Busker ({}, default set in {})",
+            installed.desktop_file.display(),
+            installed.mimeapps.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

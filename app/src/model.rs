@@ -34,6 +34,8 @@ pub enum View {
     Network,
     /// Settings.
     Settings,
+    /// An artist's page (opened from a link or an artist's name; not in the navigation).
+    Artist,
 }
 
 impl View {
@@ -58,6 +60,7 @@ impl View {
             View::Publish => "Publish",
             View::Network => "Network",
             View::Settings => "Settings",
+            View::Artist => "Artist",
         }
     }
 }
@@ -97,6 +100,8 @@ pub struct State {
     pub peer_addresses: Vec<String>,
     /// The Network view's address field.
     pub peer_input: String,
+    /// The Network view's link field.
+    pub link_input: String,
     /// The Radio view's channel name field.
     pub radio_name: String,
     /// The new channel plays the personal radio (not the local tracks in order).
@@ -115,6 +120,7 @@ impl Default for State {
             dark_mode: true,
             peer_addresses: Vec::new(),
             peer_input: String::new(),
+            link_input: String::new(),
             radio_name: String::new(),
             radio_personal: false,
         }
@@ -240,6 +246,14 @@ pub struct Model {
     pub recommendations: Vec<busker_core::Recommended>,
     /// Blocked artist keys (Settings lists them with Unblock).
     pub blocked: Vec<busker_core::model::ArtistKey>,
+    /// Followed artist keys.
+    pub followed: Vec<busker_core::model::ArtistKey>,
+    /// The artist page last opened.
+    pub artist_page: Option<crate::backend::ArtistPage>,
+    /// The invite link the Network view shows (or why there is none), with its QR code.
+    pub invite: Option<Result<(String, Option<crate::qr::Qr>), String>>,
+    /// The last link made to share (copied to the clipboard too).
+    pub shared: Option<String>,
     /// Where Settings backs the artist key up to.
     pub key_backup_input: String,
     /// The backup was offered at the first publish (once a session).
@@ -277,6 +291,10 @@ impl Default for Model {
             new_releases: Vec::new(),
             recommendations: Vec::new(),
             blocked: Vec::new(),
+            followed: Vec::new(),
+            artist_page: None,
+            invite: None,
+            shared: None,
             key_backup_input: default_key_backup_path(),
             key_backup_offered: false,
             key_import_replace: false,
@@ -305,6 +323,11 @@ impl Model {
     /// The rating of a track (0: unrated).
     pub fn rating(&self, id: &TrackId) -> u8 {
         self.ratings.get(id).copied().unwrap_or(0)
+    }
+
+    /// Whether `key` is followed here.
+    pub fn is_followed(&self, key: &busker_core::model::ArtistKey) -> bool {
+        self.followed.contains(key)
     }
 
     /// Whether `key` is this peer's own artist key (which it cannot block).

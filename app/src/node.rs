@@ -68,7 +68,7 @@ pub fn run(cli: &Cli, args: NodeArgs<'_>) -> Result<ExitCode> {
         let node = Node::start(library, options)
             .await
             .context("starting the network")?;
-        let api = NodeHttp::start(node.clone(), &dir).await?;
+        let api = NodeHttp::start(node.clone(), &dir, crate::http::LinkSink::default()).await?;
         let listen: Vec<String> = node
             .listen_addrs()
             .await?
@@ -274,6 +274,43 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             output::print_recommendations(cli.json, &list);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Invite { hours } => {
+            let v = api.call("POST", "/v1/invite", Some(&json!({"hours": hours})))?;
+            print_link(cli, &v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Join { link } => {
+            let v = api.call("POST", "/v1/join", Some(&json!({"link": link})))?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                println!(
+                    "joined {}; it is dialled again at every start",
+                    v.get("peer_id").and_then(Value::as_str).unwrap_or("?")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Share { id } => {
+            print_link(
+                cli,
+                &api.call("POST", "/v1/share", Some(&json!({"id": id})))?,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Open { link, .. } => {
+            // In a running app the window shows it too.
+            let body = json!({"link": link, "show": true});
+            print_opened(cli, &api.call("POST", "/v1/open", Some(&body))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Follow { key } | Command::Unfollow { key } => {
+            let following = matches!(command, Command::Follow { .. });
+            let body = json!({"key": key, "following": following});
+            output::print_follow(cli.json, &api.call("POST", "/v1/follow", Some(&body))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::InstallDesktop => unreachable!("handled before a node is looked for"),
         Command::Fetch { id, out } => {
             let out = out
                 .as_ref()
@@ -399,4 +436,75 @@ fn radio(cli: &Cli, api: &ApiClient, command: &RadioCommand) -> Result<ExitCode>
 fn track_line(t: &Value) -> String {
     let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
     format!("{} - {} ({})", s("title"), s("artist"), s("id"))
+}
+
+/// Prints a `{"link"}` answer: the link alone on its line either way.
+pub(crate) fn print_link(cli: &Cli, v: &Value) {
+    if cli.json {
+        output::print_json(v);
+    } else {
+        println!(
+            "{}",
+            v.get("link").and_then(Value::as_str).unwrap_or_default()
+        );
+    }
+}
+
+/// Prints what `open` opened: a track as `list` does, an artist as `artist` does, a peer.
+fn print_opened(cli: &Cli, v: &Value) {
+    if v.get("releases").is_some() {
+        output::print_artist(cli.json, v);
+        if !cli.json && v.get("following").and_then(Value::as_bool) == Some(false) {
+            println!(
+                "  follow with: busker follow {}",
+                v.get("artist_key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
+        }
+    } else if v.get("title").is_some() {
+        output::print_track(cli.json, v);
+    } else if cli.json {
+        output::print_json(v);
+    } else if let Some(peer) = v.get("peer_id").and_then(Value::as_str) {
+        println!("joined {peer}");
+    }
+}
+
+/// `busker open --app [LINK]`, what the desktop runs for a link: hands it to the running app or
+/// node (the app shows it), else starts the app with it.
+pub fn open_in_app(cli: &Cli, api: Option<&ApiClient>, link: Option<&str>) -> Result<ExitCode> {
+    if let Some(link) = link {
+        // Checked here first, so that a broken link says so at once and never starts the app.
+        busker_core::link::Link::parse(link)?;
+    }
+    match (api, link) {
+        (Some(api), Some(link)) => {
+            let body = json!({"link": link, "show": true, "resolve": false});
+            let v = api.call("POST", "/v1/open", Some(&body))?;
+            if v.get("handed_to_app").and_then(Value::as_bool) == Some(true) {
+                if cli.json {
+                    output::print_json(&v);
+                } else {
+                    println!("opened in the running app");
+                }
+            } else {
+                print_opened(cli, &v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        (Some(_), None) => {
+            println!("Busker is already running on this data dir");
+            Ok(ExitCode::SUCCESS)
+        }
+        (None, link) => {
+            let mut options = busker::AppOptions::new(crate::data_dir(cli)?);
+            if cli.no_demo {
+                options.seed_demo = Some(false);
+            }
+            options.open_link = link.map(str::to_owned);
+            busker::app::run_native(options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -80,7 +80,7 @@ pub fn print_recommendations(json_out: bool, list: &[Value]) {
 /// alone.
 pub fn artist_json(key: &ArtistKey, catalog: Option<&ArtistCatalog>) -> Value {
     let Some(catalog) = catalog else {
-        return json!({"key": key.to_hex(), "name": null, "releases": []});
+        return json!({"key": key.to_hex(), "artist_key": key.to_hex(), "name": null, "releases": []});
     };
     let releases: Vec<Value> = catalog
         .releases
@@ -93,6 +93,7 @@ pub fn artist_json(key: &ArtistKey, catalog: Option<&ArtistCatalog>) -> Value {
     let successor = catalog.profile.successor.map(|k| k.to_hex());
     json!({
         "key": key.to_hex(),
+        "artist_key": key.to_hex(),
         "name": catalog.profile.name,
         "releases": releases,
         "successor": successor,
@@ -234,5 +235,43 @@ pub fn print_block(json_out: bool, v: &Value) {
     match v.get("blocked").and_then(Value::as_bool) {
         Some(true) => println!("blocked artist {short}: its releases are hidden and not relayed"),
         _ => println!("unblocked artist {short}"),
+    }
+}
+
+/// `{"artist_key", "following"}`: the answer to `follow` and `unfollow`.
+pub fn follow_json(key: &ArtistKey, following: bool) -> Value {
+    json!({"artist_key": key.to_hex(), "following": following})
+}
+
+/// Prints a [`follow_json`] object.
+pub fn print_follow(json_out: bool, v: &Value) {
+    if json_out {
+        print_json(v);
+        return;
+    }
+    let key = v.get("artist_key").and_then(Value::as_str).unwrap_or("?");
+    if v.get("following").and_then(Value::as_bool) == Some(true) {
+        println!("following {key}: its new releases come first in Discover");
+    } else {
+        println!("no longer following {key}");
+    }
+}
+
+/// What `share ID` links to: a known track (by id or unique prefix), else an artist key (64 hex
+/// digits); the track lookup's error when it is neither.
+pub fn share_target(
+    library: &busker_core::Library,
+    id: &str,
+) -> busker_core::Result<Result<busker_core::model::TrackId, ArtistKey>> {
+    let track = library
+        .resolve(id)
+        .and_then(|t| match library.store().has_manifest(&t)? {
+            true => Ok(t),
+            false => Err(busker_core::Error::UnknownTrack(t)),
+        });
+    match (track, id.parse::<ArtistKey>()) {
+        (Ok(t), _) => Ok(Ok(t)),
+        (Err(_), Ok(key)) => Ok(Err(key)),
+        (Err(e), Err(_)) => Err(e),
     }
 }

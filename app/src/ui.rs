@@ -1,6 +1,7 @@
 //! The panels, one file each. A panel is a function over `&mut Ui` and the state it needs; it
 //! returns the [`Command`]s the user gave, which [`crate::App::execute`] carries out after drawing.
 
+pub mod artist;
 pub mod discover;
 pub mod library;
 pub mod nav;
@@ -94,6 +95,20 @@ pub enum Command {
     ForgetPeer(String),
     /// Reload the catalog.
     Refresh,
+    /// Open a `busker://` link (join, track, artist).
+    OpenLink(String),
+    /// Show an artist's page.
+    OpenArtist(ArtistKey),
+    /// Make an invite link to this peer.
+    Invite,
+    /// Make a link to a track and copy it.
+    ShareTrack(TrackId),
+    /// Copy a link to an artist.
+    ShareArtist(ArtistKey),
+    /// Follow an artist key (`true`) or stop.
+    Follow(ArtistKey, bool),
+    /// Make this app the desktop's handler of `busker://` links.
+    InstallDesktop,
 }
 
 /// `m:ss`.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use busker_core::model::TrackId;
-use busker_core::release::{Candidate, fair_newest};
+use busker_core::release::{Candidate, followed_first};
 use busker_core::{Config, Library, TrackSummary};
 
 use super::net::Net;
@@ -32,8 +32,8 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         .into_iter()
         .collect();
     let by_id: HashMap<TrackId, &TrackSummary> = tracks.iter().map(|t| (t.id, t)).collect();
-    // Newest first in rounds over artist keys, so that no key fills the list; a re-signed copy
-    // of another key's audio is never among them.
+    // Followed keys first, then newest first in rounds over artist keys, so that no key fills
+    // the list; a re-signed copy of another key's audio is never among them.
     let recent = library
         .store()
         .manifests()
@@ -45,7 +45,8 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
                     .is_some_and(|t| t.same_audio_as.is_none())
         })
         .map(|m| Candidate::of(&m));
-    let new_releases = fair_newest(recent, NEW_RELEASES)
+    let followed_keys = library.store().followed_keys().unwrap_or_default();
+    let new_releases = followed_first(recent, &followed_keys, NEW_RELEASES)
         .iter()
         .filter_map(|id| by_id.get(id).map(|t| (*t).clone()))
         .collect();
@@ -63,12 +64,21 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         .into_iter()
         .collect();
     blocked.sort();
+    let mut followed: Vec<_> = library
+        .store()
+        .followed_keys()
+        .inspect_err(|e| tracing::warn!(error = %e, "unreadable followed keys"))
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    followed.sort();
     Event::Library {
         tracks,
         ratings,
         new_releases,
         recommendations,
         blocked,
+        followed,
     }
 }
 

@@ -62,6 +62,35 @@ pub enum Request {
     RadioStop,
     /// Downloads a track into the library; it shows among the transfers, then as local.
     Save(TrackId),
+    /// Opens a `busker://` link (pasted, or handed over by `busker open --app`): joins the
+    /// peer of an invite, plays a track ([`Event::OpenedTrack`]), shows an artist
+    /// ([`Event::Artist`]); a link that does not open is an [`Event::Error`].
+    OpenLink(String),
+    /// Shows an artist's page: its signed profile and releases ([`Event::Artist`]).
+    OpenArtist(ArtistKey),
+    /// Makes an invite link to this peer ([`Event::Invite`]).
+    Invite,
+    /// Makes a link to a track ([`Event::Shared`]).
+    Share(TrackId),
+    /// Follows an artist key (`true`) or stops; answered with the catalog.
+    Follow(ArtistKey, bool),
+    /// Makes this app the desktop's handler of `busker://` links; answered with a notice.
+    InstallDesktop,
+}
+
+/// An artist's page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtistPage {
+    /// The artist's key.
+    pub key: ArtistKey,
+    /// The name in its signed profile (or on its tracks here).
+    pub name: String,
+    /// Its releases that a peer could describe, in its profile's order.
+    pub releases: Vec<TrackSummary>,
+    /// Releases its profile names that no reachable peer could describe.
+    pub missing: usize,
+    /// Where the page comes from, when not from the artist's signed profile.
+    pub note: Option<String>,
 }
 
 /// One file to publish, with the tags the user settled on.
@@ -160,6 +189,8 @@ pub enum Event {
         recommendations: Vec<Recommended>,
         /// Blocked artist keys.
         blocked: Vec<ArtistKey>,
+        /// Followed artist keys.
+        followed: Vec<ArtistKey>,
     },
     /// Answer to [`Request::Search`].
     SearchResults {
@@ -214,6 +245,17 @@ pub enum Event {
     PlayerReady(EngineHandle),
     /// Something worth telling the user that is not an error.
     Notice(String),
+    /// A link handed over from outside (`busker open --app LINK`, the desktop's handler): the
+    /// UI opens it as if pasted.
+    LinkHanded(String),
+    /// A track link opened: the track, to play.
+    OpenedTrack(Box<TrackSummary>),
+    /// An artist's page, to show.
+    Artist(ArtistPage),
+    /// Answer to [`Request::Invite`]: the link, or why there is none.
+    Invite(Result<String, String>),
+    /// Answer to [`Request::Share`]: the link, to copy.
+    Shared(String),
 }
 
 /// One connected peer.

@@ -32,6 +32,8 @@
 //! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned", "now_playing"}, ..]` |
 //! | `POST /v1/radio/tune` | `{"channel_id", "out", "seconds"}` | `{"channel_id", "startup_ms", "continuity", "lag_ms", "segments", "late", "repaired", "frames", "tracks"}` |
 //!
+//! Links, invites and follows: see [`super::links`].
+//!
 //! `radio/tune` answers when the listener stops (after `seconds` of the broadcast); when the client
 //! closes the connection first, the server drops the handler and with it the listener.
 
@@ -142,8 +144,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The control API over `node`, for clients that show `token`.
-pub fn router(node: Node, token: ApiToken) -> Router {
+/// The control API over `node`, for clients that show `token`; links opened with `show` go to
+/// `sink`.
+pub fn router(node: Node, token: ApiToken, sink: super::LinkSink) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/publish", post(publish))
@@ -161,9 +164,11 @@ pub fn router(node: Node, token: ApiToken) -> Router {
         .route("/v1/radio/stop", post(radio_stop))
         .route("/v1/radio/list", get(radio_list))
         .route("/v1/radio/tune", post(radio_tune))
+        .merge(super::links::routes())
         .fallback(no_such_endpoint)
         .method_not_allowed_fallback(no_such_endpoint)
         .with_state(node)
+        .layer(axum::Extension(sink))
         // The last layer added runs first: the token, then the body limit, then the route.
         .layer(from_fn_with_state(MAX_BODY, limit_body))
         .layer(from_fn_with_state(token, require_token))
@@ -493,7 +498,7 @@ mod tests {
     async fn serve() -> Served {
         let (dir, node) = busker_core::test_utils::start_node(NodeOptions::loopback()).await;
         let token = ApiToken::random();
-        let server = HttpServer::start(router(node.clone(), token.clone()))
+        let server = HttpServer::start(router(node.clone(), token.clone(), Default::default()))
             .await
             .unwrap();
         Served {

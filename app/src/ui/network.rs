@@ -1,6 +1,7 @@
-//! Network: this peer's id and listen addresses (copyable), a field to paste a peer address and
-//! connect (errors shown), the peers connected, the transfers with progress and speed, and the
-//! LAN discovery toggle.
+//! Network: an invite link to this peer (copyable, and as a QR code), a field to open any
+//! `busker://` link, this peer's id and listen addresses (copyable), a field to paste a peer
+//! address and connect (errors shown), the peers connected, the transfers with progress and
+//! speed, and the LAN discovery toggle.
 
 use crate::backend::TransferState;
 use crate::model::{Model, NetState, State};
@@ -10,6 +11,12 @@ use crate::ui::{Command, clock};
 pub const ADDRESS_LABEL: &str = "Peer address";
 /// The accessible label of the button that dials the address.
 pub const CONNECT_LABEL: &str = "Connect";
+/// The accessible label of the link field.
+pub const LINK_LABEL: &str = "Link";
+/// The accessible label of the button that opens the link.
+pub const OPEN_LINK_LABEL: &str = "Open link";
+/// The accessible label of the button that makes an invite link.
+pub const INVITE_LABEL: &str = "Make an invite link";
 /// The label of the LAN discovery toggle (read when the peer starts).
 pub const LAN_LABEL: &str =
     "LAN discovery (mDNS): find peers on this network (from the next start)";
@@ -45,6 +52,10 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
+            invite(ui, model, &mut out);
+            ui.add_space(8.0);
+            open_link(ui, state, model, &mut out);
+            ui.add_space(8.0);
             this_peer(ui, model);
             ui.add_space(8.0);
             connect(ui, state, model, &mut out);
@@ -59,6 +70,59 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
             transfers(ui, model);
         });
     out
+}
+
+fn invite(ui: &mut egui::Ui, model: &Model, out: &mut Vec<Command>) {
+    ui.strong("Invite a friend");
+    ui.label(
+        "A link that lets another peer join this one: send it, or show the QR code to a phone \
+         or a second machine. It is signed by this peer and lasts a week.",
+    );
+    let up = matches!(model.net.state, NetState::Up { .. });
+    if ui
+        .add_enabled(up, egui::Button::new(INVITE_LABEL))
+        .clicked()
+    {
+        out.push(Command::Invite);
+    }
+    match &model.invite {
+        Some(Ok((link, qr))) => {
+            copy_row(ui, link, "Copy invite link");
+            if let Some(qr) = qr {
+                crate::qr::show(ui, qr, 220.0, "Invite link as a QR code");
+            }
+        }
+        Some(Err(e)) => {
+            ui.colored_label(ui.visuals().error_fg_color, format!("No invite link: {e}"));
+        }
+        None => {}
+    }
+}
+
+fn open_link(ui: &mut egui::Ui, state: &mut State, model: &Model, out: &mut Vec<Command>) {
+    ui.strong("Open a link");
+    let mut go = false;
+    ui.horizontal(|ui| {
+        let l = ui.label(LINK_LABEL);
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut state.link_input)
+                    .hint_text("busker://join/...  busker://track/...  busker://artist/...")
+                    .desired_width(460.0),
+            )
+            .labelled_by(l.id);
+        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        go = ui.button(OPEN_LINK_LABEL).clicked() || enter;
+    });
+    let input = state.link_input.trim().to_owned();
+    if go && !input.is_empty() {
+        out.push(Command::OpenLink(input));
+        state.link_input.clear();
+    }
+    if let Some(link) = &model.shared {
+        ui.label("Last link made to share (copied):");
+        copy_row(ui, link, "Copy shared link");
+    }
 }
 
 fn this_peer(ui: &mut egui::Ui, model: &Model) {

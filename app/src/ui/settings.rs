@@ -1,4 +1,5 @@
-//! Settings: the artist name, theme, LAN discovery, where the data is.
+//! Settings: the artist name, theme, LAN discovery, where the data is, blocked and followed
+//! artists, and the desktop's handler of `busker://` links.
 
 use crate::model::{Model, State, Status};
 use crate::ui::Command;
@@ -11,6 +12,9 @@ pub const LISTEN_LABEL: &str = "Listen addresses";
 pub const EXPORT_KEY_LABEL: &str = "Export artist key";
 /// The button that takes an artist key over from a backup file.
 pub const IMPORT_KEY_LABEL: &str = "Import artist key";
+
+/// The button that makes this app the handler of `busker://` links.
+pub const LINK_HANDLER_LABEL: &str = "Open busker:// links with Busker";
 
 /// Draws the Settings view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Command> {
@@ -140,6 +144,31 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Comm
                 out.push(Command::Unblock(*key));
             }
         });
+    }
+    ui.add_space(8.0);
+    ui.strong("Followed artists");
+    if model.followed.is_empty() {
+        ui.label(
+            egui::RichText::new("None. Open an artist (click its name) and press Follow.").weak(),
+        );
+    }
+    for key in &model.followed {
+        ui.horizontal(|ui| {
+            ui.monospace(&key.to_hex()[..16]);
+            if ui.button("Unfollow").clicked() {
+                out.push(Command::Follow(*key, false));
+            }
+        });
+    }
+    ui.add_space(8.0);
+    ui.strong("Links");
+    ui.label(
+        "Let busker:// links from a browser, chat or mail open here. This writes a launcher for \
+         this busker into your own applications folder and makes it the handler of busker:// \
+         links (nothing outside your home folder changes).",
+    );
+    if ui.button(LINK_HANDLER_LABEL).clicked() {
+        out.push(Command::InstallDesktop);
     }
     ui.add_space(8.0);
     ui.strong("Keyboard");

@@ -25,6 +25,7 @@ fn cell<R>(ui: &mut egui::Ui, width: f32, add: impl FnOnce(&mut egui::Ui) -> R) 
 
 struct Widths {
     play: f32,
+    share: f32,
     title: f32,
     artist: f32,
     album: f32,
@@ -34,10 +35,11 @@ struct Widths {
 }
 
 fn widths(total: f32) -> Widths {
-    let fixed = 30.0 + 50.0 + 100.0 + 90.0;
-    let flexible = (total - fixed - 7.0 * 8.0).max(150.0);
+    let fixed = 30.0 + 30.0 + 50.0 + 100.0 + 90.0;
+    let flexible = (total - fixed - 8.0 * 8.0).max(150.0);
     Widths {
         play: 30.0,
+        share: 30.0,
         title: flexible * 0.4,
         artist: flexible * 0.32,
         album: flexible * 0.28,
@@ -47,8 +49,9 @@ fn widths(total: f32) -> Widths {
     }
 }
 
-/// Draws `tracks` (or only the `rows` of it, when given) as a table with a play button and a
-/// rating per row. `current` is the track the player holds.
+/// Draws `tracks` (or only the `rows` of it, when given) as a table with a play button, a share
+/// button and a rating per row; an artist's name opens its page (right-click: share, follow,
+/// block). `current` is the track the player holds.
 pub fn table(
     ui: &mut egui::Ui,
     id_salt: &str,
@@ -68,6 +71,7 @@ pub fn table(
             ("Time", w.time),
             ("Where", w.avail),
             ("Rating", w.rating),
+            ("", w.share),
         ] {
             cell(ui, width, |ui| ui.strong(text));
         }
@@ -141,17 +145,37 @@ pub fn table(
                                     .sense(egui::Sense::click()),
                             ),
                         });
-                        // Right-click an artist to block its key (not this peer's own).
-                        if !model.is_own_key(&t.artist_key) {
-                            artist.context_menu(|ui| {
-                                let label =
-                                    format!("Block {} (hide all its releases)", t.info.artist);
-                                if ui.button(label).clicked() {
-                                    out.push(Command::Block(t.artist_key));
-                                    ui.close();
-                                }
-                            });
+                        if artist.clicked() {
+                            out.push(Command::OpenArtist(t.artist_key));
                         }
+                        // Right-click an artist: share, follow, block (not this peer's own).
+                        artist.context_menu(|ui| {
+                            if ui
+                                .button(format!("Share a link to {}", t.info.artist))
+                                .clicked()
+                            {
+                                out.push(Command::ShareArtist(t.artist_key));
+                                ui.close();
+                            }
+                            if model.is_own_key(&t.artist_key) {
+                                return;
+                            }
+                            let following = model.is_followed(&t.artist_key);
+                            let label = if following {
+                                format!("Unfollow {}", t.info.artist)
+                            } else {
+                                format!("Follow {} (new releases first)", t.info.artist)
+                            };
+                            if ui.button(label).clicked() {
+                                out.push(Command::Follow(t.artist_key, !following));
+                                ui.close();
+                            }
+                            let label = format!("Block {} (hide all its releases)", t.info.artist);
+                            if ui.button(label).clicked() {
+                                out.push(Command::Block(t.artist_key));
+                                ui.close();
+                            }
+                        });
                         cell(ui, w.album, |ui| {
                             ui.add(egui::Label::new(text(&t.info.album)).truncate())
                         });
@@ -164,6 +188,18 @@ pub fn table(
                                 out.push(Command::Rate(t.id, s));
                             }
                         });
+                        let share = cell(ui, w.share, |ui| {
+                            let r = ui.small_button("🔗");
+                            let label = format!("Share {}", t.info.title);
+                            r.widget_info(|| {
+                                egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
+                            });
+                            r.on_hover_text("Copy a busker:// link to this track")
+                                .clicked()
+                        });
+                        if share {
+                            out.push(Command::ShareTrack(t.id));
+                        }
                     });
                 }
             },

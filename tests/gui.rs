@@ -922,7 +922,8 @@ fn an_artist_key_backup_is_imported_from_settings() {
 #[test]
 fn a_link_from_busker_open_lands_in_the_running_app_and_an_invite_shows_as_a_qr_code() {
     use busker_core::link::Link;
-    let dir = tempfile::tempdir().unwrap();
+    let peer = crate::util::Peer::new();
+    let dir = &peer.dir;
     let player = RecordingPlayer::default();
     let mut h = app_on(dir.path(), &player);
     open(&mut h);
@@ -959,18 +960,8 @@ fn a_link_from_busker_open_lands_in_the_running_app_and_an_invite_shows_as_a_qr_
     let spring = library_track(&h, "Spring of love");
     let artist_link = Link::Artist(spring.artist_key).to_string();
     assert_ne!(h.state().state.view, View::Artist, "premise");
-    let out = std::process::Command::new(crate::util::busker_bin())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["open", "--app", &artist_link])
-        .env_remove("BUSKER_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = peer.run(&["open", "--app", &artist_link]);
+    assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("opened in the running app"));
     step_until(&mut h, "the artist page", |a| {
         a.state.view == View::Artist
@@ -986,19 +977,9 @@ fn a_link_from_busker_open_lands_in_the_running_app_and_an_invite_shows_as_a_qr_
     step_until(&mut h, "the follow to be saved", |a| {
         a.model.followed == vec![spring.artist_key]
     });
-    let out = std::process::Command::new(crate::util::busker_bin())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--json", "open", &artist_link])
-        .env_remove("BUSKER_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let opened: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (ok, opened, err) = peer.json(&["open", &artist_link]);
+    assert!(ok, "{err}");
+    let opened = &opened[0];
     assert_eq!(opened["following"], true, "{opened}");
     let page = h.state().model.artist_page.clone().unwrap();
     assert_eq!(opened["name"], page.name.as_str());

@@ -411,12 +411,13 @@ fn radio(cli: &Cli, api: &ApiClient, command: &RadioCommand) -> Result<ExitCode>
             } else {
                 let f = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
                 println!(
-                    "played {} segments ({} late, continuity {:.3}); first audio after {:.0} ms, lag {:.0} ms",
+                    "played {} segments ({} late, continuity {:.3}); first audio after {:.0} ms, lag {:.0} ms, {:.0} kbit/s received",
                     v.get("segments").and_then(Value::as_u64).unwrap_or(0),
                     v.get("late").and_then(Value::as_u64).unwrap_or(0),
                     f("continuity"),
                     f("startup_ms"),
-                    f("lag_ms")
+                    f("lag_ms"),
+                    f("kbps")
                 );
                 for t in v
                     .get("tracks")

@@ -29,12 +29,16 @@ use crate::model::{Format, TrackInfo};
 
 mod decode;
 mod device_out;
+mod packets;
 mod resample;
 mod sink;
 mod streaming;
 
 pub use decode::{Pcm, PcmBlock, PcmSpec, SampleFormat, TrackDecoder};
 pub(crate) use device_out::DeviceOut;
+pub use packets::{
+    EncodedPacket, MAX_SETUP, PacketCodec, PacketDecoder, PacketReader, PacketSetup,
+};
 pub use resample::Resampler;
 #[cfg(feature = "cpal")]
 pub use sink::CpalSink;

@@ -6,8 +6,9 @@
 //!   [`ChannelId`] is derived from the owner key and the name. Broadcasters put the descriptor in
 //!   the DHT under the id and announce a signed [`ChannelStatus`] (with their listener count) on
 //!   [`CHANNELS_TOPIC`] every few seconds.
-//! - [`Segment`]s (about a second of PCM at the track's own format, sequence number, broadcast
-//!   time, now-playing track) travel on `busker/radio/<id hex>/1`. Every peer validates them
+//! - [`Segment`]s (about a second of the track's own MP3 or FLAC packets, or of PCM at the
+//!   track's own format for other codecs; sequence number, broadcast time, now-playing track)
+//!   travel on `busker/radio/<id hex>/1`. Every peer validates them
 //!   before forwarding ([`validator`]: owner signature, channel, size, a replay window), so a
 //!   forged or replayed segment goes no further than the peer that sent it.
 //! - Every peer on a channel keeps a small ring of recent segments and answers repair and
@@ -48,7 +49,7 @@ pub use listener::{
 };
 pub use segment::{
     CheckedMessage, MAX_AUDIO_BYTES, MAX_SEGMENT_BYTES, RADIO_VERSION, RadioMessage, Segment,
-    SegmentDraft, encode_heartbeat,
+    SegmentAudio, SegmentDraft, encode_heartbeat,
 };
 
 pub use protocol::offer;

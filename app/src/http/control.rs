@@ -30,7 +30,7 @@
 //! | `POST /v1/radio/start` | `{"name", "ids": [..], "personal"}` | `{"channel_id", "name"}` |
 //! | `POST /v1/radio/stop` | `{"channel_id"}` | `{"channel_id", "stopped"}` |
 //! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned", "now_playing"}, ..]` |
-//! | `POST /v1/radio/tune` | `{"channel_id", "out", "seconds"}` | `{"channel_id", "startup_ms", "continuity", "lag_ms", "segments", "late", "repaired", "frames", "tracks"}` |
+//! | `POST /v1/radio/tune` | `{"channel_id", "out", "seconds"}` | `{"channel_id", "startup_ms", "continuity", "lag_ms", "segments", "late", "repaired", "frames", "kbps", "bytes", "tracks"}` |
 //!
 //! Links, invites and follows: see [`super::links`].
 //!
@@ -457,6 +457,8 @@ async fn radio_tune(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiRe
         "late": report.late,
         "repaired": report.repaired,
         "frames": report.frames,
+        "kbps": report.kbps(),
+        "bytes": report.bytes,
         "tracks": report.tracks.iter().map(now_playing_json).collect::<Vec<_>>(),
     })))
 }

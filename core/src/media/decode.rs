@@ -6,8 +6,10 @@
 //! come out as `f32`, exactly as the codec produced them. Every symphonia call runs under
 //! [`super::guard`], so damaged data gives an error, never a panic.
 
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions, VerificationCheck};
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
+use symphonia::core::codecs::{
+    CODEC_TYPE_NULL, CodecParameters, Decoder, DecoderOptions, VerificationCheck,
+};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSource;
@@ -58,6 +60,26 @@ pub enum Pcm {
 }
 
 impl Pcm {
+    /// `frames` frames of silence in `spec`'s format.
+    pub fn silence(spec: &PcmSpec, frames: usize) -> Self {
+        let n = frames * usize::from(spec.channels.max(1));
+        match spec.format {
+            SampleFormat::Float => Pcm::F32(vec![0.0; n]),
+            SampleFormat::Int(bits) if bits <= 16 => Pcm::I16(vec![0; n]),
+            SampleFormat::Int(_) => Pcm::I32(vec![0; n]),
+        }
+    }
+
+    /// Appends `more` (of the same sample type; another type is left out).
+    pub fn append(&mut self, more: Pcm) {
+        match (self, more) {
+            (Pcm::I16(a), Pcm::I16(b)) => a.extend(b),
+            (Pcm::I32(a), Pcm::I32(b)) => a.extend(b),
+            (Pcm::F32(a), Pcm::F32(b)) => a.extend(b),
+            _ => {}
+        }
+    }
+
     /// Number of samples (frames times channels).
     pub fn len(&self) -> usize {
         match self {
@@ -198,6 +220,59 @@ fn is_end_of_data(e: &SymphoniaError) -> bool {
         if io.kind() == std::io::ErrorKind::UnexpectedEof && SourceError::from_io(io).is_none())
 }
 
+/// The format of the blocks a decoder of `params` gives: the source's rate, channel count and
+/// bit depth (floating point for lossy codecs).
+pub(super) fn spec_of(params: &CodecParameters) -> Result<PcmSpec, MediaError> {
+    let sample_rate = params
+        .sample_rate
+        .filter(|&r| r > 0)
+        .ok_or_else(|| MediaError::Corrupt("no sample rate".to_owned()))?;
+    let channels = params
+        .channels
+        .map(|c| c.count() as u16)
+        .filter(|&c| c > 0)
+        .ok_or_else(|| MediaError::Corrupt("no channel layout".to_owned()))?;
+    let float_source = matches!(
+        params.sample_format,
+        Some(
+            symphonia::core::sample::SampleFormat::F32 | symphonia::core::sample::SampleFormat::F64
+        )
+    );
+    let format = match params.bits_per_sample {
+        Some(bits @ 1..=32) if !float_source => SampleFormat::Int(bits as u8),
+        _ => SampleFormat::Float,
+    };
+    Ok(PcmSpec {
+        sample_rate,
+        channels,
+        format,
+    })
+}
+
+/// Decoded audio as interleaved samples of `format`.
+pub(super) fn to_pcm(decoded: AudioBufferRef<'_>, format: SampleFormat) -> Pcm {
+    let frames = decoded.frames() as u64;
+    match format {
+        SampleFormat::Int(bits) if bits <= 16 => {
+            let mut buf = SampleBuffer::<i16>::new(frames, *decoded.spec());
+            buf.copy_interleaved_ref(decoded);
+            let shift = 16 - bits as u32;
+            Pcm::I16(buf.samples().iter().map(|&s| s >> shift).collect())
+        }
+        SampleFormat::Int(bits) => {
+            let mut buf = SampleBuffer::<i32>::new(frames, *decoded.spec());
+            buf.copy_interleaved_ref(decoded);
+            let shift = 32 - bits as u32;
+            Pcm::I32(buf.samples().iter().map(|&s| s >> shift).collect())
+        }
+        SampleFormat::Float => {
+            let mut buf = SampleBuffer::<f32>::new(frames, *decoded.spec());
+            buf.copy_interleaved_ref(decoded);
+            Pcm::F32(buf.samples().to_vec())
+        }
+    }
+}
+
 impl TrackDecoder {
     /// Opens a source. `extension` (without the dot) helps guess the container.
     pub fn open(source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<Self, MediaError> {
@@ -238,26 +313,7 @@ impl TrackDecoder {
         let decoder = symphonia::default::get_codecs()
             .make(&params, &DecoderOptions::default())
             .map_err(map_error)?;
-        let sample_rate = params
-            .sample_rate
-            .filter(|&r| r > 0)
-            .ok_or_else(|| MediaError::Corrupt("no sample rate".to_owned()))?;
-        let channels = params
-            .channels
-            .map(|c| c.count() as u16)
-            .filter(|&c| c > 0)
-            .ok_or_else(|| MediaError::Corrupt("no channel layout".to_owned()))?;
-        let float_source = matches!(
-            params.sample_format,
-            Some(
-                symphonia::core::sample::SampleFormat::F32
-                    | symphonia::core::sample::SampleFormat::F64
-            )
-        );
-        let format_kind = match params.bits_per_sample {
-            Some(bits @ 1..=32) if !float_source => SampleFormat::Int(bits as u8),
-            _ => SampleFormat::Float,
-        };
+        let spec = spec_of(&params)?;
         let md5 = match params.verification_check {
             Some(VerificationCheck::Md5(sum)) if sum != [0; 16] => Some(sum),
             _ => None,
@@ -266,11 +322,7 @@ impl TrackDecoder {
             format,
             decoder,
             track_id,
-            spec: PcmSpec {
-                sample_rate,
-                channels,
-                format: format_kind,
-            },
+            spec,
             frames: params.n_frames,
             md5,
             position: 0,
@@ -358,25 +410,7 @@ impl TrackDecoder {
                 return Err(MediaError::Corrupt("the channel count changed".to_owned()));
             }
             let channels = self.spec.channels as usize;
-            let mut pcm = match self.spec.format {
-                SampleFormat::Int(bits) if bits <= 16 => {
-                    let mut buf = SampleBuffer::<i16>::new(frames as u64, *decoded.spec());
-                    buf.copy_interleaved_ref(decoded);
-                    let shift = 16 - bits as u32;
-                    Pcm::I16(buf.samples().iter().map(|&s| s >> shift).collect())
-                }
-                SampleFormat::Int(bits) => {
-                    let mut buf = SampleBuffer::<i32>::new(frames as u64, *decoded.spec());
-                    buf.copy_interleaved_ref(decoded);
-                    let shift = 32 - bits as u32;
-                    Pcm::I32(buf.samples().iter().map(|&s| s >> shift).collect())
-                }
-                SampleFormat::Float => {
-                    let mut buf = SampleBuffer::<f32>::new(frames as u64, *decoded.spec());
-                    buf.copy_interleaved_ref(decoded);
-                    Pcm::F32(buf.samples().to_vec())
-                }
-            };
+            let mut pcm = to_pcm(decoded, self.spec.format);
             let mut start = packet_ts;
             if let Some(target) = self.skip_until {
                 let end = start + frames as u64;

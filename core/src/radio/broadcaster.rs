@@ -8,11 +8,11 @@ use futures::future::BoxFuture;
 use super::CHANNELS_TOPIC;
 use super::channel::{ChannelDescriptor, ChannelStatus};
 use super::hub::RadioHub;
-use super::segment::{MAX_AUDIO_BYTES, SegmentDraft};
+use super::segment::{MAX_AUDIO_BYTES, SegmentAudio, SegmentDraft};
 use super::unix_ms;
 use crate::error::{Error, Result};
-use crate::media::{Pcm, PcmSpec, TrackDecoder};
-use crate::model::{ArtistKeypair, Manifest, TrackId};
+use crate::media::{EncodedPacket, PacketReader, Pcm, PcmSpec, TrackDecoder};
+use crate::model::{ArtistKeypair, Format, Manifest, TrackId};
 use crate::net::Client;
 
 /// What a channel plays.
@@ -58,15 +58,6 @@ struct Cutter {
     frames: usize,
 }
 
-fn append(to: &mut Pcm, from: Pcm) {
-    match (to, from) {
-        (Pcm::I16(a), Pcm::I16(b)) => a.extend(b),
-        (Pcm::I32(a), Pcm::I32(b)) => a.extend(b),
-        (Pcm::F32(a), Pcm::F32(b)) => a.extend(b),
-        _ => {}
-    }
-}
-
 fn split_front(pcm: &mut Pcm, samples: usize) -> Pcm {
     let mut front = pcm.clone();
     front.truncate(samples);
@@ -86,7 +77,7 @@ impl Cutter {
             }
             match self.decoder.next_block()? {
                 Some(block) => match &mut self.pending {
-                    Some(p) if !p.is_empty() => append(p, block.pcm),
+                    Some(p) if !p.is_empty() => p.append(block.pcm),
                     _ => {
                         self.pending_start = block.start_frame;
                         self.pending = Some(block.pcm);
@@ -109,6 +100,105 @@ impl Cutter {
         let run = split_front(pending, take);
         self.pending_start += (take / channels) as u64;
         Ok(Some((start, run)))
+    }
+}
+
+/// Cuts a track's packets into runs of about a segment's frames (fewer bytes than
+/// [`MAX_AUDIO_BYTES`]), at packet boundaries.
+struct PacketCutter {
+    reader: PacketReader,
+    frames: usize,
+    position: u64,
+    carry: Option<EncodedPacket>,
+}
+
+/// Bytes a segment's packets may take: the limit less room for their framing.
+const PACKET_BYTES: usize = MAX_AUDIO_BYTES - 64 * 1024;
+
+impl PacketCutter {
+    fn next(&mut self) -> Result<Option<(u64, SegmentAudio)>> {
+        let (mut packets, mut frames, mut bytes) = (Vec::new(), 0usize, 0usize);
+        while frames < self.frames && packets.len() < 512 {
+            let Some(p) = self
+                .carry
+                .take()
+                .map_or_else(|| self.reader.next_packet(), |p| Ok(Some(p)))?
+            else {
+                break;
+            };
+            if !packets.is_empty() && bytes + p.data.len() > PACKET_BYTES {
+                self.carry = Some(p);
+                break;
+            }
+            if p.data.len() > PACKET_BYTES {
+                tracing::debug!(
+                    len = p.data.len(),
+                    "a packet too large for a segment: left out"
+                );
+                continue;
+            }
+            frames += p.frames as usize;
+            bytes += p.data.len();
+            packets.push(p);
+        }
+        if frames == 0 {
+            return Ok(None);
+        }
+        let start = self.position;
+        self.position += frames as u64;
+        let setup = self.reader.setup();
+        Ok(Some((
+            start,
+            SegmentAudio::Packets {
+                codec: setup.codec,
+                extra: setup.extra.clone(),
+                packets,
+            },
+        )))
+    }
+}
+
+/// A track cut into segments: its own packets when its codec has a packet path (MP3, FLAC),
+/// else decoded samples.
+enum Source {
+    Packets(PacketCutter),
+    Pcm(Cutter),
+}
+
+impl Source {
+    fn open(bytes: Vec<u8>, format: Format, segment: Duration) -> Result<(PcmSpec, Self)> {
+        let ext = format.extension();
+        if matches!(format, Format::Mp3 | Format::Flac)
+            && let Some(reader) = PacketReader::open(bytes.clone(), Some(ext))?
+        {
+            let spec = reader.setup().spec;
+            let frames = (spec.sample_rate as f64 * segment.as_secs_f64()).round() as usize;
+            let cutter = PacketCutter {
+                reader,
+                frames: frames.max(1),
+                position: 0,
+                carry: None,
+            };
+            return Ok((spec, Self::Packets(cutter)));
+        }
+        let decoder = TrackDecoder::from_bytes(bytes, Some(ext))?;
+        let spec = decoder.spec();
+        let cutter = Cutter {
+            decoder,
+            pending: None,
+            pending_start: 0,
+            frames: frames_per_segment(&spec, segment),
+        };
+        Ok((spec, Self::Pcm(cutter)))
+    }
+
+    fn next(&mut self) -> Result<Option<(u64, SegmentAudio)>> {
+        match self {
+            Self::Packets(c) => c.next(),
+            Self::Pcm(c) => Ok(c
+                .next()?
+                .map(|(frame, pcm)| (frame, SegmentAudio::Pcm(pcm)))),
+        }
     }
 }
 
@@ -151,20 +241,14 @@ pub(crate) async fn broadcast(
         };
         // Prefetch the next track while this one plays.
         upcoming = tokio::spawn(next_track());
-        let ext = manifest.info().format.extension();
-        let decoder = match blocking(move || TrackDecoder::from_bytes(bytes, Some(ext))).await? {
-            Ok(d) => d,
+        let (format, length) = (manifest.info().format, options.segment);
+        let (spec, mut cutter) = match blocking(move || Source::open(bytes, format, length)).await?
+        {
+            Ok(opened) => opened,
             Err(e) => {
                 tracing::warn!(track = %manifest.id(), error = %e, "cannot broadcast a track");
                 continue;
             }
-        };
-        let spec = decoder.spec();
-        let mut cutter = Cutter {
-            decoder,
-            pending: None,
-            pending_start: 0,
-            frames: frames_per_segment(&spec, options.segment),
         };
         loop {
             let (back, run) = blocking(move || {
@@ -173,7 +257,7 @@ pub(crate) async fn broadcast(
             })
             .await?;
             cutter = back;
-            let (frame, pcm) = match run {
+            let (frame, audio) = match run {
                 Ok(Some(run)) => run,
                 Ok(None) => break,
                 Err(e) => {
@@ -212,7 +296,7 @@ pub(crate) async fn broadcast(
                 artist: info.artist.clone(),
                 frame,
                 spec,
-                pcm,
+                audio,
             };
             let segment = blocking(move || draft.sign(&owner)).await?;
             air_ms += segment.duration_ms();

@@ -158,9 +158,24 @@ pub struct TuneReport {
     pub spec: Option<PcmSpec>,
     /// The tracks played, in order: ordinary published tracks, to fetch or rate.
     pub tracks: Vec<NowPlaying>,
+    /// Bytes of the channel's messages received: every segment delivered by gossip (the ones
+    /// dropped on purpose too) and every segment in a repair or tune-in answer.
+    pub bytes: u64,
+    /// Seconds from tuning in to the end.
+    pub seconds: f64,
 }
 
 impl TuneReport {
+    /// Kilobits per second received for the channel ([`TuneReport::bytes`] over
+    /// [`TuneReport::seconds`]).
+    pub fn kbps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.bytes as f64 * 8.0 / 1000.0 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
     /// The fraction of segments played on time (1.0: no gap).
     pub fn continuity(&self) -> f64 {
         let total = self.segments + self.late;
@@ -260,6 +275,8 @@ struct Listener {
     asking: HashSet<PeerId>,
     /// Rounds of tune-in requests so far.
     recent_rounds: usize,
+    /// The decoder of the packets played last (kept from segment to segment).
+    packets: Option<crate::media::PacketDecoder>,
 }
 
 impl Listener {
@@ -326,6 +343,8 @@ pub(crate) fn tune(
             frames: 0,
             spec: None,
             tracks: Vec::new(),
+            bytes: 0,
+            seconds: 0.0,
         },
         played: Duration::ZERO,
         track: None,
@@ -334,6 +353,7 @@ pub(crate) fn tune(
         broadcaster_asks: 0,
         asking: HashSet::new(),
         recent_rounds: 0,
+        packets: None,
     };
     let task = tokio::spawn(async move {
         let result = run(listener, sink, segments, stop_rx).await;
@@ -391,6 +411,7 @@ async fn run(
                         "gossip segment before the start"
                     );
                 }
+                l.report.bytes += segment.encoded().len() as u64;
                 let drop_it = l.options.drop_gossip.is_some_and(|p| p.drops(deliveries));
                 deliveries += 1;
                 if drop_it {
@@ -483,5 +504,6 @@ async fn run(
         l.lags.sort_by(f64::total_cmp);
         l.report.lag_ms = Some(l.lags[l.lags.len() / 2]);
     }
+    l.report.seconds = started.elapsed().as_secs_f64();
     Ok(l.report)
 }

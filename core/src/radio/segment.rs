@@ -1,18 +1,21 @@
 //! What travels on a channel's topic: signed audio [`Segment`]s and listener heartbeats.
 //!
-//! A segment carries decoded PCM at the track's own rate, channel count and bit depth (see the
-//! radio section of `ARCHITECTURE.md` for why), the sequence number, the broadcast time, and the
+//! A segment carries the track's own codec packets (MP3 and FLAC frames, as they are in the
+//! file, see [`SegmentAudio`]) or, for codecs without a packet path, decoded PCM at the track's
+//! own rate, channel count and bit depth; then the sequence number, the broadcast time, and the
 //! now-playing metadata (track id, frame offset, title, artist). It is signed by the channel
 //! owner's key; [`RadioMessage::decode`] checks the channel, every limit and the signature.
 
-use crate::media::{Pcm, PcmSpec, SampleFormat};
+use crate::media::{
+    EncodedPacket, MAX_SETUP, PacketCodec, PacketSetup, Pcm, PcmSpec, SampleFormat,
+};
 use crate::model::{ArtistKeypair, MAX_TEXT, TrackId};
 use crate::wire::{DecodeError, Reader, Writer};
 
 use super::channel::{ChannelDescriptor, ChannelId};
 
-/// Version byte of every message on a channel topic.
-pub const RADIO_VERSION: u8 = 1;
+/// Version byte of every message on a channel topic (2: segments carry codec packets).
+pub const RADIO_VERSION: u8 = 2;
 /// Most audio bytes one segment carries (the broadcaster shortens segments of wide formats).
 pub const MAX_AUDIO_BYTES: usize = 256 * 1024;
 /// Largest message on a channel topic.
@@ -23,6 +26,27 @@ const TAG_HEARTBEAT: u8 = 2;
 const SEGMENT_CONTEXT: &[u8] = b"busker radio segment v1\0";
 const MAX_RATE: u32 = 768_000;
 const MAX_CHANNELS: u16 = 8;
+/// Most packets one segment carries.
+const MAX_PACKETS: usize = 1024;
+const AUDIO_PCM: u8 = 0;
+const AUDIO_PACKETS: u8 = 1;
+
+/// A segment's audio.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentAudio {
+    /// Decoded samples in the segment's `spec` (codecs without a packet path).
+    Pcm(Pcm),
+    /// The codec's own packets, cut at packet boundaries; the segment's `spec` is what they
+    /// decode to.
+    Packets {
+        /// The codec.
+        codec: PacketCodec,
+        /// The codec's setup bytes (FLAC's STREAMINFO; empty for MP3), at most [`MAX_SETUP`].
+        extra: Vec<u8>,
+        /// The packets, in order.
+        packets: Vec<EncodedPacket>,
+    },
+}
 
 /// A segment before it is signed.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,10 +65,10 @@ pub struct SegmentDraft {
     pub artist: String,
     /// Frame of the track the segment starts at.
     pub frame: u64,
-    /// The samples' format.
+    /// The format the audio plays in (decoded, for packets).
     pub spec: PcmSpec,
-    /// Interleaved samples, a whole number of frames.
-    pub pcm: Pcm,
+    /// The audio: packets, or interleaved samples (a whole number of frames).
+    pub audio: SegmentAudio,
 }
 
 /// A signed segment. Always valid: made by [`SegmentDraft::sign`] or decoded and verified.
@@ -61,15 +85,17 @@ fn format_code(format: SampleFormat) -> u8 {
     }
 }
 
-fn frames_of(spec: &PcmSpec, pcm: &Pcm) -> u64 {
-    (pcm.len() / spec.channels.max(1) as usize) as u64
+fn frames_of(spec: &PcmSpec, audio: &SegmentAudio) -> u64 {
+    match audio {
+        SegmentAudio::Pcm(pcm) => (pcm.len() / spec.channels.max(1) as usize) as u64,
+        SegmentAudio::Packets { packets, .. } => packets.iter().map(|p| u64::from(p.frames)).sum(),
+    }
 }
 
 impl SegmentDraft {
     /// Encodes and signs the segment with the channel owner's key.
     pub fn sign(self, owner: &ArtistKeypair) -> Segment {
-        let width = self.spec.bytes_per_sample();
-        let mut w = Writer::with_capacity(self.pcm.len() * width + 256);
+        let mut w = Writer::with_capacity(4096);
         w.u8(RADIO_VERSION);
         w.u8(TAG_SEGMENT);
         w.raw(self.channel.as_bytes());
@@ -82,10 +108,31 @@ impl SegmentDraft {
         w.u32(self.spec.sample_rate);
         w.u16(self.spec.channels);
         w.u8(format_code(self.spec.format));
-        w.u32(frames_of(&self.spec, &self.pcm) as u32);
-        let mut audio = Vec::with_capacity(self.pcm.len() * width);
-        self.pcm.write_le(&self.spec, &mut audio);
-        w.bytes(&audio);
+        match &self.audio {
+            SegmentAudio::Pcm(pcm) => {
+                w.u8(AUDIO_PCM);
+                w.u32(frames_of(&self.spec, &self.audio) as u32);
+                let mut audio = Vec::with_capacity(pcm.len() * self.spec.bytes_per_sample());
+                pcm.write_le(&self.spec, &mut audio);
+                w.bytes(&audio);
+            }
+            SegmentAudio::Packets {
+                codec,
+                extra,
+                packets,
+            } => {
+                w.u8(AUDIO_PACKETS);
+                w.u8(codec.code());
+                w.bytes(extra);
+                w.u16(packets.len() as u16);
+                for p in packets {
+                    w.u16(p.frames as u16);
+                    w.u16(p.trim_start as u16);
+                    w.u16(p.trim_end as u16);
+                    w.bytes(&p.data);
+                }
+            }
+        }
         let sig = owner.sign(SEGMENT_CONTEXT, w.as_slice());
         w.raw(&sig);
         Segment {
@@ -118,7 +165,19 @@ impl Segment {
 
     /// Frames (samples per channel) in the segment.
     pub fn frames(&self) -> u64 {
-        frames_of(&self.draft.spec, &self.draft.pcm)
+        frames_of(&self.draft.spec, &self.draft.audio)
+    }
+
+    /// What a decoder of its packets needs, when it carries packets.
+    pub fn packet_setup(&self) -> Option<PacketSetup> {
+        match &self.draft.audio {
+            SegmentAudio::Pcm(_) => None,
+            SegmentAudio::Packets { codec, extra, .. } => Some(PacketSetup {
+                codec: *codec,
+                spec: self.draft.spec,
+                extra: extra.clone(),
+            }),
+        }
     }
 
     /// How long it plays, in milliseconds.
@@ -133,6 +192,8 @@ impl Segment {
 }
 
 /// A message on a channel topic.
+// Transient: decoded, handled and dropped; a box per segment would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RadioMessage {
     /// Audio, signed by the channel owner.
@@ -205,6 +266,61 @@ fn read_spec(r: &mut Reader<'_>) -> Result<PcmSpec, DecodeError> {
     })
 }
 
+/// Reads a segment's audio: PCM (its bytes returned, converted only by a full decode) or
+/// packets (within [`MAX_PACKETS`], [`MAX_SETUP`] and [`MAX_AUDIO_BYTES`] in all, at least one
+/// frame).
+fn read_audio<'a>(
+    r: &mut Reader<'a>,
+    spec: &PcmSpec,
+) -> Result<(SegmentAudio, &'a [u8]), DecodeError> {
+    match r.u8("audio kind")? {
+        AUDIO_PCM => {
+            let frames = r.u32("frames")? as usize;
+            let samples = r.bytes("audio", MAX_AUDIO_BYTES)?;
+            if frames == 0
+                || frames
+                    .checked_mul(spec.channels as usize * spec.bytes_per_sample())
+                    .is_none_or(|n| n != samples.len())
+            {
+                return Err(DecodeError::Invalid("audio length"));
+            }
+            Ok((SegmentAudio::Pcm(Pcm::I16(Vec::new())), samples))
+        }
+        AUDIO_PACKETS => {
+            let codec =
+                PacketCodec::from_code(r.u8("codec")?).ok_or(DecodeError::Invalid("codec"))?;
+            let extra = r.bytes("codec setup", MAX_SETUP)?.to_vec();
+            let n = r.count("packets", MAX_PACKETS)?;
+            let mut packets = Vec::with_capacity(n);
+            let (mut bytes, mut frames) = (0usize, 0u64);
+            for _ in 0..n {
+                let p_frames = u32::from(r.u16("packet frames")?);
+                let trim_start = u32::from(r.u16("packet trim")?);
+                let trim_end = u32::from(r.u16("packet trim")?);
+                let data = r.bytes("packet", MAX_AUDIO_BYTES - bytes)?.to_vec();
+                bytes += data.len();
+                frames += u64::from(p_frames);
+                packets.push(EncodedPacket {
+                    data,
+                    frames: p_frames,
+                    trim_start,
+                    trim_end,
+                });
+            }
+            if frames == 0 {
+                return Err(DecodeError::Invalid("audio length"));
+            }
+            let audio = SegmentAudio::Packets {
+                codec,
+                extra,
+                packets,
+            };
+            Ok((audio, &[]))
+        }
+        _ => Err(DecodeError::Invalid("audio kind")),
+    }
+}
+
 /// A message on a channel topic checked like [`RadioMessage::decode`] does (size, version,
 /// channel, limits, the owner's signature), without converting the audio: what a gossip
 /// validator needs.
@@ -225,12 +341,13 @@ pub enum CheckedMessage {
 }
 
 /// A message read and verified, its audio still the bytes of the message.
+#[allow(clippy::large_enum_variant)]
 enum Parsed<'a> {
     Heartbeat {
         sent_ms: u64,
     },
     Segment {
-        /// Every field but the samples (left empty).
+        /// Every field; PCM samples left empty (they are in `samples`).
         draft: SegmentDraft,
         samples: &'a [u8],
     },
@@ -243,7 +360,9 @@ impl RadioMessage {
         Ok(match Self::parse(bytes, channel)? {
             Parsed::Heartbeat { sent_ms } => Self::Heartbeat { sent_ms },
             Parsed::Segment { mut draft, samples } => {
-                draft.pcm = read_pcm(samples, &draft.spec);
+                if let SegmentAudio::Pcm(pcm) = &mut draft.audio {
+                    *pcm = read_pcm(samples, &draft.spec);
+                }
                 Self::Segment(Segment {
                     draft,
                     encoded: bytes.to_vec(),
@@ -302,15 +421,7 @@ impl RadioMessage {
                 let artist = r.str("artist", MAX_TEXT)?;
                 let frame = r.u64("frame")?;
                 let spec = read_spec(&mut r)?;
-                let frames = r.u32("frames")? as usize;
-                let samples = r.bytes("audio", MAX_AUDIO_BYTES)?;
-                if frames == 0
-                    || frames
-                        .checked_mul(spec.channels as usize * spec.bytes_per_sample())
-                        .is_none_or(|n| n != samples.len())
-                {
-                    return Err(DecodeError::Invalid("audio length"));
-                }
+                let (audio, samples) = read_audio(&mut r, &spec)?;
                 let signed = r.position();
                 let sig: [u8; 64] = r.array("signature")?;
                 r.finish()?;
@@ -327,7 +438,7 @@ impl RadioMessage {
                         artist,
                         frame,
                         spec,
-                        pcm: Pcm::I16(Vec::new()),
+                        audio,
                     },
                     samples,
                 })
@@ -355,7 +466,7 @@ impl SegmentDraft {
                 channels: 1,
                 format: SampleFormat::Int(16),
             },
-            pcm: Pcm::I16(vec![0; frames]),
+            audio: SegmentAudio::Pcm(Pcm::I16(vec![0; frames])),
         }
     }
 }
@@ -381,7 +492,7 @@ mod tests {
             artist: "Band".into(),
             frame: 4410,
             spec,
-            pcm,
+            audio: SegmentAudio::Pcm(pcm),
         }
     }
 
@@ -462,6 +573,70 @@ mod tests {
         short.truncate(short.len() - 66);
         assert!(RadioMessage::decode(&short, &d).is_err());
         assert!(RadioMessage::decode(&vec![1; MAX_SEGMENT_BYTES + 1], &d).is_err());
+    }
+
+    fn packets(n: usize) -> SegmentAudio {
+        SegmentAudio::Packets {
+            codec: PacketCodec::Flac,
+            extra: vec![7; 34],
+            packets: (0..n)
+                .map(|i| EncodedPacket {
+                    data: vec![i as u8; 100 + i],
+                    frames: 4096,
+                    trim_start: (i == 0) as u32 * 10,
+                    trim_end: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn packet_segments_round_trip_and_keep_their_limits() {
+        let (owner, d) = channel();
+        let spec = PcmSpec {
+            sample_rate: 44_100,
+            channels: 2,
+            format: SampleFormat::Int(16),
+        };
+        let mut draft = draft(&d, spec, Pcm::I16(Vec::new()));
+        draft.audio = packets(11);
+        let seg = draft.clone().sign(&owner);
+        assert_eq!(seg.frames(), 11 * 4096);
+        let setup = seg.packet_setup().unwrap();
+        assert_eq!((setup.codec, setup.extra.len()), (PacketCodec::Flac, 34));
+        // The packets' own bytes plus a small framing: the point of carrying packets.
+        let payload: usize = (0..11).map(|i| 100 + i).sum();
+        assert!(
+            seg.encoded().len() < payload + 34 + 11 * 10 + 400,
+            "{}",
+            seg.encoded().len()
+        );
+        assert_eq!(
+            RadioMessage::decode(seg.encoded(), &d).unwrap(),
+            RadioMessage::Segment(seg.clone())
+        );
+        let mut bad = seg.encoded().to_vec();
+        bad[200] ^= 1;
+        assert_eq!(
+            RadioMessage::decode(&bad, &d),
+            Err(DecodeError::BadSignature)
+        );
+        // No frames at all, an unknown codec, a setup over its limit: refused.
+        draft.audio = packets(0);
+        assert!(RadioMessage::decode(draft.clone().sign(&owner).encoded(), &d).is_err());
+        draft.audio = SegmentAudio::Packets {
+            codec: PacketCodec::Mp3,
+            extra: vec![0; MAX_SETUP + 1],
+            packets: vec![EncodedPacket {
+                data: vec![1],
+                frames: 1152,
+                trim_start: 0,
+                trim_end: 0,
+            }],
+        };
+        assert!(RadioMessage::decode(draft.clone().sign(&owner).encoded(), &d).is_err());
+        let cut = &seg.encoded()[..seg.encoded().len() - 64];
+        assert!(RadioMessage::decode(cut, &d).is_err());
     }
 
     proptest! {

@@ -192,6 +192,7 @@ impl Listener {
 
     pub(super) fn accept_answer(&mut self, list: Vec<Vec<u8>>, repaired: bool) {
         for bytes in list {
+            self.report.bytes += bytes.len() as u64;
             // Everything from a neighbour is verified like gossip: signature, channel.
             match RadioMessage::decode(&bytes, &self.descriptor) {
                 Ok(RadioMessage::Segment(segment)) => {

@@ -3,14 +3,17 @@
 //! A sink's writes block as long as its device needs, so they run on their own thread
 //! ([`spawn_writer`]), fed by a bounded channel. [`Listener::play`] takes the next segment (or
 //! counts it late when it is missing), reports the start and each new track, and sends the
-//! samples; a recording sink gets them as broadcast, a device sink through a [`DeviceOut`].
+//! samples (a segment's packets decoded by [`Listener::samples`]); a recording sink gets them as broadcast, a device sink through a [`DeviceOut`].
 
 use std::time::{Duration, Instant};
 
 use super::{FirstSegment, Listener, RadioEvent};
 use crate::error::{Error, Result};
-use crate::media::{AudioSink, DeviceOut, MediaError, Pcm, PcmSpec, SampleFormat, SinkInput};
+use crate::media::{
+    AudioSink, DeviceOut, MediaError, PacketDecoder, Pcm, PcmSpec, SampleFormat, SinkInput,
+};
 use crate::radio::hub::NowPlaying;
+use crate::radio::segment::{Segment, SegmentAudio};
 use crate::radio::unix_ms;
 
 /// What the listener sends the writer thread.
@@ -72,6 +75,31 @@ pub(super) fn spawn_writer(
 }
 
 impl Listener {
+    /// A segment's samples: its PCM, or its packets decoded (by the decoder kept from the
+    /// segment before when the setup is the same, so a codec's state carries over). A decoder
+    /// that cannot be made gives silence of the segment's length.
+    fn samples(&mut self, segment: &Segment) -> Pcm {
+        let fields = segment.fields();
+        let (SegmentAudio::Packets { packets, .. }, Some(setup)) =
+            (&fields.audio, segment.packet_setup())
+        else {
+            return match &fields.audio {
+                SegmentAudio::Pcm(pcm) => pcm.clone(),
+                SegmentAudio::Packets { .. } => Pcm::silence(&fields.spec, 0),
+            };
+        };
+        if self.packets.as_ref().map(PacketDecoder::setup) != Some(&setup) {
+            self.packets = PacketDecoder::new(&setup)
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot decode the channel's audio"))
+                .ok();
+        }
+        let decoded = self.packets.as_mut().map(|d| d.decode(packets));
+        match decoded {
+            Some(Ok(pcm)) => pcm,
+            _ => Pcm::silence(&fields.spec, segment.frames() as usize),
+        }
+    }
+
     /// Plays the next segment (or skips it as late when it is not here) and moves on.
     pub(super) fn play(
         &mut self,
@@ -84,9 +112,9 @@ impl Listener {
         let due = self.play_time(seq);
         match self.buffer.remove(&seq) {
             Some(segment) => {
+                let mut pcm = self.samples(&segment);
                 let fields = segment.fields();
                 let trim = std::mem::take(&mut self.trim);
-                let mut pcm = fields.pcm.clone();
                 pcm.skip(trim as usize * fields.spec.channels.max(1) as usize);
                 let rate = f64::from(fields.spec.sample_rate.max(1));
                 let trim_ms = trim as f64 * 1000.0 / rate;

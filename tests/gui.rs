@@ -985,3 +985,48 @@ fn a_link_from_busker_open_lands_in_the_running_app_and_an_invite_shows_as_a_qr_
     assert_eq!(opened["name"], page.name.as_str());
     assert_eq!(opened["artist_key"], spring.artist_key.to_hex().as_str());
 }
+
+#[test]
+fn the_radio_view_opens_a_live_channel_and_shows_what_the_broadcasting_program_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "the network", |a| {
+        matches!(a.model.net.state, NetState::Up { .. }) && a.model.radio_base.is_some()
+    });
+    h.get_by_role_and_label(Role::Button, View::Radio.label())
+        .click();
+    h.run_steps(2);
+    h.state_mut().state.radio_name = "Open Mic".into();
+    h.get_by_label(busker::ui::radio::LIVE_LABEL).click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, busker::ui::radio::OPEN_LIVE_LABEL)
+        .click();
+    step_until(&mut h, "the live channel", |a| {
+        a.model.live_source.is_some()
+    });
+    let live = h.state().model.live_source.clone().unwrap();
+    let password = std::fs::read_to_string(dir.path().join("radio-source.password")).unwrap();
+    assert_eq!(live.password, password.trim());
+    assert!(live.mount.starts_with("/live/"), "{live:?}");
+    assert_eq!(
+        live.source_url,
+        format!(
+            "icecast://source:{}@{}{}",
+            live.password, live.address, live.mount
+        )
+    );
+    h.run_steps(1);
+    h.get_by_label(&live.password);
+    // The channel is on air here, waiting for its source.
+    let channel = live.mount.trim_start_matches("/live/").to_owned();
+    step_until(&mut h, "the channel in the list", |a| {
+        a.model
+            .net
+            .status
+            .channels
+            .iter()
+            .any(|c| c.id == channel && c.broadcasting)
+    });
+}

@@ -12,6 +12,7 @@ mod crash;
 mod gui;
 mod identity;
 mod links;
+mod live;
 mod network;
 mod node_cli;
 mod play;

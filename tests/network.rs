@@ -369,9 +369,9 @@ impl libp2p::request_response::Codec for RawCodec {
 
     async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
     where
-        T: libp2p::futures::AsyncRead + Unpin + Send,
+        T: futures::AsyncRead + Unpin + Send,
     {
-        use libp2p::futures::AsyncReadExt;
+        use futures::AsyncReadExt;
         let mut buf = Vec::new();
         io.take(1 << 20).read_to_end(&mut buf).await?;
         Ok(buf)
@@ -379,9 +379,9 @@ impl libp2p::request_response::Codec for RawCodec {
 
     async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
     where
-        T: libp2p::futures::AsyncRead + Unpin + Send,
+        T: futures::AsyncRead + Unpin + Send,
     {
-        use libp2p::futures::AsyncReadExt;
+        use futures::AsyncReadExt;
         let mut buf = Vec::new();
         io.take(8 << 20).read_to_end(&mut buf).await?;
         Ok(buf)
@@ -394,9 +394,9 @@ impl libp2p::request_response::Codec for RawCodec {
         req: Vec<u8>,
     ) -> std::io::Result<()>
     where
-        T: libp2p::futures::AsyncWrite + Unpin + Send,
+        T: futures::AsyncWrite + Unpin + Send,
     {
-        use libp2p::futures::AsyncWriteExt;
+        use futures::AsyncWriteExt;
         io.write_all(&req).await?;
         io.close().await
     }
@@ -408,9 +408,9 @@ impl libp2p::request_response::Codec for RawCodec {
         res: Vec<u8>,
     ) -> std::io::Result<()>
     where
-        T: libp2p::futures::AsyncWrite + Unpin + Send,
+        T: futures::AsyncWrite + Unpin + Send,
     {
-        use libp2p::futures::AsyncWriteExt;
+        use futures::AsyncWriteExt;
         io.write_all(&res).await?;
         io.close().await
     }
@@ -418,7 +418,7 @@ impl libp2p::request_response::Codec for RawCodec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_and_oversized_transfer_requests_are_refused_and_the_node_keeps_serving() {
-    use libp2p::futures::StreamExt;
+    use futures::StreamExt;
     use libp2p::request_response::{self, ProtocolSupport};
     use libp2p::swarm::SwarmEvent;
 

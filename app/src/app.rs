@@ -367,6 +367,25 @@ impl App {
                 }));
             }
             Event::Shared(link) => self.shared(link),
+            Event::RadioBase(base) => m.radio_base = Some(base),
+            Event::LiveChannel {
+                name,
+                source_url,
+                password,
+                address,
+                mount,
+            } => {
+                m.notice(format!(
+                    "\"{name}\" is open: start your broadcasting program"
+                ));
+                m.live_source = Some(crate::model::LiveSource {
+                    name,
+                    source_url,
+                    password,
+                    address,
+                    mount,
+                });
+            }
         }
     }
 
@@ -465,6 +484,7 @@ impl App {
             Command::RadioStart { name, personal } => {
                 self.send(Request::RadioStart { name, personal })
             }
+            Command::RadioStartLive(name) => self.send(Request::RadioStartLive(name)),
             Command::RadioTune(id) => self.send(Request::RadioTune(id)),
             Command::RadioStop => self.send(Request::RadioStop),
             Command::Save(id) => self.send(Request::Save(id)),

@@ -280,6 +280,9 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         }
     };
     let http = links::serve_api(&library, &net, post);
+    if let Some(h) = &http {
+        post.send(Event::RadioBase(h.doors().stream_base));
+    }
     let worker = Worker {
         library,
         net,
@@ -439,6 +442,11 @@ impl Worker {
             }
             Request::RadioStart { name, personal } => {
                 self.radio.start(&self.library, net, post, name, personal);
+                true
+            }
+            Request::RadioStartLive(name) => {
+                let doors = self.http.as_ref().map(crate::http::NodeHttp::doors);
+                self.radio.start_live(net, post, name, doors);
                 true
             }
             Request::RadioTune(id) => {

@@ -236,6 +236,10 @@ pub enum RadioCommand {
         /// An endless personal radio instead of a fixed list.
         #[arg(long, conflicts_with = "ids")]
         personal: bool,
+        /// A live channel: prints the URL (with its password) an Icecast source client such as
+        /// ffmpeg, BUTT, Mixxx or liquidsoap broadcasts to.
+        #[arg(long, conflicts_with_all = ["ids", "personal"])]
+        live: bool,
     },
     /// Stop a channel this node broadcasts.
     Stop {

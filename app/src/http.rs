@@ -18,6 +18,7 @@
 mod client;
 pub mod control;
 pub mod links;
+pub mod radio;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -52,9 +53,11 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// that tells other `busker` commands where it is. Stops serving and removes the file when
 /// dropped.
 pub struct NodeHttp {
-    // Fields drop in order: the server stops before the file that points at it goes.
+    // Fields drop in order: the servers stop before the file that points at them goes.
     server: HttpServer,
+    _sources: radio::SourceServer,
     _api_file: control::ApiFile,
+    doors: radio::RadioDoors,
 }
 
 impl NodeHttp {
@@ -62,18 +65,35 @@ impl NodeHttp {
     /// Links opened with `show` go to `sink` (the desktop app's window).
     pub async fn start(node: Node, data_dir: &Path, sink: LinkSink) -> anyhow::Result<Self> {
         let token = control::ApiToken::random();
-        let router = control::router(node, token.clone(), sink);
-        let server = HttpServer::start(router).await?;
+        let listener = HttpServer::bind().await?;
+        let addr = listener.local_addr()?;
+        let password: Arc<str> = radio::source_password(data_dir)?.into();
+        let sources = radio::SourceServer::start(node.clone(), password.clone()).await?;
+        let doors = radio::RadioDoors {
+            source_addr: sources.addr(),
+            password,
+            stream_base: format!("http://{addr}"),
+        };
+        let router = control::router(node.clone(), token.clone(), sink, doors.clone())
+            .merge(radio::stream_routes(node));
+        let server = HttpServer::serve(listener, router);
         let api_file = control::ApiFile::write(data_dir, server.addr(), &token)?;
         Ok(Self {
             server,
+            _sources: sources,
             _api_file: api_file,
+            doors,
         })
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
+    }
+
+    /// Where radio sources and players reach it.
+    pub fn doors(&self) -> radio::RadioDoors {
+        self.doors.clone()
     }
 
     /// Stops serving and removes `api.json`.
@@ -91,12 +111,23 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds a free port of 127.0.0.1 and serves `router` there. Call within a tokio runtime.
     pub async fn start(router: Router) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        Ok(Self::serve(Self::bind().await?, router))
+    }
+
+    /// Binds a free port of 127.0.0.1 (to know the address before the router is made).
+    pub async fn bind() -> anyhow::Result<TcpListener> {
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
-            .context("binding the HTTP server")?;
-        let addr = listener.local_addr()?;
+            .context("binding the HTTP server")
+    }
+
+    /// Serves `router` on `listener`. Call within a tokio runtime.
+    pub fn serve(listener: TcpListener, router: Router) -> Self {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let task = tokio::spawn(accept_loop(listener, router));
-        Ok(Self { addr, task })
+        Self { addr, task }
     }
 
     /// Where it listens.
@@ -142,6 +173,32 @@ async fn accept_loop(listener: TcpListener, router: Router) {
             drop(permit);
         });
     }
+}
+
+/// Writes `text` to `path` through a temporary file, owner-only (0600).
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    // `mode` applies only to a file it creates: a stale one left by a crash keeps its own.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// An error answer: the status and `{"error": message}`.

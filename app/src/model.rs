@@ -106,6 +106,8 @@ pub struct State {
     pub radio_name: String,
     /// The new channel plays the personal radio (not the local tracks in order).
     pub radio_personal: bool,
+    /// The new channel is live, fed by a broadcasting program.
+    pub radio_live: bool,
 }
 
 impl Default for State {
@@ -123,8 +125,24 @@ impl Default for State {
             link_input: String::new(),
             radio_name: String::new(),
             radio_personal: false,
+            radio_live: false,
         }
     }
+}
+
+/// A live channel opened here: what its broadcasting program is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSource {
+    /// The channel's name.
+    pub name: String,
+    /// The whole `icecast://source:PASSWORD@HOST:PORT/MOUNT` URL.
+    pub source_url: String,
+    /// The password.
+    pub password: String,
+    /// Host and port.
+    pub address: String,
+    /// The mount point.
+    pub mount: String,
 }
 
 /// How the backend is doing.
@@ -254,6 +272,10 @@ pub struct Model {
     pub invite: Option<Result<(String, Option<crate::qr::Qr>), String>>,
     /// The last link made to share (copied to the clipboard too).
     pub shared: Option<String>,
+    /// Where channels stream to players (`http://127.0.0.1:PORT`).
+    pub radio_base: Option<String>,
+    /// The live channel opened here, and what the broadcasting program needs.
+    pub live_source: Option<LiveSource>,
     /// Where Settings backs the artist key up to.
     pub key_backup_input: String,
     /// The backup was offered at the first publish (once a session).
@@ -295,6 +317,8 @@ impl Default for Model {
             artist_page: None,
             invite: None,
             shared: None,
+            radio_base: None,
+            live_source: None,
             key_backup_input: default_key_backup_path(),
             key_backup_offered: false,
             key_import_replace: false,

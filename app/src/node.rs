@@ -344,17 +344,31 @@ fn radio(cli: &Cli, api: &ApiClient, command: &RadioCommand) -> Result<ExitCode>
             name,
             ids,
             personal,
+            live,
         } => {
-            let body = json!({"name": name, "ids": ids, "personal": personal});
+            let body = json!({"name": name, "ids": ids, "personal": personal, "live": live});
             let v = api.call("POST", "/v1/radio/start", Some(&body))?;
             if cli.json {
                 output::print_json(&v);
+            } else if *live {
+                println!(
+                    "live channel {} ({}) is waiting for a source",
+                    s(&v, "channel_id"),
+                    s(&v, "name")
+                );
+                println!("broadcast to:  {}", s(&v, "source_url"));
+                println!(
+                    "  for example: ffmpeg -re -i FILE.mp3 -c copy -content_type audio/mpeg -f mp3 '{}'",
+                    s(&v, "source_url")
+                );
+                println!("listen at:     {}", s(&v, "stream_url"));
             } else {
                 println!(
                     "broadcasting {} on channel {}",
                     s(&v, "name"),
                     s(&v, "channel_id")
                 );
+                println!("listen at {}", s(&v, "stream_url"));
             }
         }
         RadioCommand::Stop { channel } => {

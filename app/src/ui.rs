@@ -81,6 +81,8 @@ pub enum Command {
         /// Personal radio instead of the library in order.
         personal: bool,
     },
+    /// Open a live channel with this name, fed by a broadcasting program.
+    RadioStartLive(String),
     /// Tune in to a channel (hex id).
     RadioTune(String),
     /// Stop tuning in and broadcasting.

@@ -37,7 +37,7 @@ mod streaming;
 pub use decode::{Pcm, PcmBlock, PcmSpec, SampleFormat, TrackDecoder};
 pub(crate) use device_out::DeviceOut;
 pub use packets::{
-    EncodedPacket, MAX_SETUP, PacketCodec, PacketDecoder, PacketReader, PacketSetup,
+    EncodedPacket, MAX_SETUP, PacketCodec, PacketDecoder, PacketReader, PacketSetup, RadioSource,
 };
 pub use resample::Resampler;
 #[cfg(feature = "cpal")]

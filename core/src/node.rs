@@ -130,6 +130,8 @@ struct Inner {
     resync_interval: Duration,
     radio: Arc<RadioHub>,
     broadcasts: Mutex<HashMap<ChannelId, JoinHandle<()>>>,
+    /// The inputs of the live channels among them.
+    live: Mutex<HashMap<ChannelId, crate::radio::LiveInput>>,
     taste_interval: Duration,
     /// Bounds the taste exchanges running at once.
     exchanges: Arc<Semaphore>,
@@ -155,6 +157,7 @@ impl Inner {
             resync_interval: options.resync_interval,
             radio,
             broadcasts: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
             taste_interval: options.taste_interval,
             exchanges: Arc::new(Semaphore::new(MAX_CONCURRENT_EXCHANGES)),
             reach: links::Reach {

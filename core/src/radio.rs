@@ -35,6 +35,7 @@ mod broadcaster;
 mod channel;
 mod hub;
 mod listener;
+mod live;
 pub mod protocol;
 mod segment;
 
@@ -47,6 +48,7 @@ pub use hub::{ChannelInfo, NowPlaying};
 pub use listener::{
     DropPattern, FirstSegment, REPAIR_RETRY, RadioEvent, TuneOptions, TuneReport, Tuning,
 };
+pub use live::{LiveFeed, LiveInput};
 pub use segment::{
     CheckedMessage, MAX_AUDIO_BYTES, MAX_SEGMENT_BYTES, RADIO_VERSION, RadioMessage, Segment,
     SegmentAudio, SegmentDraft, encode_heartbeat,
@@ -57,6 +59,7 @@ pub use protocol::offer;
 pub(crate) use broadcaster::{NextTrack, broadcast};
 pub(crate) use hub::RadioHub;
 pub(crate) use listener::{TuneSession, tune};
+pub(crate) use live::{broadcast_live, input as live_input};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

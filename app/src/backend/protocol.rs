@@ -56,6 +56,8 @@ pub enum Request {
         /// Personal radio (recommendations and new releases, for ever) instead of the library.
         personal: bool,
     },
+    /// Opens a live channel with this name, fed by a broadcasting program.
+    RadioStartLive(String),
     /// Tunes in to a channel (hex id) on the audio device; stops any other tuning.
     RadioTune(String),
     /// Stops tuning in and broadcasting.
@@ -256,6 +258,22 @@ pub enum Event {
     Invite(Result<String, String>),
     /// Answer to [`Request::Share`]: the link, to copy.
     Shared(String),
+    /// Where players and broadcasting programs reach this node's radio: the HTTP server's base
+    /// (`http://127.0.0.1:PORT`; a channel's stream is `BASE/radio/ID`).
+    RadioBase(String),
+    /// A live channel is open: what to give the broadcasting program.
+    LiveChannel {
+        /// The channel's name.
+        name: String,
+        /// The whole `icecast://` URL (ffmpeg takes it as it is).
+        source_url: String,
+        /// The password alone.
+        password: String,
+        /// Host and port.
+        address: String,
+        /// The mount point.
+        mount: String,
+    },
 }
 
 /// One connected peer.
@@ -339,4 +357,6 @@ pub struct ChannelRow {
     pub tuned: bool,
     /// The track on air, when tuned in or broadcasting.
     pub now_playing: Option<busker_core::radio::NowPlaying>,
+    /// It plays a live source.
+    pub live: bool,
 }

@@ -14,6 +14,7 @@ use busker_core::radio::{ChannelId, RadioQueue, TuneOptions, Tuning};
 
 use super::net::Net;
 use super::{Event, Post};
+use crate::http::radio::RadioDoors;
 
 /// What the radio is doing; shared with the tasks that start and tune.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +86,54 @@ impl Radio {
             };
             if on_air {
                 post.offer(Event::Notice(format!("broadcasting \"{name}\"")));
+            } else {
+                node.radio_stop(&id);
+            }
+        });
+    }
+
+    /// Opens a live channel for a broadcasting program; its source URL comes back as
+    /// [`Event::LiveChannel`].
+    pub(super) fn start_live(
+        &self,
+        net: &Net,
+        post: &Post,
+        name: String,
+        source: Option<RadioDoors>,
+    ) {
+        let Some(doors) = source else {
+            post.send(Event::Error(
+                "live channels need the control API, which did not start (see the log)".into(),
+            ));
+            return;
+        };
+        let stops = self.lock().stops;
+        let (radio, node, post) = (self.clone(), net.node.clone(), post.clone());
+        net.runtime.spawn(async move {
+            let descriptor = match node.radio_start_live(&name, "").await {
+                Ok((d, _)) => d,
+                Err(e) => {
+                    post.offer(Event::Error(format!("cannot start the channel: {e}")));
+                    return;
+                }
+            };
+            let id = descriptor.id();
+            let on_air = {
+                let mut state = radio.lock();
+                let on_air = state.stops == stops;
+                if on_air {
+                    state.broadcast = Some(id);
+                }
+                on_air
+            };
+            if on_air {
+                post.offer(Event::LiveChannel {
+                    name,
+                    source_url: doors.source_url(&id),
+                    password: doors.password.to_string(),
+                    address: doors.source_addr.to_string(),
+                    mount: format!("/live/{}", id.to_hex()),
+                });
             } else {
                 node.radio_stop(&id);
             }

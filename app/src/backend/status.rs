@@ -114,6 +114,7 @@ pub(super) async fn post_status(node: Node, post: Post) {
                 broadcasting: c.broadcasting,
                 tuned: c.tuned,
                 now_playing: c.now_playing,
+                live: c.live,
             })
             .collect();
         let status = NetStatus {

@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -52,6 +52,7 @@ use busker_core::radio::{ChannelId, RadioQueue, TuneOptions};
 use busker_core::{Node, PublishOptions};
 use serde_json::{Value, json};
 
+use super::radio::RadioDoors;
 use super::{ApiError, JsonBody, constant_time_eq, limit_body, no_such_endpoint};
 use crate::output::{summary_json, track_json};
 
@@ -99,7 +100,7 @@ impl ApiFile {
     pub fn write(data_dir: &Path, addr: SocketAddr, token: &ApiToken) -> anyhow::Result<Self> {
         let path = data_dir.join(API_FILE);
         let text = json!({"addr": addr.to_string(), "token": token.as_str()}).to_string();
-        write_private(&path, &text)?;
+        super::write_private(&path, &text)?;
         Ok(Self { path })
     }
 
@@ -119,34 +120,9 @@ impl Drop for ApiFile {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    // `mode` applies only to a file it creates: a stale one left by a crash keeps its own.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
 /// The control API over `node`, for clients that show `token`; links opened with `show` go to
 /// `sink`.
-pub fn router(node: Node, token: ApiToken, sink: super::LinkSink) -> Router {
+pub fn router(node: Node, token: ApiToken, sink: super::LinkSink, doors: RadioDoors) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/publish", post(publish))
@@ -168,7 +144,8 @@ pub fn router(node: Node, token: ApiToken, sink: super::LinkSink) -> Router {
         .fallback(no_such_endpoint)
         .method_not_allowed_fallback(no_such_endpoint)
         .with_state(node)
-        .layer(axum::Extension(sink))
+        .layer(Extension(sink))
+        .layer(Extension(doors))
         // The last layer added runs first: the token, then the body limit, then the route.
         .layer(from_fn_with_state(MAX_BODY, limit_body))
         .layer(from_fn_with_state(token, require_token))
@@ -361,8 +338,23 @@ async fn recommend(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiRes
     ))
 }
 
-async fn radio_start(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
+async fn radio_start(
+    State(node): State<Node>,
+    Extension(doors): Extension<RadioDoors>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
     let name = str_field(&body, "name")?;
+    if body.get("live").and_then(Value::as_bool) == Some(true) {
+        let (descriptor, _) = node.radio_start_live(name, "").await?;
+        let id = descriptor.id();
+        return Ok(Json(json!({
+            "channel_id": id.to_hex(),
+            "name": descriptor.name(),
+            "live": true,
+            "source_url": doors.source_url(&id),
+            "stream_url": doors.stream_url(&id),
+        })));
+    }
     let personal = body
         .get("personal")
         .and_then(Value::as_bool)
@@ -382,9 +374,13 @@ async fn radio_start(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiR
         RadioQueue::Tracks(tracks)
     };
     let descriptor = node.radio_start(name, queue).await?;
-    Ok(Json(
-        json!({"channel_id": descriptor.id().to_hex(), "name": descriptor.name()}),
-    ))
+    let id = descriptor.id();
+    Ok(Json(json!({
+        "channel_id": id.to_hex(),
+        "name": descriptor.name(),
+        "live": false,
+        "stream_url": doors.stream_url(&id),
+    })))
 }
 
 async fn radio_stop(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
@@ -397,7 +393,10 @@ async fn radio_stop(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiRe
     ))
 }
 
-async fn radio_list(State(node): State<Node>) -> ApiResult {
+async fn radio_list(
+    State(node): State<Node>,
+    Extension(doors): Extension<RadioDoors>,
+) -> ApiResult {
     let channels = node.radio_channels();
     Ok(Json(
         channels
@@ -409,6 +408,8 @@ async fn radio_list(State(node): State<Node>) -> ApiResult {
                     "listeners": c.listeners,
                     "broadcasting": c.broadcasting,
                     "tuned": c.tuned,
+                    "live": c.live,
+                    "stream_url": doors.stream_url(&c.id),
                     "now_playing": c.now_playing.as_ref().map(now_playing_json),
                 })
             })
@@ -497,12 +498,26 @@ mod tests {
         dir: tempfile::TempDir,
     }
 
+    /// Radio doors nobody dials in these tests.
+    fn test_doors() -> RadioDoors {
+        RadioDoors {
+            source_addr: "127.0.0.1:9".parse().unwrap(),
+            password: "pw".into(),
+            stream_base: "http://127.0.0.1:9".into(),
+        }
+    }
+
     async fn serve() -> Served {
         let (dir, node) = busker_core::test_utils::start_node(NodeOptions::loopback()).await;
         let token = ApiToken::random();
-        let server = HttpServer::start(router(node.clone(), token.clone(), Default::default()))
-            .await
-            .unwrap();
+        let server = HttpServer::start(router(
+            node.clone(),
+            token.clone(),
+            Default::default(),
+            test_doors(),
+        ))
+        .await
+        .unwrap();
         Served {
             server,
             token,

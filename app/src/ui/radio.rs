@@ -1,9 +1,16 @@
-//! Radio: channels heard of (with their listener counts), tune in, start your own.
+//! Radio: channels heard of (with their listener counts; live ones marked), tune in, open one
+//! in another player, start your own: of your tracks, a personal radio, or live from a
+//! broadcasting program (with the address and password to give it).
 
 use busker_core::radio::NowPlaying;
 
 use crate::model::{Model, State};
 use crate::ui::{Command, labelled_field, stars};
+
+/// The label of the box that makes a new channel live.
+pub const LIVE_LABEL: &str = "Live, from a broadcasting program (ffmpeg, BUTT, Mixxx, liquidsoap)";
+/// The button that opens a live channel.
+pub const OPEN_LIVE_LABEL: &str = "Open a live channel";
 
 /// Draws the Radio view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command> {
@@ -29,7 +36,14 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
             ui.strong("");
             ui.end_row();
             for c in channels {
-                ui.label(&c.name);
+                if c.live {
+                    ui.horizontal(|ui| {
+                        ui.label(&c.name);
+                        ui.colored_label(egui::Color32::from_rgb(220, 60, 60), "LIVE");
+                    });
+                } else {
+                    ui.label(&c.name);
+                }
                 ui.label(c.listeners.to_string());
                 if c.broadcasting {
                     ui.label(egui::RichText::new("broadcasting from here").weak());
@@ -45,8 +59,25 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
                         out.push(Command::RadioTune(c.id.clone()));
                     }
                 }
+                if let Some(base) = &model.radio_base {
+                    let url = format!("{base}/radio/{}", c.id);
+                    let label = format!("Copy the stream address of {}", c.name);
+                    let r = ui.small_button("Copy stream URL");
+                    r.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
+                    });
+                    if r.on_hover_text(format!("{url}: open it in mpv, VLC or any player"))
+                        .clicked()
+                    {
+                        ui.ctx().copy_text(url);
+                    }
+                }
                 ui.end_row();
-                if let Some(t) = c.now_playing.as_ref().filter(|_| c.tuned || c.broadcasting) {
+                if let Some(t) = c
+                    .now_playing
+                    .as_ref()
+                    .filter(|_| (c.tuned || c.broadcasting) && !c.live)
+                {
                     now_playing(ui, t, model, &mut out);
                     ui.end_row();
                 }
@@ -59,6 +90,22 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
     ui.strong("Start your own channel");
     labelled_field(ui, "Channel name", &mut state.radio_name, "My station");
     let local = model.tracks.iter().filter(|t| t.local).count();
+    ui.checkbox(&mut state.radio_live, LIVE_LABEL);
+    if state.radio_live {
+        let name = state.radio_name.trim().to_owned();
+        ui.label("Your program sends its stream here; listeners hear it as it plays.");
+        if ui
+            .add_enabled(!name.is_empty(), egui::Button::new(OPEN_LIVE_LABEL))
+            .on_disabled_hover_text("give the channel a name")
+            .clicked()
+        {
+            out.push(Command::RadioStartLive(name));
+        }
+        if let Some(live) = &model.live_source {
+            live_source(ui, live);
+        }
+        return out;
+    }
     ui.checkbox(&mut state.radio_personal, "Personal radio");
     ui.label(if state.radio_personal {
         "It plays for ever: your recommendations with new releases mixed in, each next track \
@@ -100,4 +147,39 @@ fn now_playing(ui: &mut egui::Ui, t: &NowPlaying, model: &Model, out: &mut Vec<C
             out.push(Command::Save(t.track));
         }
     }
+}
+
+/// What a broadcasting program needs to send to the live channel opened here.
+fn live_source(ui: &mut egui::Ui, live: &crate::model::LiveSource) {
+    ui.add_space(6.0);
+    ui.strong(format!("\"{}\" is waiting for your program", live.name));
+    egui::Grid::new("live_source")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (what, value) in [
+                ("Server (Icecast 2)", live.address.as_str()),
+                ("Mount", live.mount.as_str()),
+                ("User", "source"),
+                ("Password", live.password.as_str()),
+                ("URL (ffmpeg)", live.source_url.as_str()),
+            ] {
+                ui.label(what);
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::Label::new(egui::RichText::new(value).monospace()).selectable(true),
+                    );
+                    if ui.small_button("Copy").clicked() {
+                        ui.ctx().copy_text(value.to_owned());
+                    }
+                });
+                ui.end_row();
+            }
+        });
+    ui.label(
+        egui::RichText::new(format!(
+            "For example: ffmpeg -re -i set.mp3 -c copy -content_type audio/mpeg -f mp3 '{}'",
+            live.source_url
+        ))
+        .weak(),
+    );
 }

@@ -303,6 +303,11 @@ impl TrackDecoder {
         extension: Option<&str>,
     ) -> Result<Self, MediaError> {
         let (format, _tags) = super::open_format(source, extension)?;
+        Self::from_format(format)
+    }
+
+    /// A decoder of the first audio track of an opened container.
+    pub(super) fn from_format(format: Box<dyn FormatReader>) -> Result<Self, MediaError> {
         let track = format
             .tracks()
             .iter()

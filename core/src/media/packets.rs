@@ -12,6 +12,7 @@ use symphonia::core::codecs::{
 };
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatReader, Packet};
+use symphonia::core::io::MediaSource;
 
 use super::MediaError;
 use super::decode::{Pcm, PcmSpec, map_error, spec_of, to_pcm};
@@ -109,11 +110,21 @@ impl std::fmt::Debug for PacketReader {
     }
 }
 
-impl PacketReader {
-    /// Opens a file's bytes; `None` when its codec has no packet path (the caller decodes it).
-    pub fn open(bytes: Vec<u8>, extension: Option<&str>) -> Result<Option<Self>, MediaError> {
+/// A track opened for the radio: its packets when its codec has a packet path, else a decoder
+/// of its samples.
+#[derive(Debug)]
+pub enum RadioSource {
+    /// MP3 or FLAC: the packets as they are.
+    Packets(PacketReader),
+    /// Any other codec: decoded samples.
+    Decoded(super::TrackDecoder),
+}
+
+impl RadioSource {
+    /// Opens `source` (a file, or a live stream that cannot seek); `extension` helps guess the
+    /// container.
+    pub fn open(source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<Self, MediaError> {
         super::guard(|| {
-            let source = Box::new(std::io::Cursor::new(bytes));
             let (format, _) = super::open_format(source, extension)?;
             let track = format
                 .tracks()
@@ -122,26 +133,38 @@ impl PacketReader {
                 .ok_or(MediaError::NoAudioTrack)?;
             let params = &track.codec_params;
             let codec = match params.codec {
-                CODEC_TYPE_MP3 => PacketCodec::Mp3,
-                CODEC_TYPE_FLAC => PacketCodec::Flac,
-                _ => return Ok(None),
+                CODEC_TYPE_MP3 => Some(PacketCodec::Mp3),
+                CODEC_TYPE_FLAC => Some(PacketCodec::Flac),
+                _ => None,
             };
             let extra = params.extra_data.as_deref().unwrap_or_default().to_vec();
-            if extra.len() > MAX_SETUP {
-                return Ok(None);
+            match codec {
+                Some(codec) if extra.len() <= MAX_SETUP => {
+                    let setup = PacketSetup {
+                        codec,
+                        spec: spec_of(params)?,
+                        extra,
+                    };
+                    let track_id = track.id;
+                    Ok(Self::Packets(PacketReader {
+                        format,
+                        track_id,
+                        setup,
+                    }))
+                }
+                _ => Ok(Self::Decoded(super::TrackDecoder::from_format(format)?)),
             }
-            let setup = PacketSetup {
-                codec,
-                spec: spec_of(params)?,
-                extra,
-            };
-            let track_id = track.id;
-            Ok(Some(Self {
-                format,
-                track_id,
-                setup,
-            }))
         })
+    }
+}
+
+impl PacketReader {
+    /// Opens a file's bytes; `None` when its codec has no packet path (the caller decodes it).
+    pub fn open(bytes: Vec<u8>, extension: Option<&str>) -> Result<Option<Self>, MediaError> {
+        match RadioSource::open(Box::new(std::io::Cursor::new(bytes)), extension)? {
+            RadioSource::Packets(reader) => Ok(Some(reader)),
+            RadioSource::Decoded(_) => Ok(None),
+        }
     }
 
     /// What a decoder of these packets needs.
@@ -180,6 +203,7 @@ impl PacketReader {
 pub struct PacketDecoder {
     decoder: Box<dyn Decoder>,
     setup: PacketSetup,
+    bad: u64,
 }
 
 impl std::fmt::Debug for PacketDecoder {
@@ -201,12 +225,18 @@ impl PacketDecoder {
         Ok(Self {
             decoder,
             setup: setup.clone(),
+            bad: 0,
         })
     }
 
     /// The setup it decodes.
     pub fn setup(&self) -> &PacketSetup {
         &self.setup
+    }
+
+    /// Packets so far that did not decode (given as silence).
+    pub fn bad_packets(&self) -> u64 {
+        self.bad
     }
 
     /// Decodes `packets` into interleaved samples of the setup's format: each packet gives its
@@ -234,6 +264,9 @@ impl PacketDecoder {
                     Ok(None)
                 }
             })?;
+            if decoded.is_none() {
+                self.bad += 1;
+            }
             let mut pcm = decoded.unwrap_or_else(|| Pcm::silence(&spec, p.frames as usize));
             // Exactly the frames the packet claims: the schedule counts on them.
             let want = p.frames as usize * channels;

@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::media::AudioSink;
 use crate::model::{Manifest, TrackId};
 use crate::radio::{
-    self, BroadcastOptions, ChannelDescriptor, ChannelId, ChannelInfo, RadioQueue, TuneOptions,
-    Tuning,
+    self, BroadcastOptions, ChannelDescriptor, ChannelId, ChannelInfo, LiveInput, RadioQueue,
+    TuneOptions, Tuning,
 };
 
 /// How many of the newest local releases open each round of a personal radio.
@@ -45,11 +45,57 @@ impl Node {
         if !self.is_online() {
             return Err(Error::Offline);
         }
+        let next_track = self.queue_feed(queue).await?;
+        self.on_air(name, description, move |client, hub, owner, descriptor| {
+            radio::broadcast(client, hub, owner, descriptor, next_track, options).boxed()
+        })
+        .await
+    }
+
+    /// Starts a live channel `name`: what sources push into the returned [`LiveInput`] (the app
+    /// serves it to Icecast source clients) is broadcast as it arrives; the channel waits for a
+    /// source, and for the next when one disconnects, until [`Node::radio_stop`].
+    pub async fn radio_start_live(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<(ChannelDescriptor, LiveInput)> {
+        if !self.is_online() {
+            return Err(Error::Offline);
+        }
+        let (input, connections) = radio::live_input();
+        let options = BroadcastOptions::default();
+        let descriptor = self
+            .on_air(name, description, move |client, hub, owner, descriptor| {
+                radio::broadcast_live(client, hub, owner, descriptor, connections, options).boxed()
+            })
+            .await?;
+        lock(&self.inner.live).insert(descriptor.id(), input.clone());
+        Ok((descriptor, input))
+    }
+
+    /// The input of a live channel this node broadcasts.
+    pub fn radio_live_input(&self, channel: &ChannelId) -> Option<LiveInput> {
+        lock(&self.inner.live).get(channel).cloned()
+    }
+
+    /// Signs the channel's descriptor, restarts it if it runs here, enters its topic, puts the
+    /// descriptor in the DHT and spawns the broadcast `run` makes.
+    async fn on_air(
+        &self,
+        name: &str,
+        description: &str,
+        run: impl FnOnce(
+            crate::net::Client,
+            Arc<radio::RadioHub>,
+            crate::model::ArtistKeypair,
+            ChannelDescriptor,
+        ) -> futures::future::BoxFuture<'static, Result<()>>,
+    ) -> Result<ChannelDescriptor> {
         let owner = self.inner.library.dir().artist_key()?;
         let created = radio::unix_ms() / 1000;
         let descriptor = ChannelDescriptor::sign(&owner, name, description, created);
         let id = descriptor.id();
-        let next_track = self.queue_feed(queue).await?;
         self.radio_stop(&id);
         let hub = self.inner.radio.clone();
         let client = self.inner.client.clone();
@@ -61,11 +107,9 @@ impl Node {
         {
             tracing::info!(channel = %id, error = %e, "channel not put in the DHT");
         }
-        let task_descriptor = descriptor.clone();
+        let broadcast = run(client, hub, owner, descriptor.clone());
         let task = tokio::spawn(async move {
-            let result =
-                radio::broadcast(client, hub, owner, task_descriptor, next_track, options).await;
-            match result {
+            match broadcast.await {
                 Ok(()) => tracing::info!(channel = %id, "broadcast ended: the queue is over"),
                 Err(e) => tracing::warn!(channel = %id, error = %e, "broadcast stopped"),
             }
@@ -77,6 +121,7 @@ impl Node {
 
     /// Stops a broadcast of this node. Returns whether one was running.
     pub fn radio_stop(&self, channel: &ChannelId) -> bool {
+        lock(&self.inner.live).remove(channel);
         match lock(&self.inner.broadcasts).remove(channel) {
             Some(task) => {
                 let running = !task.is_finished();

@@ -11,8 +11,10 @@ use super::hub::RadioHub;
 use super::segment::{MAX_AUDIO_BYTES, SegmentAudio, SegmentDraft};
 use super::unix_ms;
 use crate::error::{Error, Result};
-use crate::media::{EncodedPacket, PacketReader, Pcm, PcmSpec, TrackDecoder};
-use crate::model::{ArtistKeypair, Format, Manifest, TrackId};
+use symphonia::core::io::MediaSource;
+
+use crate::media::{EncodedPacket, PacketReader, Pcm, PcmSpec, RadioSource, TrackDecoder};
+use crate::model::{ArtistKeypair, Manifest, TrackId};
 use crate::net::Client;
 
 /// What a channel plays.
@@ -51,7 +53,7 @@ pub(crate) type NextTrack =
     Box<dyn FnMut() -> BoxFuture<'static, Result<Option<(Manifest, Vec<u8>)>>> + Send>;
 
 /// Cuts a decoder's output into runs of a fixed number of frames.
-struct Cutter {
+pub(super) struct Cutter {
     decoder: TrackDecoder,
     pending: Option<Pcm>,
     pending_start: u64,
@@ -105,7 +107,7 @@ impl Cutter {
 
 /// Cuts a track's packets into runs of about a segment's frames (fewer bytes than
 /// [`MAX_AUDIO_BYTES`]), at packet boundaries.
-struct PacketCutter {
+pub(super) struct PacketCutter {
     reader: PacketReader,
     frames: usize,
     position: u64,
@@ -116,6 +118,11 @@ struct PacketCutter {
 const PACKET_BYTES: usize = MAX_AUDIO_BYTES - 64 * 1024;
 
 impl PacketCutter {
+    /// What a decoder of the packets needs.
+    pub(super) fn setup(&self) -> &crate::media::PacketSetup {
+        self.reader.setup()
+    }
+
     fn next(&mut self) -> Result<Option<(u64, SegmentAudio)>> {
         let (mut packets, mut frames, mut bytes) = (Vec::new(), 0usize, 0usize);
         while frames < self.frames && packets.len() < 512 {
@@ -160,39 +167,44 @@ impl PacketCutter {
 
 /// A track cut into segments: its own packets when its codec has a packet path (MP3, FLAC),
 /// else decoded samples.
-enum Source {
+pub(super) enum Source {
     Packets(PacketCutter),
     Pcm(Cutter),
 }
 
 impl Source {
-    fn open(bytes: Vec<u8>, format: Format, segment: Duration) -> Result<(PcmSpec, Self)> {
-        let ext = format.extension();
-        if matches!(format, Format::Mp3 | Format::Flac)
-            && let Some(reader) = PacketReader::open(bytes.clone(), Some(ext))?
-        {
-            let spec = reader.setup().spec;
-            let frames = (spec.sample_rate as f64 * segment.as_secs_f64()).round() as usize;
-            let cutter = PacketCutter {
-                reader,
-                frames: frames.max(1),
-                position: 0,
-                carry: None,
-            };
-            return Ok((spec, Self::Packets(cutter)));
-        }
-        let decoder = TrackDecoder::from_bytes(bytes, Some(ext))?;
-        let spec = decoder.spec();
-        let cutter = Cutter {
-            decoder,
-            pending: None,
-            pending_start: 0,
-            frames: frames_per_segment(&spec, segment),
-        };
-        Ok((spec, Self::Pcm(cutter)))
+    /// Opens a track (a file's bytes, or a live stream) for segments of `segment`'s length.
+    pub(super) fn open(
+        source: Box<dyn MediaSource>,
+        extension: Option<&str>,
+        segment: Duration,
+    ) -> Result<(PcmSpec, Self)> {
+        Ok(match RadioSource::open(source, extension)? {
+            RadioSource::Packets(reader) => {
+                let spec = reader.setup().spec;
+                let frames = (spec.sample_rate as f64 * segment.as_secs_f64()).round() as usize;
+                let cutter = PacketCutter {
+                    reader,
+                    frames: frames.max(1),
+                    position: 0,
+                    carry: None,
+                };
+                (spec, Self::Packets(cutter))
+            }
+            RadioSource::Decoded(decoder) => {
+                let spec = decoder.spec();
+                let cutter = Cutter {
+                    decoder,
+                    pending: None,
+                    pending_start: 0,
+                    frames: frames_per_segment(&spec, segment),
+                };
+                (spec, Self::Pcm(cutter))
+            }
+        })
     }
 
-    fn next(&mut self) -> Result<Option<(u64, SegmentAudio)>> {
+    pub(super) fn next(&mut self) -> Result<Option<(u64, SegmentAudio)>> {
         match self {
             Self::Packets(c) => c.next(),
             Self::Pcm(c) => Ok(c
@@ -214,6 +226,175 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(Error::task("a radio worker"))
 }
 
+/// What a segment says is playing.
+pub(super) struct OnAir {
+    pub(super) track: TrackId,
+    pub(super) title: String,
+    pub(super) artist: String,
+}
+
+/// The air of one broadcast: the clock that stamps segments, the sequence numbers, the status
+/// announcements; signs, keeps and publishes each segment.
+pub(super) struct Air {
+    client: Client,
+    hub: Arc<RadioHub>,
+    owner: ArtistKeypair,
+    descriptor: ChannelDescriptor,
+    options: BroadcastOptions,
+    start: tokio::time::Instant,
+    start_ms: u64,
+    seq: u64,
+    air_ms: f64,
+    last_status: Option<tokio::time::Instant>,
+    /// Announced in the channel status.
+    pub(super) live: bool,
+}
+
+impl Air {
+    pub(super) fn new(
+        client: Client,
+        hub: Arc<RadioHub>,
+        owner: ArtistKeypair,
+        descriptor: ChannelDescriptor,
+        options: BroadcastOptions,
+    ) -> Self {
+        let start_ms = unix_ms();
+        Self {
+            client,
+            hub,
+            owner,
+            descriptor,
+            options,
+            start: tokio::time::Instant::now(),
+            start_ms,
+            // Sequence numbers start at the wall clock in ms, so a restarted broadcast never
+            // reuses one.
+            seq: start_ms,
+            air_ms: 0.0,
+            last_status: None,
+            live: false,
+        }
+    }
+
+    /// When the next segment goes on air.
+    fn on_air(&self) -> tokio::time::Instant {
+        self.start + Duration::from_secs_f64(self.air_ms / 1000.0)
+    }
+
+    /// For a source that arrives in real time (live): when the next segment would go on air
+    /// less than half [`BroadcastOptions::ahead`] from now (the source just connected, or
+    /// stalled), the clock moves to now plus that margin, and the sequence numbers move by the segments
+    /// that time would have held, so that listeners count the silence as missed segments and
+    /// stay in step.
+    pub(super) fn catch_up(&mut self) {
+        let now = tokio::time::Instant::now();
+        let on_air = self.on_air();
+        // A source a little behind its clock (jitter) only eats into the margin.
+        if on_air >= now + self.options.ahead / 2 {
+            return;
+        }
+        let behind_ms = (now + self.options.ahead - on_air).as_secs_f64() * 1000.0;
+        let segment_ms = self.options.segment.as_secs_f64() * 1000.0;
+        if self.seq != self.start_ms || self.air_ms > 0.0 {
+            // Whole segments the silence held; the rest is a shorter gap in broadcast time.
+            self.seq += (behind_ms / segment_ms.max(1.0)).floor() as u64;
+        }
+        self.air_ms += behind_ms;
+    }
+
+    /// Waits until the segment's publish time, then signs, keeps and publishes it (and the
+    /// channel status when it is due).
+    pub(super) async fn send(
+        &mut self,
+        playing: &OnAir,
+        frame: u64,
+        spec: PcmSpec,
+        audio: SegmentAudio,
+    ) -> Result<()> {
+        let start = self.start;
+        tokio::time::sleep_until(
+            self.on_air()
+                .checked_sub(self.options.ahead)
+                .unwrap_or(start)
+                .max(start),
+        )
+        .await;
+        let channel = self.descriptor.id();
+        if self
+            .last_status
+            .is_none_or(|t| t.elapsed() >= self.options.status_interval)
+        {
+            let status = ChannelStatus {
+                descriptor: self.descriptor.clone(),
+                listeners: self.hub.listeners(&channel),
+                at_ms: unix_ms(),
+                live: self.live,
+            };
+            self.hub.heard_status(&status, None);
+            self.client
+                .publish(CHANNELS_TOPIC.to_owned(), status.encode(&self.owner))
+                .await?;
+            self.last_status = Some(tokio::time::Instant::now());
+        }
+        let owner = self.owner.clone();
+        let draft = SegmentDraft {
+            channel,
+            seq: self.seq,
+            broadcast_ms: self.start_ms + self.air_ms.round() as u64,
+            track: playing.track,
+            title: playing.title.clone(),
+            artist: playing.artist.clone(),
+            frame,
+            spec,
+            audio,
+        };
+        let segment = blocking(move || draft.sign(&owner)).await?;
+        self.air_ms += segment.duration_ms();
+        self.seq += 1;
+        self.hub.keep(&segment);
+        self.client
+            .publish(channel.topic(), segment.encoded().to_vec())
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until the last segment sent has aired (answering repairs meanwhile).
+    pub(super) async fn until_aired(&self) {
+        tokio::time::sleep_until(self.on_air()).await;
+    }
+}
+
+/// Cuts `cutter` into segments and sends them on `air` until the track (or live source) ends.
+/// With `live`, the clock catches up with a source that arrives in real time.
+pub(super) async fn play(
+    air: &mut Air,
+    mut cutter: Source,
+    spec: PcmSpec,
+    playing: &OnAir,
+    live: bool,
+) -> Result<()> {
+    loop {
+        let (back, run) = blocking(move || {
+            let r = cutter.next();
+            (cutter, r)
+        })
+        .await?;
+        cutter = back;
+        let (frame, audio) = match run {
+            Ok(Some(run)) => run,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(track = %playing.track, error = %e, "broadcast track cut short");
+                return Ok(());
+            }
+        };
+        if live {
+            air.catch_up();
+        }
+        air.send(playing, frame, spec, audio).await?;
+    }
+}
+
 /// Runs a broadcast until the queue ends (or the task is aborted): each segment is signed,
 /// kept in the hub's ring and published [`BroadcastOptions::ahead`] before its first sample goes
 /// on air (the first segments at once), and the broadcast ends when the last one has aired.
@@ -225,14 +406,8 @@ pub(crate) async fn broadcast(
     mut next_track: NextTrack,
     options: BroadcastOptions,
 ) -> Result<()> {
-    let channel = descriptor.id();
-    let topic = channel.topic();
-    let start = tokio::time::Instant::now();
-    let start_ms = unix_ms();
-    // Sequence numbers start at the wall clock in ms, so a restarted broadcast never reuses one.
-    let mut seq = start_ms;
-    let mut air_ms = 0.0f64;
-    let mut last_status: Option<tokio::time::Instant> = None;
+    let length = options.segment;
+    let mut air = Air::new(client, hub, owner, descriptor, options);
     let mut upcoming = tokio::spawn(next_track());
     loop {
         let Some((manifest, bytes)) = upcoming.await.map_err(Error::task("the radio queue"))??
@@ -241,74 +416,24 @@ pub(crate) async fn broadcast(
         };
         // Prefetch the next track while this one plays.
         upcoming = tokio::spawn(next_track());
-        let (format, length) = (manifest.info().format, options.segment);
-        let (spec, mut cutter) = match blocking(move || Source::open(bytes, format, length)).await?
-        {
+        let ext = manifest.info().format.extension();
+        let open = move || Source::open(Box::new(std::io::Cursor::new(bytes)), Some(ext), length);
+        let (spec, cutter) = match blocking(open).await? {
             Ok(opened) => opened,
             Err(e) => {
                 tracing::warn!(track = %manifest.id(), error = %e, "cannot broadcast a track");
                 continue;
             }
         };
-        loop {
-            let (back, run) = blocking(move || {
-                let r = cutter.next();
-                (cutter, r)
-            })
-            .await?;
-            cutter = back;
-            let (frame, audio) = match run {
-                Ok(Some(run)) => run,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(track = %manifest.id(), error = %e, "broadcast track cut short");
-                    break;
-                }
-            };
-            let on_air = start + Duration::from_secs_f64(air_ms / 1000.0);
-            tokio::time::sleep_until(
-                on_air
-                    .checked_sub(options.ahead)
-                    .unwrap_or(start)
-                    .max(start),
-            )
-            .await;
-            if last_status.is_none_or(|t| t.elapsed() >= options.status_interval) {
-                let status = ChannelStatus {
-                    descriptor: descriptor.clone(),
-                    listeners: hub.listeners(&channel),
-                    at_ms: unix_ms(),
-                };
-                hub.heard(descriptor.clone(), status.listeners, None);
-                client
-                    .publish(CHANNELS_TOPIC.to_owned(), status.encode(&owner))
-                    .await?;
-                last_status = Some(tokio::time::Instant::now());
-            }
-            let info = manifest.info();
-            let owner = owner.clone();
-            let draft = SegmentDraft {
-                channel,
-                seq,
-                broadcast_ms: start_ms + air_ms.round() as u64,
-                track: manifest.id(),
-                title: info.title.clone(),
-                artist: info.artist.clone(),
-                frame,
-                spec,
-                audio,
-            };
-            let segment = blocking(move || draft.sign(&owner)).await?;
-            air_ms += segment.duration_ms();
-            seq += 1;
-            hub.keep(&segment);
-            client
-                .publish(topic.clone(), segment.encoded().to_vec())
-                .await?;
-        }
+        let info = manifest.info();
+        let playing = OnAir {
+            track: manifest.id(),
+            title: info.title.clone(),
+            artist: info.artist.clone(),
+        };
+        play(&mut air, cutter, spec, &playing, false).await?;
     }
-    // Stay on the channel (answering repairs) until the last segment has aired.
-    tokio::time::sleep_until(start + Duration::from_secs_f64(air_ms / 1000.0)).await;
+    air.until_aired().await;
     Ok(())
 }
 

@@ -17,6 +17,9 @@ pub const MAX_DESCRIPTOR_BYTES: usize = 4 + 1 + 32 + 2 + MAX_NAME + 2 + MAX_DESC
 pub const MAX_STATUS_BYTES: usize = 1 + 4 + MAX_DESCRIPTOR_BYTES + 4 + 8 + 64;
 /// Version of the descriptor and status encodings.
 pub const CHANNEL_VERSION: u8 = 1;
+/// Version byte of a channel status (2: with its flags, live or not).
+pub const STATUS_VERSION: u8 = 2;
+const STATUS_LIVE: u8 = 1;
 
 const DESCRIPTOR_MAGIC: &[u8; 4] = b"BKC\0";
 const DESCRIPTOR_CONTEXT: &[u8] = b"busker channel descriptor v1\0";
@@ -208,16 +211,19 @@ pub struct ChannelStatus {
     pub listeners: u32,
     /// When the status was made, Unix milliseconds.
     pub at_ms: u64,
+    /// The channel plays a live source (see [`crate::radio::LiveInput`]), not published tracks.
+    pub live: bool,
 }
 
 impl ChannelStatus {
     /// Encodes and signs the status with the owner's key (which must own the descriptor).
     pub fn encode(&self, owner: &ArtistKeypair) -> Vec<u8> {
         let mut w = Writer::with_capacity(self.descriptor.encoded.len() + 96);
-        w.u8(CHANNEL_VERSION);
+        w.u8(STATUS_VERSION);
         w.bytes(&self.descriptor.encoded);
         w.u32(self.listeners);
         w.u64(self.at_ms);
+        w.u8(if self.live { STATUS_LIVE } else { 0 });
         let sig = owner.sign(STATUS_CONTEXT, w.as_slice());
         w.raw(&sig);
         w.into_bytes()
@@ -235,16 +241,20 @@ impl ChannelStatus {
         }
         let mut r = Reader::new(bytes);
         let version = r.u8("version")?;
-        if version != CHANNEL_VERSION {
+        if version != STATUS_VERSION {
             return Err(DecodeError::UnsupportedVersion {
                 what: "channel status",
                 found: version,
-                supported: CHANNEL_VERSION,
+                supported: STATUS_VERSION,
             });
         }
         let descriptor = ChannelDescriptor::decode(r.bytes("descriptor", MAX_DESCRIPTOR_BYTES)?)?;
         let listeners = r.u32("listeners")?;
         let at_ms = r.u64("status time")?;
+        let flags = r.u8("status flags")?;
+        if flags & !STATUS_LIVE != 0 {
+            return Err(DecodeError::Invalid("status flags"));
+        }
         let signed = r.position();
         let sig: [u8; 64] = r.array("signature")?;
         r.finish()?;
@@ -255,6 +265,7 @@ impl ChannelStatus {
             descriptor,
             listeners,
             at_ms,
+            live: flags & STATUS_LIVE != 0,
         })
     }
 }
@@ -284,6 +295,7 @@ mod tests {
             descriptor: d.clone(),
             listeners: 12,
             at_ms: 99,
+            live: true,
         };
         let bytes = status.encode(&owner);
         assert_eq!(ChannelStatus::decode(&bytes).unwrap(), status);

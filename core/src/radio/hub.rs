@@ -76,6 +76,8 @@ pub struct ChannelInfo {
     pub tuned: bool,
     /// The newest sequence number this peer holds (broadcast or received).
     pub last_seq: Option<u64>,
+    /// It plays a live source (its broadcaster says so, or its segments do).
+    pub live: bool,
     /// For a channel this peer broadcasts or is tuned to: the track on air (that of the newest
     /// segment held whose air time has come).
     pub now_playing: Option<NowPlaying>,
@@ -88,6 +90,7 @@ struct Heard {
     /// The peer the last status came from: the broadcaster, unless someone replays its
     /// statuses (only a hint: what it sends is verified like anything else).
     broadcaster: Option<PeerId>,
+    live: bool,
 }
 
 struct Session {
@@ -152,8 +155,9 @@ impl RadioHub {
                 return;
             }
         }
-        let broadcaster =
-            broadcaster.or_else(|| heard.get(&descriptor.id()).and_then(|h| h.broadcaster));
+        let before = heard.get(&descriptor.id());
+        let broadcaster = broadcaster.or_else(|| before.and_then(|h| h.broadcaster));
+        let live = before.is_some_and(|h| h.live);
         heard.insert(
             descriptor.id(),
             Heard {
@@ -161,8 +165,18 @@ impl RadioHub {
                 listeners,
                 at: Instant::now(),
                 broadcaster,
+                live,
             },
         );
+    }
+
+    /// Remembers a channel from its signed status (with its live flag).
+    pub(crate) fn heard_status(&self, status: &ChannelStatus, broadcaster: Option<PeerId>) {
+        let id = status.descriptor.id();
+        self.heard(status.descriptor.clone(), status.listeners, broadcaster);
+        if let Some(h) = lock(&self.heard).get_mut(&id) {
+            h.live = status.live;
+        }
     }
 
     /// The peer that broadcasts a channel, as far as its statuses say.
@@ -310,7 +324,7 @@ impl RadioHub {
     pub(crate) fn on_message(&self, topic: &str, data: &[u8], source: Option<PeerId>) {
         if topic == CHANNELS_TOPIC {
             if let Ok(status) = ChannelStatus::decode(data) {
-                self.heard(status.descriptor, status.listeners, source);
+                self.heard_status(&status, source);
             }
             return;
         }
@@ -353,7 +367,9 @@ impl RadioHub {
             if h.at.elapsed() > HEARD_TTL {
                 continue;
             }
-            out.insert(*id, info(&h.descriptor, h.listeners));
+            let mut i = info(&h.descriptor, h.listeners);
+            i.live = h.live;
+            out.insert(*id, i);
         }
         for (id, s) in lock(&self.sessions).iter_mut() {
             let listeners = s.listeners();
@@ -368,6 +384,12 @@ impl RadioHub {
                 .rev()
                 .find(|seg| seg.broadcast_ms() <= now)
                 .map(NowPlaying::of);
+            // A live segment's track is the channel itself.
+            let live_segment = s
+                .ring
+                .back()
+                .is_some_and(|seg| seg.fields().track.0 == id.0);
+            i.live = live_segment || out.get(id).is_some_and(|h| h.live);
             out.insert(*id, i);
         }
         let mut list: Vec<ChannelInfo> = out.into_values().collect();
@@ -409,6 +431,7 @@ fn info(d: &ChannelDescriptor, listeners: u32) -> ChannelInfo {
         broadcasting: false,
         tuned: false,
         last_seq: None,
+        live: false,
         now_playing: None,
     }
 }

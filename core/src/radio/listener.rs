@@ -72,6 +72,10 @@ pub struct TuneOptions {
     pub start_timeout: Duration,
     /// Fault injection: drop these gossip deliveries (repair must bring them).
     pub drop_gossip: Option<DropPattern>,
+    /// Also hand every segment played, as it was broadcast, to this queue (an HTTP stream of
+    /// the channel's own packets). A full queue loses the segment: a slow reader never holds
+    /// the listener up.
+    pub tap: Option<mpsc::Sender<Segment>>,
 }
 
 impl Default for TuneOptions {
@@ -82,6 +86,7 @@ impl Default for TuneOptions {
             seconds: None,
             start_timeout: Duration::from_secs(30),
             drop_gossip: None,
+            tap: None,
         }
     }
 }

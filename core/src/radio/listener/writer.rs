@@ -112,6 +112,11 @@ impl Listener {
         let due = self.play_time(seq);
         match self.buffer.remove(&seq) {
             Some(segment) => {
+                if let Some(tap) = &self.options.tap
+                    && tap.try_send(segment.clone()).is_err()
+                {
+                    tracing::debug!(seq, "the tap's reader is behind: a segment left out");
+                }
                 let mut pcm = self.samples(&segment);
                 let fields = segment.fields();
                 let trim = std::mem::take(&mut self.trim);

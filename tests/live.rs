@@ -1,0 +1,368 @@
+//! Live radio between `busker node` processes, with real clients of what the node serves:
+//! ffmpeg as the Icecast source client and as the HTTP player. ffmpeg comes from the system's
+//! packages (`.ci/install-system-packages` installs it for CI).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use busker_core::media::TrackDecoder;
+use serde_json::Value;
+
+use crate::node_cli::{NodeProcess, poll};
+use crate::util::{Peer, audio, cannot_run};
+
+const SONG: &str = "pg10284_spring_of_love_1903.id3v2_3.mp3";
+
+fn have_ffmpeg() -> bool {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        cannot_run("ffmpeg is not installed");
+    }
+    found
+}
+
+fn decode_f32(bytes: Vec<u8>, ext: &str) -> Vec<f32> {
+    let mut d = TrackDecoder::from_bytes(bytes, Some(ext)).unwrap();
+    let format = d.spec().format;
+    let mut out = Vec::new();
+    while let Some(b) = d.next_block().unwrap() {
+        out.extend(b.pcm.to_f32(format));
+    }
+    out
+}
+
+fn one(peer: &Peer, args: &[&str]) -> Value {
+    let (ok, mut out, err) = peer.json(args);
+    assert!(ok, "{args:?}: {err}");
+    out.remove(0)
+}
+
+/// ffmpeg sending `seconds` of the song to `url` in real time (`-re`), as a DJ's tool would.
+fn ffmpeg_source(url: &str, seconds: u32) -> std::process::Child {
+    Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-i",
+            &audio(SONG),
+        ])
+        .args(["-t", &seconds.to_string(), "-c", "copy"])
+        .args(["-content_type", "audio/mpeg", "-f", "mp3", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ffmpeg")
+}
+
+/// A live channel on A (B and C dialled to it); returns the nodes and `radio start`'s answer.
+fn live_channel(a: &Peer, others: &[&Peer]) -> (NodeProcess, Vec<NodeProcess>, Value) {
+    let node_a = NodeProcess::start(a, &[]);
+    let nodes = others
+        .iter()
+        .map(|p| NodeProcess::start(p, &["--peer", &node_a.listen()]))
+        .collect();
+    let started = one(a, &["radio", "start", "Open Mic", "--live"]);
+    assert_eq!(started["live"], true, "{started}");
+    (node_a, nodes, started)
+}
+
+/// The position in `reference` where `recorded` (after `skip` samples) runs on, sample for
+/// sample, to its end.
+fn find_in(reference: &[f32], recorded: &[f32], skip: usize) -> Option<usize> {
+    let probe = &recorded[skip..skip + 2048];
+    (0..reference.len().saturating_sub(recorded.len() - skip))
+        .find(|&k| &reference[k..k + 2048] == probe)
+        .filter(|&k| reference[k..k + recorded.len() - skip] == recorded[skip..])
+}
+
+#[test]
+fn a_live_source_from_ffmpeg_reaches_two_listener_nodes_and_two_http_players() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let (a, b, c) = (Peer::new(), Peer::new(), Peer::new());
+    let (_node_a, _nodes, started) = live_channel(&a, &[&b, &c]);
+    let channel = started["channel_id"].as_str().unwrap().to_owned();
+    let source_url = started["source_url"].as_str().unwrap().to_owned();
+    assert!(source_url.starts_with("icecast://source:"), "{source_url}");
+    let password = std::fs::read_to_string(a.dir.path().join("radio-source.password")).unwrap();
+    assert!(source_url.contains(password.trim()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(a.dir.path().join("radio-source.password"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut source = ffmpeg_source(&source_url, 20);
+
+    // Both listeners hear it, and mark it live.
+    let stream_url = poll("B to hear the live channel", || {
+        let (_, list, _) = b.json(&["radio", "list"]);
+        let c = list
+            .into_iter()
+            .find(|c| c["channel_id"] == channel.as_str())?;
+        (c["live"] == true).then(|| c["stream_url"].as_str().unwrap().to_owned())
+    });
+    let tune = |peer: &Peer| {
+        let dir = peer.dir.path().to_owned();
+        let out = dir.join("live.wav");
+        let channel = channel.clone();
+        std::thread::spawn(move || {
+            let run = Command::new(crate::util::busker_bin())
+                .arg("--data-dir")
+                .arg(&dir)
+                .args([
+                    "--json",
+                    "radio",
+                    "tune",
+                    &channel,
+                    "--seconds",
+                    "6",
+                    "--out",
+                ])
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert!(
+                run.status.success(),
+                "{}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+            (report, decode_f32(std::fs::read(&out).unwrap(), "wav"))
+        })
+    };
+    let (tb, tc) = (tune(&b), tune(&c));
+
+    // Two players at once read B's HTTP stream (ffmpeg as the player).
+    let players: Vec<_> = (0..2)
+        .map(|n| {
+            let out = b.dir.path().join(format!("player-{n}.wav"));
+            let url = stream_url.clone();
+            std::thread::spawn(move || {
+                let run = Command::new("ffmpeg")
+                    .args([
+                        "-hide_banner",
+                        "-loglevel",
+                        "error",
+                        "-t",
+                        "4",
+                        "-i",
+                        &url,
+                        "-y",
+                    ])
+                    .arg(&out)
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("ffmpeg as a player");
+                (run, out)
+            })
+        })
+        .collect();
+
+    let reference = decode_f32(std::fs::read(audio(SONG)).unwrap(), "mp3");
+    for (who, run) in [("B", tb), ("C", tc)] {
+        let (report, recorded) = run.join().unwrap();
+        assert!(report["segments"].as_u64().unwrap() >= 4, "{who}: {report}");
+        assert!(report["late"].as_u64().unwrap() <= 1, "{who}: {report}");
+        // Compressed: near the source's 96 kbit/s, not 1,411 as PCM floats.
+        assert!(report["kbps"].as_f64().unwrap() < 250.0, "{who}: {report}");
+        // The same audio the source sent, after the decoder's first three frames.
+        assert!(
+            find_in(&reference, &recorded, 3 * 1152).is_some(),
+            "{who}: the recording is not a run of the song's samples"
+        );
+    }
+    for player in players {
+        let (out, file) = player.join().unwrap();
+        assert!(
+            out.status.success(),
+            "player: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let played = decode_f32(std::fs::read(&file).unwrap(), "wav");
+        assert!(
+            played.len() > 44_100 * 2,
+            "a player got {} samples",
+            played.len()
+        );
+        assert!(
+            played.iter().any(|s| s.abs() > 0.01),
+            "a player got silence"
+        );
+    }
+    let _ = source.kill();
+    let _ = source.wait();
+}
+
+/// Sends a raw source request head and `body`; returns what the endpoint answered.
+fn raw_source(url: &str, password: &str, body: &[u8]) -> String {
+    let rest = url.strip_prefix("icecast://").unwrap();
+    let (_, rest) = rest.split_once('@').unwrap();
+    let (addr, mount) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let auth = data_encoding_free_base64(&format!("source:{password}"));
+    write!(
+        s,
+        "PUT /{mount} HTTP/1.1\r\nHost: x\r\nContent-Type: audio/mpeg\r\nAuthorization: Basic {auth}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    answer.extend_from_slice(&buf[..n]);
+    if answer.starts_with(b"HTTP/1.1 100") {
+        for chunk in body.chunks(8192) {
+            if s.write_all(chunk).is_err() {
+                break;
+            }
+        }
+        let _ = s.read_to_end(&mut answer);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Base64 (standard alphabet, padded) without a crate.
+fn data_encoding_free_base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_wrong_password_and_a_garbage_source_are_refused_and_a_stalled_source_resumes() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let (a, b) = (Peer::new(), Peer::new());
+    let (_node_a, _nodes, started) = live_channel(&a, &[&b]);
+    let channel = started["channel_id"].as_str().unwrap().to_owned();
+    let url = started["source_url"].as_str().unwrap().to_owned();
+    let password = std::fs::read_to_string(a.dir.path().join("radio-source.password")).unwrap();
+    let password = password.trim();
+
+    // A wrong password: ffmpeg itself is refused.
+    let wrong = url.replace(password, "not-the-password");
+    let out = ffmpeg_source(&wrong, 2).wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "ffmpeg with a wrong password was let in"
+    );
+    assert!(raw_source(&wrong, "not-the-password", b"").starts_with("HTTP/1.1 401"));
+
+    // Noise: refused with the reason, quickly.
+    let noise: Vec<u8> = (0..600_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let started_at = Instant::now();
+    let answer = raw_source(&url, password, &noise);
+    assert!(answer.contains("415"), "{answer}");
+    assert!(
+        answer.contains("not audio Busker can broadcast"),
+        "{answer}"
+    );
+    assert!(started_at.elapsed() < Duration::from_secs(10));
+
+    // A source that stalls for 4 s in the middle, on the same connection: the listener misses
+    // those seconds and plays on when it sends again.
+    let song = std::fs::read(audio(SONG)).unwrap();
+    let rest = url
+        .strip_prefix("icecast://")
+        .unwrap()
+        .split_once('@')
+        .unwrap()
+        .1;
+    let (addr, mount) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    let auth = data_encoding_free_base64(&format!("source:{password}"));
+    write!(
+        s,
+        "PUT /{mount} HTTP/1.1\r\nContent-Type: audio/mpeg\r\nAuthorization: Basic {auth}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    let mut go = [0u8; 64];
+    let n = s.read(&mut go).unwrap();
+    assert!(go[..n].starts_with(b"HTTP/1.1 100"));
+    let sender = std::thread::spawn(move || {
+        // 96 kbit/s: 1,200 bytes every 100 ms, with a 4 s pause after 5 s.
+        let start = Instant::now();
+        for (i, chunk) in song.chunks(1200).take(150).enumerate() {
+            if i == 50 {
+                std::thread::sleep(Duration::from_secs(4));
+            }
+            let due = Duration::from_millis(100 * i as u64)
+                + if i >= 50 {
+                    Duration::from_secs(4)
+                } else {
+                    Duration::ZERO
+                };
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            if s.write_all(chunk).is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let tuned = Command::new(crate::util::busker_bin())
+        .arg("--data-dir")
+        .arg(b.dir.path())
+        .args(["--json", "radio", "tune", &channel, "--seconds", "13"])
+        .output()
+        .unwrap();
+    assert!(
+        sender.join().unwrap(),
+        "the endpoint hung up on a source that paused"
+    );
+    assert!(
+        tuned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tuned.stderr)
+    );
+    let report: Value = serde_json::from_slice(&tuned.stdout).unwrap();
+    let late = report["late"].as_u64().unwrap();
+    let played = report["segments"].as_u64().unwrap();
+    assert!(late >= 2, "the stall shows as missed segments: {report}");
+    assert!(
+        played >= 6,
+        "it played before and after the stall: {report}"
+    );
+    // The node is fine: it still lists the channel as live.
+    let (ok, list, _) = a.json(&["radio", "list"]);
+    assert!(
+        ok && list
+            .iter()
+            .any(|c| c["channel_id"] == channel.as_str() && c["live"] == true)
+    );
+}

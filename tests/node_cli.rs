@@ -406,6 +406,7 @@ fn radio_figures_processes() {
                     r["continuity"].as_f64().unwrap_or(0.0),
                     r["lag_ms"].as_f64(),
                 );
+                figures.add_kbps(r["kbps"].as_f64().unwrap_or(0.0));
             }
             _ => {
                 println!("{{\"error\":{:?}}}", String::from_utf8_lossy(&out.stderr));

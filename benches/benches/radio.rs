@@ -4,8 +4,13 @@
 //! about a second into the broadcast; with `BUSKER_RADIO_WARMUP=N` they wait until the
 //! broadcast has sent N more segments (a flash crowd onto a channel already on air).
 //!
+//! The channel plays a generated mono 16-bit WAV at 22.05 kHz (sent as PCM, 352 kbit/s), or
+//! with `BUSKER_RADIO_TRACK=FILE` that file (an MP3 or FLAC is sent as its own packets; it must
+//! last `BUSKER_RADIO_SECONDS` plus a minute).
+//!
 //! Prints one JSON line per listener with the `busker radio tune --json` fields, then a summary
-//! line: startup_ms (median, max), continuity (min, mean), lag_ms (median, max).
+//! line: startup_ms (median, max), continuity (min, mean), lag_ms (median, max), and kbit/s
+//! received per listener (median, max) beside the track file's own bitrate.
 //!
 //! `cargo bench -p busker-benches --bench radio`; the same scenario runs from the end-to-end
 //! test binary as the ignored test `radio_figures`:
@@ -37,6 +42,9 @@ pub struct Figures {
     continuity: Vec<f64>,
     lag: Vec<f64>,
     failed: usize,
+    kbps: Vec<f64>,
+    /// The track file's own bitrate.
+    pub source_kbps: Option<f64>,
 }
 
 impl Figures {
@@ -45,6 +53,11 @@ impl Figures {
         self.startup.push(startup_ms.unwrap_or(f64::INFINITY));
         self.continuity.push(continuity);
         self.lag.push(lag_ms.unwrap_or(f64::INFINITY));
+    }
+
+    /// One listener's kilobits per second received.
+    pub fn add_kbps(&mut self, kbps: f64) {
+        self.kbps.push(kbps);
     }
 
     /// A listener that failed: counted as the worst figures (no start, nothing played).
@@ -67,7 +80,21 @@ impl std::fmt::Display for Figures {
             self.continuity.iter().sum::<f64>() / n,
             median(self.lag.clone()),
             self.lag.iter().copied().fold(0.0, f64::max),
-        )
+        )?;
+        if !self.kbps.is_empty() {
+            let med = median(self.kbps.clone());
+            let max = self.kbps.iter().copied().fold(0.0, f64::max);
+            write!(f, "; kbit/s received median {med:.0} max {max:.0}")?;
+            if let Some(source) = self.source_kbps {
+                write!(
+                    f,
+                    " (the file: {source:.0} kbit/s; median {:.2}x, max {:.2}x)",
+                    med / source,
+                    max / source
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -80,9 +107,23 @@ pub async fn radio_fifty_listeners() {
     // A fixed xorshift sequence picks whom each newcomer dials (no rand dependency here).
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let (bdir, broadcaster) = test_utils::start_node(NodeOptions::loopback()).await;
-    let wav = test_utils::wav_pcm16(RATE, 1, RATE * (seconds as u32 + 60), 11);
-    let path = bdir.path().join("radio.wav");
-    std::fs::write(&path, wav).unwrap();
+    let path = match std::env::var_os("BUSKER_RADIO_TRACK") {
+        Some(file) => std::path::PathBuf::from(file),
+        None => {
+            let wav = test_utils::wav_pcm16(RATE, 1, RATE * (seconds as u32 + 60), 11);
+            let path = bdir.path().join("radio.wav");
+            std::fs::write(&path, wav).unwrap();
+            path
+        }
+    };
+    let source_kbps = {
+        let bytes = std::fs::read(&path).unwrap();
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_owned);
+        let d =
+            busker_core::media::TrackDecoder::from_bytes(bytes.clone(), ext.as_deref()).unwrap();
+        let secs = d.frames().unwrap_or(1) as f64 / f64::from(d.spec().sample_rate);
+        bytes.len() as f64 * 8.0 / 1000.0 / secs
+    };
     let track = broadcaster
         .publish(vec![path], PublishOptions::default())
         .await
@@ -178,7 +219,10 @@ pub async fn radio_fifty_listeners() {
             })
         })
         .collect();
-    let mut figures = Figures::default();
+    let mut figures = Figures {
+        source_kbps: Some(source_kbps),
+        ..Figures::default()
+    };
     for run in runs {
         let r = match run.await.unwrap() {
             Ok(r) => r,
@@ -189,16 +233,18 @@ pub async fn radio_fifty_listeners() {
             }
         };
         println!(
-            "{{\"channel_id\":\"{}\",\"startup_ms\":{:.0},\"continuity\":{:.4},\"lag_ms\":{:.0},\"segments\":{},\"late\":{},\"repaired\":{}}}",
+            "{{\"channel_id\":\"{}\",\"startup_ms\":{:.0},\"continuity\":{:.4},\"lag_ms\":{:.0},\"segments\":{},\"late\":{},\"repaired\":{},\"kbps\":{:.0}}}",
             channel,
             r.startup_ms.unwrap_or(f64::NAN),
             r.continuity(),
             r.lag_ms.unwrap_or(f64::NAN),
             r.segments,
             r.late,
-            r.repaired
+            r.repaired,
+            r.kbps()
         );
         figures.add(r.startup_ms, r.continuity(), r.lag_ms);
+        figures.add_kbps(r.kbps());
     }
     println!(
         "radio, {LISTENERS} listeners, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast (warm-up {warmup} segments), {figures}"

@@ -7,11 +7,10 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use busker_core::media::TrackDecoder;
 use serde_json::Value;
 
 use crate::node_cli::{NodeProcess, poll};
-use crate::util::{Peer, audio, cannot_run};
+use crate::util::{Peer, audio, cannot_run, decode_f32};
 
 const SONG: &str = "pg10284_spring_of_love_1903.id3v2_3.mp3";
 
@@ -26,16 +25,6 @@ fn have_ffmpeg() -> bool {
         cannot_run("ffmpeg is not installed");
     }
     found
-}
-
-fn decode_f32(bytes: Vec<u8>, ext: &str) -> Vec<f32> {
-    let mut d = TrackDecoder::from_bytes(bytes, Some(ext)).unwrap();
-    let format = d.spec().format;
-    let mut out = Vec::new();
-    while let Some(b) = d.next_block().unwrap() {
-        out.extend(b.pcm.to_f32(format));
-    }
-    out
 }
 
 fn one(peer: &Peer, args: &[&str]) -> Value {

@@ -16,7 +16,7 @@ use busker_core::radio::{
 use busker_core::test_utils::{self, wait_for};
 use busker_core::{Node, PublishOptions};
 
-use crate::util::{NetPeer as Peer, STEP};
+use crate::util::{NetPeer as Peer, STEP, decode_f32};
 
 const RATE: u32 = 16_000;
 
@@ -448,17 +448,6 @@ async fn forged_segments_from_an_injector_change_nothing() {
 async fn radio_figures() {
     crate::util::init_logs();
     crate::bench_radio::radio_fifty_listeners().await;
-}
-
-/// Every sample of a file's decode, as floats (integer samples map exactly).
-fn decode_f32(bytes: Vec<u8>, ext: &str) -> Vec<f32> {
-    let mut d = TrackDecoder::from_bytes(bytes, Some(ext)).unwrap();
-    let format = d.spec().format;
-    let mut out = Vec::new();
-    while let Some(b) = d.next_block().unwrap() {
-        out.extend(b.pcm.to_f32(format));
-    }
-    out
 }
 
 /// MP3 and FLAC channels carry the file's own packets: a listener gets a fraction of the PCM's

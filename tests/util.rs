@@ -111,6 +111,17 @@ pub fn cannot_run(reason: &str) {
     println!("SKIPPED: {reason}");
 }
 
+/// Every sample of a file's decode, as floats (integer samples map exactly).
+pub fn decode_f32(bytes: Vec<u8>, ext: &str) -> Vec<f32> {
+    let mut d = busker_core::media::TrackDecoder::from_bytes(bytes, Some(ext)).unwrap();
+    let format = d.spec().format;
+    let mut out = Vec::new();
+    while let Some(b) = d.next_block().unwrap() {
+        out.extend(b.pcm.to_f32(format));
+    }
+    out
+}
+
 /// A file of `assets/audio/`, as a string argument.
 pub fn audio(name: &str) -> String {
     test_utils::audio_fixture(name)

@@ -39,6 +39,17 @@ impl Radio {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Keeps `id` as the channel broadcast from here, unless the radio was stopped since
+    /// `stops` was read (then the caller stops it). Whether it stays on air.
+    fn on_air(&self, stops: u64, id: ChannelId) -> bool {
+        let mut state = self.lock();
+        let on_air = state.stops == stops;
+        if on_air {
+            state.broadcast = Some(id);
+        }
+        on_air
+    }
+
     /// Starts a channel that plays the local tracks (or, `personal`, the personal radio); the
     /// outcome comes back as a notice or an error.
     pub(super) fn start(
@@ -76,15 +87,7 @@ impl Radio {
                 }
             };
             let id = descriptor.id();
-            let on_air = {
-                let mut state = radio.lock();
-                let on_air = state.stops == stops;
-                if on_air {
-                    state.broadcast = Some(id);
-                }
-                on_air
-            };
-            if on_air {
+            if radio.on_air(stops, id) {
                 post.offer(Event::Notice(format!("broadcasting \"{name}\"")));
             } else {
                 node.radio_stop(&id);
@@ -118,15 +121,7 @@ impl Radio {
                 }
             };
             let id = descriptor.id();
-            let on_air = {
-                let mut state = radio.lock();
-                let on_air = state.stops == stops;
-                if on_air {
-                    state.broadcast = Some(id);
-                }
-                on_air
-            };
-            if on_air {
+            if radio.on_air(stops, id) {
                 post.offer(Event::LiveChannel {
                     name,
                     source_url: doors.source_url(&id),

@@ -272,9 +272,10 @@ fn the_radio_view_tunes_in_to_a_peers_channel_and_starts_its_own() {
     let seed = runtime.block_on(NetPeer::start());
     let (id, _) = runtime.block_on(seed.publish_wav("Night Shift", 2_000_000, 12));
     let queue = busker_core::radio::RadioQueue::Tracks(vec![id]);
-    runtime
+    let seed_channel = runtime
         .block_on(seed.node.radio_start("Seed FM", queue))
-        .unwrap();
+        .unwrap()
+        .id();
     let seed_addr = runtime.block_on(seed.addr()).to_string();
 
     let dir = tempfile::tempdir().unwrap();
@@ -326,6 +327,22 @@ fn the_radio_view_tunes_in_to_a_peers_channel_and_starts_its_own() {
     });
     h.run_steps(2);
     h.get_by_label("in your library");
+    assert!(
+        h.query_by_label_contains("stalled").is_none(),
+        "premise: it plays"
+    );
+    // The seed goes off air: the tuned row says the channel has stalled.
+    assert!(seed.node.radio_stop(&seed_channel));
+    step_until(&mut h, "the channel to show as stalled", |a| {
+        a.model
+            .net
+            .status
+            .channels
+            .iter()
+            .any(|c| c.name == "Seed FM" && c.stalled.is_some())
+    });
+    h.run_steps(1);
+    h.get_by_label_contains("stalled: nothing for");
 
     h.get_by_label("Channel name").click();
     h.run_steps(1);

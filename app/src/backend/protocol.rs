@@ -342,6 +342,10 @@ pub struct NetStatus {
     pub channels: Vec<ChannelRow>,
 }
 
+/// How far behind the clock a tuned channel's newest segment may be before it shows as stalled
+/// (segments go out a second before their air time).
+pub const STALLED_AFTER: Duration = Duration::from_secs(3);
+
 /// One radio channel as the Radio view lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelRow {
@@ -359,4 +363,7 @@ pub struct ChannelRow {
     pub now_playing: Option<busker_core::radio::NowPlaying>,
     /// It plays a live source.
     pub live: bool,
+    /// Tuned in, and nothing new has come for [`STALLED_AFTER`] (the source paused, or the
+    /// broadcaster is gone).
+    pub stalled: Option<Duration>,
 }

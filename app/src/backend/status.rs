@@ -104,6 +104,9 @@ pub(super) async fn post_status(node: Node, post: Post) {
             (rank(a), &a.title).cmp(&(rank(b), &b.title))
         });
         transfers.truncate(MAX_TRANSFER_ROWS);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let channels = node
             .radio_channels()
             .into_iter()
@@ -115,6 +118,11 @@ pub(super) async fn post_status(node: Node, post: Post) {
                 tuned: c.tuned,
                 now_playing: c.now_playing,
                 live: c.live,
+                stalled: c
+                    .last_air_ms
+                    .filter(|_| c.tuned)
+                    .map(|at| Duration::from_millis(now_ms.saturating_sub(at)))
+                    .filter(|behind| *behind >= super::protocol::STALLED_AFTER),
             })
             .collect();
         let status = NetStatus {

@@ -47,6 +47,11 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
                 ui.label(c.listeners.to_string());
                 if c.broadcasting {
                     ui.label(egui::RichText::new("broadcasting from here").weak());
+                } else if let Some(behind) = c.stalled {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!("stalled: nothing for {} s", behind.as_secs()),
+                    );
                 } else if c.tuned {
                     ui.label(egui::RichText::new("tuned in").strong());
                 } else {

@@ -78,6 +78,9 @@ pub struct ChannelInfo {
     pub last_seq: Option<u64>,
     /// It plays a live source (its broadcaster says so, or its segments do).
     pub live: bool,
+    /// For a channel this peer broadcasts or is tuned to: the air time of the newest segment
+    /// held, Unix milliseconds (far behind the clock: the channel has stalled).
+    pub last_air_ms: Option<u64>,
     /// For a channel this peer broadcasts or is tuned to: the track on air (that of the newest
     /// segment held whose air time has come).
     pub now_playing: Option<NowPlaying>,
@@ -377,6 +380,7 @@ impl RadioHub {
             i.broadcasting = s.broadcasting;
             i.tuned = !s.tuners.is_empty();
             i.last_seq = s.ring.back().map(Segment::seq);
+            i.last_air_ms = s.ring.back().map(Segment::broadcast_ms);
             let now = super::unix_ms();
             i.now_playing = s
                 .ring
@@ -432,6 +436,7 @@ fn info(d: &ChannelDescriptor, listeners: u32) -> ChannelInfo {
         tuned: false,
         last_seq: None,
         live: false,
+        last_air_ms: None,
         now_playing: None,
     }
 }

@@ -355,3 +355,93 @@ fn a_wrong_password_and_a_garbage_source_are_refused_and_a_stalled_source_resume
             .any(|c| c["channel_id"] == channel.as_str() && c["live"] == true)
     );
 }
+
+#[test]
+fn an_ogg_vorbis_source_goes_as_its_own_packets_and_streams_to_players_as_ogg() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let (a, b) = (Peer::new(), Peer::new());
+    let (_node_a, _nodes, started) = live_channel(&a, &[&b]);
+    let channel = started["channel_id"].as_str().unwrap().to_owned();
+    let url = started["source_url"].as_str().unwrap().to_owned();
+    let ogg = audio("opsound_manolo_camp-morning_coffee.tagged.ogg");
+    let mut source = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-i",
+            &ogg,
+            "-t",
+            "20",
+        ])
+        .args([
+            "-c",
+            "copy",
+            "-content_type",
+            "audio/ogg",
+            "-f",
+            "ogg",
+            &url,
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start ffmpeg");
+    let stream_url = poll("B to hear the live channel", || {
+        let (_, list, _) = b.json(&["radio", "list"]);
+        let c = list
+            .into_iter()
+            .find(|c| c["channel_id"] == channel.as_str())?;
+        Some(c["stream_url"].as_str().unwrap().to_owned())
+    });
+    let report = one(&b, &["radio", "tune", &channel, "--seconds", "5"]);
+    assert_eq!(report["late"], 0, "{report}");
+    // The file is about 28 kbit/s; as PCM (8 kHz mono floats) it went at 256.
+    assert!(report["kbps"].as_f64().unwrap() < 80.0, "{report}");
+    let out = b.dir.path().join("player.wav");
+    let played = Command::new("ffprobe")
+        .args([
+            "-hide_banner",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+        ])
+        .args(["-of", "csv=p=0", &stream_url])
+        .output()
+        .expect("ffprobe");
+    assert_eq!(
+        String::from_utf8_lossy(&played.stdout).trim(),
+        "vorbis",
+        "{played:?}"
+    );
+    let run = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-t",
+            "3",
+            "-i",
+            &stream_url,
+            "-y",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let samples = decode_f32(std::fs::read(&out).unwrap(), "wav");
+    assert!(samples.len() > 8_000 * 2, "{} samples", samples.len());
+    assert!(
+        samples.iter().any(|s| s.abs() > 0.01),
+        "the player got silence"
+    );
+    let _ = source.kill();
+    let _ = source.wait();
+}

@@ -18,6 +18,7 @@
 mod client;
 pub mod control;
 pub mod links;
+mod ogg;
 pub mod radio;
 
 use std::net::{Ipv4Addr, SocketAddr};

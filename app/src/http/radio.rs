@@ -42,6 +42,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::ogg::{OggWriter, vorbis_headers};
 use super::{ApiError, constant_time_eq};
 
 /// The data dir's file with the password sources give.
@@ -363,6 +364,8 @@ pub fn stream_routes(node: Node) -> Router {
 enum StreamFormat {
     Mp3,
     Flac(Vec<u8>),
+    /// Vorbis in Ogg, for this setup.
+    Vorbis(u32),
     Wav(PcmSpec),
 }
 
@@ -378,6 +381,11 @@ impl StreamFormat {
                 extra,
                 ..
             } => Self::Flac(extra.clone()),
+            SegmentAudio::Packets {
+                codec: PacketCodec::Vorbis,
+                setup_id,
+                ..
+            } => Self::Vorbis(*setup_id),
             SegmentAudio::Pcm(_) => Self::Wav(segment.fields().spec),
         }
     }
@@ -386,14 +394,24 @@ impl StreamFormat {
         match self {
             Self::Mp3 => "audio/mpeg",
             Self::Flac(_) => "audio/flac",
+            Self::Vorbis(_) => "audio/ogg",
             Self::Wav(_) => "audio/wav",
         }
     }
 
-    /// What comes before the first segment's bytes.
-    fn header(&self) -> Vec<u8> {
+    /// What comes before the first segment's bytes (for Vorbis, its three headers in their
+    /// own pages, from `setup`).
+    fn header(&self, ogg: &mut OggWriter, setup: Option<&[u8]>) -> Vec<u8> {
         match self {
             Self::Mp3 => Vec::new(),
+            Self::Vorbis(_) => match setup.and_then(vorbis_headers) {
+                Some([ident, comment, rest]) => {
+                    let mut out = ogg.page(&[&ident], 0);
+                    out.extend(ogg.pages(&[(&comment[..], 0), (&rest[..], 0)], 0));
+                    out
+                }
+                None => Vec::new(),
+            },
             Self::Flac(streaminfo) => {
                 let mut out = b"fLaC".to_vec();
                 // The last metadata block, of type 0 (STREAMINFO), and its length.
@@ -408,11 +426,20 @@ impl StreamFormat {
     }
 
     /// The segment's bytes in this format, or `None` when it is in another one.
-    fn body(&self, segment: &Segment) -> Option<Vec<u8>> {
+    fn body(&self, segment: &Segment, ogg: &mut OggWriter, granule: &mut u64) -> Option<Vec<u8>> {
         if Self::of(segment) != *self {
             return None;
         }
         match &segment.fields().audio {
+            SegmentAudio::Packets { packets, .. } if matches!(self, Self::Vorbis(_)) => {
+                let list: Vec<(&[u8], u64)> = packets
+                    .iter()
+                    .map(|p| (&p.data[..], u64::from(p.frames)))
+                    .collect();
+                let pages = ogg.pages(&list, *granule);
+                *granule += list.iter().map(|(_, f)| f).sum::<u64>();
+                Some(pages)
+            }
             SegmentAudio::Packets { packets, .. } => Some(
                 packets
                     .iter()
@@ -457,6 +484,8 @@ fn wav_header(spec: &PcmSpec) -> Vec<u8> {
 struct Player {
     segments: tokio::sync::mpsc::Receiver<Segment>,
     format: StreamFormat,
+    ogg: OggWriter,
+    granule: u64,
     _tuning: Tuning,
 }
 
@@ -492,18 +521,40 @@ async fn start_stream(node: Node, channel: &str) -> Result<Response, ApiError> {
             )
         })?;
     let format = StreamFormat::of(&first);
-    let mut opening = format.header();
-    opening.extend(format.body(&first).unwrap_or_default());
+    let setup = match format {
+        StreamFormat::Vorbis(id) => first
+            .carried_setup()
+            .map(|(_, extra)| extra.to_vec())
+            .or_else(|| node.radio_setup(&channel, id)),
+        _ => None,
+    };
+    let serial = u32::from_be_bytes([channel.0[0], channel.0[1], channel.0[2], channel.0[3]]);
+    let mut ogg = OggWriter::new(serial);
+    let mut granule = 0;
+    let mut opening = format.header(&mut ogg, setup.as_deref());
+    opening.extend(
+        format
+            .body(&first, &mut ogg, &mut granule)
+            .unwrap_or_default(),
+    );
     let content_type = format.content_type();
     let player = Player {
         segments,
         format,
+        ogg,
+        granule,
         _tuning: tuning,
     };
     let rest = futures::stream::unfold(player, |mut p| async move {
         loop {
             let segment = p.segments.recv().await?;
-            if let Some(bytes) = p.format.body(&segment) {
+            let Player {
+                format,
+                ogg,
+                granule,
+                ..
+            } = &mut p;
+            if let Some(bytes) = format.body(&segment, ogg, granule) {
                 return Some((Ok::<_, std::convert::Infallible>(bytes), p));
             }
         }

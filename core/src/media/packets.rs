@@ -1,14 +1,16 @@
 //! A track as the codec's own packets, for the radio: a [`PacketReader`] takes them out of a
 //! file without decoding, a [`PacketDecoder`] turns them into samples on the listener's side.
 //!
-//! MP3 frames and FLAC frames travel as they are in the file (a tenth of the bytes of the PCM for
-//! a 128 kbit/s MP3). What a decoder needs besides the packets is the [`PacketSetup`]: the codec,
-//! and for FLAC its 34-byte STREAMINFO. Other codecs have no packet path yet ([`PacketReader::
-//! open`] says `None`) and the radio sends their decoded samples.
+//! MP3 frames, FLAC frames and Vorbis packets travel as they are in the file (a tenth of the
+//! bytes of the PCM for a 128 kbit/s MP3). What a decoder needs besides the packets is the
+//! [`PacketSetup`]: the codec, and its setup bytes (FLAC's 34-byte STREAMINFO, Vorbis's
+//! identification and setup headers, kilobytes). Other codecs have no packet path
+//! ([`PacketReader::open`] says `None`) and the radio sends their decoded samples.
 
 use symphonia::core::audio::Channels;
 use symphonia::core::codecs::{
-    CODEC_TYPE_FLAC, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CodecParameters, Decoder, DecoderOptions,
+    CODEC_TYPE_FLAC, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CODEC_TYPE_VORBIS, CodecParameters, Decoder,
+    DecoderOptions,
 };
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatReader, Packet};
@@ -17,8 +19,9 @@ use symphonia::core::io::MediaSource;
 use super::MediaError;
 use super::decode::{Pcm, PcmSpec, map_error, spec_of, to_pcm};
 
-/// Most bytes of codec setup a [`PacketSetup`] carries.
-pub const MAX_SETUP: usize = 1024;
+/// Most bytes of codec setup a [`PacketSetup`] carries (Vorbis setup headers are a few
+/// kilobytes).
+pub const MAX_SETUP: usize = 64 * 1024;
 
 /// The codecs whose packets travel as they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +30,8 @@ pub enum PacketCodec {
     Mp3,
     /// FLAC frames.
     Flac,
+    /// Vorbis packets (from Ogg); its setup is the identification and setup headers.
+    Vorbis,
 }
 
 impl PacketCodec {
@@ -35,6 +40,7 @@ impl PacketCodec {
         match self {
             Self::Mp3 => 1,
             Self::Flac => 2,
+            Self::Vorbis => 3,
         }
     }
 
@@ -43,6 +49,7 @@ impl PacketCodec {
         match code {
             1 => Some(Self::Mp3),
             2 => Some(Self::Flac),
+            3 => Some(Self::Vorbis),
             _ => None,
         }
     }
@@ -66,6 +73,7 @@ impl PacketSetup {
         let codec = match self.codec {
             PacketCodec::Mp3 => CODEC_TYPE_MP3,
             PacketCodec::Flac => CODEC_TYPE_FLAC,
+            PacketCodec::Vorbis => CODEC_TYPE_VORBIS,
         };
         let channels = Channels::from_bits_truncate((1u32 << self.spec.channels.min(32)) - 1);
         params
@@ -135,6 +143,7 @@ impl RadioSource {
             let codec = match params.codec {
                 CODEC_TYPE_MP3 => Some(PacketCodec::Mp3),
                 CODEC_TYPE_FLAC => Some(PacketCodec::Flac),
+                CODEC_TYPE_VORBIS => Some(PacketCodec::Vorbis),
                 _ => None,
             };
             let extra = params.extra_data.as_deref().unwrap_or_default().to_vec();
@@ -319,6 +328,7 @@ mod tests {
         for (file, ext) in [
             ("opsound_manolo_camp-morning_coffee.tagged.flac", "flac"),
             ("pg10284_spring_of_love_1903.id3v2_3.mp3", "mp3"),
+            ("opsound_manolo_camp-morning_coffee.tagged.ogg", "ogg"),
         ] {
             let bytes = std::fs::read(crate::test_utils::audio_fixture(file)).unwrap();
             let reference = decode_all(&bytes, ext);
@@ -329,6 +339,11 @@ mod tests {
                 "{file}: packets are the file's own bytes"
             );
             assert_eq!(setup.extra.is_empty(), ext == "mp3", "{file}");
+            assert!(
+                setup.extra.len() < 16 * 1024,
+                "{file}: {} bytes of setup",
+                setup.extra.len()
+            );
         }
         let wav = crate::test_utils::wav_pcm16(8000, 1, 1000, 1);
         assert!(PacketReader::open(wav, Some("wav")).unwrap().is_none());

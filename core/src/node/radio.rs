@@ -74,6 +74,12 @@ impl Node {
         Ok((descriptor, input))
     }
 
+    /// The codec setup bytes `setup_id` of a channel this node broadcasts or is tuned to, as a
+    /// segment held here carries them (Vorbis headers ride in every few segments only).
+    pub fn radio_setup(&self, channel: &ChannelId, setup_id: u32) -> Option<Vec<u8>> {
+        self.inner.radio.setup(channel, setup_id)
+    }
+
     /// The input of a live channel this node broadcasts.
     pub fn radio_live_input(&self, channel: &ChannelId) -> Option<LiveInput> {
         lock(&self.inner.live).get(channel).cloned()

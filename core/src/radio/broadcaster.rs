@@ -112,7 +112,16 @@ pub(super) struct PacketCutter {
     frames: usize,
     position: u64,
     carry: Option<EncodedPacket>,
+    /// Segments cut so far.
+    cut: u64,
 }
+
+/// A setup larger than this (Vorbis headers) rides in every [`SETUP_EVERY`]th segment only;
+/// smaller ones (FLAC's STREAMINFO) in every segment.
+const SMALL_SETUP: usize = 256;
+/// How often a large setup rides along: a listener joining mid-stream gets it in a tune-in
+/// answer (the ring holds more segments than this) or within this many segments.
+pub(super) const SETUP_EVERY: u64 = 8;
 
 /// Bytes a segment's packets may take: the limit less room for their framing.
 const PACKET_BYTES: usize = MAX_AUDIO_BYTES - 64 * 1024;
@@ -154,11 +163,18 @@ impl PacketCutter {
         let start = self.position;
         self.position += frames as u64;
         let setup = self.reader.setup();
+        let carry_setup = setup.extra.len() <= SMALL_SETUP || self.cut.is_multiple_of(SETUP_EVERY);
+        self.cut += 1;
         Ok(Some((
             start,
             SegmentAudio::Packets {
                 codec: setup.codec,
-                extra: setup.extra.clone(),
+                setup_id: super::segment::setup_id(&setup.extra),
+                extra: if carry_setup {
+                    setup.extra.clone()
+                } else {
+                    Vec::new()
+                },
                 packets,
             },
         )))
@@ -188,6 +204,7 @@ impl Source {
                     frames: frames.max(1),
                     position: 0,
                     carry: None,
+                    cut: 0,
                 };
                 (spec, Self::Packets(cutter))
             }

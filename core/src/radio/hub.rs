@@ -312,8 +312,42 @@ impl RadioHub {
                 .filter(|x| x.seq() == seq)
                 .map(|x| x.encoded().to_vec())
                 .collect(),
-            None => s.ring.iter().map(|x| x.encoded().to_vec()).collect(),
+            None => {
+                // The newest, and before them the newest segment carrying the codec setup
+                // they leave out (Vorbis headers ride in every few segments only).
+                let newest: Vec<&Segment> =
+                    s.ring.iter().rev().take(super::TUNE_IN_SEGMENTS).collect();
+                let needs = newest.first().and_then(|n| match &n.fields().audio {
+                    super::SegmentAudio::Packets {
+                        setup_id, extra, ..
+                    } if extra.is_empty() => Some(*setup_id),
+                    _ => None,
+                });
+                let carrier = needs.and_then(|id| {
+                    s.ring
+                        .iter()
+                        .rev()
+                        .find(|x| x.carried_setup().is_some_and(|(k, _)| k == id))
+                        .filter(|x| !newest.iter().any(|n| n.seq() == x.seq()))
+                });
+                carrier
+                    .into_iter()
+                    .chain(newest.into_iter().rev())
+                    .map(|x| x.encoded().to_vec())
+                    .collect()
+            }
         }
+    }
+
+    /// The codec setup `setup_id` as a segment of `id` held here carries it.
+    pub(crate) fn setup(&self, id: &ChannelId, setup_id: u32) -> Option<Vec<u8>> {
+        let sessions = lock(&self.sessions);
+        let s = sessions.get(id)?;
+        s.ring
+            .iter()
+            .rev()
+            .find_map(|x| x.carried_setup().filter(|(k, _)| *k == setup_id))
+            .map(|(_, extra)| extra.to_vec())
     }
 
     /// Listeners heard on a channel this peer takes part in.

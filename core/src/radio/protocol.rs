@@ -27,7 +27,7 @@ pub const MAX_REQUEST_BYTES: usize = 1024;
 /// Largest response body: the most segments of the largest size, with room for framing.
 pub const MAX_RESPONSE_BYTES: usize = MAX_RADIO_SEGMENTS * (MAX_SEGMENT_BYTES + 8) + 1024;
 
-const _: () = assert!(TUNE_IN_SEGMENTS <= MAX_RADIO_SEGMENTS);
+const _: () = assert!(TUNE_IN_SEGMENTS < MAX_RADIO_SEGMENTS);
 
 /// What a listener asks a neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,8 +153,9 @@ pub fn serve(source: &dyn Source, request: Request) -> Response {
             Response::Segments(source.segments(&channel, Some(seq)))
         }
         Request::Recent { channel } => {
+            // The newest (and, from a hub, the one with the codec setup they need first).
             let mut list = source.segments(&channel, None);
-            let skip = list.len().saturating_sub(TUNE_IN_SEGMENTS);
+            let skip = list.len().saturating_sub(TUNE_IN_SEGMENTS + 1);
             Response::Segments(list.split_off(skip))
         }
     }
@@ -243,7 +244,11 @@ mod tests {
     fn a_tune_in_gets_the_newest_segments_and_a_repair_the_one_asked_for() {
         let channel = ChannelId([1; 32]);
         let recent = serve(&Ring, Request::Recent { channel });
-        let newest = (6 - TUNE_IN_SEGMENTS as u8..=5).map(|s| vec![s]).collect();
+        // A source gives what a tune-in needs (a hub: the newest two, and the segment with
+        // their codec setup); the answer keeps at most one more than the newest two.
+        let newest = (6 - (TUNE_IN_SEGMENTS as u8 + 1)..=5)
+            .map(|s| vec![s])
+            .collect();
         assert_eq!(recent, Response::Segments(newest));
         let one = serve(&Ring, Request::Segment { channel, seq: 3 });
         assert_eq!(one, Response::Segments(vec![vec![3]]));

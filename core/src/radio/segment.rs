@@ -41,7 +41,11 @@ pub enum SegmentAudio {
     Packets {
         /// The codec.
         codec: PacketCodec,
-        /// The codec's setup bytes (FLAC's STREAMINFO; empty for MP3), at most [`MAX_SETUP`].
+        /// Names the codec's setup bytes (see [`setup_id`]): a listener that holds them from an
+        /// earlier segment decodes a segment that leaves them out.
+        setup_id: u32,
+        /// The codec's setup bytes (FLAC's STREAMINFO; Vorbis's headers, kilobytes, so only in
+        /// every few segments; empty for MP3), at most [`MAX_SETUP`].
         extra: Vec<u8>,
         /// The packets, in order.
         packets: Vec<EncodedPacket>,
@@ -118,11 +122,13 @@ impl SegmentDraft {
             }
             SegmentAudio::Packets {
                 codec,
+                setup_id,
                 extra,
                 packets,
             } => {
                 w.u8(AUDIO_PACKETS);
                 w.u8(codec.code());
+                w.u32(*setup_id);
                 w.bytes(extra);
                 w.u16(packets.len() as u16);
                 for p in packets {
@@ -168,15 +174,37 @@ impl Segment {
         frames_of(&self.draft.spec, &self.draft.audio)
     }
 
-    /// What a decoder of its packets needs, when it carries packets.
-    pub fn packet_setup(&self) -> Option<PacketSetup> {
+    /// What a decoder of its packets needs, when it carries packets and their setup (or
+    /// needs none); `known` gives the setup bytes of a [`setup_id`] seen in an earlier segment.
+    pub fn packet_setup(&self, known: impl Fn(u32) -> Option<Vec<u8>>) -> Option<PacketSetup> {
+        let SegmentAudio::Packets {
+            codec,
+            setup_id,
+            extra,
+            ..
+        } = &self.draft.audio
+        else {
+            return None;
+        };
+        let extra = if !extra.is_empty() || *codec == PacketCodec::Mp3 {
+            extra.clone()
+        } else {
+            known(*setup_id)?
+        };
+        Some(PacketSetup {
+            codec: *codec,
+            spec: self.draft.spec,
+            extra,
+        })
+    }
+
+    /// The setup bytes it carries, with their id (to keep for later segments).
+    pub fn carried_setup(&self) -> Option<(u32, &[u8])> {
         match &self.draft.audio {
-            SegmentAudio::Pcm(_) => None,
-            SegmentAudio::Packets { codec, extra, .. } => Some(PacketSetup {
-                codec: *codec,
-                spec: self.draft.spec,
-                extra: extra.clone(),
-            }),
+            SegmentAudio::Packets {
+                setup_id, extra, ..
+            } if !extra.is_empty() => Some((*setup_id, extra)),
+            _ => None,
         }
     }
 
@@ -266,6 +294,13 @@ fn read_spec(r: &mut Reader<'_>) -> Result<PcmSpec, DecodeError> {
     })
 }
 
+/// The id of a codec setup: the first four bytes of its BLAKE3 hash.
+pub fn setup_id(extra: &[u8]) -> u32 {
+    let hash = blake3::hash(extra);
+    let b = hash.as_bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
 /// Reads a segment's audio: PCM (its bytes returned, converted only by a full decode) or
 /// packets (within [`MAX_PACKETS`], [`MAX_SETUP`] and [`MAX_AUDIO_BYTES`] in all, at least one
 /// frame).
@@ -289,7 +324,11 @@ fn read_audio<'a>(
         AUDIO_PACKETS => {
             let codec =
                 PacketCodec::from_code(r.u8("codec")?).ok_or(DecodeError::Invalid("codec"))?;
+            let setup_id = r.u32("setup id")?;
             let extra = r.bytes("codec setup", MAX_SETUP)?.to_vec();
+            if !extra.is_empty() && setup_id != self::setup_id(&extra) {
+                return Err(DecodeError::Invalid("setup id"));
+            }
             let n = r.count("packets", MAX_PACKETS)?;
             let mut packets = Vec::with_capacity(n);
             let (mut bytes, mut frames) = (0usize, 0u64);
@@ -312,6 +351,7 @@ fn read_audio<'a>(
             }
             let audio = SegmentAudio::Packets {
                 codec,
+                setup_id,
                 extra,
                 packets,
             };
@@ -578,6 +618,7 @@ mod tests {
     fn packets(n: usize) -> SegmentAudio {
         SegmentAudio::Packets {
             codec: PacketCodec::Flac,
+            setup_id: setup_id(&[7; 34]),
             extra: vec![7; 34],
             packets: (0..n)
                 .map(|i| EncodedPacket {
@@ -602,7 +643,7 @@ mod tests {
         draft.audio = packets(11);
         let seg = draft.clone().sign(&owner);
         assert_eq!(seg.frames(), 11 * 4096);
-        let setup = seg.packet_setup().unwrap();
+        let setup = seg.packet_setup(|_| None).unwrap();
         assert_eq!((setup.codec, setup.extra.len()), (PacketCodec::Flac, 34));
         // The packets' own bytes plus a small framing: the point of carrying packets.
         let payload: usize = (0..11).map(|i| 100 + i).sum();
@@ -626,6 +667,7 @@ mod tests {
         assert!(RadioMessage::decode(draft.clone().sign(&owner).encoded(), &d).is_err());
         draft.audio = SegmentAudio::Packets {
             codec: PacketCodec::Mp3,
+            setup_id: setup_id(&vec![0; MAX_SETUP + 1]),
             extra: vec![0; MAX_SETUP + 1],
             packets: vec![EncodedPacket {
                 data: vec![1],

@@ -33,24 +33,49 @@ fn one(peer: &Peer, args: &[&str]) -> Value {
     out.remove(0)
 }
 
-/// ffmpeg sending `seconds` of the song to `url` in real time (`-re`), as a DJ's tool would.
-fn ffmpeg_source(url: &str, seconds: u32) -> std::process::Child {
+/// ffmpeg sending `seconds` of `file` to `url` in real time (`-re`), as a DJ's tool would, in
+/// `format` (`mp3` as `audio/mpeg`, `ogg` as `audio/ogg`).
+fn ffmpeg_source(file: &str, format: &str, url: &str, seconds: u32) -> std::process::Child {
+    let content_type = if format == "ogg" {
+        "audio/ogg"
+    } else {
+        "audio/mpeg"
+    };
     Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-i",
-            &audio(SONG),
-        ])
+        .args(["-hide_banner", "-loglevel", "error", "-re", "-i", file])
         .args(["-t", &seconds.to_string(), "-c", "copy"])
-        .args(["-content_type", "audio/mpeg", "-f", "mp3", url])
+        .args(["-content_type", content_type, "-f", format, url])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start ffmpeg")
+}
+
+/// ffmpeg as a player: `seconds` of the stream at `url` into the WAV file `out`.
+fn ffmpeg_player(url: &str, seconds: u32, out: &std::path::Path) -> std::process::Output {
+    Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-t",
+            &seconds.to_string(),
+        ])
+        .args(["-i", url, "-y"])
+        .arg(out)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg as a player")
+}
+
+/// The stream URL of `channel` in `peer`'s `radio list`, once it lists the channel as live.
+fn live_stream_url(peer: &Peer, channel: &str) -> String {
+    poll("the peer to hear the live channel", || {
+        let (_, list, _) = peer.json(&["radio", "list"]);
+        let c = list.into_iter().find(|c| c["channel_id"] == channel)?;
+        (c["live"] == true).then(|| c["stream_url"].as_str().unwrap().to_owned())
+    })
 }
 
 /// A live channel on A (B and C dialled to it); returns the nodes and `radio start`'s answer.
@@ -95,16 +120,10 @@ fn a_live_source_from_ffmpeg_reaches_two_listener_nodes_and_two_http_players() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let mut source = ffmpeg_source(&source_url, 20);
+    let mut source = ffmpeg_source(&audio(SONG), "mp3", &source_url, 20);
 
     // Both listeners hear it, and mark it live.
-    let stream_url = poll("B to hear the live channel", || {
-        let (_, list, _) = b.json(&["radio", "list"]);
-        let c = list
-            .into_iter()
-            .find(|c| c["channel_id"] == channel.as_str())?;
-        (c["live"] == true).then(|| c["stream_url"].as_str().unwrap().to_owned())
-    });
+    let stream_url = live_stream_url(&b, &channel);
     let tune = |peer: &Peer| {
         let dir = peer.dir.path().to_owned();
         let out = dir.join("live.wav");
@@ -142,21 +161,7 @@ fn a_live_source_from_ffmpeg_reaches_two_listener_nodes_and_two_http_players() {
             let out = b.dir.path().join(format!("player-{n}.wav"));
             let url = stream_url.clone();
             std::thread::spawn(move || {
-                let run = Command::new("ffmpeg")
-                    .args([
-                        "-hide_banner",
-                        "-loglevel",
-                        "error",
-                        "-t",
-                        "4",
-                        "-i",
-                        &url,
-                        "-y",
-                    ])
-                    .arg(&out)
-                    .stdin(Stdio::null())
-                    .output()
-                    .expect("ffmpeg as a player");
+                let run = ffmpeg_player(&url, 4, &out);
                 (run, out)
             })
         })
@@ -197,23 +202,28 @@ fn a_live_source_from_ffmpeg_reaches_two_listener_nodes_and_two_http_players() {
     let _ = source.wait();
 }
 
-/// Sends a raw source request head and `body`; returns what the endpoint answered.
-fn raw_source(url: &str, password: &str, body: &[u8]) -> String {
+/// Connects to the source endpoint of `url` as a source client does (`PUT` with `Expect:
+/// 100-continue`) with `password`; returns the connection and the endpoint's first answer.
+fn source_connection(url: &str, password: &str) -> (TcpStream, Vec<u8>) {
     let rest = url.strip_prefix("icecast://").unwrap();
     let (_, rest) = rest.split_once('@').unwrap();
     let (addr, mount) = rest.split_once('/').unwrap();
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let auth = data_encoding_free_base64(&format!("source:{password}"));
+    let auth = data_encoding::BASE64.encode(format!("source:{password}").as_bytes());
     write!(
         s,
         "PUT /{mount} HTTP/1.1\r\nHost: x\r\nContent-Type: audio/mpeg\r\nAuthorization: Basic {auth}\r\nExpect: 100-continue\r\n\r\n"
     )
     .unwrap();
-    let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     let n = s.read(&mut buf).unwrap_or(0);
-    answer.extend_from_slice(&buf[..n]);
+    (s, buf[..n].to_vec())
+}
+
+/// A source that sends `body` after the go-ahead; returns all the endpoint answered.
+fn raw_source(url: &str, password: &str, body: &[u8]) -> String {
+    let (mut s, mut answer) = source_connection(url, password);
     if answer.starts_with(b"HTTP/1.1 100") {
         for chunk in body.chunks(8192) {
             if s.write_all(chunk).is_err() {
@@ -223,29 +233,6 @@ fn raw_source(url: &str, password: &str, body: &[u8]) -> String {
         let _ = s.read_to_end(&mut answer);
     }
     String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// Base64 (standard alphabet, padded) without a crate.
-fn data_encoding_free_base64(text: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -262,7 +249,9 @@ fn a_wrong_password_and_a_garbage_source_are_refused_and_a_stalled_source_resume
 
     // A wrong password: ffmpeg itself is refused.
     let wrong = url.replace(password, "not-the-password");
-    let out = ffmpeg_source(&wrong, 2).wait_with_output().unwrap();
+    let out = ffmpeg_source(&audio(SONG), "mp3", &wrong, 2)
+        .wait_with_output()
+        .unwrap();
     assert!(
         !out.status.success(),
         "ffmpeg with a wrong password was let in"
@@ -285,23 +274,8 @@ fn a_wrong_password_and_a_garbage_source_are_refused_and_a_stalled_source_resume
     // A source that stalls for 4 s in the middle, on the same connection: the listener misses
     // those seconds and plays on when it sends again.
     let song = std::fs::read(audio(SONG)).unwrap();
-    let rest = url
-        .strip_prefix("icecast://")
-        .unwrap()
-        .split_once('@')
-        .unwrap()
-        .1;
-    let (addr, mount) = rest.split_once('/').unwrap();
-    let mut s = TcpStream::connect(addr).unwrap();
-    let auth = data_encoding_free_base64(&format!("source:{password}"));
-    write!(
-        s,
-        "PUT /{mount} HTTP/1.1\r\nContent-Type: audio/mpeg\r\nAuthorization: Basic {auth}\r\nExpect: 100-continue\r\n\r\n"
-    )
-    .unwrap();
-    let mut go = [0u8; 64];
-    let n = s.read(&mut go).unwrap();
-    assert!(go[..n].starts_with(b"HTTP/1.1 100"));
+    let (mut s, go) = source_connection(&url, password);
+    assert!(go.starts_with(b"HTTP/1.1 100"));
     let sender = std::thread::spawn(move || {
         // 96 kbit/s: 1,200 bytes every 100 ms, with a 4 s pause after 5 s.
         let start = Instant::now();
@@ -366,36 +340,8 @@ fn an_ogg_vorbis_source_goes_as_its_own_packets_and_streams_to_players_as_ogg() 
     let channel = started["channel_id"].as_str().unwrap().to_owned();
     let url = started["source_url"].as_str().unwrap().to_owned();
     let ogg = audio("opsound_manolo_camp-morning_coffee.tagged.ogg");
-    let mut source = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-i",
-            &ogg,
-            "-t",
-            "20",
-        ])
-        .args([
-            "-c",
-            "copy",
-            "-content_type",
-            "audio/ogg",
-            "-f",
-            "ogg",
-            &url,
-        ])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start ffmpeg");
-    let stream_url = poll("B to hear the live channel", || {
-        let (_, list, _) = b.json(&["radio", "list"]);
-        let c = list
-            .into_iter()
-            .find(|c| c["channel_id"] == channel.as_str())?;
-        Some(c["stream_url"].as_str().unwrap().to_owned())
-    });
+    let mut source = ffmpeg_source(&ogg, "ogg", &url, 20);
+    let stream_url = live_stream_url(&b, &channel);
     let report = one(&b, &["radio", "tune", &channel, "--seconds", "5"]);
     assert_eq!(report["late"], 0, "{report}");
     // The file is about 28 kbit/s; as PCM (8 kHz mono floats) it went at 256.
@@ -417,20 +363,7 @@ fn an_ogg_vorbis_source_goes_as_its_own_packets_and_streams_to_players_as_ogg() 
         "vorbis",
         "{played:?}"
     );
-    let run = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-t",
-            "3",
-            "-i",
-            &stream_url,
-            "-y",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = ffmpeg_player(&stream_url, 3, &out);
     assert!(
         run.status.success(),
         "{}",

@@ -106,6 +106,17 @@ fn write_through_tmp(path: &Path, text: &str) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Installs the handler for this user, running this very binary (on `data_dir`, when not the
+/// default one): see the module's documentation.
+pub fn install_this(data_dir: Option<&Path>) -> Result<Installed> {
+    let exe = std::env::current_exe().context("cannot tell where this busker binary is")?;
+    let default = busker_core::DataDir::default_root();
+    let data_dir = data_dir
+        .filter(|d| default.as_deref() != Some(*d))
+        .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_owned()));
+    install(&exe, data_dir.as_deref())
+}
+
 /// Installs the handler for this user: see the module's documentation.
 pub fn install(exe: &Path, data_dir: Option<&Path>) -> Result<Installed> {
     let desktop_file = xdg_dir("XDG_DATA_HOME", ".local/share")?

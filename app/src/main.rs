@@ -357,12 +357,7 @@ fn key(cli: &Cli, command: &KeyCommand) -> Result<ExitCode> {
 
 /// `busker install-desktop`: see [`busker::desktop`].
 fn install_desktop(cli: &Cli) -> Result<ExitCode> {
-    let exe = std::env::current_exe().context("cannot tell where this busker binary is")?;
-    let data_dir = cli
-        .data_dir
-        .as_ref()
-        .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()));
-    let installed = busker::desktop::install(&exe, data_dir.as_deref())?;
+    let installed = busker::desktop::install_this(cli.data_dir.as_deref())?;
     if cli.json {
         output::print_json(&serde_json::json!({
             "desktop_file": installed.desktop_file,

@@ -42,7 +42,7 @@ pub use packets::{
 pub use resample::Resampler;
 #[cfg(feature = "cpal")]
 pub use sink::CpalSink;
-pub use sink::{AudioSink, NullSink, PulseSink, SinkInput, WavSink, open_device};
+pub use sink::{AudioSink, NullSink, PulseSink, SinkInput, WavSink, open_device, wav_header};
 pub use streaming::{FailureSlot, SourceError, StreamingSource};
 
 /// Why a file cannot be published or played. Errors that came from the operating system keep

@@ -45,7 +45,11 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
                     .is_some_and(|t| t.same_audio_as.is_none())
         })
         .map(|m| Candidate::of(&m));
-    let followed_keys = library.store().followed_keys().unwrap_or_default();
+    let followed_keys = library
+        .store()
+        .followed_keys()
+        .inspect_err(|e| tracing::warn!(error = %e, "unreadable followed keys"))
+        .unwrap_or_default();
     let new_releases = followed_first(recent, &followed_keys, NEW_RELEASES)
         .iter()
         .filter_map(|id| by_id.get(id).map(|t| (*t).clone()))
@@ -64,13 +68,7 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         .into_iter()
         .collect();
     blocked.sort();
-    let mut followed: Vec<_> = library
-        .store()
-        .followed_keys()
-        .inspect_err(|e| tracing::warn!(error = %e, "unreadable followed keys"))
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let mut followed: Vec<_> = followed_keys.into_iter().collect();
     followed.sort();
     Event::Library {
         tracks,

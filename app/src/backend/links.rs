@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use busker_core::link::{INVITE_LIFETIME, Link};
 use busker_core::model::{ArtistKey, TrackId};
-use busker_core::{DataDir, Library, Node};
+use busker_core::{Library, Node};
 
 use super::net::Net;
 use super::{ArtistPage, Event, Post, Worker};
@@ -47,13 +47,7 @@ async fn artist_page(node: &Node, key: ArtistKey) -> Result<ArtistPage, String> 
             })
         }
         Err(e) => {
-            let mut releases: Vec<_> = node
-                .list()
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .filter(|t| t.artist_key == key)
-                .collect();
+            let mut releases = node.known_releases(key).await.map_err(|e| e.to_string())?;
             if releases.is_empty() {
                 return Err(format!(
                     "nothing is known of artist {}: {e}",
@@ -143,16 +137,10 @@ impl Worker {
     }
 }
 
-/// Installs the desktop's `busker://` handler for this binary (with this data dir when it is
+/// Installs the desktop's `busker://` handler for this binary (on this data dir when it is
 /// not the default one); a notice says where, or why not.
 pub(super) fn install_desktop(library: &Library) -> Event {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return Event::Error(format!("cannot tell where this busker binary is: {e}")),
-    };
-    let default = DataDir::default_root();
-    let data_dir = Some(library.data_dir()).filter(|d| default.as_deref() != Some(*d));
-    match crate::desktop::install(&exe, data_dir) {
+    match crate::desktop::install_this(Some(library.data_dir())) {
         Ok(installed) => Event::Notice(format!(
             "busker:// links now open in Busker ({}).",
             installed.desktop_file.display()

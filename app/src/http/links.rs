@@ -135,12 +135,7 @@ pub async fn open_link(node: &Node, link: &Link) -> Result<Value, ApiError> {
                 Ok(catalog) => artist_json(key, Some(&catalog)),
                 // No profile in reach (offline, or nobody holds it): its tracks known here.
                 Err(e) => {
-                    let known: Vec<_> = node
-                        .list()
-                        .await?
-                        .into_iter()
-                        .filter(|t| t.artist_key == *key)
-                        .collect();
+                    let known = node.known_releases(*key).await?;
                     let Some(first) = known.first() else {
                         return Err(e.into());
                     };

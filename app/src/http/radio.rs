@@ -36,7 +36,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use busker_core::Node;
-use busker_core::media::{NullSink, PacketCodec, PcmSpec, SampleFormat};
+use busker_core::media::{NullSink, PacketCodec, PcmSpec};
 use busker_core::radio::{ChannelId, LiveFeed, Segment, SegmentAudio, TuneOptions, Tuning};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -421,7 +421,7 @@ impl StreamFormat {
                 out.extend_from_slice(streaminfo);
                 out
             }
-            Self::Wav(spec) => wav_header(spec),
+            Self::Wav(spec) => busker_core::media::wav_header(spec, u64::MAX),
         }
     }
 
@@ -453,30 +453,6 @@ impl StreamFormat {
             }
         }
     }
-}
-
-/// A WAV header for a stream of unknown length (sizes at their maximum, as streams do).
-fn wav_header(spec: &PcmSpec) -> Vec<u8> {
-    let width = spec.bytes_per_sample() as u16;
-    let (tag, bits) = match spec.format {
-        SampleFormat::Float => (3u16, 32u16),
-        SampleFormat::Int(_) => (1u16, width * 8),
-    };
-    let block = width * spec.channels;
-    let mut h = Vec::with_capacity(44);
-    h.extend_from_slice(b"RIFF");
-    h.extend_from_slice(&u32::MAX.to_le_bytes());
-    h.extend_from_slice(b"WAVEfmt ");
-    h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&tag.to_le_bytes());
-    h.extend_from_slice(&spec.channels.to_le_bytes());
-    h.extend_from_slice(&spec.sample_rate.to_le_bytes());
-    h.extend_from_slice(&(spec.sample_rate * u32::from(block)).to_le_bytes());
-    h.extend_from_slice(&block.to_le_bytes());
-    h.extend_from_slice(&bits.to_le_bytes());
-    h.extend_from_slice(b"data");
-    h.extend_from_slice(&u32::MAX.to_le_bytes());
-    h
 }
 
 /// What a player's stream holds on to: the tune-in (stopped when the player goes) and the

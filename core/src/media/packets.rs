@@ -5,7 +5,7 @@
 //! bytes of the PCM for a 128 kbit/s MP3). What a decoder needs besides the packets is the
 //! [`PacketSetup`]: the codec, and its setup bytes (FLAC's 34-byte STREAMINFO, Vorbis's
 //! identification and setup headers, kilobytes). Other codecs have no packet path
-//! ([`PacketReader::open`] says `None`) and the radio sends their decoded samples.
+//! ([`RadioSource::open`] gives a decoder) and the radio sends their decoded samples.
 
 use symphonia::core::audio::Channels;
 use symphonia::core::codecs::{
@@ -168,14 +168,6 @@ impl RadioSource {
 }
 
 impl PacketReader {
-    /// Opens a file's bytes; `None` when its codec has no packet path (the caller decodes it).
-    pub fn open(bytes: Vec<u8>, extension: Option<&str>) -> Result<Option<Self>, MediaError> {
-        match RadioSource::open(Box::new(std::io::Cursor::new(bytes)), extension)? {
-            RadioSource::Packets(reader) => Ok(Some(reader)),
-            RadioSource::Decoded(_) => Ok(None),
-        }
-    }
-
     /// What a decoder of these packets needs.
     pub fn setup(&self) -> &PacketSetup {
         &self.setup
@@ -296,6 +288,14 @@ mod tests {
     use super::*;
     use crate::media::TrackDecoder;
 
+    /// The packet reader of a file's bytes, `None` when its codec has no packet path.
+    fn packets_of(bytes: Vec<u8>, ext: &str) -> Option<PacketReader> {
+        match RadioSource::open(Box::new(std::io::Cursor::new(bytes)), Some(ext)).unwrap() {
+            RadioSource::Packets(reader) => Some(reader),
+            RadioSource::Decoded(_) => None,
+        }
+    }
+
     fn decode_all(bytes: &[u8], ext: &str) -> Pcm {
         let mut d = TrackDecoder::from_bytes(bytes.to_vec(), Some(ext)).unwrap();
         let mut all = Pcm::silence(&d.spec(), 0);
@@ -306,9 +306,7 @@ mod tests {
     }
 
     fn through_packets(bytes: &[u8], ext: &str, per_call: usize) -> (PacketSetup, Pcm, usize) {
-        let mut reader = PacketReader::open(bytes.to_vec(), Some(ext))
-            .unwrap()
-            .unwrap();
+        let mut reader = packets_of(bytes.to_vec(), ext).unwrap();
         let setup = reader.setup().clone();
         let mut packets = Vec::new();
         while let Some(p) = reader.next_packet().unwrap() {
@@ -346,7 +344,7 @@ mod tests {
             );
         }
         let wav = crate::test_utils::wav_pcm16(8000, 1, 1000, 1);
-        assert!(PacketReader::open(wav, Some("wav")).unwrap().is_none());
+        assert!(packets_of(wav, "wav").is_none());
     }
 
     #[test]
@@ -355,7 +353,7 @@ mod tests {
             "pg10284_spring_of_love_1903.id3v2_3.mp3",
         ))
         .unwrap();
-        let mut reader = PacketReader::open(bytes, Some("mp3")).unwrap().unwrap();
+        let mut reader = packets_of(bytes, "mp3").unwrap();
         let mut packets: Vec<_> = (0..5)
             .filter_map(|_| reader.next_packet().unwrap())
             .collect();

@@ -121,38 +121,40 @@ impl<W: Write + Seek + Send> WavSink<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+}
 
-    fn header(spec: &PcmSpec, data_bytes: u64) -> Vec<u8> {
-        let float = spec.format == SampleFormat::Float;
-        let width = spec.bytes_per_sample() as u32;
-        let channels = spec.channels as u32;
-        let block_align = width * channels;
-        let data = data_bytes.min(u32::MAX as u64 - 64) as u32;
-        let fmt_len: u32 = if float { 18 } else { 16 };
-        let fact_len: u32 = if float { 12 } else { 0 };
-        let riff_len = 4 + (8 + fmt_len) + fact_len + 8 + data;
-        let mut h = Vec::with_capacity(64);
-        h.extend_from_slice(b"RIFF");
-        h.extend_from_slice(&riff_len.to_le_bytes());
-        h.extend_from_slice(b"WAVE");
-        h.extend_from_slice(b"fmt ");
-        h.extend_from_slice(&fmt_len.to_le_bytes());
-        h.extend_from_slice(&(if float { 3u16 } else { 1u16 }).to_le_bytes());
-        h.extend_from_slice(&(channels as u16).to_le_bytes());
-        h.extend_from_slice(&spec.sample_rate.to_le_bytes());
-        h.extend_from_slice(&(spec.sample_rate * block_align).to_le_bytes());
-        h.extend_from_slice(&(block_align as u16).to_le_bytes());
-        h.extend_from_slice(&((width * 8) as u16).to_le_bytes());
-        if float {
-            h.extend_from_slice(&0u16.to_le_bytes());
-            h.extend_from_slice(b"fact");
-            h.extend_from_slice(&4u32.to_le_bytes());
-            h.extend_from_slice(&(data / block_align.max(1)).to_le_bytes());
-        }
-        h.extend_from_slice(b"data");
-        h.extend_from_slice(&data.to_le_bytes());
-        h
+/// A WAV header for `data_bytes` of samples in `spec` (`u64::MAX`: a stream of unknown
+/// length, its sizes at their maximum as streams have them).
+pub fn wav_header(spec: &PcmSpec, data_bytes: u64) -> Vec<u8> {
+    let float = spec.format == SampleFormat::Float;
+    let width = spec.bytes_per_sample() as u32;
+    let channels = spec.channels as u32;
+    let block_align = width * channels;
+    let data = data_bytes.min(u32::MAX as u64 - 64) as u32;
+    let fmt_len: u32 = if float { 18 } else { 16 };
+    let fact_len: u32 = if float { 12 } else { 0 };
+    let riff_len = 4 + (8 + fmt_len) + fact_len + 8 + data;
+    let mut h = Vec::with_capacity(64);
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&riff_len.to_le_bytes());
+    h.extend_from_slice(b"WAVE");
+    h.extend_from_slice(b"fmt ");
+    h.extend_from_slice(&fmt_len.to_le_bytes());
+    h.extend_from_slice(&(if float { 3u16 } else { 1u16 }).to_le_bytes());
+    h.extend_from_slice(&(channels as u16).to_le_bytes());
+    h.extend_from_slice(&spec.sample_rate.to_le_bytes());
+    h.extend_from_slice(&(spec.sample_rate * block_align).to_le_bytes());
+    h.extend_from_slice(&(block_align as u16).to_le_bytes());
+    h.extend_from_slice(&((width * 8) as u16).to_le_bytes());
+    if float {
+        h.extend_from_slice(&0u16.to_le_bytes());
+        h.extend_from_slice(b"fact");
+        h.extend_from_slice(&4u32.to_le_bytes());
+        h.extend_from_slice(&(data / block_align.max(1)).to_le_bytes());
     }
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data.to_le_bytes());
+    h
 }
 
 impl<W: Write + Seek + Send> AudioSink for WavSink<W> {
@@ -167,7 +169,7 @@ impl<W: Write + Seek + Send> AudioSink for WavSink<W> {
                 "a WAV file holds one format: recording {current:?}, the next track is {spec:?}"
             ))),
             None => {
-                let header = Self::header(spec, 0);
+                let header = wav_header(spec, 0);
                 self.out.write_all(&header).map_err(write_error)?;
                 self.header_len = header.len() as u64;
                 self.spec = Some(*spec);
@@ -219,7 +221,7 @@ impl<W: Write + Seek + Send> AudioSink for WavSink<W> {
             // RIFF chunks are padded to an even length.
             self.out.write_all(&[0]).map_err(write_error)?;
         }
-        let header = Self::header(&spec, self.data_bytes);
+        let header = wav_header(&spec, self.data_bytes);
         self.out.seek(SeekFrom::Start(0)).map_err(write_error)?;
         self.out.write_all(&header).map_err(write_error)?;
         self.out.seek(SeekFrom::End(0)).map_err(write_error)?;

@@ -23,6 +23,14 @@ impl Node {
         Ok(())
     }
 
+    /// The tracks of `artist` this peer knows (with provider counts): what an artist page shows
+    /// when no signed profile is in reach (offline, or nobody holds it).
+    pub async fn known_releases(&self, artist: ArtistKey) -> Result<Vec<crate::TrackSummary>> {
+        let mut list = self.list().await?;
+        list.retain(|t| t.artist_key == artist);
+        Ok(list)
+    }
+
     /// The newest valid profile of `artist` the DHT holds (signatures checked; forged or
     /// foreign records are ignored).
     pub async fn artist(&self, artist: ArtistKey) -> Result<crate::artist::ArtistProfile> {

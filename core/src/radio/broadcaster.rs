@@ -312,7 +312,8 @@ impl Air {
         }
         let behind_ms = (now + self.options.ahead - on_air).as_secs_f64() * 1000.0;
         let segment_ms = self.options.segment.as_secs_f64() * 1000.0;
-        if self.seq != self.start_ms || self.air_ms > 0.0 {
+        // Before the first segment there is nothing to count as missed.
+        if self.seq > self.start_ms {
             // Whole segments the silence held; the rest is a shorter gap in broadcast time.
             self.seq += (behind_ms / segment_ms.max(1.0)).floor() as u64;
         }

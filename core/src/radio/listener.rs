@@ -282,9 +282,6 @@ struct Listener {
     recent_rounds: usize,
     /// The decoder of the packets played last (kept from segment to segment).
     packets: Option<crate::media::PacketDecoder>,
-    /// Codec setups seen in segments, by id (the few newest): segments that leave theirs out
-    /// are decoded with these.
-    setups: Vec<(u32, Vec<u8>)>,
 }
 
 impl Listener {
@@ -362,7 +359,6 @@ pub(crate) fn tune(
         asking: HashSet::new(),
         recent_rounds: 0,
         packets: None,
-        setups: Vec::new(),
     };
     let task = tokio::spawn(async move {
         let result = run(listener, sink, segments, stop_rx).await;

@@ -107,9 +107,6 @@ fn choose_start(
 
 impl Listener {
     pub(super) fn insert(&mut self, segment: Segment) {
-        if let Some((id, extra)) = segment.carried_setup() {
-            self.learn_setup(id, extra);
-        }
         let seq = segment.seq();
         if let Some(next) = self.next
             && (seq < next || seq >= next + MAX_AHEAD)

@@ -75,28 +75,15 @@ pub(super) fn spawn_writer(
 }
 
 impl Listener {
-    /// Keeps a codec setup seen in a segment (the four newest).
-    pub(super) fn learn_setup(&mut self, id: u32, extra: &[u8]) {
-        if self.setups.iter().any(|(k, _)| *k == id) {
-            return;
-        }
-        if self.setups.len() >= 4 {
-            self.setups.remove(0);
-        }
-        self.setups.push((id, extra.to_vec()));
-    }
-
     /// A segment's samples: its PCM, or its packets decoded (by the decoder kept from the
     /// segment before when the setup is the same, so a codec's state carries over). A decoder
     /// that cannot be made gives silence of the segment's length.
     fn samples(&mut self, segment: &Segment) -> Pcm {
         let fields = segment.fields();
-        let known = |id: u32| {
-            self.setups
-                .iter()
-                .find(|(k, _)| *k == id)
-                .map(|(_, extra)| extra.clone())
-        };
+        // A setup left out rides in a recent segment, which the hub's ring holds (segments
+        // carry it every few, and a tune-in answer brings the newest that does).
+        let channel = self.descriptor.id();
+        let known = |id: u32| self.hub.setup(&channel, id);
         let (SegmentAudio::Packets { packets, .. }, Some(setup)) =
             (&fields.audio, segment.packet_setup(known))
         else {

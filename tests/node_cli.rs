@@ -171,6 +171,23 @@ fn two_node_processes_publish_find_and_fetch_through_the_cli() {
     assert_eq!(std::fs::read(&out_file).unwrap(), original);
     let (_, listed, _) = b.json(&["list"]);
     assert_eq!(listed[0]["local"], true);
+    // Both ends counted the transfer's bytes on their connections.
+    let (ok, status_a, err) = a.json(&["status"]);
+    assert!(ok, "{err}");
+    let (_, status_b, _) = b.json(&["status"]);
+    let len = original.len() as u64;
+    assert!(
+        status_a[0]["bytes_sent"].as_u64().unwrap() > len,
+        "{status_a:?}"
+    );
+    assert!(
+        status_b[0]["bytes_received"].as_u64().unwrap() > len,
+        "{status_b:?}"
+    );
+    assert!(
+        status_b[0]["bytes_sent"].as_u64().unwrap() < len,
+        "{status_b:?}"
+    );
 
     // Clean shutdown on SIGTERM: exit 0, the API file is gone, the data dir opens again.
     let status = node_b.terminate();

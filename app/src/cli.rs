@@ -63,8 +63,8 @@ pub enum Command {
         #[arg(long)]
         mdns: bool,
     },
-    /// Show this node's peer id and the addresses it can be reached at, relayed ones included
-    /// (through the running node).
+    /// Show this node's peer id, the addresses it can be reached at (relayed ones included) and
+    /// the bytes it has sent and received (through the running node).
     Status,
     /// Dial a peer (through the running node).
     Connect {

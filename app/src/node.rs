@@ -210,6 +210,12 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
                 for a in listen.into_iter().flatten().filter_map(Value::as_str) {
                     println!("listening on {a}");
                 }
+                let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or_default();
+                println!(
+                    "sent {} bytes, received {} bytes",
+                    n("bytes_sent"),
+                    n("bytes_received")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

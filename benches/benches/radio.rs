@@ -6,11 +6,14 @@
 //!
 //! The channel plays a generated mono 16-bit WAV at 22.05 kHz (sent as PCM, 352 kbit/s), or
 //! with `BUSKER_RADIO_TRACK=FILE` that file (an MP3 or FLAC is sent as its own packets; it must
-//! last `BUSKER_RADIO_SECONDS` plus a minute).
+//! last `BUSKER_RADIO_SECONDS` plus a minute). With `BUSKER_RADIO_LIVE=1` the channel is a live
+//! one and the bench feeds the file into it at its own bitrate, as a source client would.
 //!
 //! Prints one JSON line per listener with the `busker radio tune --json` fields, then a summary
 //! line: startup_ms (median, max), continuity (min, mean), lag_ms (median, max), and kbit/s
-//! received per listener (median, max) beside the track file's own bitrate.
+//! received per listener (median, max) beside the track file's own bitrate; and a line of bytes
+//! on the wire as libp2p counts them: the broadcaster's upload, each listener's download and
+//! upload (listeners relay).
 //!
 //! `cargo bench -p busker-benches --bench radio`; the same scenario runs from the end-to-end
 //! test binary as the ignored test `radio_figures`:
@@ -125,7 +128,7 @@ pub async fn radio_fifty_listeners() {
         bytes.len() as f64 * 8.0 / 1000.0 / secs
     };
     let track = broadcaster
-        .publish(vec![path], PublishOptions::default())
+        .publish(vec![path.clone()], PublishOptions::default())
         .await
         .unwrap()
         .remove(0)
@@ -162,11 +165,28 @@ pub async fn radio_fifty_listeners() {
         connections as f64 / LISTENERS as f64
     );
     let on_air = std::time::Instant::now();
-    let channel = broadcaster
-        .radio_start("Bench FM", RadioQueue::Tracks(vec![track]))
-        .await
-        .unwrap()
-        .id();
+    let live = std::env::var_os("BUSKER_RADIO_LIVE").is_some_and(|v| v == "1");
+    let channel = if live {
+        let (descriptor, input) = broadcaster
+            .radio_start_live("Bench FM live", "")
+            .await
+            .unwrap();
+        let ogg = path.extension().is_some_and(|e| e == "ogg");
+        let mime = if ogg { "audio/ogg" } else { "audio/mpeg" };
+        tokio::spawn(feed_live(
+            input,
+            mime,
+            std::fs::read(&path).unwrap(),
+            source_kbps,
+        ));
+        descriptor.id()
+    } else {
+        broadcaster
+            .radio_start("Bench FM", RadioQueue::Tracks(vec![track]))
+            .await
+            .unwrap()
+            .id()
+    };
     for (_, node) in &peers {
         wait_for(
             Duration::from_secs(60),
@@ -202,11 +222,14 @@ pub async fn radio_fifty_listeners() {
         .await;
     }
     let tuned_after_ms = on_air.elapsed().as_millis();
+    let tuned = std::time::Instant::now();
+    let broadcaster_before = broadcaster.client().traffic();
     let runs: Vec<_> = peers
         .iter()
         .map(|(_, node)| {
             let node = node.clone();
             tokio::spawn(async move {
+                let before = node.client().traffic();
                 let tuning = node
                     .radio_tune(
                         channel,
@@ -215,7 +238,13 @@ pub async fn radio_fifty_listeners() {
                     )
                     .await
                     .unwrap();
-                tuning.finish().await
+                let report = tuning.finish().await;
+                let after = node.client().traffic();
+                (
+                    report,
+                    after.received - before.received,
+                    after.sent - before.sent,
+                )
             })
         })
         .collect();
@@ -223,8 +252,10 @@ pub async fn radio_fifty_listeners() {
         source_kbps: Some(source_kbps),
         ..Figures::default()
     };
+    let (mut wire_in, mut wire_out) = (Vec::new(), Vec::new());
     for run in runs {
-        let r = match run.await.unwrap() {
+        let (report, received, sent) = run.await.unwrap();
+        let r = match report {
             Ok(r) => r,
             Err(e) => {
                 println!("{{\"error\":\"{e}\"}}");
@@ -245,14 +276,45 @@ pub async fn radio_fifty_listeners() {
         );
         figures.add(r.startup_ms, r.continuity(), r.lag_ms);
         figures.add_kbps(r.kbps());
+        wire_in.push(received as f64 * 8.0 / 1000.0 / r.seconds.max(f64::EPSILON));
+        wire_out.push(sent as f64 * 8.0 / 1000.0 / r.seconds.max(f64::EPSILON));
     }
+    // Every byte on the broadcaster's connections while the listeners were tuned in (gossip,
+    // tune-in and repair answers, the DHT, pings), against the file's bitrate.
+    let elapsed = tuned.elapsed().as_secs_f64();
+    let up = broadcaster.client().traffic().sent - broadcaster_before.sent;
+    let up_kbps = up as f64 * 8.0 / 1000.0 / elapsed;
     println!(
-        "radio, {LISTENERS} listeners, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast (warm-up {warmup} segments), {figures}"
+        "wire (all protocols, above the multiplexer): broadcaster upload {up_kbps:.0} kbit/s = {:.2}x the file over {elapsed:.1} s; per listener received median {:.0} max {:.0}, sent median {:.0} max {:.0} kbit/s",
+        up_kbps / source_kbps,
+        median(wire_in.clone()),
+        wire_in.iter().copied().fold(0.0, f64::max),
+        median(wire_out.clone()),
+        wire_out.iter().copied().fold(0.0, f64::max),
+    );
+    println!(
+        "radio{}, {LISTENERS} listeners, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast (warm-up {warmup} segments), {figures}",
+        if live { " (live source)" } else { "" }
     );
     for (_, node) in &peers {
         node.shutdown().await;
     }
     broadcaster.shutdown().await;
+}
+
+/// Plays the part of a live source client: sends `file` (of MIME type `mime`) into the channel
+/// at its own bitrate,
+/// a tenth of a second at a time, as ffmpeg's `-re` does.
+async fn feed_live(input: busker_core::radio::LiveInput, mime: &str, file: Vec<u8>, kbps: f64) {
+    let mut feed = input.connect(Some(mime)).await.unwrap();
+    let per_tick = ((kbps * 1000.0 / 8.0) / 10.0).ceil() as usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    for piece in file.chunks(per_tick.max(1)) {
+        tick.tick().await;
+        if feed.push(piece.to_vec()).await.is_err() {
+            return;
+        }
+    }
 }
 
 #[allow(dead_code)]

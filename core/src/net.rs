@@ -43,6 +43,7 @@ mod requests;
 mod router;
 mod service;
 mod serving;
+mod traffic;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,7 @@ pub use client::Client;
 pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId, StreamProtocol};
 pub use service::{BanBook, Handler, Protocol, RecordFilter, Reply, Services, Topic};
+pub use traffic::{Traffic, TrafficCount};
 
 use crate::error::{Error, Result};
 
@@ -302,8 +304,8 @@ pub async fn spawn(
     services: Services,
 ) -> Result<(Client, tokio::sync::mpsc::Receiver<NetEvent>)> {
     let peer_id = key.public().to_peer_id();
-    let (commands, events) = event_loop::spawn(key, config, services).await?;
-    Ok((Client::new(commands, peer_id), events))
+    let (commands, events, traffic) = event_loop::spawn(key, config, services).await?;
+    Ok((Client::new(commands, peer_id, traffic), events))
 }
 
 /// The libp2p identity of a peer from its 32-byte ed25519 seed (`keys/peer.key`).

@@ -16,7 +16,7 @@
 //!
 //! | method and path | body | answer |
 //! |---|---|---|
-//! | `GET /v1/status` | | `{"peer_id", "listen"}` |
+//! | `GET /v1/status` | | `{"peer_id", "listen", "bytes_sent", "bytes_received"}` |
 //! | `POST /v1/publish` | `{"paths": [..], "artist", "title", "album"}` | `[track, ..]` (errors as `{"error", "path"}`) |
 //! | `GET /v1/list` | | `[track, ..]` |
 //! | `POST /v1/search` | `{"query", "limit"}` | `[track, ..]` |
@@ -191,8 +191,10 @@ async fn status(State(node): State<Node>) -> ApiResult {
         .iter()
         .map(ToString::to_string)
         .collect();
+    let traffic = node.client().traffic();
     Ok(Json(
-        json!({"peer_id": node.peer_id().to_string(), "listen": listen}),
+        json!({"peer_id": node.peer_id().to_string(), "listen": listen,
+               "bytes_sent": traffic.sent, "bytes_received": traffic.received}),
     ))
 }
 

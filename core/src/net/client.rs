@@ -6,6 +6,7 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use tokio::sync::{mpsc, oneshot};
 
 use super::event_loop::Command;
+use super::traffic::{Traffic, TrafficCount};
 use super::{dht, gate, gossip, links, requests};
 use crate::error::{Error, Result};
 use crate::wire::DecodeError;
@@ -17,14 +18,16 @@ pub struct Client {
     tx: mpsc::Sender<Command>,
     peer_id: PeerId,
     offline: bool,
+    traffic: Traffic,
 }
 
 impl Client {
-    pub(crate) fn new(tx: mpsc::Sender<Command>, peer_id: PeerId) -> Self {
+    pub(crate) fn new(tx: mpsc::Sender<Command>, peer_id: PeerId, traffic: Traffic) -> Self {
         Self {
             tx,
             peer_id,
             offline: false,
+            traffic,
         }
     }
 
@@ -35,6 +38,7 @@ impl Client {
             tx,
             peer_id,
             offline: true,
+            traffic: Traffic::default(),
         }
     }
 
@@ -53,6 +57,11 @@ impl Client {
     /// This peer's id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// Bytes sent to and received from other peers since the network started.
+    pub fn traffic(&self) -> TrafficCount {
+        self.traffic.totals()
     }
 
     /// Whether the actor has stopped.

@@ -20,6 +20,7 @@ use super::relay::{RELAY_CHECK, Relays, close_relayed};
 use super::requests::{self, Requests};
 use super::router::Spec;
 use super::serving::Serving;
+use super::traffic::Traffic;
 use super::{NetEvent, NetworkConfig, Services, is_loopback};
 use crate::error::{Error, Result};
 
@@ -63,7 +64,7 @@ pub(super) async fn spawn(
     key: libp2p::identity::Keypair,
     config: NetworkConfig,
     services: Services,
-) -> Result<(mpsc::Sender<Command>, mpsc::Receiver<NetEvent>)> {
+) -> Result<(mpsc::Sender<Command>, mpsc::Receiver<NetEvent>, Traffic)> {
     let net_err = |e: &dyn std::fmt::Display| Error::Network(e.to_string());
     let idle = config.idle_timeout;
     let behaviour_config = config.clone();
@@ -79,6 +80,7 @@ pub(super) async fn spawn(
             .collect()
     };
     let max_message = services.gossip_limit();
+    let mut registry = libp2p::metrics::Registry::default();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -91,6 +93,7 @@ pub(super) async fn spawn(
         // Relayed connections get Noise and Yamux on top of the circuit, like TCP.
         .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)
         .map_err(|e| net_err(&e))?
+        .with_bandwidth_metrics(&mut registry)
         .with_behaviour(|key, relay_client| {
             Behaviour::new(key, &behaviour_config, relay_client, specs(), max_message)
                 .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
@@ -146,7 +149,7 @@ pub(super) async fn spawn(
         }
     }
     tokio::spawn(event_loop.run());
-    Ok((tx, events_rx))
+    Ok((tx, events_rx, Traffic::new(registry)))
 }
 
 /// Listens on `addrs` and waits until each listener reports an address, so that callers can

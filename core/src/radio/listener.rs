@@ -431,6 +431,10 @@ async fn run(
             }
             Some((peer, list)) = recent.recv() => {
                 l.asking.remove(&peer);
+                // A neighbour with nothing to give: ask the next ones now, not a round later.
+                if list.is_empty() {
+                    ask_recent_at = tokio::time::Instant::now();
+                }
                 l.accept_answer(list, false);
             }
             _ = heartbeat.tick() => {

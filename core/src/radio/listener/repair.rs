@@ -138,8 +138,14 @@ impl Listener {
     pub(super) async fn ask_recent(&mut self, answers: &mpsc::Sender<(PeerId, Vec<Vec<u8>>)>) {
         self.peers_at = None;
         self.refresh_peers().await;
+        // Every answer costs about two segments of audio that gossip then brings again, so the
+        // first round asks one neighbour (the broadcaster only when no neighbour is on the
+        // topic); later rounds, when that was not enough, ask more at once.
+        let first = self.recent_rounds == 0;
+        let fanout = if first { 1 } else { RECENT_FANOUT };
         // Other neighbours each round: the ones asked last time may have had nothing yet.
-        let skip = self.recent_rounds * RECENT_FANOUT % self.peers.len().max(1);
+        let skip = self.recent_rounds.saturating_sub(1) * RECENT_FANOUT + usize::from(!first);
+        let skip = skip % self.peers.len().max(1);
         self.recent_rounds += 1;
         let mut ask: Vec<PeerId> = self
             .peers
@@ -148,10 +154,11 @@ impl Listener {
             .skip(skip)
             .take(self.peers.len())
             .filter(|p| !self.asking.contains(p) && Some(**p) != self.broadcaster)
-            .take(RECENT_FANOUT)
+            .take(fanout)
             .copied()
             .collect();
         if let Some(b) = self.broadcaster
+            && (!first || ask.is_empty())
             && self.broadcaster_asks < BROADCASTER_ASKS
             && !self.asking.contains(&b)
         {

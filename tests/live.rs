@@ -154,6 +154,9 @@ fn a_live_source_from_ffmpeg_reaches_two_listener_nodes_and_two_http_players() {
         })
     };
     let (tb, tc) = (tune(&b), tune(&c));
+    // A player that stops reading after the first bytes: it must not hold up the node, the
+    // listeners or the other players.
+    let mut stalled = stalled_player(&stream_url);
 
     // Two players at once read B's HTTP stream (ffmpeg as the player).
     let players: Vec<_> = (0..2)
@@ -198,8 +201,46 @@ fn a_live_source_from_ffmpeg_reaches_two_listener_nodes_and_two_http_players() {
             "a player got silence"
         );
     }
+    // The stalled player was connected the whole time (its connection is still open: reading
+    // now gets the stream's bytes, not the end). That a reader that falls behind loses
+    // segments instead of holding up its tune-in is shown in `radio.rs`, whose listeners all
+    // feed a tap nobody reads.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(
+        stalled.read(&mut buf).unwrap() > 0,
+        "the stalled player was disconnected"
+    );
     let _ = source.kill();
     let _ = source.wait();
+}
+
+/// An HTTP player of `url` that reads the answer's first bytes and then nothing more, with a
+/// 4 KiB receive buffer so that the node's writes to it back up soon.
+fn stalled_player(url: &str) -> TcpStream {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(addr.parse().unwrap()).await.unwrap()
+    });
+    let mut stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(stream, "GET /{path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    stream
 }
 
 /// Connects to the source endpoint of `url` as a source client does (`PUT` with `Expect:

@@ -110,8 +110,12 @@ fn tune(
     let path = peer.dir.path().join("radio-out.wav");
     tokio::spawn(async move {
         let sink = WavSink::create(&path).unwrap();
+        // A tap (what feeds a player's HTTP stream) whose reader never reads: it must not
+        // hold up the listener (see `assert_plays_broadcast`).
+        let (tap, _stalled_reader) = tokio::sync::mpsc::channel(1);
         let options = TuneOptions {
             drop_gossip,
+            tap: Some(tap),
             ..TuneOptions::seconds(seconds)
         };
         let tuning = node
@@ -127,11 +131,13 @@ fn tune(
 }
 
 /// The recording is the broadcast: the track's samples from the first segment on, in order,
-/// without a gap.
+/// without a gap, though a stalled reader held the listener's tap.
 fn assert_plays_broadcast(who: &str, report: &TuneReport, recorded: &[i16], track: &[i16]) {
     assert_eq!(report.late, 0, "{who}: no segment missed ({report:?})");
     assert_eq!(report.continuity(), 1.0, "{who}");
     assert!(report.segments >= 3, "{who}: played {report:?}");
+    // The tap's reader took nothing after the first segment, and the listener played on.
+    assert_eq!(report.tap_left_out, report.segments - 1, "{who}");
     let first = report.first.expect("a first segment");
     let start = first.frame as usize;
     assert!(!recorded.is_empty(), "{who}: recorded nothing");

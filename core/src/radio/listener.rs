@@ -168,6 +168,8 @@ pub struct TuneReport {
     pub bytes: u64,
     /// Seconds from tuning in to the end.
     pub seconds: f64,
+    /// Segments played but left out of [`TuneOptions::tap`] because its reader was behind.
+    pub tap_left_out: u64,
 }
 
 impl TuneReport {
@@ -350,6 +352,7 @@ pub(crate) fn tune(
             tracks: Vec::new(),
             bytes: 0,
             seconds: 0.0,
+            tap_left_out: 0,
         },
         played: Duration::ZERO,
         track: None,

@@ -122,6 +122,9 @@ impl Listener {
                 if let Some(tap) = &self.options.tap
                     && tap.try_send(segment.clone()).is_err()
                 {
+                    // The reader (a player's HTTP connection) is behind: it misses this
+                    // segment; the listener plays on without waiting for it.
+                    self.report.tap_left_out += 1;
                     tracing::debug!(seq, "the tap's reader is behind: a segment left out");
                 }
                 let mut pcm = self.samples(&segment);

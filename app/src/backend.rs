@@ -44,7 +44,7 @@ mod status;
 
 pub use protocol::{
     ArtistPage, ChannelRow, DirEntry, EngineHandle, Event, NetStatus, PeerRow, PublishItem,
-    PublishStep, Request, ScannedFile, Tags, TransferRow, TransferState,
+    PublishStep, Request, ScannedFile, Tags, TrafficRow, TransferRow, TransferState,
 };
 pub use status::STATUS_INTERVAL;
 

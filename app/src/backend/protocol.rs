@@ -332,7 +332,7 @@ impl TransferRow {
 }
 
 /// What the network looks like now.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NetStatus {
     /// Connected peers.
     pub peers: Vec<PeerRow>,
@@ -340,6 +340,21 @@ pub struct NetStatus {
     pub transfers: Vec<TransferRow>,
     /// Radio channels heard of (or broadcast from here), by name.
     pub channels: Vec<ChannelRow>,
+    /// Bytes on this peer's connections since it started, and the rates over the last look.
+    pub traffic: TrafficRow,
+}
+
+/// This peer's traffic as the Network view shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TrafficRow {
+    /// Bytes sent since the network started.
+    pub sent: u64,
+    /// Bytes received since the network started.
+    pub received: u64,
+    /// Kilobits per second sent over the last status interval.
+    pub up_kbps: f64,
+    /// Kilobits per second received over the last status interval.
+    pub down_kbps: f64,
 }
 
 /// How far behind the clock a tuned channel's newest segment may be before it shows as stalled

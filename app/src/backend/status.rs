@@ -1,5 +1,5 @@
 //! What the Network and Radio views show: peers, transfers with progress and speed, radio
-//! channels. Two tasks on the node's runtime feed the UI: [`forward_node_events`] marks the
+//! channels, this peer's traffic. Two tasks on the node's runtime feed the UI: [`forward_node_events`] marks the
 //! catalog dirty when the network changed it, and [`post_status`] posts the [`NetStatus`]
 //! when it changed, checked every [`STATUS_INTERVAL`].
 
@@ -12,7 +12,7 @@ use busker_core::model::TrackId;
 use busker_core::net::PeerId;
 use busker_core::{Node, NodeEvent};
 
-use super::{ChannelRow, Event, NetStatus, PeerRow, Post, TransferRow, TransferState};
+use super::{ChannelRow, Event, NetStatus, PeerRow, Post, TrafficRow, TransferRow, TransferState};
 
 /// How often the network status is looked at (it is posted only when it changed).
 pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
@@ -39,8 +39,21 @@ pub(super) async fn post_status(node: Node, post: Post) {
     let mut titles: HashMap<TrackId, (String, u64)> = HashMap::new();
     let mut tick = tokio::time::interval(STATUS_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut counted = (node.client().traffic(), Instant::now());
     loop {
         tick.tick().await;
+        let traffic = {
+            let (now, at) = (node.client().traffic(), Instant::now());
+            let (then, then_at) = std::mem::replace(&mut counted, (now, at));
+            let secs = at.duration_since(then_at).as_secs_f64().max(0.001);
+            let kbps = |bytes: u64| bytes as f64 * 8.0 / 1000.0 / secs;
+            TrafficRow {
+                sent: now.sent,
+                received: now.received,
+                up_kbps: kbps(now.sent.saturating_sub(then.sent)),
+                down_kbps: kbps(now.received.saturating_sub(then.received)),
+            }
+        };
         let Ok(peers) = node.peers().await else {
             break; // the network stopped
         };
@@ -129,6 +142,7 @@ pub(super) async fn post_status(node: Node, post: Post) {
             peers: peer_rows,
             transfers,
             channels,
+            traffic,
         };
         if last.as_ref() != Some(&status) {
             post.offer(Event::Network(status.clone()));

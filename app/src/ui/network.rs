@@ -44,6 +44,11 @@ pub fn speed(bytes_per_sec: u64) -> String {
     }
 }
 
+/// Bytes as megabytes with one decimal.
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
 /// Draws the Network view.
 pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command> {
     let mut out = Vec::new();
@@ -151,6 +156,14 @@ fn this_peer(ui: &mut egui::Ui, model: &Model) {
             if listen.is_empty() {
                 ui.label(egui::RichText::new("no address yet").weak());
             }
+            let t = &model.net.status.traffic;
+            ui.label(format!(
+                "Traffic: up {:.0} kbit/s, down {:.0} kbit/s ({} sent, {} received since start)",
+                t.up_kbps,
+                t.down_kbps,
+                megabytes(t.sent),
+                megabytes(t.received)
+            ));
         }
     }
 }

@@ -215,7 +215,11 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
     h.run_steps(2);
     h.get_by_label("Copy peer id");
     h.get_by_label("Copy address 1");
-    assert!(h.query_all_by_label_contains("Traffic: up").next().is_some());
+    assert!(
+        h.query_all_by_label_contains("Traffic: up")
+            .next()
+            .is_some()
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Radio figures for BENCHMARKS.md: one broadcaster and 50 listeners, all in this process on
-//! 127.0.0.1, each listener tuned for `BUSKER_RADIO_SECONDS` (default 10) seconds of audio.
+//! Radio figures for BENCHMARKS.md: one broadcaster and 50 listeners (`BUSKER_RADIO_LISTENERS`),
+//! all in this process on 127.0.0.1, each listener tuned for `BUSKER_RADIO_SECONDS` (default 10) seconds of audio.
 //! All 50 tune in at once (a flash crowd) as soon as they have heard the channel announced,
 //! about a second into the broadcast; with `BUSKER_RADIO_WARMUP=N` they wait until the
 //! broadcast has sent N more segments (a flash crowd onto a channel already on air).
@@ -28,7 +28,7 @@ use busker_core::radio::{RadioQueue, TuneOptions};
 use busker_core::test_utils::{self, wait_for};
 use busker_core::{Node, NodeOptions, PublishOptions};
 
-/// Listeners tuned in at once.
+/// Listeners tuned in at once, unless `BUSKER_RADIO_LISTENERS` says otherwise.
 pub const LISTENERS: usize = 50;
 /// Sample rate of the broadcast track (mono 16-bit: 352 kbit/s, about a 320 kbit/s MP3).
 const RATE: u32 = 22_050;
@@ -138,7 +138,11 @@ pub async fn radio_fifty_listeners() {
     // Each newcomer dials 3 earlier peers (the broadcaster among the candidates).
     let mut peers: Vec<(tempfile::TempDir, Node)> = Vec::new();
     let mut addrs = vec![broadcaster.listen_addrs().await.unwrap().remove(0)];
-    for _ in 0..LISTENERS {
+    let listeners: usize = std::env::var("BUSKER_RADIO_LISTENERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(LISTENERS);
+    for _ in 0..listeners {
         let (dir, node) = test_utils::start_node(NodeOptions::loopback()).await;
         for _ in 0..3 {
             x ^= x << 13;
@@ -162,7 +166,7 @@ pub async fn radio_fifty_listeners() {
     .await;
     println!(
         "network settled: {:.1} connections per listener",
-        connections as f64 / LISTENERS as f64
+        connections as f64 / listeners as f64
     );
     let on_air = std::time::Instant::now();
     let live = std::env::var_os("BUSKER_RADIO_LIVE").is_some_and(|v| v == "1");
@@ -293,7 +297,7 @@ pub async fn radio_fifty_listeners() {
         wire_out.iter().copied().fold(0.0, f64::max),
     );
     println!(
-        "radio{}, {LISTENERS} listeners, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast (warm-up {warmup} segments), {figures}",
+        "radio{}, {listeners} listeners, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast (warm-up {warmup} segments), {figures}",
         if live { " (live source)" } else { "" }
     );
     for (_, node) in &peers {

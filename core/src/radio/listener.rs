@@ -434,8 +434,10 @@ async fn run(
             }
             Some((peer, list)) = recent.recv() => {
                 l.asking.remove(&peer);
-                // A neighbour with nothing to give: ask the next ones now, not a round later.
-                if list.is_empty() {
+                // The one neighbour of the first round had nothing: ask the next ones now,
+                // not a round later. (Only then: in a crowd tuning in at once every neighbour
+                // has nothing at first, and later rounds keep their pace.)
+                if list.is_empty() && l.recent_rounds == 1 {
                     ask_recent_at = tokio::time::Instant::now();
                 }
                 l.accept_answer(list, false);

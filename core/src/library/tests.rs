@@ -535,7 +535,7 @@ fn a_data_dir_from_before_the_indexes_reads_as_before() {
     drop(lib);
     // A schema 3 data dir (audio in files, no indexes) is indexed at its next open.
     let lib = open(tmp.path());
-    lib.store.write_as_schema_3();
+    lib.store.write_as_schema_3().unwrap();
     drop(lib);
     let lib = open(tmp.path());
     lib.store.assert_order_matches_scan();

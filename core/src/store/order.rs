@@ -465,18 +465,21 @@ impl Store {
             Some(SCHEMA_VERSION)
         );
     }
+}
 
+#[cfg(any(test, feature = "test-utils"))]
+impl Store {
     /// Rewrites this store as the build before the release indexes left it: schema 3, no
-    /// index trees, no count.
-    pub(crate) fn write_as_schema_3(&self) {
-        self.order.by_artist.clear().unwrap();
-        self.order.artists.clear().unwrap();
-        self.order.newest.clear().unwrap();
-        self.meta.remove(KEY_COUNT).unwrap();
+    /// index trees, no count. For the tests and the bench of the build at open.
+    pub fn write_as_schema_3(&self) -> Result<()> {
+        self.order.by_artist.clear()?;
+        self.order.artists.clear()?;
+        self.order.newest.clear()?;
+        self.meta.remove(KEY_COUNT)?;
         self.meta
-            .insert(KEY_SCHEMA, super::UNORDERED_SCHEMA_VERSION)
-            .unwrap();
-        self.db.flush().unwrap();
+            .insert(KEY_SCHEMA, super::UNORDERED_SCHEMA_VERSION)?;
+        self.db.flush()?;
+        Ok(())
     }
 }
 
@@ -601,7 +604,7 @@ mod tests {
         {
             let store = Store::open(&path).unwrap();
             fill(&store);
-            store.write_as_schema_3();
+            store.write_as_schema_3().unwrap();
             // A build killed midway leaves some entries (here a wrong one) and schema 3.
             let m = release(&ArtistKeypair::from_seed([9; 32]), 999, 1);
             store

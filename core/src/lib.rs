@@ -52,4 +52,6 @@ pub use library::{
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
-pub use store::{BlobWriter, Listen, ListenKind, MAX_STARS, MoveProgress, Store, Stored, Upgrade};
+pub use store::{
+    BlobWriter, IndexedRelease, Listen, ListenKind, MAX_STARS, MoveProgress, Store, Stored, Upgrade,
+};

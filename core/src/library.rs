@@ -299,10 +299,23 @@ impl Library {
                 out.push(self.summary(&m)?);
             }
         }
-        out.sort_by(|a, b| {
-            (a.info.artist.to_lowercase(), a.info.title.to_lowercase())
-                .cmp(&(b.info.artist.to_lowercase(), b.info.title.to_lowercase()))
-        });
+        by_artist_then_title(&mut out);
+        Ok(out)
+    }
+
+    /// The tracks of `artist` known here, sorted as [`Library::list`] sorts them (none when
+    /// the key is blocked). Reads that artist's releases alone.
+    pub fn releases_by(&self, artist: &ArtistKey) -> Result<Vec<TrackSummary>> {
+        if self.store.is_blocked(artist)? {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for release in self.store.releases_of(artist) {
+            if let Some(m) = self.store.manifest(&release?.id)? {
+                out.push(self.summary(&m)?);
+            }
+        }
+        by_artist_then_title(&mut out);
         Ok(out)
     }
 
@@ -338,18 +351,15 @@ impl Library {
                 "{id_or_prefix:?} is not a track id (64 hex digits, or a unique prefix of 6 or more)"
             )));
         }
-        let mut found = None;
-        for m in self.store.manifests() {
-            let id = m?.id();
-            if id.to_hex().starts_with(&text) {
-                if found.is_some() {
-                    return Err(Error::BadTrackRef(format!(
-                        "{id_or_prefix:?} matches more than one track; give more digits"
-                    )));
-                }
-                found = Some(id);
+        let mut found = match self.store.ids_with_prefix(&text, 2)?[..] {
+            [] => None,
+            [id] => Some(id),
+            _ => {
+                return Err(Error::BadTrackRef(format!(
+                    "{id_or_prefix:?} matches more than one track; give more digits"
+                )));
             }
-        }
+        };
         if found.is_none()
             && let [(_, current)] = self.store.renamed_from(&text)?[..]
         {
@@ -400,23 +410,22 @@ impl Library {
     /// This peer's artist name and its key's local releases, newest first (`None` when it has
     /// none).
     fn own_releases(&self) -> Result<Option<(String, Vec<TrackId>)>> {
-        let mine = self.artist.public();
-        let mut releases: Vec<(u64, TrackId, String)> = Vec::new();
-        for m in self.store.manifests() {
-            let m = m?;
-            if m.artist_key() == mine && self.store.is_local(&m.id())? {
-                releases.push((m.published_at(), m.id(), m.info().artist.clone()));
+        // The index lists them newest first, equal times in id order.
+        let mut releases = Vec::new();
+        for release in self.store.releases_of(&self.artist.public()) {
+            let id = release?.id;
+            if self.store.is_local(&id)? {
+                releases.push(id);
             }
         }
-        if releases.is_empty() {
+        let Some(newest) = releases.first() else {
             return Ok(None);
-        }
-        releases.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let name = self
-            .config()
-            .artist_name
-            .unwrap_or_else(|| releases[0].2.clone());
-        Ok(Some((name, releases.into_iter().map(|r| r.1).collect())))
+        };
+        let name = match self.config().artist_name {
+            Some(name) => name,
+            None => self.manifest(newest)?.info().artist.clone(),
+        };
+        Ok(Some((name, releases)))
     }
 
     /// Makes `key` (from a [`crate::artist::backup`]) this peer's artist key from the next
@@ -484,6 +493,22 @@ impl Library {
     pub fn taste(&self) -> &Taste {
         &self.taste
     }
+}
+
+/// Sorts by artist, then title (case-insensitive), then id.
+fn by_artist_then_title(list: &mut [TrackSummary]) {
+    list.sort_by(|a, b| {
+        (
+            a.info.artist.to_lowercase(),
+            a.info.title.to_lowercase(),
+            a.id,
+        )
+            .cmp(&(
+                b.info.artist.to_lowercase(),
+                b.info.title.to_lowercase(),
+                b.id,
+            ))
+    });
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@
 //! - `bans`: peer id -> when its ban ends, so that bans outlive a restart (see [`peers`]);
 //! - `audio`: audio id -> the release with that audio this peer saw first (the original, when
 //!   another key re-signs the same file);
-//! - `legacy`, `renamed`: what an upgrade from manifest version 1 left (see [`upgrade`]).
+//! - `legacy`, `renamed`: what an upgrade from manifest version 1 left (see [`upgrade`]);
+//! - `releases_by_artist`, `artists_by_newest`, `artist_newest`: the manifests in the orders
+//!   user paths read them in, kept with them (see [`order`]).
 //!
 //! The audio itself is not in the database: it lives in plain files beside it, one per audio
 //! content, in the data dir's `blobs/` (see [`blobs`]); a data dir whose audio is still inside
@@ -32,9 +34,6 @@
 
 use std::path::Path;
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-
 use crate::error::{Error, Result};
 use crate::model::{ArtistKey, Manifest, TrackId};
 
@@ -42,19 +41,22 @@ mod blobs;
 mod follows;
 mod keep;
 mod move_audio;
+mod order;
 mod peers;
 mod upgrade;
 
 pub use blobs::BlobWriter;
 pub use keep::Rebuilt;
 pub use move_audio::MoveProgress;
+pub use order::IndexedRelease;
 pub use upgrade::Upgrade;
 
-/// Schema 3: audio in files beside the database. Schema 2 (manifests of version 2, track ids that
-/// cover the artist key, audio inside the database) moves its audio out with
-/// [`Store::move_audio`]; schema 1 (manifests of version 1) is first upgraded by
-/// [`Store::upgrade`].
-const SCHEMA_VERSION: &[u8] = b"3";
+/// Schema 4: the release indexes of [`order`]. Schema 3 (audio in files beside the database)
+/// has them built at open. Schema 2 (manifests of version 2, track ids that cover the artist
+/// key, audio inside the database) moves its audio out with [`Store::move_audio`]; schema 1
+/// (manifests of version 1) is first upgraded by [`Store::upgrade`].
+const SCHEMA_VERSION: &[u8] = b"4";
+const UNORDERED_SCHEMA_VERSION: &[u8] = b"3";
 const AUDIO_IN_DB_SCHEMA_VERSION: &[u8] = b"2";
 const LEGACY_SCHEMA_VERSION: &[u8] = b"1";
 const KEY_SCHEMA: &[u8] = b"schema";
@@ -76,6 +78,7 @@ pub struct Store {
     bans: sled::Tree,
     legacy: sled::Tree,
     renamed: sled::Tree,
+    order: order::Order,
     blobs: std::sync::Arc<blobs::Blobs>,
     keep: std::sync::Arc<keep::Keep>,
     rebuilt: Option<Rebuilt>,
@@ -220,6 +223,7 @@ impl Store {
             bans: db.open_tree("bans")?,
             legacy: db.open_tree("legacy")?,
             renamed: db.open_tree("renamed")?,
+            order: order::Order::open(&db)?,
             db,
             blobs: std::sync::Arc::new(blobs::Blobs::open(&blobs)?),
             keep: std::sync::Arc::new(keep::Keep::new(root)?),
@@ -239,6 +243,10 @@ impl Store {
                 store.created = true;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => store.drop_moved_audio()?,
+            Some(v) if v.as_ref() == UNORDERED_SCHEMA_VERSION => {
+                store.drop_moved_audio()?;
+                store.build_order()?;
+            }
             Some(v) if v.as_ref() == AUDIO_IN_DB_SCHEMA_VERSION => store.audio_in_db = true,
             Some(v) if v.as_ref() == LEGACY_SCHEMA_VERSION => {
                 store.needs_upgrade = true;
@@ -264,37 +272,6 @@ impl Store {
     /// Whether this open created the database (a first start).
     pub fn created(&self) -> bool {
         self.created
-    }
-
-    /// Stores a manifest heard from the network (or published here), verified when it was
-    /// decoded. A release already known is replaced only by a newer version (a later
-    /// `published_at`): the track id covers the artist key, so only the key that signed a
-    /// release can update it, and a replayed older version cannot undo an update.
-    pub fn put_manifest(&self, manifest: &Manifest) -> Result<Stored> {
-        let id = manifest.id();
-        let stored = loop {
-            let old = self.manifests.get(id.as_bytes())?;
-            let stored = match &old {
-                None => Stored::New,
-                Some(old) if Manifest::decode(old)?.published_at() < manifest.published_at() => {
-                    Stored::Updated
-                }
-                Some(_) => break Stored::Kept,
-            };
-            let swapped =
-                self.manifests
-                    .compare_and_swap(id.as_bytes(), old, Some(manifest.encoded()))?;
-            if swapped.is_ok() {
-                break stored;
-            }
-        };
-        if stored == Stored::New {
-            self.note_audio(manifest)?;
-        }
-        if !self.legacy.is_empty() {
-            self.adopt_legacy(manifest)?;
-        }
-        Ok(stored)
     }
 
     /// Remembers `manifest` as the original of its audio unless another release came first.
@@ -388,11 +365,6 @@ impl Store {
         Ok(out)
     }
 
-    /// How many manifests are known.
-    pub fn manifest_count(&self) -> usize {
-        self.manifests.len()
-    }
-
     /// Whether every chunk of `id` is here.
     pub fn is_local(&self, id: &TrackId) -> Result<bool> {
         Ok(self.local.contains_key(id.as_bytes())?)
@@ -427,33 +399,6 @@ impl Store {
         self.meta.remove(KEY_WRITE_IN_PROGRESS)?;
         self.db.flush()?;
         Ok(())
-    }
-
-    /// Atomically stores `manifest` and marks its track local, after making its blob complete
-    /// (a download's partial file, when every chunk has arrived). Fails with
-    /// [`Error::Duplicate`] when the track is already local.
-    pub fn commit_local_track(&self, manifest: &Manifest) -> Result<()> {
-        if !self.complete_audio(manifest)? {
-            return Err(Error::Transaction(format!(
-                "chunks of {} are missing",
-                manifest.id()
-            )));
-        }
-        self.keep.put_manifest(manifest)?;
-        let id = manifest.id();
-        let result = (&self.manifests, &self.local).transaction(|(manifests, local)| {
-            if local.get(id.as_bytes())?.is_some() {
-                return Err(ConflictableTransactionError::Abort(()));
-            }
-            manifests.insert(id.as_bytes(), manifest.encoded())?;
-            local.insert(id.as_bytes(), &[])?;
-            Ok(())
-        });
-        match result {
-            Ok(()) => self.note_audio(manifest),
-            Err(TransactionError::Abort(())) => Err(Error::Duplicate(id)),
-            Err(TransactionError::Storage(e)) => Err(Error::from(e)),
-        }
     }
 
     /// Reads a flag from `meta`.

@@ -365,3 +365,179 @@ fn a_followed_key_comes_first_in_new_releases_and_the_choice_outlives_a_restart(
     lib.follow(&followed.public(), false).unwrap();
     assert_ne!(lib.new_releases(3).unwrap()[0], theirs.id());
 }
+
+/// [`Library::new_releases`] as it was before the release indexes: every manifest read.
+fn new_releases_by_scan(lib: &Library, limit: usize) -> Vec<TrackId> {
+    let mine = lib.artist.public();
+    let blocked = lib.blocked().unwrap();
+    let mut fresh = Vec::new();
+    for m in lib.store.manifests() {
+        let m = m.unwrap();
+        if m.artist_key() != mine
+            && !blocked.hides(&m)
+            && lib.store.same_audio_as(&m).unwrap().is_none()
+        {
+            fresh.push(release::Candidate::of(&m));
+        }
+    }
+    release::followed_first(fresh, &lib.store.followed_keys().unwrap(), limit)
+}
+
+/// `Library::own_releases` as it was before the release indexes.
+fn own_releases_by_scan(lib: &Library) -> Option<(String, Vec<TrackId>)> {
+    let mine = lib.artist.public();
+    let mut releases: Vec<(u64, TrackId, String)> = Vec::new();
+    for m in lib.store.manifests() {
+        let m = m.unwrap();
+        if m.artist_key() == mine && lib.store.is_local(&m.id()).unwrap() {
+            releases.push((m.published_at(), m.id(), m.info().artist.clone()));
+        }
+    }
+    if releases.is_empty() {
+        return None;
+    }
+    releases.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let name = lib
+        .config()
+        .artist_name
+        .unwrap_or_else(|| releases[0].2.clone());
+    Some((name, releases.into_iter().map(|r| r.1).collect()))
+}
+
+/// `Library::resolve` of a prefix as it was before: every id compared.
+fn resolve_by_scan(lib: &Library, prefix: &str) -> std::result::Result<TrackId, usize> {
+    let found: Vec<TrackId> = lib
+        .store
+        .manifests()
+        .map(|m| m.unwrap().id())
+        .filter(|id| id.to_hex().starts_with(prefix))
+        .collect();
+    match found[..] {
+        [id] => Ok(id),
+        _ => Err(found.len()),
+    }
+}
+
+#[test]
+fn indexed_reads_answer_as_the_full_scans_did() {
+    use rand::{Rng, SeedableRng};
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = open(tmp.path());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    // No own release yet: no profile.
+    assert_eq!(lib.own_releases().unwrap(), own_releases_by_scan(&lib));
+    assert_eq!(lib.own_releases().unwrap(), None);
+    // Forty keys, one of them a flooder with many releases; times drawn from a small range so
+    // that many are equal; some releases of one key re-signed by another.
+    let keys: Vec<_> = (0..40u8)
+        .map(|s| ArtistKeypair::from_seed([s + 100; 32]))
+        .collect();
+    let mut heard = Vec::new();
+    for n in 0..600u32 {
+        let key = if n % 3 == 0 {
+            0
+        } else {
+            rng.gen_range(0..keys.len())
+        };
+        heard.push(release(&keys[key], n, rng.gen_range(1_000..1_200)));
+    }
+    for n in (0..600u32).step_by(37) {
+        heard.push(release(
+            &keys[(n as usize + 1) % keys.len()],
+            n,
+            rng.gen_range(1_000..1_300),
+        ));
+    }
+    // Copies that arrive before their original are the originals here.
+    heard.rotate_left(590);
+    lib.accept(heard).unwrap();
+    // This peer's own releases: local ones (published here) and one only heard of.
+    let me = lib.artist.clone();
+    for (seed, at) in [(1u32, 1_100u64), (2, 1_150), (3, 1_100)] {
+        let wav = crate::test_utils::wav_bytes(6_000, seed);
+        lib.publish_bytes(
+            &wav,
+            Path::new("own.wav"),
+            &me,
+            &PublishOptions::default(),
+            None,
+            at,
+        )
+        .unwrap();
+    }
+    lib.store.put_manifest(&release(&me, 9_999, 1_190)).unwrap();
+    lib.store.assert_order_matches_scan();
+
+    let limits = [0, 1, 2, 7, 10, 39, 40, 41, 100, 256, 1_000];
+    let check = |what: &str| {
+        for limit in limits {
+            assert_eq!(
+                lib.new_releases(limit).unwrap(),
+                new_releases_by_scan(&lib, limit),
+                "{what}, limit {limit}"
+            );
+        }
+    };
+    check("nothing followed or blocked");
+    lib.follow(&keys[0].public(), true).unwrap();
+    lib.follow(&keys[5].public(), true).unwrap();
+    check("two keys followed");
+    lib.block(&keys[5].public(), true).unwrap();
+    lib.block(&keys[6].public(), true).unwrap();
+    lib.block(&keys[7].public(), true).unwrap();
+    check("followed and blocked");
+    lib.follow(&keys[0].public(), false).unwrap();
+    check("the flooder not followed");
+    assert!(!lib.new_releases(256).unwrap().is_empty());
+
+    let own = lib.own_releases().unwrap();
+    assert_eq!(own, own_releases_by_scan(&lib));
+    assert_eq!(own.unwrap().1.len(), 3, "the local ones");
+    lib.update_config(|c| c.artist_name = Some("Me".into()))
+        .unwrap();
+    assert_eq!(lib.own_releases().unwrap(), own_releases_by_scan(&lib));
+
+    let ids: Vec<TrackId> = lib.store.manifests().map(|m| m.unwrap().id()).collect();
+    for id in ids.iter().step_by(7) {
+        for len in [6, 7, 9, 64] {
+            let prefix = &id.to_hex()[..len];
+            assert_eq!(lib.resolve(prefix).ok(), resolve_by_scan(&lib, prefix).ok());
+        }
+    }
+    assert!(lib.resolve("000000").is_err());
+
+    for key in keys.iter().take(8) {
+        let mut expected = lib.list().unwrap();
+        expected.retain(|t| t.artist_key == key.public());
+        assert_eq!(lib.releases_by(&key.public()).unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_data_dir_from_before_the_indexes_reads_as_before() {
+    // Cy's data dir, schema 2 (tests/fixtures/datadir-v2/README.md): moved to blob files, then
+    // indexed, at open.
+    let tmp = tempfile::tempdir().unwrap();
+    crate::test_utils::copy_fixture_dir("datadir-v2/cy", tmp.path());
+    let lib = open(tmp.path());
+    lib.store.assert_order_matches_scan();
+    assert_eq!(lib.store.manifest_count(), 2);
+    let piano = lib.resolve("dc279399f922").unwrap();
+    let complete = lib.resolve("d1b29813dc37").unwrap();
+    assert_eq!(lib.new_releases(256).unwrap(), vec![piano]);
+    assert_eq!(
+        lib.new_releases(256).unwrap(),
+        new_releases_by_scan(&lib, 256)
+    );
+    let (_, own) = lib.own_releases().unwrap().unwrap();
+    assert_eq!(own, vec![complete]);
+    assert_eq!(lib.own_releases().unwrap(), own_releases_by_scan(&lib));
+    drop(lib);
+    // A schema 3 data dir (audio in files, no indexes) is indexed at its next open.
+    let lib = open(tmp.path());
+    lib.store.write_as_schema_3().unwrap();
+    drop(lib);
+    let lib = open(tmp.path());
+    lib.store.assert_order_matches_scan();
+    assert_eq!(lib.new_releases(256).unwrap(), vec![piano]);
+}

@@ -26,9 +26,9 @@ impl Node {
     /// The tracks of `artist` this peer knows (with provider counts): what an artist page shows
     /// when no signed profile is in reach (offline, or nobody holds it).
     pub async fn known_releases(&self, artist: ArtistKey) -> Result<Vec<crate::TrackSummary>> {
-        let mut list = self.list().await?;
-        list.retain(|t| t.artist_key == artist);
-        Ok(list)
+        let library = self.inner.library.clone();
+        let list = blocking(move || library.releases_by(&artist)).await?;
+        Ok(self.with_providers(list))
     }
 
     /// The newest valid profile of `artist` the DHT holds (signatures checked; forged or

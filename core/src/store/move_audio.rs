@@ -6,13 +6,13 @@
 //! renamed into place; an audio with only some chunks (a download that was under way) into its
 //! partial file, with the `verified` marks. Each chunk is checked against its hash on the way, so
 //! a damaged value is left behind (and fetched again) rather than moved. Only when every audio is
-//! moved does the schema become 3; the `chunks` tree is dropped after that, at the latest by the
-//! next open. A crash at any point leaves a data dir that the next open moves again, skipping
+//! moved does the schema become 3 (and then 4, once the release indexes are built, see
+//! [`super::order`]); the `chunks` tree is dropped after that, at the latest by the next open. A crash at any point leaves a data dir that the next open moves again, skipping
 //! what is already in place.
 
 use std::collections::HashSet;
 
-use super::{KEY_SCHEMA, KEY_WRITE_IN_PROGRESS, SCHEMA_VERSION, Store, upgrade};
+use super::{KEY_SCHEMA, KEY_WRITE_IN_PROGRESS, Store, UNORDERED_SCHEMA_VERSION, upgrade};
 use crate::error::{Error, Result};
 use crate::model::{AudioId, ChunkHash, LegacyManifest, Manifest};
 
@@ -142,11 +142,12 @@ impl Store {
             return Ok(());
         }
         self.db.flush()?;
-        self.meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+        self.meta.insert(KEY_SCHEMA, UNORDERED_SCHEMA_VERSION)?;
         self.db.flush()?;
         self.audio_in_db = false;
         drop(chunks);
         self.drop_moved_audio()?;
+        self.build_order()?;
         if self.meta.contains_key(KEY_WRITE_IN_PROGRESS)? {
             self.collect_garbage()?;
         }

@@ -228,18 +228,11 @@ impl Store {
 
     /// Every (old id, current id) whose old id starts with the hex digits `prefix`.
     pub fn renamed_from(&self, prefix: &str) -> Result<Vec<(TrackId, TrackId)>> {
-        let mut out = Vec::new();
-        for entry in self.renamed.iter() {
-            let (old, new) = entry?;
-            if let (Ok(old), Ok(new)) = (
-                <[u8; 32]>::try_from(old.as_ref()),
-                <[u8; 32]>::try_from(new.as_ref()),
-            ) && TrackId(old).to_hex().starts_with(prefix)
-            {
-                out.push((TrackId(old), TrackId(new)));
-            }
-        }
-        Ok(out)
+        let found = super::order::hex_range(&self.renamed, prefix, usize::MAX)?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(old, new)| Some((old, TrackId(new.as_ref().try_into().ok()?))))
+            .collect())
     }
 
     /// Points every history entry of a renamed track at its current id: of the one `only`

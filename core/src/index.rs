@@ -26,6 +26,9 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 use crate::error::{Error, Result};
 use crate::model::{Manifest, TrackId};
 
+#[cfg(any(test, feature = "test-utils"))]
+pub mod judged;
+
 const TOKENIZER: &str = "busker";
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 const MAX_QUERY_WORDS: usize = 8;

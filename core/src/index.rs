@@ -14,20 +14,27 @@ use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::Occur;
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{Manifest, TrackId};
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod judged;
+#[cfg(any(test, feature = "test-utils"))]
+mod legacy;
+mod query;
+
+use query::Plan;
 
 const TOKENIZER: &str = "busker";
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
@@ -231,10 +238,19 @@ impl SearchIndex {
         let open_ended = !text.ends_with(char::is_whitespace);
         let searcher = self.reader.searcher();
         let collector = TopDocs::with_limit(limit).order_by_score();
-        let mut top = searcher.search(&self.query(&words, open_ended, Occur::Must), &collector)?;
-        if top.is_empty() && words.len() > 1 {
-            top = searcher.search(&self.query(&words, open_ended, Occur::Should), &collector)?;
+        let plan = Plan::new(&searcher, self.fields, words, open_ended)?;
+        // Words matched as typed (and obvious typos) first; a full page of those is the answer.
+        let mut top = searcher.search(&plan.query(Occur::Must, false)?, &collector)?;
+        if top.len() < limit && plan.has_known_fuzzable_word() {
+            top = searcher.search(&plan.query(Occur::Must, true)?, &collector)?;
         }
+        if top.is_empty() && plan.len() > 1 {
+            top = searcher.search(&plan.query(Occur::Should, true)?, &collector)?;
+        }
+        self.hits(&searcher, top)
+    }
+
+    fn hits(&self, searcher: &Searcher, top: Vec<(f32, DocAddress)>) -> Result<Vec<SearchHit>> {
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
@@ -264,46 +280,6 @@ impl SearchIndex {
             words.push(token.text.clone());
         }
         words
-    }
-
-    fn query(&self, words: &[String], open_ended: bool, occur: Occur) -> Box<dyn Query> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
-        for (i, word) in words.iter().enumerate() {
-            let is_last = i + 1 == words.len();
-            // Levenshtein automata get expensive fast on a large term dictionary, so the allowed
-            // edits grow with the word: none up to 3 letters, one up to 7, two beyond.
-            let distance = match word.chars().count() {
-                0..=3 => 0,
-                4..=7 => 1,
-                _ => 2,
-            };
-            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, weight) in self.fields.weighted() {
-                let term = Term::from_field_text(field, word);
-                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-                alternatives.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(exact), weight * 2.0)),
-                ));
-                // Typos are forgiven where people look first: title and artist.
-                if distance > 0 && weight >= 3.0 {
-                    let fuzzy = FuzzyTermQuery::new(term.clone(), distance, true);
-                    alternatives.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
-                    ));
-                }
-                if is_last && open_ended {
-                    let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
-                    alternatives.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(prefix), weight * 1.5)),
-                    ));
-                }
-            }
-            clauses.push((occur, Box::new(BooleanQuery::new(alternatives))));
-        }
-        Box::new(BooleanQuery::new(clauses))
     }
 }
 

@@ -28,6 +28,7 @@ use tantivy::{
 use crate::error::{Error, Result};
 use crate::model::{Manifest, TrackId};
 
+mod expansion;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod judged;
 #[cfg(any(test, feature = "test-utils"))]
@@ -240,12 +241,12 @@ impl SearchIndex {
         let collector = TopDocs::with_limit(limit).order_by_score();
         let plan = Plan::new(&searcher, self.fields, words, open_ended)?;
         // Words matched as typed (and obvious typos) first; a full page of those is the answer.
-        let mut top = searcher.search(&plan.query(Occur::Must, false)?, &collector)?;
+        let mut top = searcher.search(&plan.query(Occur::Must, false), &collector)?;
         if top.len() < limit && plan.has_known_fuzzable_word() {
-            top = searcher.search(&plan.query(Occur::Must, true)?, &collector)?;
+            top = searcher.search(&plan.query(Occur::Must, true), &collector)?;
         }
         if top.is_empty() && plan.len() > 1 {
-            top = searcher.search(&plan.query(Occur::Should, true)?, &collector)?;
+            top = searcher.search(&plan.query(Occur::Should, true), &collector)?;
         }
         self.hits(&searcher, top)
     }

@@ -149,4 +149,33 @@ mod tests {
             report.join("\n")
         );
     }
+
+    /// On a catalog this small no page fills as typed and no word has more than a handful of
+    /// completions, so the search must rank exactly as the one before issue 21 did.
+    #[test]
+    fn a_small_catalog_ranks_as_before() {
+        let manifests = manifests();
+        let index = SearchIndex::in_memory().unwrap();
+        index.add(&manifests).unwrap();
+        let extra = [
+            "love",
+            "the ",
+            "rock",
+            "o",
+            "metal heart",
+            "zzz qqq",
+            "back black",
+        ];
+        let queries = queries();
+        for q in queries.iter().map(|q| q.query.as_str()).chain(extra) {
+            let new: Vec<_> = index.search(q, 10).unwrap().iter().map(|h| h.id).collect();
+            let old: Vec<_> = index
+                .search_legacy(q, 10)
+                .unwrap()
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            assert_eq!(new, old, "{q:?}");
+        }
+    }
 }

@@ -366,6 +366,36 @@ mod tests {
     }
 
     #[test]
+    fn an_index_of_another_schema_is_recreated_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        {
+            // An index as another version might have left it: other fields, one document.
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut b = Schema::builder();
+            let name = b.add_text_field("name", STRING | STORED);
+            let index = Index::create_in_dir(&dir, b.build()).unwrap();
+            let mut writer: IndexWriter = index.writer(WRITER_MEMORY).unwrap();
+            writer.add_document(doc!(name => "old")).unwrap();
+            writer.commit().unwrap();
+        }
+        let index = SearchIndex::open(&dir).unwrap();
+        assert!(
+            index.is_empty(),
+            "the caller sees it differs from the store and refills it"
+        );
+        let (_, ms) = library();
+        assert_eq!(index.rebuild(ms.iter().cloned().map(Ok)).unwrap(), 4);
+        assert_eq!(first(&index, "manolo"), Some(ms[1].id()));
+        drop(index);
+        assert_eq!(
+            SearchIndex::open(&dir).unwrap().len(),
+            4,
+            "the rebuilt index is kept"
+        );
+    }
+
+    #[test]
     fn re_adding_replaces_and_rebuild_matches_the_input() {
         let (index, ms) = library();
         index.add(&ms[..1]).unwrap();

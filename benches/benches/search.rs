@@ -184,8 +184,10 @@ fn main() {
     // warmed.
     let mut new = Timing::default();
     let mut old = Timing::default();
+    let mut one_pass = Timing::default();
     for q in &queries {
         old.time(|| index.search_legacy(q, 20).expect("search"));
+        one_pass.time(|| index.search_one_pass(q, 20).expect("search"));
         new.time(|| index.search(q, 20).expect("search"));
     }
     let judged_first = |search: &dyn Fn(&str) -> Vec<SearchHit>| {
@@ -193,11 +195,18 @@ fn main() {
             Ok(search(q).into_iter().map(|h| h.id).collect())
         })
         .expect("judged queries");
+        let missed: Vec<&str> = misses.iter().map(|q| q.query.as_str()).collect();
+        println!("judged queries not ranking their track first: {missed:?}");
         judged.len() - misses.len()
     };
     let old_judged = judged_first(&|q| index.search_legacy(q, 10).expect("search"));
     let new_judged = judged_first(&|q| index.search(q, 10).expect("search"));
+    let one_pass_judged = judged_first(&|q| index.search_one_pass(q, 10).expect("search"));
     let total = judged.len();
+    one_pass.report(
+        &format!("one pass, every word fuzzed, over {n}"),
+        &format!("{one_pass_judged}/{total}"),
+    );
     old.report(
         &format!("before issue 21 over {n}"),
         &format!("{old_judged}/{total}"),

@@ -232,6 +232,23 @@ impl SearchIndex {
 
     /// The best `limit` tracks for `text`, best first. An empty query finds nothing.
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        self.search_passes(text, limit, true)
+    }
+
+    /// [`SearchIndex::search`] in a single pass that fuzzes every word, as the search before
+    /// issue 21 did but with lazy [`expansion::Expansion`]s: what the bench compares the
+    /// two-pass search with.
+    #[cfg(any(test, feature = "test-utils"))]
+    pub fn search_one_pass(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        self.search_passes(text, limit, false)
+    }
+
+    fn search_passes(
+        &self,
+        text: &str,
+        limit: usize,
+        as_typed_first: bool,
+    ) -> Result<Vec<SearchHit>> {
         let words = self.words(text);
         if words.is_empty() || limit == 0 {
             return Ok(Vec::new());
@@ -241,8 +258,8 @@ impl SearchIndex {
         let collector = TopDocs::with_limit(limit).order_by_score();
         let plan = Plan::new(&searcher, self.fields, words, open_ended)?;
         // Words matched as typed (and obvious typos) first; a full page of those is the answer.
-        let mut top = searcher.search(&plan.query(Occur::Must, false), &collector)?;
-        if top.len() < limit && plan.has_known_fuzzable_word() {
+        let mut top = searcher.search(&plan.query(Occur::Must, !as_typed_first), &collector)?;
+        if as_typed_first && top.len() < limit && plan.has_known_fuzzable_word() {
             top = searcher.search(&plan.query(Occur::Must, true), &collector)?;
         }
         if top.is_empty() && plan.len() > 1 {

@@ -70,7 +70,13 @@ impl Plan {
                 }
                 known = has_term(searcher, field, &text, prefix)?;
             }
-            let near = match distance(&text) {
+            // A three-letter word that matches nothing is a typo too (a letter dropped from a
+            // four-letter word); without one edit it would fail the whole query.
+            let distance = match distance(&text) {
+                0 if !known && text.chars().count() == 3 => 1,
+                d => d,
+            };
+            let near = match distance {
                 0 => None,
                 d => {
                     let term = Term::from_field_text(fields.title, &text);

@@ -14,14 +14,18 @@ use std::sync::Arc;
 
 use tantivy::postings::{SegmentPostings, TermInfo};
 use tantivy::query::{
-    ConstScorer, DfaWrapper, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight,
+    BitSetDocSet, ConstScorer, DfaWrapper, EmptyScorer, EnableScoring, Explanation, Query, Scorer,
+    Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError};
+use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError};
 
 /// How many terms one word may expand to per field and segment. A one-letter prefix matches
 /// thousands of terms on a large catalog; the most frequent are the likely completions.
 pub(super) const MAX_EXPANSIONS: usize = 50;
+
+/// Matches covering more than 1/DENSE of a segment are read into a bitset.
+const DENSE: u64 = 16;
 
 /// Which terms an [`Expansion`] matches.
 #[derive(Clone)]
@@ -93,6 +97,24 @@ impl Weight for Expansion {
         };
         if infos.is_empty() {
             return Ok(Box::new(EmptyScorer));
+        }
+        // Lists that cover a good share of the segment are cheaper to read whole into a bitset
+        // (as tantivy does) than to merge through a heap: seeking them saves little.
+        let max_doc = reader.max_doc();
+        let total: u64 = infos.iter().map(|t| u64::from(t.doc_freq)).sum();
+        if total.saturating_mul(DENSE) > u64::from(max_doc) {
+            let mut docs = BitSet::with_max_value(max_doc);
+            for info in &infos {
+                let mut block =
+                    index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+                while !block.docs().is_empty() {
+                    for &doc in block.docs() {
+                        docs.insert(doc);
+                    }
+                    block.advance();
+                }
+            }
+            return Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)));
         }
         let mut postings = Vec::with_capacity(infos.len());
         for info in &infos {

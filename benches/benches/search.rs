@@ -4,17 +4,22 @@
 //! `BUSKER_BENCH_MANIFESTS` (default 1,000,000) signed manifests whose artists are the Last.fm
 //! artist names in `data/lastfm-hetrec2011/artists.dat` and whose titles and albums are drawn from
 //! its tag vocabulary, then times 1,000 queries a user would type: exact artist names, artist
-//! names with a typo, unfinished titles (prefix) and titles with a typo.
+//! names with a typo, unfinished titles (prefix) and titles with a typo. Each query runs with the
+//! current search and with the one before issue 21 (`SearchIndex::search_legacy`), in turn. The
+//! judged query set (`core/tests/data/search-judged.tsv`) is added to the index and both report
+//! how many of its queries rank their track first. The last line is for scripts:
+//! `search manifests=N p50_ms=X p99_ms=Y hit_rate=Z` (Z the share of queries that found
+//! something).
 
 // A bench stops at the first failed setup step, as a test does.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::Instant;
 
-use busker_core::SearchIndex;
 use busker_core::model::{
     ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, Format, ManifestDraft, TrackInfo,
 };
+use busker_core::{SearchHit, SearchIndex, search_judged};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -159,20 +164,92 @@ fn main() {
         };
         queries.push(query);
     }
-    let mut times = Vec::with_capacity(queries.len());
-    let mut answered = 0;
+    let segments = std::fs::read_dir(dir.path().join("index"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "term"))
+                .count()
+        })
+        .unwrap_or(0);
+    println!("index: {segments} segments");
+
+    // The judged set's catalog joins the index, so that its queries can be judged at scale.
+    let judged_manifests = search_judged::manifests();
+    index
+        .add(&judged_manifests)
+        .expect("index the judged catalog");
+    let judged = search_judged::queries();
+
+    // Both strategies run each query in turn, so that neither profits from a cache the other
+    // warmed.
+    let mut new = Timing::default();
+    let mut old = Timing::default();
+    let mut one_pass = Timing::default();
     for q in &queries {
-        let start = Instant::now();
-        let hits = index.search(q, 20).expect("search");
-        times.push(start.elapsed().as_secs_f64() * 1000.0);
-        answered += usize::from(!hits.is_empty());
+        old.time(|| index.search_legacy(q, 20).expect("search"));
+        one_pass.time(|| index.search_one_pass(q, 20).expect("search"));
+        new.time(|| index.search(q, 20).expect("search"));
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "search over {n}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {answered}/{} queries found something",
-        percentile(&times, 0.5),
-        percentile(&times, 0.99),
-        times[times.len() - 1],
-        queries.len()
+    let judged_first = |search: &dyn Fn(&str) -> Vec<SearchHit>| {
+        let misses = search_judged::misses(&judged, &judged_manifests, |q| {
+            Ok(search(q).into_iter().map(|h| h.id).collect())
+        })
+        .expect("judged queries");
+        let missed: Vec<&str> = misses.iter().map(|q| q.query.as_str()).collect();
+        println!("judged queries not ranking their track first: {missed:?}");
+        judged.len() - misses.len()
+    };
+    let old_judged = judged_first(&|q| index.search_legacy(q, 10).expect("search"));
+    let new_judged = judged_first(&|q| index.search(q, 10).expect("search"));
+    let one_pass_judged = judged_first(&|q| index.search_one_pass(q, 10).expect("search"));
+    let total = judged.len();
+    one_pass.report(
+        &format!("one pass, every word fuzzed, over {n}"),
+        &format!("{one_pass_judged}/{total}"),
     );
+    old.report(
+        &format!("before issue 21 over {n}"),
+        &format!("{old_judged}/{total}"),
+    );
+    new.report(
+        &format!("search over {n}"),
+        &format!("{new_judged}/{total}"),
+    );
+    let (p50, p99, hit_rate) = new.summary();
+    println!("search manifests={n} p50_ms={p50:.2} p99_ms={p99:.2} hit_rate={hit_rate:.3}");
+}
+
+/// Latencies and hits of one query strategy.
+#[derive(Default)]
+struct Timing {
+    millis: Vec<f64>,
+    answered: usize,
+}
+
+impl Timing {
+    fn time(&mut self, search: impl FnOnce() -> Vec<SearchHit>) {
+        let start = Instant::now();
+        let hits = search();
+        self.millis.push(start.elapsed().as_secs_f64() * 1000.0);
+        self.answered += usize::from(!hits.is_empty());
+    }
+
+    fn summary(&mut self) -> (f64, f64, f64) {
+        self.millis.sort_by(f64::total_cmp);
+        (
+            percentile(&self.millis, 0.5),
+            percentile(&self.millis, 0.99),
+            self.answered as f64 / self.millis.len() as f64,
+        )
+    }
+
+    fn report(&mut self, what: &str, judged: &str) {
+        let (p50, p99, _) = self.summary();
+        println!(
+            "{what}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {:.2} ms; {}/{} queries found something; judged queries ranking their track first: {judged}",
+            self.millis[self.millis.len() - 1],
+            self.answered,
+            self.millis.len()
+        );
+    }
 }

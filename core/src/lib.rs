@@ -45,6 +45,9 @@ pub mod test_utils;
 pub use config::{Config, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC};
 pub use datadir::{DataDir, export_artist_key};
 pub use error::{Error, PublishError, Report, Result};
+/// The judged query set for local search (feature `test-utils`).
+#[cfg(any(test, feature = "test-utils"))]
+pub use index::judged as search_judged;
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
     AUDIO_EXTENSIONS, ArtistCatalog, Library, LibraryOptions, PublishEvent, PublishOptions,

@@ -1,0 +1,287 @@
+//! One word's matches in one field, found through the term dictionary and read lazily.
+//!
+//! tantivy's own fuzzy and prefix queries read every posting of every matching term into a
+//! bitset of the whole segment before the first document is scored, however few documents the
+//! other words of the query leave. An [`Expansion`] instead keeps, per segment, the
+//! [`MAX_EXPANSIONS`] most frequent matching terms and merges their posting lists on demand, so
+//! that an intersection only touches the blocks it seeks to. Every match is worth the same
+//! score, as with tantivy's queries.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::sync::Arc;
+
+use tantivy::postings::{SegmentPostings, TermInfo};
+use tantivy::query::{
+    BitSetDocSet, ConstScorer, DfaWrapper, EmptyScorer, EnableScoring, Explanation, Query, Scorer,
+    Weight,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError};
+
+/// How many terms one word may expand to per field and segment. A one-letter prefix matches
+/// thousands of terms on a large catalog; the most frequent are the likely completions.
+pub(super) const MAX_EXPANSIONS: usize = 50;
+
+/// Matches covering more than 1/DENSE of a segment are read into a bitset.
+const DENSE: u64 = 16;
+
+/// Which terms an [`Expansion`] matches.
+#[derive(Clone)]
+pub(super) enum Matcher {
+    /// The term itself.
+    Exact(String),
+    /// Terms starting with this.
+    Prefix(String),
+    /// Terms the automaton accepts (those within a few edits of a word).
+    Near(Arc<DfaWrapper>),
+}
+
+/// A query for the terms of `field` that `matcher` accepts, each match scoring its boost.
+#[derive(Clone)]
+pub(super) struct Expansion {
+    pub(super) field: Field,
+    pub(super) matcher: Matcher,
+}
+
+impl fmt::Debug for Expansion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let matcher = match &self.matcher {
+            Matcher::Exact(t) => format!("exact {t:?}"),
+            Matcher::Prefix(p) => format!("prefix {p:?}"),
+            Matcher::Near(_) => "near".to_owned(),
+        };
+        f.debug_struct("Expansion")
+            .field("field", &self.field)
+            .field("matcher", &matcher)
+            .finish()
+    }
+}
+
+impl Query for Expansion {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for Expansion {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let index = reader.inverted_index(self.field)?;
+        let terms = index.terms();
+        let infos = match &self.matcher {
+            Matcher::Exact(term) => terms.get(term)?.into_iter().collect(),
+            Matcher::Prefix(prefix) => {
+                let mut range = terms.range().ge(prefix.as_bytes());
+                if let Some(end) = prefix_end(prefix.as_bytes()) {
+                    range = range.lt(end);
+                }
+                let mut stream = range.without_keys().into_stream()?;
+                let mut top = TopTerms::default();
+                while stream.advance() {
+                    top.push(stream.value());
+                }
+                top.into_vec()
+            }
+            Matcher::Near(automaton) => {
+                let mut stream = terms
+                    .search(automaton.as_ref())
+                    .without_keys()
+                    .into_stream()?;
+                let mut top = TopTerms::default();
+                while stream.advance() {
+                    top.push(stream.value());
+                }
+                top.into_vec()
+            }
+        };
+        if infos.is_empty() {
+            return Ok(Box::new(EmptyScorer));
+        }
+        // Lists that cover a good share of the segment are cheaper to read whole into a bitset
+        // (as tantivy does) than to merge through a heap: seeking them saves little.
+        let max_doc = reader.max_doc();
+        let total: u64 = infos.iter().map(|t| u64::from(t.doc_freq)).sum();
+        if total.saturating_mul(DENSE) > u64::from(max_doc) {
+            let mut docs = BitSet::with_max_value(max_doc);
+            for info in &infos {
+                let mut block =
+                    index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+                while !block.docs().is_empty() {
+                    for &doc in block.docs() {
+                        docs.insert(doc);
+                    }
+                    block.advance();
+                }
+            }
+            return Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)));
+        }
+        let mut postings = Vec::with_capacity(infos.len());
+        for info in &infos {
+            postings.push(index.read_postings_from_terminfo(info, IndexRecordOption::Basic)?);
+        }
+        Ok(Box::new(ConstScorer::new(Union::new(postings), boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) == doc {
+            Ok(Explanation::new("Expansion", scorer.score()))
+        } else {
+            Err(TantivyError::InvalidArgument(format!(
+                "document {doc} does not match {self:?}"
+            )))
+        }
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`; none when there is no such
+/// key (the prefix is all 0xFF bytes).
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The [`MAX_EXPANSIONS`] most frequent terms seen.
+#[derive(Default)]
+struct TopTerms(Vec<TermInfo>);
+
+impl TopTerms {
+    fn push(&mut self, info: &TermInfo) {
+        self.0.push(info.clone());
+        if self.0.len() == 4 * MAX_EXPANSIONS {
+            self.keep_top();
+        }
+    }
+
+    fn keep_top(&mut self) {
+        if self.0.len() > MAX_EXPANSIONS {
+            self.0
+                .select_nth_unstable_by_key(MAX_EXPANSIONS - 1, |t| Reverse(t.doc_freq));
+            self.0.truncate(MAX_EXPANSIONS);
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<TermInfo> {
+        self.keep_top();
+        self.0
+    }
+}
+
+/// The union of posting lists, merged with a heap as the caller advances or seeks.
+struct Union {
+    postings: Vec<SegmentPostings>,
+    /// (doc, index into `postings`) for every list not yet exhausted.
+    heap: BinaryHeap<Reverse<(DocId, usize)>>,
+    doc: DocId,
+    size_hint: u32,
+}
+
+impl Union {
+    fn new(postings: Vec<SegmentPostings>) -> Self {
+        let size_hint = postings
+            .iter()
+            .fold(0u32, |sum, p| sum.saturating_add(p.size_hint()));
+        let heap = postings
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.doc() != TERMINATED)
+            .map(|(i, p)| Reverse((p.doc(), i)))
+            .collect();
+        let mut union = Self {
+            postings,
+            heap,
+            doc: TERMINATED,
+            size_hint,
+        };
+        union.doc = union.head();
+        union
+    }
+
+    fn head(&self) -> DocId {
+        self.heap
+            .peek()
+            .map_or(TERMINATED, |Reverse((doc, _))| *doc)
+    }
+
+    /// Moves every list whose head is below `target` to `target` or beyond.
+    fn move_below(&mut self, target: DocId, seek: bool) {
+        while let Some(&Reverse((doc, i))) = self.heap.peek() {
+            if doc >= target {
+                break;
+            }
+            self.heap.pop();
+            if let Some(postings) = self.postings.get_mut(i) {
+                let next = if seek {
+                    postings.seek(target)
+                } else {
+                    postings.advance()
+                };
+                if next != TERMINATED {
+                    self.heap.push(Reverse((next, i)));
+                }
+            }
+        }
+        self.doc = self.head();
+    }
+}
+
+impl DocSet for Union {
+    fn advance(&mut self) -> DocId {
+        if self.doc != TERMINATED {
+            self.move_below(self.doc + 1, false);
+        }
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc < target {
+            self.move_below(target, true);
+        }
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.size_hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_next_key() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[b'a', 0xFF]), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(&[0xFF]), None);
+    }
+
+    #[test]
+    fn top_terms_keeps_the_most_frequent() {
+        let mut top = TopTerms::default();
+        for doc_freq in 0..1000 {
+            top.push(&TermInfo {
+                doc_freq,
+                postings_range: 0..0,
+                positions_range: 0..0,
+            });
+        }
+        let kept = top.into_vec();
+        assert_eq!(kept.len(), MAX_EXPANSIONS);
+        assert!(
+            kept.iter()
+                .all(|t| t.doc_freq >= 1000 - MAX_EXPANSIONS as u32)
+        );
+    }
+}

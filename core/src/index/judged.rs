@@ -1,0 +1,181 @@
+//! A judged query set for local search: a small real catalog and, for each query as a user
+//! would type it, the track that must come first.
+//!
+//! The data lives in `core/tests/data/search-catalog.tsv` and `search-judged.tsv`. The unit test
+//! below runs every query on an index of the catalog alone, so that no change to the search
+//! makes relevance worse; the search bench (`benches/benches/search.rs`) adds the catalog to its
+//! million-manifest index and reports how many queries still rank their track first there.
+
+use crate::error::Result;
+use crate::index::SearchIndex;
+use crate::model::{
+    ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, Manifest, ManifestDraft, TrackInfo,
+};
+
+const CATALOG: &str = include_str!("../../tests/data/search-catalog.tsv");
+const QUERIES: &str = include_str!("../../tests/data/search-judged.tsv");
+
+/// One judged query.
+#[derive(Debug, Clone)]
+pub struct JudgedQuery {
+    /// The query as typed (a trailing space means the last word is finished).
+    pub query: String,
+    /// The position in [`catalog`] of the track that must come first.
+    pub expected: usize,
+    /// What the query tests: `exact`, `typo`, `prefix`, `title+artist` or `diacritics`.
+    pub kind: String,
+}
+
+fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').collect())
+}
+
+/// The catalog's tracks, in file order.
+pub fn catalog() -> Vec<TrackInfo> {
+    rows(CATALOG)
+        .map(|cols| TrackInfo {
+            title: cols.first().copied().unwrap_or_default().to_owned(),
+            artist: cols.get(1).copied().unwrap_or_default().to_owned(),
+            album: cols.get(2).copied().unwrap_or_default().to_owned(),
+            tags: cols
+                .get(3)
+                .map(|t| t.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            ..TrackInfo::default()
+        })
+        .collect()
+}
+
+/// The judged queries. A query whose track is not in the catalog is left out (the unit test
+/// checks that none is).
+pub fn queries() -> Vec<JudgedQuery> {
+    let catalog = catalog();
+    rows(QUERIES)
+        .filter_map(|cols| {
+            let (query, title, artist) = (cols.first()?, cols.get(1)?, cols.get(2)?);
+            let expected = catalog
+                .iter()
+                .position(|t| t.title == *title && t.artist == *artist)?;
+            Some(JudgedQuery {
+                query: (*query).to_owned(),
+                expected,
+                kind: cols.get(3).copied().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The catalog as signed manifests, in [`catalog`] order.
+pub fn manifests() -> Vec<Manifest> {
+    catalog()
+        .into_iter()
+        .enumerate()
+        .map(|(i, info)| {
+            let seed = u8::try_from(i % 251).unwrap_or_default();
+            ManifestDraft {
+                info,
+                file_size: 4096,
+                chunk_size: DEFAULT_CHUNK_SIZE,
+                chunks: vec![ChunkHash::of(format!("judged {i}").as_bytes())],
+                published_at: 1_700_000_000,
+            }
+            .sign(&ArtistKeypair::from_seed([seed; 32]))
+        })
+        .collect()
+}
+
+/// Runs every query with `search` (which returns the ids of the hits, best first) and returns
+/// the queries whose expected track (from `manifests`, in catalog order) does not come first.
+pub fn misses<'q>(
+    queries: &'q [JudgedQuery],
+    manifests: &[Manifest],
+    mut search: impl FnMut(&str) -> Result<Vec<crate::model::TrackId>>,
+) -> Result<Vec<&'q JudgedQuery>> {
+    let mut out = Vec::new();
+    for q in queries {
+        let first = search(&q.query)?.first().copied();
+        if first != manifests.get(q.expected).map(Manifest::id) {
+            out.push(q);
+        }
+    }
+    Ok(out)
+}
+
+/// [`misses`] for [`SearchIndex::search`] with 10 hits.
+pub fn index_misses<'q>(
+    index: &SearchIndex,
+    queries: &'q [JudgedQuery],
+    manifests: &[Manifest],
+) -> Result<Vec<&'q JudgedQuery>> {
+    misses(queries, manifests, |q| {
+        Ok(index.search(q, 10)?.into_iter().map(|h| h.id).collect())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judged_queries_rank_their_track_first() {
+        let queries = queries();
+        assert_eq!(
+            queries.len(),
+            rows(QUERIES).count(),
+            "a judged track is missing"
+        );
+        let manifests = manifests();
+        let index = SearchIndex::in_memory().unwrap();
+        index.add(&manifests).unwrap();
+        let misses = index_misses(&index, &queries, &manifests).unwrap();
+        let cat = catalog();
+        let report: Vec<String> = misses
+            .iter()
+            .map(|q| {
+                let got = index.search(&q.query, 1).unwrap();
+                let got = got
+                    .first()
+                    .and_then(|h| manifests.iter().position(|m| m.id() == h.id))
+                    .map(|i| format!("{} / {}", cat[i].title, cat[i].artist));
+                format!("{:?} ({}): got {got:?}", q.query, q.kind)
+            })
+            .collect();
+        assert!(
+            report.is_empty(),
+            "{} misses:\n{}",
+            report.len(),
+            report.join("\n")
+        );
+    }
+
+    /// On a catalog this small no page fills as typed and no word has more than a handful of
+    /// completions, so the search must rank exactly as the one before issue 21 did.
+    #[test]
+    fn a_small_catalog_ranks_as_before() {
+        let manifests = manifests();
+        let index = SearchIndex::in_memory().unwrap();
+        index.add(&manifests).unwrap();
+        let extra = [
+            "love",
+            "the ",
+            "rock",
+            "o",
+            "metal heart",
+            "zzz qqq",
+            "back black",
+        ];
+        let queries = queries();
+        for q in queries.iter().map(|q| q.query.as_str()).chain(extra) {
+            let new: Vec<_> = index.search(q, 10).unwrap().iter().map(|h| h.id).collect();
+            let old: Vec<_> = index
+                .search_legacy(q, 10)
+                .unwrap()
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            assert_eq!(new, old, "{q:?}");
+        }
+    }
+}

@@ -457,6 +457,7 @@ mod tests {
                 duration_ms: secs * 1000,
                 ..TrackInfo::default()
             },
+            published_at: 0,
             local: true,
             providers: 1,
             same_audio_as: None,

@@ -98,6 +98,8 @@ pub struct TrackSummary {
     pub artist_key: ArtistKey,
     /// Tags and stream parameters.
     pub info: TrackInfo,
+    /// When its artist published it (Unix seconds, as signed in the manifest).
+    pub published_at: u64,
     /// Every chunk is here.
     pub local: bool,
     /// How many peers are known to hold it (this one included when local).
@@ -278,6 +280,7 @@ impl Library {
             id: manifest.id(),
             artist_key: manifest.artist_key(),
             info: manifest.info().clone(),
+            published_at: manifest.published_at(),
             local,
             providers: usize::from(local),
             same_audio_as: self.store.same_audio_as(manifest)?.map(|m| SameAudio {

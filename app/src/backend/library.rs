@@ -33,18 +33,16 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         .collect();
     let by_id: HashMap<TrackId, &TrackSummary> = tracks.iter().map(|t| (t.id, t)).collect();
     // Followed keys first, then newest first in rounds over artist keys, so that no key fills
-    // the list; a re-signed copy of another key's audio is never among them.
-    let recent = library
-        .store()
-        .manifests()
-        .filter_map(Result::ok)
-        .filter(|m| {
-            m.published_at() > 0
-                && by_id
-                    .get(&m.id())
-                    .is_some_and(|t| t.same_audio_as.is_none())
-        })
-        .map(|m| Candidate::of(&m));
+    // the list; a re-signed copy of another key's audio is never among them. From the list
+    // just read: reading every manifest again would double the catalog's cost.
+    let recent = tracks
+        .iter()
+        .filter(|t| t.published_at > 0 && t.same_audio_as.is_none())
+        .map(|t| Candidate {
+            id: t.id,
+            artist: t.artist_key,
+            published_at: t.published_at,
+        });
     let followed_keys = library
         .store()
         .followed_keys()

@@ -29,8 +29,14 @@ if ! have_tools; then
         libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1
 fi
 
-cargo build --locked -p busker "${cargo_flags[@]}"
-bin="${CARGO_TARGET_DIR:-target}/$profile/busker"
+# BUSKER_BIN: a binary built already (CI passes the one its test run built and tested, which
+# saves a second build of the app with the features of a plain `cargo build`).
+if [[ -n "${BUSKER_BIN:-}" ]]; then
+    bin="$BUSKER_BIN"
+else
+    cargo build --locked -p busker "${cargo_flags[@]}"
+    bin="${CARGO_TARGET_DIR:-target}/$profile/busker"
+fi
 
 data=$(mktemp -d)
 # The app runs a peer in-process; in CI it listens on loopback only.

@@ -170,6 +170,31 @@ impl Stored {
 /// The highest rating.
 pub const MAX_STARS: u8 = 5;
 
+/// How long an open waits for the file lock of a database this process just closed.
+const RELOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled's database. A database this process dropped a moment ago may still be locked:
+/// sled's flusher thread lets go of its file lock after the last handle is gone. That lock (and
+/// only that) is waited for, a little; the data dir's own lock keeps other processes out.
+fn open_sled(path: &Path) -> Result<sled::Db> {
+    let start = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .open();
+        match opened {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed() < RELOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`, with the audio files in `blobs` beside it,
     /// and repairs what an interrupted write left. A database that sled cannot open (damaged,
@@ -206,10 +231,7 @@ impl Store {
     fn open_db(path: &Path) -> Result<Self> {
         let root = path.parent().unwrap_or(Path::new("."));
         let blobs = root.join("blobs");
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 * 1024 * 1024)
-            .open()?;
+        let db = open_sled(path)?;
         let mut store = Self {
             manifests: db.open_tree("manifests")?,
             verified: db.open_tree("verified")?,

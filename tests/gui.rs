@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use busker::model::{NetState, RowStatus, Status};
-use busker::ui::{network, publish, search};
+use busker::ui::{network, playlists, publish, search};
 use busker::{App, AppOptions, Audio, PlayerCall, RecordingPlayer, State, View};
 use busker_core::media::{TrackDecoder, WavSink};
 use busker_core::model::TrackId;
@@ -186,6 +186,8 @@ fn first_start_shows_the_demo_library_and_every_view_opens() {
     );
     let unique_text = [
         (View::Library, "Here (published or fetched)"),
+        (View::Playlists, "No playlists yet"),
+        (View::Queue, "The queue is empty"),
         (View::Search, "Type to search what this peer has heard of."),
         (View::Discover, "Recommended for you"),
         (View::Radio, "No channels heard of yet"),
@@ -914,6 +916,205 @@ fn an_artist_blocked_from_a_list_disappears_and_comes_back_from_settings() {
     step_until(&mut h, "the artist's releases to come back", |a| {
         a.model.tracks.len() == before && a.model.blocked.is_empty()
     });
+}
+
+#[test]
+fn a_playlist_made_in_the_app_takes_tracks_from_the_library_reorders_and_plays_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    h.get_by_role_and_label(Role::Button, View::Playlists.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_label(playlists::NEW_LABEL).click();
+    h.run_steps(1);
+    h.get_by_label(playlists::NEW_LABEL).type_text("Evening");
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, "Create").click();
+    step_until(&mut h, "the playlist to be made", |a| {
+        a.model.playlists.len() == 1
+    });
+    // Right-click a title in the Library, then Add to playlist > Evening: twice.
+    let spring = library_track(&h, "Spring of love");
+    let coffee = library_track(&h, "Morning Coffee");
+    h.get_by_role_and_label(Role::Button, View::Library.label())
+        .click();
+    h.run_steps(2);
+    for title in ["Spring of love", "Morning Coffee"] {
+        h.get_all_by_label(title).next().unwrap().click_secondary();
+        h.run_steps(2);
+        h.get_by_label_contains("Add to playlist").click();
+        h.run_steps(2);
+        h.get_by_role_and_label(Role::Button, "Evening").click();
+        let n = if title == "Spring of love" { 1 } else { 2 };
+        step_until(&mut h, "the track to be added", |a| {
+            a.model.playlists[0].tracks.len() == n
+        });
+    }
+    // Morning Coffee moves up; Play all plays the playlist in its new order.
+    h.get_by_role_and_label(Role::Button, View::Playlists.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Move Morning Coffee up").click();
+    step_until(&mut h, "the order to change", |a| {
+        a.model.playlists[0].tracks[0].id == coffee.id
+    });
+    h.get_by_role_and_label(Role::Button, "▶ Play all").click();
+    h.run_steps(2);
+    assert_eq!(h.state().player.current().map(|t| t.id), Some(coffee.id));
+    assert!(
+        player
+            .calls()
+            .contains(&PlayerCall::Load(coffee.id.to_hex()))
+    );
+    drop(h);
+
+    // Kept in the data dir, signed by this peer's key.
+    let library = Library::open(LibraryOptions::new(dir.path())).unwrap();
+    let kept = library.find_playlist("Evening").unwrap();
+    assert_eq!(kept.tracks, vec![coffee.id, spring.id]);
+    assert_eq!(kept.owner, library.artist_key());
+}
+
+#[test]
+fn the_queue_shows_what_plays_next_and_takes_play_next_add_move_remove_and_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    let spring = library_track(&h, "Spring of love");
+    let coffee = library_track(&h, "Morning Coffee");
+    h.get_by_label(&format!("Play {}", spring.info.title))
+        .click();
+    h.run_steps(2);
+    let library_queue = h.state().player.queue().len();
+    // Right-click Morning Coffee: Play next puts it right after the track playing.
+    h.get_all_by_label("Morning Coffee")
+        .next()
+        .unwrap()
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Play next").click();
+    h.run_steps(2);
+    let at = h.state().player.current_index().unwrap();
+    assert_eq!(h.state().player.queue()[at + 1].id, coffee.id);
+    assert_eq!(h.state().player.queue().len(), library_queue + 1);
+    // The backend was told, and the track playing was not loaded again.
+    assert!(player.calls().iter().any(|c| matches!(c,
+        PlayerCall::Upcoming(up) if up.first() == Some(&coffee.id.to_hex()))));
+    let loads = |p: &RecordingPlayer| {
+        p.calls()
+            .iter()
+            .filter(|c| matches!(c, PlayerCall::Load(_)))
+            .count()
+    };
+    assert_eq!(loads(&player), 1);
+
+    h.get_by_role_and_label(Role::Button, View::Queue.label())
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Play Spring of love from the queue");
+    let before = h.state().player.queue().len();
+    h.get_all_by_label("Remove Morning Coffee from the queue")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(2);
+    assert_eq!(h.state().player.queue().len(), before - 1);
+    assert_eq!(h.state().player.current().map(|t| t.id), Some(spring.id));
+    h.get_by_role_and_label(Role::Button, "Repeat: off").click();
+    h.run_steps(2);
+    assert_eq!(h.state().player.repeat(), busker::player::Repeat::All);
+    h.get_by_role_and_label(Role::Button, "Repeat: all").click();
+    h.run_steps(2);
+    assert_eq!(h.state().player.repeat(), busker::player::Repeat::One);
+    assert_eq!(
+        player.calls().last(),
+        Some(&PlayerCall::Upcoming(Vec::new())),
+        "under repeat one nothing follows"
+    );
+    assert_eq!(loads(&player), 1, "no queue edit restarted the track");
+}
+
+/// `playerctl ARGS` on the bus at `address`, which must succeed; its output.
+fn playerctl(address: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("playerctl")
+        .env("DBUS_SESSION_BUS_ADDRESS", address)
+        .args(args)
+        .output()
+        .expect("run playerctl");
+    assert!(
+        out.status.success(),
+        "playerctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn media_keys_drive_the_player_over_mpris_on_a_private_session_bus() {
+    let have = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok()
+    };
+    if !have("dbus-daemon") || !have("playerctl") {
+        return crate::util::cannot_run("dbus-daemon and playerctl are not installed");
+    }
+    // A session bus of the test's own, never the user's.
+    let bus = tempfile::tempdir().unwrap();
+    let socket = bus.path().join("bus");
+    let address = format!("unix:path={}", socket.display());
+    let mut daemon = std::process::Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile"])
+        .arg(format!("--address={address}"))
+        .spawn()
+        .expect("start dbus-daemon");
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(start.elapsed() < TIMEOUT, "dbus-daemon did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut options = AppOptions::loopback(dir.path());
+    options.player = Some(Box::new(player.clone()));
+    options.media_keys = busker::MediaKeys::Bus(address.clone());
+    let mut h = harness(App::new(options, State::default()));
+    open(&mut h);
+    assert_eq!(
+        h.state().media_keys_name(),
+        Some("org.mpris.MediaPlayer2.busker")
+    );
+    assert!(playerctl(&address, &["-l"]).lines().any(|l| l == "busker"));
+    assert_eq!(playerctl(&address, &["-p", "busker", "status"]), "Stopped");
+
+    // The play/pause key: the demo library starts, and the desktop sees what plays.
+    playerctl(&address, &["-p", "busker", "play-pause"]);
+    step_until(&mut h, "the player to start", |a| a.player.is_playing());
+    let first = h.state().player.current().unwrap().clone();
+    h.run_steps(2);
+    assert_eq!(playerctl(&address, &["-p", "busker", "status"]), "Playing");
+    assert_eq!(
+        playerctl(&address, &["-p", "busker", "metadata", "xesam:title"]),
+        first.info.title
+    );
+    // Next, then pause.
+    playerctl(&address, &["-p", "busker", "next"]);
+    step_until(&mut h, "the next track", |a| {
+        a.player.current().is_some_and(|t| t.id != first.id)
+    });
+    playerctl(&address, &["-p", "busker", "pause"]);
+    step_until(&mut h, "the player to pause", |a| !a.player.is_playing());
+    h.run_steps(2);
+    assert_eq!(playerctl(&address, &["-p", "busker", "status"]), "Paused");
+    assert!(player.calls().contains(&PlayerCall::Pause));
+    drop(h);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
 }
 
 #[test]

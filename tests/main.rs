@@ -16,6 +16,7 @@ mod live;
 mod network;
 mod node_cli;
 mod play;
+mod playlists;
 mod radio;
 mod relay;
 mod resilience;

@@ -2,7 +2,6 @@
 //! [`Backend`], the [`Player`], the [`Model`] of what the backend reported), draws the panels
 //! of [`crate::ui`], and carries out the [`Command`]s they return in one place, after drawing.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::backend::{
@@ -21,43 +20,9 @@ pub const KEY_BACKUP_OFFER: &str = "Your first release is signed with your artis
      identity as an artist: back it up in Settings (Export artist key) and keep the file off \
      this disk.";
 
-/// How to start the app.
-pub struct AppOptions {
-    /// The data dir.
-    pub data_dir: PathBuf,
-    /// Whether a new data dir gets the demo library (`None`: from the config).
-    pub seed_demo: Option<bool>,
-    /// Listen addresses instead of the configured ones.
-    pub listen: Option<Vec<String>>,
-    /// Where the audio engine plays.
-    pub audio: Audio,
-    /// A player backend instead of the audio engine (tests of the player's own logic).
-    pub player: Option<Box<dyn PlayerBackend>>,
-    /// A `busker://` link to open once the app runs.
-    pub open_link: Option<String>,
-}
+mod options;
 
-impl AppOptions {
-    /// Options for `data_dir`: the configured listen addresses, the default audio device.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            data_dir: data_dir.into(),
-            seed_demo: None,
-            listen: None,
-            audio: Audio::Device,
-            player: None,
-            open_link: None,
-        }
-    }
-
-    /// Options for tests and demos: the peer listens on a free port of 127.0.0.1 only.
-    pub fn loopback(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            listen: Some(vec!["/ip4/127.0.0.1/tcp/0".to_owned()]),
-            ..Self::new(data_dir)
-        }
-    }
-}
+pub use options::{AppOptions, MediaKeys};
 
 /// The desktop app.
 pub struct App {
@@ -71,6 +36,9 @@ pub struct App {
     backend: Option<Backend>,
     /// A link was just made to share: copy it to the clipboard on the next frame.
     copy_shared: bool,
+    /// Where to serve MPRIS, until the first frame starts it.
+    media_keys: Option<MediaKeys>,
+    mpris: Option<crate::mpris::Mpris>,
 }
 
 impl App {
@@ -95,6 +63,8 @@ impl App {
             }),
             backend: None,
             copy_shared: false,
+            media_keys: Some(options.media_keys),
+            mpris: None,
         }
     }
 
@@ -113,8 +83,17 @@ impl App {
     /// Draws one frame into `ui` (the whole window) and carries out what the user asked.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.start_backend(ui.ctx());
+        self.start_media_keys(ui.ctx());
         self.drain_events();
         self.player.tick();
+        let keys = self
+            .mpris
+            .as_mut()
+            .map(|m| m.commands(&self.player))
+            .unwrap_or_default();
+        for command in keys {
+            self.execute(command);
+        }
         for notice in self.player.take_notices() {
             self.model.notice(notice);
         }
@@ -131,6 +110,8 @@ impl App {
             commands.extend(ui::notices::show(ui, &mut self.model));
             let view = match self.state.view {
                 View::Library => ui::library::show(ui, &mut self.state, &self.model, &self.player),
+                View::Playlists => ui::playlists::show(ui, &mut self.model, &self.player),
+                View::Queue => ui::queue::show(ui, &self.player),
                 View::Search => {
                     ui::search::show(ui, &mut self.state, &mut self.model, &self.player)
                 }
@@ -150,11 +131,28 @@ impl App {
             ui.ctx().copy_text(link.clone());
             self.copy_shared = false;
         }
+        if let Some(mpris) = &mut self.mpris {
+            mpris.publish(&self.player);
+        }
         if self.player.is_playing() {
             // The time display and the seek bar move while playing, and the engine's reports
             // (which do not wake the UI themselves) are taken.
             ui.ctx().request_repaint_after(Duration::from_millis(250));
         }
+    }
+
+    /// The MPRIS service's bus name, when it runs.
+    pub fn media_keys_name(&self) -> Option<&str> {
+        self.mpris.as_ref().map(|m| m.name.as_str())
+    }
+
+    fn start_media_keys(&mut self, ctx: &egui::Context) {
+        let address = match self.media_keys.take() {
+            None | Some(MediaKeys::Off) => return,
+            Some(MediaKeys::SessionBus) => None,
+            Some(MediaKeys::Bus(address)) => Some(address),
+        };
+        self.mpris = crate::mpris::Mpris::start(address.as_deref(), ctx.clone());
     }
 
     fn start_backend(&mut self, ctx: &egui::Context) {
@@ -367,6 +365,11 @@ impl App {
                 }));
             }
             Event::Shared(link) => self.shared(link),
+            Event::Playlists(lists) => m.playlists = lists,
+            Event::OpenedPlaylist(id) => {
+                m.playlist_selected = Some(id);
+                self.state.view = View::Playlists;
+            }
             Event::RadioBase(base) => m.radio_base = Some(base),
             Event::LiveChannel {
                 name,
@@ -430,6 +433,7 @@ impl App {
                     self.player.toggle();
                 }
             }
+            Command::Stop => self.player.stop(),
             Command::Next => self.player.next(),
             Command::Previous => self.player.previous(),
             Command::Seek(to) => self.player.seek(to),
@@ -502,6 +506,16 @@ impl App {
             }
             Command::Follow(key, on) => self.send(Request::Follow(key, on)),
             Command::InstallDesktop => self.send(Request::InstallDesktop),
+            Command::PlayNext(tracks) => self.player.play_next(tracks),
+            Command::Enqueue(tracks) => self.player.enqueue(tracks),
+            Command::PlayIndex(i) => self.player.play_index(i),
+            Command::Dequeue(i) => self.player.remove(i),
+            Command::MoveQueued(from, to) => self.player.move_item(from, to),
+            Command::Shuffle => self.player.shuffle_upcoming(),
+            Command::ClearUpcoming => self.player.clear_upcoming(),
+            Command::Repeat(mode) => self.player.set_repeat(mode),
+            Command::Playlist(op) => self.send(Request::Playlist(op)),
+            Command::SharePlaylist(id) => self.send(Request::SharePlaylist(id)),
         }
     }
 }

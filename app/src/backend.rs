@@ -43,8 +43,8 @@ mod radio;
 mod status;
 
 pub use protocol::{
-    ArtistPage, ChannelRow, DirEntry, EngineHandle, Event, NetStatus, PeerRow, PublishItem,
-    PublishStep, Request, ScannedFile, Tags, TrafficRow, TransferRow, TransferState,
+    ArtistPage, ChannelRow, DirEntry, EngineHandle, Event, NetStatus, PeerRow, PlaylistView,
+    PublishItem, PublishStep, Request, ScannedFile, Tags, TrafficRow, TransferRow, TransferState,
 };
 pub use status::STATUS_INTERVAL;
 
@@ -306,6 +306,7 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         }
     }
     if !post.send(worker.catalog())
+        || !post.send(library::playlists(&worker.library))
         || !start_player(&worker.library, &worker.net, options.audio, post)
     {
         return worker.shutdown();
@@ -344,7 +345,7 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         }
         if last_refresh.elapsed() >= MIN_REFRESH && dirty.swap(false, Ordering::Relaxed) {
             last_refresh = Instant::now();
-            if !post.send(worker.catalog()) {
+            if !post.send(worker.catalog()) || !post.send(library::playlists(&worker.library)) {
                 break;
             }
         }
@@ -482,6 +483,23 @@ impl Worker {
                 Err(e) => post.send(Event::Error(format!("could not follow the artist: {e}"))),
             },
             Request::InstallDesktop => post.send(links::install_desktop(&self.library)),
+            Request::Playlist(op) => {
+                match crate::playlists::apply(&self.library, &op) {
+                    Ok(answer) => {
+                        if let Some(id) = crate::playlists::changed(&op, &answer) {
+                            net.playlist_changed(id);
+                        }
+                    }
+                    Err(e) => {
+                        post.send(Event::Error(format!("playlist: {e:#}")));
+                    }
+                }
+                post.send(library::playlists(&self.library))
+            }
+            Request::SharePlaylist(id) => {
+                self.share_playlist(id);
+                true
+            }
         }
     }
 

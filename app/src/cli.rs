@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use busker::playlists::PlaylistOp;
 use clap::{Parser, Subcommand};
 
 /// Busker: the music network nobody can shut down.
@@ -155,17 +156,20 @@ pub enum Command {
         #[arg(value_name = "LINK")]
         link: String,
     },
-    /// Make a link to a track or an artist, to pass on: busker://track/... carries the
-    /// release id and peers that hold it, busker://artist/KEY the artist's key.
+    /// Make a link to a track, an artist or a playlist, to pass on: busker://track/... carries
+    /// the release id and peers that hold it, busker://artist/KEY the artist's key,
+    /// busker://playlist/... a playlist of yours (its signed record goes into the DHT).
     Share {
-        /// A track id (or a unique prefix of 6+ hex digits), or an artist key (64 hex digits).
+        /// A track id (or a unique prefix of 6+ hex digits), a playlist (id, prefix or name), or
+        /// an artist key (64 hex digits).
         #[arg(value_name = "ID")]
         id: String,
     },
     /// Open a busker:// link (through the running node): join a peer, find and show a track
     /// (then `play` or `fetch` it), or an artist's releases.
     Open {
-        /// A busker://join/..., busker://track/... or busker://artist/... link (with --app it
+        /// A busker://join/..., busker://track/..., busker://artist/... or busker://playlist/...
+        /// link (with --app it
         /// may be left out: then the app just opens).
         #[arg(value_name = "LINK", required_unless_present = "app")]
         link: Option<String>,
@@ -194,6 +198,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RadioCommand,
     },
+    /// Playlists: make, change, export and import M3U (share one with `busker share PLAYLIST`).
+    Playlist {
+        #[command(subcommand)]
+        command: PlaylistCommand,
+    },
     /// This peer's artist key: back it up, or take one over from another machine.
     Key {
         #[command(subcommand)]
@@ -220,6 +229,154 @@ pub enum KeyCommand {
         #[arg(long)]
         replace: bool,
     },
+}
+
+/// `busker playlist ...`. A playlist is named by its id, its name, a unique prefix of 6+ hex
+/// digits of its id, or the start of its name; tracks by id or unique prefix; positions count
+/// from 1 (as `playlist show` lists).
+#[derive(Debug, Subcommand)]
+pub enum PlaylistCommand {
+    /// Make a playlist, with tracks to start with.
+    Create {
+        /// Its name.
+        name: String,
+        /// Tracks, in order.
+        #[arg(value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Every playlist (yours and those opened from links).
+    List,
+    /// A playlist's tracks, in order.
+    Show {
+        /// The playlist.
+        playlist: String,
+    },
+    /// Add tracks at the end.
+    Add {
+        /// The playlist.
+        playlist: String,
+        /// Tracks, in order.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Take tracks out, by position.
+    Remove {
+        /// The playlist.
+        playlist: String,
+        /// Positions, from 1.
+        #[arg(required = true, value_name = "POSITION")]
+        positions: Vec<usize>,
+    },
+    /// Move a track to another position.
+    Move {
+        /// The playlist.
+        playlist: String,
+        /// Its position now.
+        from: usize,
+        /// Its new position.
+        to: usize,
+    },
+    /// Give a playlist a new name.
+    Rename {
+        /// The playlist.
+        playlist: String,
+        /// The new name.
+        name: String,
+    },
+    /// Forget a playlist.
+    Delete {
+        /// The playlist.
+        playlist: String,
+    },
+    /// Write a playlist as an M3U file: tracks held here point at their audio file (any player
+    /// opens them), others at their busker:// link.
+    Export {
+        /// The playlist.
+        playlist: String,
+        /// The M3U file to write.
+        #[arg(value_name = "FILE.m3u")]
+        file: PathBuf,
+    },
+    /// Make a playlist of an M3U file (Busker's own, or another player's: entries are matched
+    /// to known tracks by title and tags).
+    Import {
+        /// The M3U file.
+        #[arg(value_name = "FILE.m3u")]
+        file: PathBuf,
+        /// The playlist's name (default: the file's own, else its file name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+impl PlaylistCommand {
+    /// The op to carry out, and for `export` the file to write the answer to.
+    pub fn op(&self) -> anyhow::Result<(PlaylistOp, Option<PathBuf>)> {
+        let s = |v: &String| v.clone();
+        Ok(match self {
+            Self::Create { name, ids } => (
+                PlaylistOp::Create {
+                    name: s(name),
+                    ids: ids.clone(),
+                },
+                None,
+            ),
+            Self::List => (PlaylistOp::List, None),
+            Self::Show { playlist } => (
+                PlaylistOp::Show {
+                    playlist: s(playlist),
+                },
+                None,
+            ),
+            Self::Add { playlist, ids } => (
+                PlaylistOp::Add {
+                    playlist: s(playlist),
+                    ids: ids.clone(),
+                },
+                None,
+            ),
+            Self::Remove {
+                playlist,
+                positions,
+            } => (
+                PlaylistOp::Remove {
+                    playlist: s(playlist),
+                    positions: positions.clone(),
+                },
+                None,
+            ),
+            Self::Move { playlist, from, to } => (
+                PlaylistOp::Move {
+                    playlist: s(playlist),
+                    from: *from,
+                    to: *to,
+                },
+                None,
+            ),
+            Self::Rename { playlist, name } => (
+                PlaylistOp::Rename {
+                    playlist: s(playlist),
+                    name: s(name),
+                },
+                None,
+            ),
+            Self::Delete { playlist } => (
+                PlaylistOp::Delete {
+                    playlist: s(playlist),
+                },
+                None,
+            ),
+            Self::Export { playlist, file } => (
+                PlaylistOp::Export {
+                    playlist: s(playlist),
+                },
+                Some(file.clone()),
+            ),
+            Self::Import { file, name } => {
+                (busker::playlists::import_op(file, name.clone())?, None)
+            }
+        })
+    }
 }
 
 /// `busker radio ...`

@@ -28,13 +28,15 @@ pub mod backend;
 pub mod desktop;
 pub mod http;
 pub mod model;
+pub mod mpris;
 pub mod output;
 pub mod play;
 pub mod player;
+pub mod playlists;
 pub mod qr;
 pub mod ui;
 
-pub use app::{App, AppOptions};
+pub use app::{App, AppOptions, MediaKeys};
 pub use backend::Audio;
 pub use model::{State, View};
 pub use player::{EnginePlayer, NoAudio, PlayerBackend, PlayerCall, RecordingPlayer};

@@ -9,7 +9,8 @@
 mod cli;
 mod node;
 
-use busker::{http, output, play};
+use busker::output::ShareTarget;
+use busker::{http, output, play, playlists};
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -177,17 +178,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::print_recommendations(cli.json, &list);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Playlist { command } => {
+            let (op, export_to) = command.op()?;
+            let answer = playlists::apply(&open_library(&cli, None)?, &op)?;
+            playlists::print(cli.json, &op, &answer, export_to.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Key { command } => key(&cli, command),
         Command::InstallDesktop => install_desktop(&cli),
         Command::Share { id } => {
             // Without a node: no peer hints, the id alone (the network finds holders).
             let library = open_library(&cli, None)?;
             let link = match output::share_target(&library, id)? {
-                Ok(track) => busker_core::link::Link::Track(busker_core::link::TrackLink {
-                    id: track,
-                    hints: Vec::new(),
-                }),
-                Err(key) => busker_core::link::Link::Artist(key),
+                ShareTarget::Track(track) => {
+                    busker_core::link::Link::Track(busker_core::link::TrackLink {
+                        id: track,
+                        hints: Vec::new(),
+                    })
+                }
+                ShareTarget::Artist(key) => busker_core::link::Link::Artist(key),
+                // The record goes into the DHT when a node next starts on this data dir.
+                ShareTarget::Playlist(list) => {
+                    library.store().set_playlist_shared(&list)?;
+                    busker_core::link::Link::Playlist(busker_core::link::PlaylistLink {
+                        id: list,
+                        hints: Vec::new(),
+                    })
+                }
             };
             node::print_link(&cli, &serde_json::json!({"link": link.to_string()}));
             Ok(ExitCode::SUCCESS)

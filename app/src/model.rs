@@ -22,6 +22,10 @@ pub enum View {
     /// Your tracks and what you fetched.
     #[default]
     Library,
+    /// Your playlists and those opened from links.
+    Playlists,
+    /// What plays now and next.
+    Queue,
     /// Search as you type.
     Search,
     /// Recommendations and new releases.
@@ -40,8 +44,10 @@ pub enum View {
 
 impl View {
     /// Every view, in navigation order.
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 9] = [
         View::Library,
+        View::Playlists,
+        View::Queue,
         View::Search,
         View::Discover,
         View::Radio,
@@ -54,6 +60,8 @@ impl View {
     pub fn label(self) -> &'static str {
         match self {
             View::Library => "Library",
+            View::Playlists => "Playlists",
+            View::Queue => "Queue",
             View::Search => "Search",
             View::Discover => "Discover",
             View::Radio => "Radio",
@@ -266,6 +274,14 @@ pub struct Model {
     pub blocked: Vec<busker_core::model::ArtistKey>,
     /// Followed artist keys.
     pub followed: Vec<busker_core::model::ArtistKey>,
+    /// Every playlist, by name.
+    pub playlists: Vec<crate::backend::PlaylistView>,
+    /// The playlist the Playlists view shows.
+    pub playlist_selected: Option<busker_core::model::PlaylistId>,
+    /// The Playlists view's new playlist name field.
+    pub playlist_name_input: String,
+    /// The Playlists view's rename field.
+    pub playlist_rename_input: String,
     /// The artist page last opened.
     pub artist_page: Option<crate::backend::ArtistPage>,
     /// The invite link the Network view shows (or why there is none), with its QR code.
@@ -314,6 +330,10 @@ impl Default for Model {
             recommendations: Vec::new(),
             blocked: Vec::new(),
             followed: Vec::new(),
+            playlists: Vec::new(),
+            playlist_selected: None,
+            playlist_name_input: String::new(),
+            playlist_rename_input: String::new(),
             artist_page: None,
             invite: None,
             shared: None,

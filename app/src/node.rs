@@ -310,6 +310,12 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             print_opened(cli, &api.call("POST", "/v1/open", Some(&body))?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Playlist { command } => {
+            let (op, export_to) = command.op()?;
+            let answer = api.call("POST", "/v1/playlist", Some(&serde_json::to_value(&op)?))?;
+            busker::playlists::print(cli.json, &op, &answer, export_to.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Follow { key } | Command::Unfollow { key } => {
             let following = matches!(command, Command::Follow { .. });
             let body = json!({"key": key, "following": following});
@@ -473,7 +479,20 @@ pub(crate) fn print_link(cli: &Cli, v: &Value) {
 
 /// Prints what `open` opened: a track as `list` does, an artist as `artist` does, a peer.
 fn print_opened(cli: &Cli, v: &Value) {
-    if v.get("releases").is_some() {
+    if v.get("owner").is_some() && !cli.json {
+        let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+        println!("playlist {name:?}, kept here (busker playlist show {name:?}):");
+        for track in v["releases"].as_array().into_iter().flatten() {
+            if track.get("title").is_some() {
+                println!("  {}", output::summary_line(track));
+            } else {
+                println!(
+                    "  {}  (no reachable peer describes it)",
+                    track["id"].as_str().unwrap_or_default()
+                );
+            }
+        }
+    } else if v.get("releases").is_some() {
         output::print_artist(cli.json, v);
         if !cli.json && v.get("following").and_then(Value::as_bool) == Some(false) {
             println!(

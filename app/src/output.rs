@@ -257,21 +257,35 @@ pub fn print_follow(json_out: bool, v: &Value) {
     }
 }
 
-/// What `share ID` links to: a known track (by id or unique prefix), else an artist key (64 hex
-/// digits); the track lookup's error when it is neither.
-pub fn share_target(
-    library: &busker_core::Library,
-    id: &str,
-) -> busker_core::Result<Result<busker_core::model::TrackId, ArtistKey>> {
+/// What `share ID` links to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareTarget {
+    /// A known track.
+    Track(busker_core::model::TrackId),
+    /// A playlist kept here.
+    Playlist(busker_core::model::PlaylistId),
+    /// An artist key.
+    Artist(ArtistKey),
+}
+
+/// What `share ID` links to: a known track (by id or unique prefix), else a playlist (by id,
+/// prefix or name), else an artist key (64 hex digits); the track lookup's error when it is
+/// none of them.
+pub fn share_target(library: &busker_core::Library, id: &str) -> busker_core::Result<ShareTarget> {
     let track = library
         .resolve(id)
         .and_then(|t| match library.store().has_manifest(&t)? {
             true => Ok(t),
             false => Err(busker_core::Error::UnknownTrack(t)),
         });
-    match (track, id.parse::<ArtistKey>()) {
-        (Ok(t), _) => Ok(Ok(t)),
-        (Err(_), Ok(key)) => Ok(Err(key)),
-        (Err(e), Err(_)) => Err(e),
+    let error = match track {
+        Ok(t) => return Ok(ShareTarget::Track(t)),
+        Err(e) => e,
+    };
+    if let Ok(list) = library.find_playlist(id) {
+        return Ok(ShareTarget::Playlist(list.id));
     }
+    id.parse::<ArtistKey>()
+        .map(ShareTarget::Artist)
+        .map_err(|_| error)
 }

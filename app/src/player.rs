@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use busker_core::TrackSummary;
 
 mod engine;
+mod queue;
 
 pub use engine::EnginePlayer;
+pub use queue::Repeat;
 
 /// What an engine reports back, in terms of the app's queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +62,10 @@ pub trait PlayerBackend: Send {
     fn drives_clock(&self) -> bool {
         false
     }
+    /// The queue after the current track changed (play next, reorder, remove, shuffle): the
+    /// backend goes on with `upcoming` after the current track, which plays on undisturbed.
+    /// `current` is the current track's place in the player's queue.
+    fn set_upcoming(&mut self, _current: usize, _upcoming: &[TrackSummary]) {}
     /// The next report, if one is waiting. Never blocks.
     fn poll(&mut self) -> Option<BackendEvent> {
         None
@@ -100,6 +106,8 @@ pub enum PlayerCall {
     Volume(f32),
     /// [`PlayerBackend::stop`].
     Stop,
+    /// [`PlayerBackend::set_upcoming`]: the ids (hex) that follow the current track.
+    Upcoming(Vec<String>),
 }
 
 /// A clock-only backend that records the calls it receives (for tests of the player's own
@@ -149,6 +157,11 @@ impl PlayerBackend for RecordingPlayer {
     fn stop(&mut self) {
         self.push(PlayerCall::Stop);
     }
+    fn set_upcoming(&mut self, _current: usize, upcoming: &[TrackSummary]) {
+        self.push(PlayerCall::Upcoming(
+            upcoming.iter().map(|t| t.id.to_hex()).collect(),
+        ));
+    }
 }
 
 /// Pressing "previous" later than this into a track restarts it instead.
@@ -169,6 +182,7 @@ pub struct Player {
     backend: Box<dyn PlayerBackend>,
     /// Messages from the engine for the notice area, taken by [`Player::take_notices`].
     notices: Vec<String>,
+    repeat: Repeat,
 }
 
 impl Player {
@@ -183,6 +197,7 @@ impl Player {
             volume: volume.clamp(0.0, 1.0),
             backend,
             notices: Vec::new(),
+            repeat: Repeat::Off,
         };
         player.backend.set_volume(player.volume);
         player
@@ -225,6 +240,11 @@ impl Player {
     /// The queue.
     pub fn queue(&self) -> &[TrackSummary] {
         &self.queue
+    }
+
+    /// The place of the current track in the queue.
+    pub fn current_index(&self) -> Option<usize> {
+        self.current
     }
 
     /// The current track.
@@ -298,6 +318,9 @@ impl Player {
         self.playing = true;
         self.since = (!self.backend.drives_clock()).then(Instant::now);
         self.backend.load(&self.queue, index);
+        if self.repeat == Repeat::One {
+            self.sync_upcoming();
+        }
         self.backend.play();
     }
 
@@ -331,13 +354,20 @@ impl Player {
         }
     }
 
-    /// Next track in the queue; stops after the last.
+    /// Next track in the queue; after the last, the first again under [`Repeat::All`], else
+    /// stop.
     pub fn next(&mut self) {
         match self.current {
             Some(i) if i + 1 < self.queue.len() => self.start(i + 1),
+            Some(_) if self.repeat == Repeat::All => self.start(0),
             Some(_) => self.stop(),
             None => {}
         }
+    }
+
+    /// Plays the queue's track at `index` now.
+    pub fn play_index(&mut self, index: usize) {
+        self.start(index);
     }
 
     /// Restarts the track, or goes to the previous one near its start.
@@ -399,9 +429,11 @@ impl Player {
             return;
         }
         if self.position() >= self.duration() {
-            if self.current.is_some_and(|i| i + 1 < self.queue.len()) {
+            if self.repeat == Repeat::One {
+                self.repeat_at_end();
+            } else if self.current.is_some_and(|i| i + 1 < self.queue.len()) {
                 self.next();
-            } else {
+            } else if !self.repeat_at_end() {
                 self.base = self.duration();
                 self.since = None;
                 self.playing = false;
@@ -423,6 +455,9 @@ impl Player {
                 self.since = self.playing.then(Instant::now);
             }
             BackendEvent::Finished => {
+                if self.playing && self.repeat_at_end() {
+                    return;
+                }
                 if self.current.is_some() {
                     self.base = self.duration();
                 }
@@ -491,5 +526,87 @@ mod tests {
         assert_eq!(calls[2], PlayerCall::Play);
         assert_eq!(calls[3], PlayerCall::Pause);
         assert_eq!(calls.last(), Some(&PlayerCall::Stop));
+    }
+
+    fn ids(p: &Player) -> Vec<u8> {
+        p.queue().iter().map(|t| t.id.0[0]).collect()
+    }
+
+    fn last_upcoming(rec: &RecordingPlayer) -> Vec<u8> {
+        let Some(PlayerCall::Upcoming(up)) = rec
+            .calls()
+            .into_iter()
+            .rev()
+            .find(|c| matches!(c, PlayerCall::Upcoming(_)))
+        else {
+            panic!("the backend was never told what follows");
+        };
+        up.iter()
+            .map(|h| h.parse::<TrackId>().unwrap().0[0])
+            .collect()
+    }
+
+    #[test]
+    fn queue_edits_keep_the_current_track_and_tell_the_backend_what_follows() {
+        let rec = RecordingPlayer::default();
+        let mut p = Player::new(Box::new(rec.clone()), 0.5);
+        p.play_queue(vec![track(1, 60), track(2, 60), track(3, 60)], 1);
+        p.play_next(vec![track(9, 60)]);
+        assert_eq!(ids(&p), [1, 2, 9, 3]);
+        assert_eq!(last_upcoming(&rec), [9, 3]);
+        p.enqueue(vec![track(7, 60)]);
+        assert_eq!(last_upcoming(&rec), [9, 3, 7]);
+        // Moving the current track and removing one before it keep it current.
+        p.move_item(1, 3);
+        assert_eq!(ids(&p), [1, 9, 3, 2, 7]);
+        assert_eq!(p.current().map(|t| t.id.0[0]), Some(2));
+        p.remove(0);
+        assert_eq!(p.current().map(|t| t.id.0[0]), Some(2));
+        assert_eq!(last_upcoming(&rec), [7]);
+        let loads = rec
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, PlayerCall::Load(_)))
+            .count();
+        assert_eq!(loads, 1, "no edit restarted the current track");
+        // Removing the current track plays the next.
+        p.remove(2);
+        assert_eq!(p.current().map(|t| t.id.0[0]), Some(7));
+        p.clear_upcoming();
+        assert_eq!(ids(&p), [9, 3, 7]);
+    }
+
+    #[test]
+    fn shuffle_moves_only_what_follows_and_repeat_plays_again() {
+        let rec = RecordingPlayer::default();
+        let mut p = Player::new(Box::new(rec.clone()), 0.5);
+        let queue: Vec<_> = (1..=20).map(|n| track(n, 1)).collect();
+        p.play_queue(queue, 4);
+        p.shuffle_upcoming();
+        assert_eq!(&ids(&p)[..5], [1, 2, 3, 4, 5]);
+        let mut rest = ids(&p)[5..].to_vec();
+        assert_ne!(
+            rest,
+            (6..=20).collect::<Vec<u8>>(),
+            "15 tracks kept their order"
+        );
+        rest.sort_unstable();
+        assert_eq!(rest, (6..=20).collect::<Vec<u8>>());
+
+        // Repeat one: nothing follows, and the track starts again at its end.
+        p.set_repeat(Repeat::One);
+        assert_eq!(last_upcoming(&rec), Vec::<u8>::new());
+        p.apply(BackendEvent::Finished);
+        assert_eq!(p.current().map(|t| t.id.0[0]), Some(5));
+        assert!(p.is_playing());
+        // Repeat all: after the last track, the first.
+        p.set_repeat(Repeat::All);
+        p.play_index(19);
+        p.apply(BackendEvent::Finished);
+        assert_eq!(p.current().map(|t| t.id.0[0]), Some(1));
+        p.set_repeat(Repeat::Off);
+        p.play_index(19);
+        p.apply(BackendEvent::Finished);
+        assert!(!p.is_playing());
     }
 }

@@ -8,7 +8,9 @@ pub mod nav;
 pub mod network;
 pub mod notices;
 pub mod player_bar;
+pub mod playlists;
 pub mod publish;
+pub mod queue;
 pub mod radio;
 pub mod search;
 pub mod settings;
@@ -40,6 +42,8 @@ pub enum Command {
     },
     /// Play or pause.
     TogglePlay,
+    /// Stop (the media keys' Stop).
+    Stop,
     /// Next track.
     Next,
     /// Previous track (or restart).
@@ -111,6 +115,26 @@ pub enum Command {
     Follow(ArtistKey, bool),
     /// Make this app the desktop's handler of `busker://` links.
     InstallDesktop,
+    /// Put tracks right after the one playing.
+    PlayNext(Vec<TrackSummary>),
+    /// Put tracks at the end of the queue.
+    Enqueue(Vec<TrackSummary>),
+    /// Play the queue's track at this place.
+    PlayIndex(usize),
+    /// Take the queue's track at this place out.
+    Dequeue(usize),
+    /// Move a queued track from one place to another.
+    MoveQueued(usize, usize),
+    /// Shuffle what follows the track playing.
+    Shuffle,
+    /// Take out everything that follows the track playing.
+    ClearUpcoming,
+    /// Set the repeat mode.
+    Repeat(crate::player::Repeat),
+    /// A playlist command, as `busker playlist ...`.
+    Playlist(crate::playlists::PlaylistOp),
+    /// Make a link to a playlist and copy it.
+    SharePlaylist(busker_core::model::PlaylistId),
 }
 
 /// `m:ss`.

@@ -96,6 +96,24 @@ pub enum Error {
     /// A track id (or id prefix) that matches no known track, or more than one.
     #[error("{0}")]
     BadTrackRef(String),
+
+    /// A playlist edit refused by its limits.
+    #[error(transparent)]
+    Playlist(#[from] crate::playlist::PlaylistError),
+
+    /// No playlist, or more than one, answers to what was given.
+    #[error("{0}")]
+    BadPlaylistRef(String),
+
+    /// A playlist another key signed: only its owner can change it.
+    #[error(
+        "playlist {0:?} was shared by another peer: only its owner can change it (copy it with `busker playlist create NAME` and its track ids)"
+    )]
+    ForeignPlaylist(String),
+
+    /// An M3U file that cannot be read.
+    #[error(transparent)]
+    M3u(#[from] crate::playlist::m3u::M3uError),
     /// This peer runs without its network (it could not start, see the log); start it again
     /// with a free listen address.
     #[error("the network is not running")]

@@ -31,6 +31,7 @@ pub mod model;
 pub mod net;
 mod node;
 mod player;
+pub mod playlist;
 pub mod radio;
 pub mod release;
 mod store;
@@ -50,8 +51,8 @@ pub use error::{Error, PublishError, Report, Result};
 pub use index::judged as search_judged;
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
-    AUDIO_EXTENSIONS, ArtistCatalog, Library, LibraryOptions, PublishEvent, PublishOptions,
-    Recommended, SameAudio, TrackSummary, audio_files, is_audio_file,
+    AUDIO_EXTENSIONS, ArtistCatalog, Imported, Library, LibraryOptions, PlaylistEdit, PublishEvent,
+    PublishOptions, Recommended, SameAudio, TrackSummary, audio_files, is_audio_file,
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};

@@ -16,8 +16,11 @@ use crate::store::{MoveProgress, Store};
 use crate::taste::Taste;
 
 mod block;
+mod playlists;
 mod publish;
 mod recommend;
+
+pub use playlists::{Imported, PlaylistEdit};
 
 pub use publish::{AUDIO_EXTENSIONS, PublishEvent, PublishOptions, audio_files, is_audio_file};
 pub use recommend::Recommended;

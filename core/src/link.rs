@@ -1,4 +1,4 @@
-//! Links people pass around: an invite to a peer, a release, an artist.
+//! Links people pass around: an invite to a peer, a release, an artist, a playlist.
 //!
 //! - `busker://join/<payload>`: an [`Invite`], a peer's key, the addresses it can be reached at
 //!   and an expiry, signed by the peer's own network key. Whoever holds the link can check that
@@ -9,6 +9,8 @@
 //!   the id, so the link's text never decides what plays.
 //! - `busker://artist/<64 hex digits>`: an artist key; its releases and profile are signed by
 //!   it.
+//! - `busker://playlist/<payload>`: a [`PlaylistLink`], a playlist id and hints, as a track
+//!   link; the playlist's record is signed by its owner and hashes to the id.
 //!
 //! Payloads are the canonical [`wire`](crate::wire) encoding in unpadded base64url, so a link
 //! survives chat apps and URL bars. [`Link::parse`] checks everything a link can be checked for
@@ -22,7 +24,7 @@ use data_encoding::BASE64URL_NOPAD;
 use libp2p::identity::{Keypair, PublicKey, ed25519};
 use libp2p::{Multiaddr, PeerId};
 
-use crate::model::{ArtistKey, TrackId};
+use crate::model::{ArtistKey, PlaylistId, TrackId};
 use crate::wire::{DecodeError, Reader, Writer};
 
 /// What every link starts with.
@@ -41,6 +43,7 @@ pub const INVITE_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 const VERSION: u8 = 1;
 const INVITE_CONTEXT: &[u8] = b"busker invite v1\0";
 const TRACK_CHECK_CONTEXT: &[u8] = b"busker track link v1\0";
+const PLAYLIST_CHECK_CONTEXT: &[u8] = b"busker playlist link v1\0";
 const CHECK_LEN: usize = 4;
 
 /// Why a text is not a link that can be opened. Nothing was changed.
@@ -50,7 +53,9 @@ pub enum LinkError {
     #[error("not a Busker link: it should start with busker://")]
     NotALink,
     /// A `busker://` link of a kind this version does not know.
-    #[error("this version cannot open busker://{0} links (it opens join, track and artist links)")]
+    #[error(
+        "this version cannot open busker://{0} links (it opens join, track, artist and playlist links)"
+    )]
     UnknownKind(String),
     /// Longer than [`MAX_LINK`].
     #[error("this link is longer than {MAX_LINK} characters")]
@@ -263,50 +268,91 @@ pub struct TrackLink {
 
 impl TrackLink {
     fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::default();
-        w.u8(VERSION);
-        w.raw(self.id.as_bytes());
-        w.u8(self.hints.len().min(MAX_HINTS) as u8);
-        for hint in self.hints.iter().take(MAX_HINTS) {
-            hint.encode(&mut w);
-        }
-        let check = track_check(w.as_slice());
-        w.raw(&check);
-        w.into_bytes()
+        encode_hinted(self.id.as_bytes(), &self.hints, TRACK_CHECK_CONTEXT)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, LinkError> {
-        let body_len = bytes
-            .len()
-            .checked_sub(CHECK_LEN)
-            .ok_or_else(|| LinkError::Malformed("too short".into()))?;
-        let (body, check) = bytes.split_at(body_len);
-        if track_check(body) != check {
-            return Err(LinkError::Malformed("its checksum does not match".into()));
-        }
-        let mut r = Reader::new(body);
-        version(&mut r)?;
-        let id = TrackId(r.array("track id")?);
-        let n = usize::from(r.u8("hint count")?);
-        if n > MAX_HINTS {
-            return Err(DecodeError::TooLarge {
-                what: "hints",
-                len: n,
-                max: MAX_HINTS,
-            }
-            .into());
-        }
-        let hints = (0..n)
-            .map(|_| PeerHint::decode(&mut r))
-            .collect::<Result<_, _>>()?;
-        r.finish()?;
-        Ok(Self { id, hints })
+        let (id, hints) = decode_hinted(bytes, TRACK_CHECK_CONTEXT, "track id")?;
+        Ok(Self {
+            id: TrackId(id),
+            hints,
+        })
     }
 }
 
-fn track_check(body: &[u8]) -> [u8; CHECK_LEN] {
+/// A playlist and a few peers to ask for its signed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaylistLink {
+    /// The playlist.
+    pub id: PlaylistId,
+    /// Peers that hold its record, at most [`MAX_HINTS`].
+    pub hints: Vec<PeerHint>,
+}
+
+impl PlaylistLink {
+    fn encode(&self) -> Vec<u8> {
+        encode_hinted(self.id.as_bytes(), &self.hints, PLAYLIST_CHECK_CONTEXT)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, LinkError> {
+        let (id, hints) = decode_hinted(bytes, PLAYLIST_CHECK_CONTEXT, "playlist id")?;
+        Ok(Self {
+            id: PlaylistId(id),
+            hints,
+        })
+    }
+}
+
+/// The payload of a track or playlist link: version, id, hints, then a checksum under
+/// `context` (which also keeps one kind's payload from reading as the other's).
+fn encode_hinted(id: &[u8; 32], hints: &[PeerHint], context: &[u8]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u8(VERSION);
+    w.raw(id);
+    w.u8(hints.len().min(MAX_HINTS) as u8);
+    for hint in hints.iter().take(MAX_HINTS) {
+        hint.encode(&mut w);
+    }
+    let check = link_check(w.as_slice(), context);
+    w.raw(&check);
+    w.into_bytes()
+}
+
+fn decode_hinted(
+    bytes: &[u8],
+    context: &[u8],
+    what: &'static str,
+) -> Result<([u8; 32], Vec<PeerHint>), LinkError> {
+    let body_len = bytes
+        .len()
+        .checked_sub(CHECK_LEN)
+        .ok_or_else(|| LinkError::Malformed("too short".into()))?;
+    let (body, check) = bytes.split_at(body_len);
+    if link_check(body, context) != check {
+        return Err(LinkError::Malformed("its checksum does not match".into()));
+    }
+    let mut r = Reader::new(body);
+    version(&mut r)?;
+    let id = r.array(what)?;
+    let n = usize::from(r.u8("hint count")?);
+    if n > MAX_HINTS {
+        return Err(DecodeError::TooLarge {
+            what: "hints",
+            len: n,
+            max: MAX_HINTS,
+        }
+        .into());
+    }
+    let hints = (0..n)
+        .map(|_| PeerHint::decode(&mut r))
+        .collect::<Result<_, _>>()?;
+    r.finish()?;
+    Ok((id, hints))
+}
+
+fn link_check(body: &[u8], context: &[u8]) -> [u8; CHECK_LEN] {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(TRACK_CHECK_CONTEXT);
+    hasher.update(context);
     hasher.update(body);
     let mut out = [0u8; CHECK_LEN];
     out.copy_from_slice(&hasher.finalize().as_bytes()[..CHECK_LEN]);
@@ -322,6 +368,8 @@ pub enum Link {
     Track(TrackLink),
     /// `busker://artist/KEY`
     Artist(ArtistKey),
+    /// `busker://playlist/...`
+    Playlist(PlaylistLink),
 }
 
 impl Link {
@@ -351,6 +399,7 @@ impl Link {
         match kind.to_ascii_lowercase().as_str() {
             "join" => Ok(Self::Join(Invite::decode(&bytes()?, now)?)),
             "track" => Ok(Self::Track(TrackLink::decode(&bytes()?)?)),
+            "playlist" => Ok(Self::Playlist(PlaylistLink::decode(&bytes()?)?)),
             "artist" => ArtistKey::from_str(payload)
                 .map(Self::Artist)
                 .map_err(|_| LinkError::Malformed("an artist key is 64 hex digits".into())),
@@ -371,6 +420,10 @@ impl fmt::Display for Link {
                 write!(f, "{SCHEME}track/{payload}")
             }
             Self::Artist(key) => write!(f, "{SCHEME}artist/{}", key.to_hex()),
+            Self::Playlist(link) => {
+                let payload = BASE64URL_NOPAD.encode(&link.encode());
+                write!(f, "{SCHEME}playlist/{payload}")
+            }
         }
     }
 }
@@ -487,6 +540,23 @@ mod tests {
     }
 
     #[test]
+    fn a_playlist_link_reads_back_and_is_never_taken_for_a_track_link() {
+        let key = Keypair::generate_ed25519();
+        let link = PlaylistLink {
+            id: PlaylistId([5; 32]),
+            hints: vec![PeerHint::new(&key.public(), addrs()).unwrap()],
+        };
+        let text = Link::Playlist(link.clone()).to_string();
+        assert!(text.starts_with("busker://playlist/"), "{text}");
+        assert_eq!(Link::parse(&text), Ok(Link::Playlist(link)));
+        let as_track = text.replacen("playlist", "track", 1);
+        assert!(matches!(
+            Link::parse(&as_track),
+            Err(LinkError::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn other_texts_get_a_clear_error() {
         let key = ArtistKey([9; 32]);
         assert_eq!(
@@ -496,9 +566,13 @@ mod tests {
         assert_eq!(Link::parse("https://example.org"), Err(LinkError::NotALink));
         assert_eq!(Link::parse(""), Err(LinkError::NotALink));
         assert_eq!(
-            Link::parse("busker://playlist/abc"),
-            Err(LinkError::UnknownKind("playlist".into()))
+            Link::parse("busker://album/abc"),
+            Err(LinkError::UnknownKind("album".into()))
         );
+        assert!(matches!(
+            Link::parse("busker://playlist/abc"),
+            Err(LinkError::Malformed(_))
+        ));
         assert!(matches!(
             Link::parse("busker://artist/12ab"),
             Err(LinkError::Malformed(_))

@@ -125,6 +125,10 @@ hash_id!(
     /// An artist's public ed25519 key; releases signed by it prove their artist.
     ArtistKey
 );
+hash_id!(
+    /// A playlist: the hash of its owner's key and a nonce (see [`crate::playlist`]).
+    PlaylistId
+);
 
 /// A string that is not 64 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -56,6 +56,7 @@ mod artist;
 mod chunks;
 mod exchange;
 mod links;
+mod playlists;
 mod radio;
 mod services;
 
@@ -210,6 +211,7 @@ impl Node {
             node.inner.client.provide(id.as_bytes()).await?;
         }
         node.publish_artist_profile().await?;
+        node.put_shared_playlists().await?;
         node.dial_known_peers().await?;
         Ok(node)
     }

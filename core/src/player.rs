@@ -152,6 +152,7 @@ pub enum PlayerError {
 enum Command {
     Load(Vec<TrackId>, usize),
     Enqueue(Vec<TrackId>),
+    SetUpcoming(Vec<TrackId>),
     Play,
     Pause,
     Seek(Duration),
@@ -233,6 +234,13 @@ impl Player {
     /// Appends tracks to the queue.
     pub fn enqueue(&self, tracks: Vec<TrackId>) -> Result<(), PlayerError> {
         self.send(Command::Enqueue(tracks), false)
+    }
+
+    /// Replaces the tracks after the one playing (or the one to play next, when the queue ran
+    /// out): the current track plays on, and these follow it. How a listener's edits of the
+    /// queue (play next, reorder, remove, shuffle) reach the engine.
+    pub fn set_upcoming(&self, tracks: Vec<TrackId>) -> Result<(), PlayerError> {
+        self.send(Command::SetUpcoming(tracks), false)
     }
 
     /// Resumes (or starts the queue).

@@ -13,6 +13,8 @@
 //!   [`crate::taste`]), so that recommendations survive a restart;
 //! - `blocked`: artist key -> empty, for the keys whose releases this peer hides;
 //! - `followed`: artist key -> empty, for the keys this peer follows (see [`follows`]);
+//! - `playlists`: playlist id -> signed playlist record, `shared_playlists`: id -> empty for
+//!   those this peer shared (see [`playlists`]);
 //! - `known_peers`: peers joined through an invite, with their addresses (see [`peers`]);
 //! - `bans`: peer id -> when its ban ends, so that bans outlive a restart (see [`peers`]);
 //! - `audio`: audio id -> the release with that audio this peer saw first (the original, when
@@ -43,6 +45,7 @@ mod keep;
 mod move_audio;
 mod order;
 mod peers;
+mod playlists;
 mod upgrade;
 
 pub use blobs::BlobWriter;

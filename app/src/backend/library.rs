@@ -11,7 +11,7 @@ use busker_core::release::{Candidate, followed_first};
 use busker_core::{Config, Library, TrackSummary};
 
 use super::net::Net;
-use super::{Event, Post};
+use super::{Event, PlaylistView, Post};
 
 /// How many new releases the Discover view shows.
 const NEW_RELEASES: usize = 20;
@@ -76,6 +76,32 @@ pub(super) fn catalog(library: &Library, net: &Net) -> Event {
         blocked,
         followed,
     }
+}
+
+/// Every playlist with the tracks of it known here.
+pub(super) fn playlists(library: &Library) -> Event {
+    let lists = match library.playlists() {
+        Ok(lists) => lists,
+        Err(e) => return Event::Error(format!("could not read the playlists: {e}")),
+    };
+    let own = library.artist_key();
+    let views = lists
+        .into_iter()
+        .map(|list| {
+            let tracks = library
+                .playlist_tracks(&list)
+                .inspect_err(|e| tracing::warn!(error = %e, "unreadable playlist tracks"))
+                .unwrap_or_default();
+            PlaylistView {
+                id: list.id,
+                own: list.owner == own,
+                missing: list.tracks.len().saturating_sub(tracks.len()),
+                name: list.name,
+                tracks,
+            }
+        })
+        .collect();
+    Event::Playlists(views)
 }
 
 /// A local search, answered with [`Event::SearchResults`].

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use busker_core::link::{INVITE_LIFETIME, Link};
-use busker_core::model::{ArtistKey, TrackId};
+use busker_core::model::{ArtistKey, PlaylistId, TrackId};
 use busker_core::{Library, Node};
 
 use super::net::Net;
@@ -98,6 +98,13 @@ impl Worker {
                     Ok(page) => Event::Artist(page),
                     Err(e) => Event::Error(format!("could not open the artist link: {e}")),
                 },
+                Link::Playlist(list) => match node.open_playlist(&list).await {
+                    Ok(opened) => {
+                        post.offer(super::library::playlists(node.library()));
+                        Event::OpenedPlaylist(opened.playlist.id)
+                    }
+                    Err(e) => Event::Error(format!("could not open the playlist link: {e}")),
+                },
             };
             post.offer(event);
         });
@@ -130,6 +137,19 @@ impl Worker {
         let (node, post) = (self.net.node.clone(), self.post.clone());
         self.net.runtime.spawn(async move {
             post.offer(match node.share_track(id).await {
+                Ok(link) => Event::Shared(link.to_string()),
+                Err(e) => Event::Error(format!("could not make a link: {e}")),
+            });
+        });
+    }
+}
+
+impl Worker {
+    /// Makes a link to a playlist (on the runtime).
+    pub(super) fn share_playlist(&self, id: PlaylistId) {
+        let (node, post) = (self.net.node.clone(), self.post.clone());
+        self.net.runtime.spawn(async move {
+            post.offer(match node.share_playlist(id).await {
                 Ok(link) => Event::Shared(link.to_string()),
                 Err(e) => Event::Error(format!("could not make a link: {e}")),
             });

@@ -105,6 +105,16 @@ impl Net {
         });
     }
 
+    /// After a playlist edit: a shared playlist's new record goes into the DHT.
+    pub(super) fn playlist_changed(&self, id: busker_core::model::PlaylistId) {
+        let node = self.node.clone();
+        self.runtime.spawn(async move {
+            if let Err(e) = node.playlist_changed(id).await {
+                tracing::debug!(error = %e, "a shared playlist's record was not put");
+            }
+        });
+    }
+
     /// Downloads a track into the library on the runtime; it shows among the transfers, then
     /// as local. A failure comes back as [`Event::Error`].
     pub(super) fn save(&self, post: &Post, id: TrackId) {

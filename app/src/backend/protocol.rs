@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use busker_core::model::{ArtistKey, TrackId};
+use busker_core::model::{ArtistKey, PlaylistId, TrackId};
 use busker_core::{Config, Recommended, TrackSummary};
 
 use crate::player::PlayerBackend;
@@ -78,6 +78,26 @@ pub enum Request {
     Follow(ArtistKey, bool),
     /// Makes this app the desktop's handler of `busker://` links; answered with a notice.
     InstallDesktop,
+    /// Carries out a playlist command, as `busker playlist ...` does; answered with
+    /// [`Event::Playlists`].
+    Playlist(crate::playlists::PlaylistOp),
+    /// Makes a link to a playlist ([`Event::Shared`]); its record goes into the DHT.
+    SharePlaylist(PlaylistId),
+}
+
+/// A playlist as the Playlists view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaylistView {
+    /// Its id.
+    pub id: PlaylistId,
+    /// Its name.
+    pub name: String,
+    /// This peer's own (else opened from another peer's link: read-only).
+    pub own: bool,
+    /// Its tracks known here, in order.
+    pub tracks: Vec<TrackSummary>,
+    /// Tracks it lists that are not known here (yet).
+    pub missing: usize,
 }
 
 /// An artist's page.
@@ -258,6 +278,11 @@ pub enum Event {
     Invite(Result<String, String>),
     /// Answer to [`Request::Share`]: the link, to copy.
     Shared(String),
+    /// Every playlist, by name (at start, on refresh, after each playlist command).
+    Playlists(Vec<PlaylistView>),
+    /// A playlist link opened: the playlist, to show (after the [`Event::Playlists`] that
+    /// holds it).
+    OpenedPlaylist(PlaylistId),
     /// Where players and broadcasting programs reach this node's radio: the HTTP server's base
     /// (`http://127.0.0.1:PORT`; a channel's stream is `BASE/radio/ID`).
     RadioBase(String),

@@ -27,6 +27,7 @@
 //! | `POST /v1/artist` | `{"key"}` (`null`: this peer) | `{"key", "name", "releases": [track or {"id"}, ..]}` |
 //! | `POST /v1/play` | `{"id", "out", "seconds"}` | the play report |
 //! | `POST /v1/recommend` | `{"limit"}` | `[recommendation, ..]` |
+//! | `POST /v1/playlist` | a [`PlaylistOp`](crate::playlists::PlaylistOp): `{"op": "create", "name", "ids"}` and so on | what [`apply`](crate::playlists::apply) answers |
 //! | `POST /v1/radio/start` | `{"name", "ids": [..], "personal"}` | `{"channel_id", "name"}` |
 //! | `POST /v1/radio/stop` | `{"channel_id"}` | `{"channel_id", "stopped"}` |
 //! | `GET /v1/radio/list` | | `[{"channel_id", "name", "listeners", "broadcasting", "tuned", "now_playing"}, ..]` |
@@ -136,6 +137,7 @@ pub fn router(node: Node, token: ApiToken, sink: super::LinkSink, doors: RadioDo
         .route("/v1/artist", post(artist))
         .route("/v1/play", post(play))
         .route("/v1/recommend", post(recommend))
+        .route("/v1/playlist", post(playlist))
         .route("/v1/radio/start", post(radio_start))
         .route("/v1/radio/stop", post(radio_stop))
         .route("/v1/radio/list", get(radio_list))
@@ -261,6 +263,25 @@ async fn fetch(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult 
         "peers_used": report.peers_used,
         "millis": report.millis,
     })))
+}
+
+/// `busker playlist ...`: the op carried out on the library (off the async threads); a shared
+/// playlist's new record then goes into the DHT.
+async fn playlist(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
+    let op: crate::playlists::PlaylistOp =
+        serde_json::from_value(body).context("not a playlist command")?;
+    let (answer, op) = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::playlists::apply(node.library(), &op).map(|answer| (answer, op))
+        })
+        .await
+        .context("the playlist command stopped")??
+    };
+    if let Some(id) = crate::playlists::changed(&op, &answer) {
+        node.playlist_changed(id).await?;
+    }
+    Ok(Json(answer))
 }
 
 async fn rate(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {

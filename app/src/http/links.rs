@@ -6,8 +6,8 @@
 //! |---|---|---|
 //! | `POST /v1/invite` | `{"hours"}` (default a week) | `{"link", "expires"}` |
 //! | `POST /v1/join` | `{"link"}` | `{"peer_id"}` |
-//! | `POST /v1/share` | `{"id"}`: a track (id or prefix) or an artist key | `{"link"}` |
-//! | `POST /v1/open` | `{"link", "show", "resolve"}` | what it opened: a track, `{"artist_key", "name", "releases", "following"}`, or `{"peer_id"}`; in the app with `show`, also handed to the window (`"handed_to_app": true`), and with `"resolve": false` only that: `{"link", "handed_to_app": true}` |
+//! | `POST /v1/share` | `{"id"}`: a track (id or prefix), a playlist (id, prefix or name) or an artist key | `{"link"}` |
+//! | `POST /v1/open` | `{"link", "show", "resolve"}` | what it opened: a track, `{"artist_key", "name", "releases", "following"}`, a playlist (`{"id", "name", "tracks", "releases"}`), or `{"peer_id"}`; in the app with `show`, also handed to the window (`"handed_to_app": true`), and with `"resolve": false` only that: `{"link", "handed_to_app": true}` |
 //! | `POST /v1/follow` | `{"key", "following"}` | `{"artist_key", "following"}` |
 //!
 //! In the desktop app the server also carries a [`LinkSink`]: `open` with `show` hands the link
@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use super::JsonBody;
-use crate::output::{artist_json, summary_json};
+use crate::output::{ShareTarget, artist_json, summary_json};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -89,8 +89,9 @@ async fn share(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult 
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("missing field \"id\""))?;
     let link = match crate::output::share_target(node.library(), id)? {
-        Ok(track) => node.share_track(track).await?,
-        Err(key) => Link::Artist(key),
+        ShareTarget::Track(track) => node.share_track(track).await?,
+        ShareTarget::Playlist(list) => node.share_playlist(list).await?,
+        ShareTarget::Artist(key) => Link::Artist(key),
     };
     Ok(Json(json!({"link": link.to_string()})))
 }
@@ -130,6 +131,15 @@ pub async fn open_link(node: &Node, link: &Link) -> Result<Value, ApiError> {
             Ok(json!({"peer_id": peer.to_string()}))
         }
         Link::Track(track) => Ok(summary_json(&node.open_track(track).await?)),
+        Link::Playlist(list) => {
+            let opened = node.open_playlist(list).await?;
+            let own = node.library().artist_key();
+            Ok(crate::playlists::opened_json(
+                &opened.playlist,
+                &own,
+                &opened.tracks,
+            ))
+        }
         Link::Artist(key) => {
             let mut v = match node.artist_catalog(*key).await {
                 Ok(catalog) => artist_json(key, Some(&catalog)),

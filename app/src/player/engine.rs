@@ -19,9 +19,14 @@ pub struct EnginePlayer {
     engine: busker_core::Player,
     name: String,
     audible: bool,
-    /// Queue index of the engine's first track.
+    /// The player's queue index of the engine's track `anchor` (set by a load and by every
+    /// change of what follows the current track).
     base: usize,
-    /// The tracks handed to the engine.
+    /// The engine's own index that `base` names.
+    anchor: usize,
+    /// The engine's index of the track playing.
+    started: usize,
+    /// The tracks handed to the engine, in its order.
     loaded: Vec<TrackId>,
     /// A load was sent and no track of it has started or failed yet: a `Finished` seen now
     /// belongs to the previous load.
@@ -37,6 +42,8 @@ impl EnginePlayer {
             name: name.into(),
             audible,
             base: 0,
+            anchor: 0,
+            started: 0,
             loaded: Vec::new(),
             awaiting_start: false,
         }
@@ -62,6 +69,8 @@ impl PlayerBackend for EnginePlayer {
     }
     fn load(&mut self, queue: &[TrackSummary], index: usize) {
         self.base = index;
+        self.anchor = 0;
+        self.started = 0;
         self.loaded = queue
             .iter()
             .skip(index)
@@ -96,12 +105,28 @@ impl PlayerBackend for EnginePlayer {
     fn drives_clock(&self) -> bool {
         true
     }
+    fn set_upcoming(&mut self, current: usize, upcoming: &[TrackSummary]) {
+        let ids: Vec<TrackId> = upcoming
+            .iter()
+            .take(ENGINE_QUEUE - 1)
+            .map(|t| t.id)
+            .collect();
+        self.loaded.truncate(self.started + 1);
+        self.loaded.extend(&ids);
+        self.base = current;
+        self.anchor = self.started;
+        let r = self.engine.set_upcoming(ids);
+        self.check("queue change", r);
+    }
     fn poll(&mut self) -> Option<BackendEvent> {
         while let Some(event) = self.engine.try_event() {
             let mapped = match event {
                 PlayerEvent::TrackStarted { index, .. } => {
                     self.awaiting_start = false;
-                    Some(BackendEvent::Started(self.base + index))
+                    self.started = index;
+                    Some(BackendEvent::Started(
+                        (self.base + index).saturating_sub(self.anchor),
+                    ))
                 }
                 PlayerEvent::Position { id, ms } => (!self.awaiting_start
                     && self.loaded.contains(&id))

@@ -7,6 +7,7 @@ use busker_core::TrackSummary;
 use busker_core::model::TrackId;
 
 use crate::model::Model;
+use crate::playlists::PlaylistOp;
 use crate::ui::{Command, availability, clock, stars};
 
 const ROW_HEIGHT: f32 = 22.0;
@@ -116,9 +117,15 @@ pub fn table(
                             let t = egui::RichText::new(s);
                             if playing { t.strong() } else { t }
                         };
-                        cell(ui, w.title, |ui| {
-                            ui.add(egui::Label::new(text(&t.info.title)).truncate())
+                        let title = cell(ui, w.title, |ui| {
+                            ui.add(
+                                egui::Label::new(text(&t.info.title))
+                                    .truncate()
+                                    .sense(egui::Sense::click()),
+                            )
                         });
+                        // Right-click a title: play next, add to the queue or a playlist.
+                        title.context_menu(|ui| out.extend(track_menu(ui, t, model)));
                         let artist = cell(ui, w.artist, |ui| match &t.same_audio_as {
                             // A re-signed copy says whose audio it carries.
                             Some(original) => {
@@ -204,5 +211,39 @@ pub fn table(
                 }
             },
         );
+    out
+}
+
+/// The right-click menu of a track: play it next, queue it, add it to one of this peer's
+/// playlists or to a new one.
+fn track_menu(ui: &mut egui::Ui, t: &TrackSummary, model: &Model) -> Vec<Command> {
+    let mut out = Vec::new();
+    if ui.button("Play next").clicked() {
+        out.push(Command::PlayNext(vec![t.clone()]));
+        ui.close();
+    }
+    if ui.button("Add to queue").clicked() {
+        out.push(Command::Enqueue(vec![t.clone()]));
+        ui.close();
+    }
+    let own: Vec<_> = model.playlists.iter().filter(|p| p.own).collect();
+    ui.menu_button("Add to playlist", |ui| {
+        for list in own {
+            if ui.button(&list.name).clicked() {
+                out.push(Command::Playlist(PlaylistOp::Add {
+                    playlist: list.id.to_hex(),
+                    ids: vec![t.id.to_hex()],
+                }));
+                ui.close();
+            }
+        }
+        if ui.button("New playlist with this track").clicked() {
+            out.push(Command::Playlist(PlaylistOp::Create {
+                name: t.info.title.clone(),
+                ids: vec![t.id.to_hex()],
+            }));
+            ui.close();
+        }
+    });
     out
 }

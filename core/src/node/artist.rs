@@ -51,27 +51,36 @@ impl Node {
         let profile = self.artist(artist).await?;
         let mut releases = Vec::with_capacity(profile.releases.len());
         for &id in &profile.releases {
-            let mut found = self.find_manifest(id).await;
-            if found.is_err() {
-                let providers = self.inner.client.providers(id.as_bytes()).await;
-                for peer in providers.unwrap_or_default() {
-                    self.inner.providers.add(id, peer);
-                }
-                found = self.find_manifest(id).await;
-            }
-            let summary = match found {
-                Ok(manifest) => {
-                    let library = self.inner.library.clone();
-                    let summary = blocking(move || library.summary(&manifest)).await?;
-                    self.with_providers(vec![summary]).pop()
-                }
-                Err(e) => {
-                    tracing::debug!(track = %id, error = %e, "a release of the artist was not found");
-                    None
-                }
-            };
-            releases.push((id, summary));
+            releases.push((id, self.describe_release(id).await?));
         }
         Ok(ArtistCatalog { profile, releases })
+    }
+
+    /// Release `id` as lists show it: its manifest from the store, a connected peer or a DHT
+    /// provider (verified, stored and indexed here, so it can then be searched and fetched);
+    /// `None` when nobody reachable describes it.
+    pub(super) async fn describe_release(
+        &self,
+        id: crate::model::TrackId,
+    ) -> Result<Option<crate::TrackSummary>> {
+        let mut found = self.find_manifest(id).await;
+        if found.is_err() {
+            let providers = self.inner.client.providers(id.as_bytes()).await;
+            for peer in providers.unwrap_or_default() {
+                self.inner.providers.add(id, peer);
+            }
+            found = self.find_manifest(id).await;
+        }
+        match found {
+            Ok(manifest) => {
+                let library = self.inner.library.clone();
+                let summary = blocking(move || library.summary(&manifest)).await?;
+                Ok(self.with_providers(vec![summary]).pop())
+            }
+            Err(e) => {
+                tracing::debug!(track = %id, error = %e, "a release was not found");
+                Ok(None)
+            }
+        }
     }
 }

@@ -149,18 +149,45 @@ impl Node {
         if !blocking(move || store.has_manifest(&id)).await? {
             return Err(Error::UnknownTrack(id));
         }
+        let holders: Vec<PeerId> = self.inner.providers.holders(&id).into_iter().collect();
+        let hints = self.hints(&holders).await?;
+        Ok(Link::Track(TrackLink { id, hints }))
+    }
+
+    /// Dials the hints of a link that are not connected yet, all at once; how many could not
+    /// be reached.
+    pub(super) async fn dial_hints(&self, hints: &[PeerHint]) -> Result<usize> {
+        let own = self.peer_id();
+        let connected: Vec<PeerId> = self.peers().await?.into_iter().map(|(p, _)| p).collect();
+        let dials: FuturesUnordered<_> = hints
+            .iter()
+            .filter(|h| h.peer != own && !connected.contains(&h.peer))
+            .map(|h| self.dial_hint(h))
+            .collect();
+        let mut unreachable = 0;
+        for result in dials.collect::<Vec<_>>().await {
+            if let Err(e) = result {
+                unreachable += 1;
+                tracing::debug!(error = %e, "a peer named in a link is not reachable");
+            }
+        }
+        Ok(unreachable)
+    }
+
+    /// This peer and up to two connected peers among `holders`, as a link's hints (none when
+    /// offline).
+    pub(super) async fn hints(&self, holders: &[PeerId]) -> Result<Vec<PeerHint>> {
         let mut hints = Vec::new();
         if self.is_online() {
             let own = self.reachable_addrs().await?;
             hints.extend(PeerHint::from_peer_id(self.peer_id(), own));
-            let holders = self.inner.providers.holders(&id);
             for (peer, addr) in self.peers().await? {
                 if hints.len() < MAX_HINTS && holders.contains(&peer) && !net::is_relayed(&addr) {
                     hints.extend(PeerHint::from_peer_id(peer, [addr]));
                 }
             }
         }
-        Ok(Link::Track(TrackLink { id, hints }))
+        Ok(hints)
     }
 
     /// Opens a track link: dials its hints, asks them (and connected peers, and the DHT's
@@ -169,20 +196,7 @@ impl Node {
     pub async fn open_track(&self, link: &TrackLink) -> Result<TrackSummary> {
         let id = link.id;
         let own = self.peer_id();
-        let connected: Vec<PeerId> = self.peers().await?.into_iter().map(|(p, _)| p).collect();
-        let mut unreachable = 0;
-        let dials: FuturesUnordered<_> = link
-            .hints
-            .iter()
-            .filter(|h| h.peer != own && !connected.contains(&h.peer))
-            .map(|h| self.dial_hint(h))
-            .collect();
-        for result in dials.collect::<Vec<_>>().await {
-            if let Err(e) = result {
-                unreachable += 1;
-                tracing::debug!(error = %e, "a peer named in a track link is not reachable");
-            }
-        }
+        let unreachable = self.dial_hints(&link.hints).await?;
         for hint in link.hints.iter().filter(|h| h.peer != own) {
             self.inner.providers.add(id, hint.peer);
         }

@@ -66,5 +66,8 @@ pub(super) fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Se
         .protocol(crate::radio::offer(radio.clone()))
         .topic(channels)
         .max_message(crate::radio::MAX_SEGMENT_BYTES)
-        .record_filter(Arc::new(crate::artist::accepts_record))
+        .record_filter(Arc::new(|key: &[u8], value: &[u8], held: Option<&[u8]>| {
+            crate::playlist::accepts_record(key, value, held)
+                .unwrap_or_else(|| crate::artist::accepts_record(key, value, held))
+        }))
 }

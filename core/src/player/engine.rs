@@ -183,6 +183,7 @@ impl Engine {
                 self.open_at_index();
             }
             Command::Enqueue(tracks) => self.queue.extend(tracks),
+            Command::SetUpcoming(tracks) => self.queue.replace_upcoming(tracks),
             Command::Play => {
                 if self.paused {
                     self.paused = false;

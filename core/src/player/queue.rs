@@ -24,6 +24,13 @@ impl Queue {
         self.tracks.extend(tracks);
     }
 
+    /// Replaces the tracks after the place (the place and its track stay; past the end, the
+    /// new tracks are the ones to play next).
+    pub(super) fn replace_upcoming(&mut self, tracks: Vec<TrackId>) {
+        self.tracks.truncate(self.index + 1);
+        self.tracks.extend(tracks);
+    }
+
     /// The place, counting from 0 (it can be past the end).
     pub(super) fn index(&self) -> usize {
         self.index
@@ -70,6 +77,17 @@ mod tests {
         queue.advance();
         queue.advance();
         assert_eq!((queue.index(), queue.current()), (3, None));
+        queue.replace_upcoming(vec![id(4), id(5)]);
+        assert_eq!((queue.index(), queue.current()), (3, Some(id(4))));
+        queue.replace(vec![id(1), id(2), id(3)], 0);
+        queue.replace_upcoming(vec![id(3)]);
+        assert_eq!(
+            (queue.current(), queue.upcoming()),
+            (Some(id(1)), Some(id(3)))
+        );
+        queue.advance();
+        queue.advance();
+        assert_eq!(queue.current(), None);
         queue.replace(vec![id(1)], 0);
         queue.back();
         assert_eq!((queue.index(), queue.current()), (0, Some(id(1))));

@@ -384,6 +384,15 @@ impl Store {
         self.blobs.has(audio)
     }
 
+    /// The file that holds the whole audio of `manifest`, when it is here: the published
+    /// file's exact bytes, which any player can open (playlist exports point at it).
+    pub fn audio_file(&self, manifest: &Manifest) -> Option<PathBuf> {
+        let audio = manifest.audio_id();
+        self.blobs
+            .has(&audio)
+            .then(|| self.blobs.complete_path(&audio))
+    }
+
     /// Stores chunk `index` of a download after checking it against the manifest. A chunk that
     /// does not match is refused: nothing unverified is ever stored.
     pub fn put_chunk(&self, manifest: &Manifest, index: usize, bytes: &[u8]) -> Result<()> {

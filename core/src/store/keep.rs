@@ -4,8 +4,9 @@
 //! - `manifests/<track id>`: the encoded manifest of every track whose audio is here, written
 //!   (through a temporary name) before the track is marked local. Signed, so a rebuild checks
 //!   each one like a manifest from the network.
-//! - `journal`: one line per rating, block, follow and listen, appended as they happen
-//!   (`rate ID STARS`, `block KEY 0|1`, `follow KEY 0|1`, `listen AT_MS ID play|skip:POS|complete`). Started with a snapshot of
+//! - `journal`: one line per rating, block, follow, listen and playlist change, appended as they happen
+//!   (`rate ID STARS`, `block KEY 0|1`, `follow KEY 0|1`, `listen AT_MS ID play|skip:POS|complete`,
+//!   `playlist RECORD_HEX`, `unplaylist ID`). Started with a snapshot of
 //!   what the database held when the journal did not exist yet.
 //!
 //! When sled refuses to open the database (damaged files, a foreign version), [`Store::open`]
@@ -151,6 +152,17 @@ impl Store {
             .append(&format!("follow {key} {}", u8::from(followed)));
     }
 
+    pub(super) fn journal_playlist(&self, record: &[u8]) {
+        self.keep.append(&format!(
+            "playlist {}",
+            data_encoding::HEXLOWER.encode(record)
+        ));
+    }
+
+    pub(super) fn journal_playlist_removed(&self, id: &crate::model::PlaylistId) {
+        self.keep.append(&format!("unplaylist {id}"));
+    }
+
     pub(super) fn journal_listen(&self, listen: &Listen) {
         self.keep.append(&listen.journal_line());
     }
@@ -271,6 +283,12 @@ impl Store {
                     Ok(key) => self.put_followed(&key, *on == "1").is_ok(),
                     _ => false,
                 },
+                ["playlist", hex] => data_encoding::HEXLOWER
+                    .decode(hex.as_bytes())
+                    .ok()
+                    .and_then(|record| crate::playlist::Playlist::decode(&record).ok())
+                    .is_some_and(|list| self.put_playlist_record(list.id, &list.encode()).is_ok()),
+                ["unplaylist", id] => id.parse().is_ok_and(|id| self.drop_playlist(&id).is_ok()),
                 ["listen", at, id, kind] => match parse_listen(at, id, kind) {
                     Some(listen) => self.put_listen(&listen).is_ok(),
                     None => false,

@@ -265,6 +265,16 @@ fn a_database_that_will_not_open_is_set_aside_and_rebuilt_from_the_files_beside_
         let bytes = noise(150_000, 5);
         let (local, heard) = (manifest(&bytes), manifest(&noise(70_000, 6)));
         let artist = ArtistKey([9; 32]);
+        let owner = ArtistKeypair::generate();
+        let kept = crate::playlist::Playlist::create(&owner, "Kept", vec![local.id()], 1).unwrap();
+        let mut renamed = kept.clone();
+        renamed
+            .edit(&owner, 2, |name, _| {
+                *name = "Renamed".into();
+                Ok(())
+            })
+            .unwrap();
+        let gone = crate::playlist::Playlist::create(&owner, "Gone", Vec::new(), 1).unwrap();
         let listen = Listen {
             id: local.id(),
             at_ms: 1_000,
@@ -283,6 +293,10 @@ fn a_database_that_will_not_open_is_set_aside_and_rebuilt_from_the_files_beside_
             store.set_followed(&ArtistKey([4; 32]), true).unwrap();
             store.set_followed(&ArtistKey([4; 32]), false).unwrap();
             store.record_listen(&listen).unwrap();
+            store.put_playlist(&kept).unwrap();
+            store.put_playlist(&renamed).unwrap();
+            store.put_playlist(&gone).unwrap();
+            store.remove_playlist(&gone.id).unwrap();
             store.flush().unwrap();
         }
         // As tried on a real data dir: 16 bytes over sled's small config file, or its main file
@@ -320,6 +334,11 @@ fn a_database_that_will_not_open_is_set_aside_and_rebuilt_from_the_files_beside_
             "{damage}"
         );
         assert_eq!(store.listens().unwrap(), vec![listen], "{damage}");
+        assert_eq!(
+            store.playlists().unwrap(),
+            vec![renamed.clone()],
+            "{damage}"
+        );
         assert!(!store.created(), "{damage}: not a first start");
         drop(store);
         let store = Store::open(&path).unwrap();

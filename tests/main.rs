@@ -21,6 +21,7 @@ mod radio;
 mod relay;
 mod resilience;
 mod stream;
+mod subsonic;
 mod taste;
 
 // The network bench scenarios, also runnable as an ignored test (see `network::figures`).

@@ -203,6 +203,9 @@ pub enum Command {
         #[command(subcommand)]
         command: PlaylistCommand,
     },
+    /// Where the running node (or app) serves the Subsonic API, and the user and password to
+    /// give a Subsonic client (DSub, Symfonium, Ultrasonic, Feishin, Sublime Music).
+    Subsonic,
     /// This peer's artist key: back it up, or take one over from another machine.
     Key {
         #[command(subcommand)]

@@ -1,9 +1,9 @@
 //! The node's HTTP server: one hyper HTTP/1.1 server on 127.0.0.1 that serves an axum
 //! [`Router`] per API, merged into one.
 //!
-//! Today it serves the control API ([`control`]), the one `busker` commands use to drive a
-//! running `busker node`; the Subsonic API, an Icecast source endpoint and radio streams are
-//! further routers merged in [`NodeHttp::start`]. Each router brings its own state and its own
+//! It serves the control API ([`control`]), the one `busker` commands use to drive a running
+//! `busker node`, with the radio streams merged in [`NodeHttp::start`]; the Icecast source
+//! endpoint ([`radio`]) and the Subsonic API ([`subsonic`]) listen on addresses of their own. Each router brings its own state and its own
 //! authentication layer; what they share lives here:
 //! - [`HttpServer`]: the accept loop, with at most [`MAX_CONNECTIONS`] connections served at
 //!   once and [`HEAD_TIMEOUT`] to send a request head;
@@ -20,6 +20,7 @@ pub mod control;
 pub mod links;
 mod ogg;
 pub mod radio;
+pub mod subsonic;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -56,6 +57,7 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct NodeHttp {
     // Fields drop in order: the servers stop before the file that points at them goes.
     server: HttpServer,
+    subsonic: Option<(HttpServer, subsonic::SubsonicDoor)>,
     _sources: radio::SourceServer,
     _api_file: control::ApiFile,
     doors: radio::RadioDoors,
@@ -75,12 +77,20 @@ impl NodeHttp {
             password,
             stream_base: format!("http://{addr}"),
         };
+        let listen = node.library().config().subsonic_listen;
+        let subsonic = subsonic::start(node.clone(), data_dir, &listen)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "the Subsonic API did not start"))
+            .ok();
+        let door = subsonic.as_ref().map(|(_, door)| door.clone());
         let router = control::router(node.clone(), token.clone(), sink, doors.clone())
-            .merge(radio::stream_routes(node));
+            .merge(radio::stream_routes(node))
+            .layer(axum::Extension(door));
         let server = HttpServer::serve(listener, router);
         let api_file = control::ApiFile::write(data_dir, server.addr(), &token)?;
         Ok(Self {
             server,
+            subsonic,
             _sources: sources,
             _api_file: api_file,
             doors,
@@ -90,6 +100,11 @@ impl NodeHttp {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
+    }
+
+    /// Where the Subsonic API listens and how to log in, when it runs.
+    pub fn subsonic(&self) -> Option<&subsonic::SubsonicDoor> {
+        self.subsonic.as_ref().map(|(_, door)| door)
     }
 
     /// Where radio sources and players reach it.
@@ -174,6 +189,23 @@ async fn accept_loop(listener: TcpListener, router: Router) {
             drop(permit);
         });
     }
+}
+
+/// The secret kept in `data_dir`'s file `name` (owner-only): read, or made (24 random hex
+/// digits) on first use.
+pub(crate) fn secret(data_dir: &Path, name: &str) -> anyhow::Result<String> {
+    let path = data_dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let mut bytes = [0u8; 12];
+    rand::Rng::fill(&mut rand::rngs::OsRng, &mut bytes[..]);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &format!("{secret}\n"))?;
+    Ok(secret)
 }
 
 /// Writes `text` to `path` through a temporary file, owner-only (0600).

@@ -128,7 +128,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Peers
         | Command::Fetch { .. }
         | Command::Artist { key: Some(_) }
-        | Command::Radio { .. } => anyhow::bail!(
+        | Command::Radio { .. }
+        | Command::Subsonic => anyhow::bail!(
             "no busker node is running on {}; start one with `busker --data-dir {} node`",
             dir.display(),
             dir.display()

@@ -310,6 +310,19 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             print_opened(cli, &api.call("POST", "/v1/open", Some(&body))?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Subsonic => {
+            let v = api.call("GET", "/v1/subsonic", None)?;
+            if cli.json {
+                output::print_json(&v);
+            } else {
+                let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+                println!("Subsonic API: {}", s("url"));
+                println!("user:         {}", s("user"));
+                println!("password:     {}", s("password"));
+                println!("(give these to a Subsonic app: DSub, Symfonium, Ultrasonic, Feishin)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Playlist { command } => {
             let (op, export_to) = command.op()?;
             let answer = api.call("POST", "/v1/playlist", Some(&serde_json::to_value(&op)?))?;

@@ -19,7 +19,13 @@ pub struct Config {
     pub lan_discovery: bool,
     /// Where the desktop app's peer listens (multiaddrs; `busker node` takes `--listen`).
     pub listen: Vec<String>,
+    /// Where the Subsonic API is served (`host:port`; a port already taken falls back to a
+    /// free one, which `busker subsonic` names).
+    pub subsonic_listen: String,
 }
+
+/// The Subsonic API's default address: loopback, the port Navidrome uses too.
+pub const DEFAULT_SUBSONIC_LISTEN: &str = "127.0.0.1:4533";
 
 /// The desktop app's default listen address: every interface, a free TCP port.
 pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/0";
@@ -33,6 +39,7 @@ impl Default for Config {
             seed_demo_library: true,
             lan_discovery: false,
             listen: vec![DEFAULT_LISTEN.to_owned(), DEFAULT_LISTEN_QUIC.to_owned()],
+            subsonic_listen: DEFAULT_SUBSONIC_LISTEN.to_owned(),
         }
     }
 }

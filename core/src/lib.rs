@@ -43,7 +43,7 @@ pub mod wire;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
-pub use config::{Config, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC};
+pub use config::{Config, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC, DEFAULT_SUBSONIC_LISTEN};
 pub use datadir::{DataDir, export_artist_key};
 pub use error::{Error, PublishError, Report, Result};
 /// The judged query set for local search (feature `test-utils`).

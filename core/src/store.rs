@@ -12,7 +12,8 @@
 //! - `profiles`: peer key -> a neighbour's signed taste profile, as received (see
 //!   [`crate::taste`]), so that recommendations survive a restart;
 //! - `blocked`: artist key -> empty, for the keys whose releases this peer hides;
-//! - `followed`: artist key -> empty, for the keys this peer follows (see [`follows`]);
+//! - `followed`: artist key -> empty, for the keys this peer follows, `starred`: track id ->
+//!   empty, for the tracks starred through the Subsonic API (see [`follows`]);
 //! - `playlists`: playlist id -> signed playlist record, `shared_playlists`: id -> empty for
 //!   those this peer shared (see [`playlists`]);
 //! - `known_peers`: peers joined through an invite, with their addresses (see [`peers`]);

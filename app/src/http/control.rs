@@ -27,6 +27,7 @@
 //! | `POST /v1/artist` | `{"key"}` (`null`: this peer) | `{"key", "name", "releases": [track or {"id"}, ..]}` |
 //! | `POST /v1/play` | `{"id", "out", "seconds"}` | the play report |
 //! | `POST /v1/recommend` | `{"limit"}` | `[recommendation, ..]` |
+//! | `GET /v1/subsonic` | | `{"url", "user", "password"}` |
 //! | `POST /v1/playlist` | a [`PlaylistOp`](crate::playlists::PlaylistOp): `{"op": "create", "name", "ids"}` and so on | what [`apply`](crate::playlists::apply) answers |
 //! | `POST /v1/radio/start` | `{"name", "ids": [..], "personal"}` | `{"channel_id", "name"}` |
 //! | `POST /v1/radio/stop` | `{"channel_id"}` | `{"channel_id", "stopped"}` |
@@ -138,6 +139,7 @@ pub fn router(node: Node, token: ApiToken, sink: super::LinkSink, doors: RadioDo
         .route("/v1/play", post(play))
         .route("/v1/recommend", post(recommend))
         .route("/v1/playlist", post(playlist))
+        .route("/v1/subsonic", get(subsonic))
         .route("/v1/radio/start", post(radio_start))
         .route("/v1/radio/stop", post(radio_stop))
         .route("/v1/radio/list", get(radio_list))
@@ -263,6 +265,14 @@ async fn fetch(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult 
         "peers_used": report.peers_used,
         "millis": report.millis,
     })))
+}
+
+/// `busker subsonic`: where the Subsonic API listens and how to log in.
+async fn subsonic(Extension(door): Extension<Option<super::subsonic::SubsonicDoor>>) -> ApiResult {
+    let door = door.ok_or_else(|| {
+        anyhow!("the Subsonic API is not running on this node (see its log for why)")
+    })?;
+    Ok(Json(door.json()))
 }
 
 /// `busker playlist ...`: the op carried out on the library (off the async threads); a shared

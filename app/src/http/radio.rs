@@ -59,18 +59,7 @@ const MAX_SOURCES: usize = 8;
 /// The password sources give: read from the data dir, or made (random, owner-only) the first
 /// time.
 pub fn source_password(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join(PASSWORD_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    let mut bytes = [0u8; 12];
-    rand::Rng::fill(&mut rand::rngs::OsRng, &mut bytes[..]);
-    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    super::write_private(&path, &format!("{password}\n"))?;
-    Ok(password)
+    super::secret(data_dir, PASSWORD_FILE)
 }
 
 /// Where sources connect and where players listen: what `radio start --live` and `radio list`

@@ -1,5 +1,6 @@
 //! The artist keys this peer follows (`followed`: artist key -> empty). Their new releases come
-//! first in Discover. Journaled like blocks, so a rebuilt database keeps them.
+//! first in Discover. Journaled like blocks, so a rebuilt database keeps them. Also the tracks
+//! starred through the Subsonic API (`starred`: track id -> empty), journaled the same way.
 
 use super::Store;
 use crate::error::Result;
@@ -40,5 +41,33 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+const STARRED: &str = "starred";
+
+impl Store {
+    /// Stars a track (`true`) or takes the star off (Subsonic's favourites); written through
+    /// and journaled like follows.
+    pub fn set_starred(&self, id: &crate::model::TrackId, starred: bool) -> Result<()> {
+        self.put_starred(id, starred)?;
+        self.journal_star(id, starred);
+        Ok(())
+    }
+
+    pub(super) fn put_starred(&self, id: &crate::model::TrackId, starred: bool) -> Result<()> {
+        let tree = self.db.open_tree(STARRED)?;
+        if starred {
+            tree.insert(id.as_bytes(), &[])?;
+        } else {
+            tree.remove(id.as_bytes())?;
+        }
+        tree.flush()?;
+        Ok(())
+    }
+
+    /// Whether a track is starred.
+    pub fn is_starred(&self, id: &crate::model::TrackId) -> Result<bool> {
+        Ok(self.db.open_tree(STARRED)?.contains_key(id.as_bytes())?)
     }
 }

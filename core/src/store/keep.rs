@@ -6,7 +6,7 @@
 //!   each one like a manifest from the network.
 //! - `journal`: one line per rating, block, follow, listen and playlist change, appended as they happen
 //!   (`rate ID STARS`, `block KEY 0|1`, `follow KEY 0|1`, `listen AT_MS ID play|skip:POS|complete`,
-//!   `playlist RECORD_HEX`, `unplaylist ID`). Started with a snapshot of
+//!   `playlist RECORD_HEX`, `unplaylist ID`, `star ID 0|1`). Started with a snapshot of
 //!   what the database held when the journal did not exist yet.
 //!
 //! When sled refuses to open the database (damaged files, a foreign version), [`Store::open`]
@@ -163,6 +163,11 @@ impl Store {
         self.keep.append(&format!("unplaylist {id}"));
     }
 
+    pub(super) fn journal_star(&self, id: &TrackId, starred: bool) {
+        self.keep
+            .append(&format!("star {id} {}", u8::from(starred)));
+    }
+
     pub(super) fn journal_listen(&self, listen: &Listen) {
         self.keep.append(&listen.journal_line());
     }
@@ -289,6 +294,10 @@ impl Store {
                     .and_then(|record| crate::playlist::Playlist::decode(&record).ok())
                     .is_some_and(|list| self.put_playlist_record(list.id, &list.encode()).is_ok()),
                 ["unplaylist", id] => id.parse().is_ok_and(|id| self.drop_playlist(&id).is_ok()),
+                ["star", id, on] => match id.parse::<TrackId>() {
+                    Ok(id) => self.put_starred(&id, *on == "1").is_ok(),
+                    _ => false,
+                },
                 ["listen", at, id, kind] => match parse_listen(at, id, kind) {
                     Some(listen) => self.put_listen(&listen).is_ok(),
                     None => false,

@@ -1118,6 +1118,52 @@ fn media_keys_drive_the_player_over_mpris_on_a_private_session_bus() {
 }
 
 #[test]
+fn the_albums_grid_opens_an_album_that_plays_and_artists_lead_to_their_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    let spring = library_track(&h, "Spring of love");
+    h.get_by_role_and_label(Role::Button, "Albums").click();
+    h.run_steps(2);
+    // The demo library: two tagged albums and the untagged rest.
+    let albums: Vec<String> = h
+        .state()
+        .model
+        .albums
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    assert!(albums.contains(&spring.info.album), "{albums:?}");
+    h.get_by_label(&format!(
+        "Album {} by {}",
+        spring.info.album, spring.info.artist
+    ))
+    .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "▶ Play album")
+        .click();
+    h.run_steps(2);
+    assert_eq!(h.state().player.current().map(|t| t.id), Some(spring.id));
+    assert_eq!(h.state().player.queue().len(), 1, "the album's one track");
+    h.get_by_role_and_label(Role::Button, "← Albums").click();
+    h.run_steps(2);
+    assert!(h.state().model.album_open.is_none());
+
+    h.get_by_role_and_label(Role::Button, "Artists").click();
+    h.run_steps(2);
+    let artist = h.state().model.artists[0].clone();
+    h.get_all_by_label(&artist.name).next().unwrap().click();
+    step_until(&mut h, "the artist's page", |a| {
+        a.state.view == View::Artist
+            && a.model
+                .artist_page
+                .as_ref()
+                .is_some_and(|p| p.key == artist.key)
+    });
+}
+
+#[test]
 fn an_artist_key_backup_is_imported_from_settings() {
     let dir = tempfile::tempdir().unwrap();
     let player = RecordingPlayer::default();

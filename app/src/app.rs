@@ -109,7 +109,9 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             commands.extend(ui::notices::show(ui, &mut self.model));
             let view = match self.state.view {
-                View::Library => ui::library::show(ui, &mut self.state, &self.model, &self.player),
+                View::Library => {
+                    ui::library::show(ui, &mut self.state, &mut self.model, &self.player)
+                }
                 View::Playlists => ui::playlists::show(ui, &mut self.model, &self.player),
                 View::Queue => ui::queue::show(ui, &self.player),
                 View::Search => {
@@ -253,6 +255,7 @@ impl App {
                     self.player.update_track(t);
                 }
                 m.tracks = tracks;
+                (m.albums, m.artists) = crate::model::albums::group(&m.tracks);
                 m.ratings = ratings;
                 m.new_releases = new_releases;
                 m.recommendations = recommendations;
@@ -506,6 +509,7 @@ impl App {
             }
             Command::Follow(key, on) => self.send(Request::Follow(key, on)),
             Command::InstallDesktop => self.send(Request::InstallDesktop),
+            Command::CloseAlbum => self.model.album_open = None,
             Command::PlayNext(tracks) => self.player.play_next(tracks),
             Command::Enqueue(tracks) => self.player.enqueue(tracks),
             Command::PlayIndex(i) => self.player.play_index(i),

@@ -3,6 +3,8 @@
 //! panels of [`crate::ui`] draw from these; [`crate::App`] fills the model from the backend's
 //! events and carries out the panels' commands.
 
+pub mod albums;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,6 +75,18 @@ impl View {
     }
 }
 
+/// What the Library view lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LibraryMode {
+    /// Every track, in a table.
+    #[default]
+    Tracks,
+    /// Albums, as a grid.
+    Albums,
+    /// Artist keys.
+    Artists,
+}
+
 /// Which tracks the Library view lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum LibraryFilter {
@@ -98,6 +112,8 @@ pub struct State {
     pub search_query: String,
     /// The Library view's filter.
     pub library_filter: LibraryFilter,
+    /// Tracks, Albums or Artists.
+    pub library_mode: LibraryMode,
     /// The path field of the Publish view.
     pub publish_path: String,
     /// The folder the file browser shows.
@@ -125,6 +141,7 @@ impl Default for State {
             volume: 0.8,
             search_query: String::new(),
             library_filter: LibraryFilter::All,
+            library_mode: LibraryMode::Tracks,
             publish_path: String::new(),
             browse_dir: None,
             dark_mode: true,
@@ -274,6 +291,12 @@ pub struct Model {
     pub blocked: Vec<busker_core::model::ArtistKey>,
     /// Followed artist keys.
     pub followed: Vec<busker_core::model::ArtistKey>,
+    /// The catalog's albums (see [`albums`]).
+    pub albums: Vec<albums::AlbumRow>,
+    /// The catalog's artist keys.
+    pub artists: Vec<albums::ArtistRow>,
+    /// The album the Library shows (its artist key and name), over the grid.
+    pub album_open: Option<(busker_core::model::ArtistKey, String)>,
     /// Every playlist, by name.
     pub playlists: Vec<crate::backend::PlaylistView>,
     /// The playlist the Playlists view shows.
@@ -330,6 +353,9 @@ impl Default for Model {
             recommendations: Vec::new(),
             blocked: Vec::new(),
             followed: Vec::new(),
+            albums: Vec::new(),
+            artists: Vec::new(),
+            album_open: None,
             playlists: Vec::new(),
             playlist_selected: None,
             playlist_name_input: String::new(),

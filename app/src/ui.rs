@@ -1,6 +1,7 @@
 //! The panels, one file each. A panel is a function over `&mut Ui` and the state it needs; it
 //! returns the [`Command`]s the user gave, which [`crate::App::execute`] carries out after drawing.
 
+pub mod albums;
 pub mod artist;
 pub mod discover;
 pub mod library;
@@ -115,6 +116,8 @@ pub enum Command {
     Follow(ArtistKey, bool),
     /// Make this app the desktop's handler of `busker://` links.
     InstallDesktop,
+    /// Back from an album's page to the Albums grid.
+    CloseAlbum,
     /// Put tracks right after the one playing.
     PlayNext(Vec<TrackSummary>),
     /// Put tracks at the end of the queue.

@@ -1,21 +1,37 @@
-//! Library: every track this peer knows, filterable by where its bytes are.
+//! Library: every track this peer knows, filterable by where its bytes are; or its albums (a
+//! grid) and artists (see [`albums`]).
 
-use crate::model::{LibraryFilter, Model, State, Status};
+use crate::model::{LibraryFilter, LibraryMode, Model, State, Status};
 use crate::player::Player;
-use crate::ui::{Command, tracks};
+use crate::ui::{Command, albums, tracks};
 
 /// Draws the Library view.
-pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model, player: &Player) -> Vec<Command> {
+pub fn show(
+    ui: &mut egui::Ui,
+    state: &mut State,
+    model: &mut Model,
+    player: &Player,
+) -> Vec<Command> {
     let mut out = Vec::new();
     ui.horizontal(|ui| {
         ui.heading("Library");
         ui.add_space(16.0);
-        for (filter, label) in [
-            (LibraryFilter::All, "All"),
-            (LibraryFilter::Here, "Here (published or fetched)"),
-            (LibraryFilter::Elsewhere, "Only heard of"),
+        for (mode, label) in [
+            (LibraryMode::Tracks, "Tracks"),
+            (LibraryMode::Albums, "Albums"),
+            (LibraryMode::Artists, "Artists"),
         ] {
-            ui.selectable_value(&mut state.library_filter, filter, label);
+            ui.selectable_value(&mut state.library_mode, mode, label);
+        }
+        ui.separator();
+        if state.library_mode == LibraryMode::Tracks {
+            for (filter, label) in [
+                (LibraryFilter::All, "All"),
+                (LibraryFilter::Here, "Here (published or fetched)"),
+                (LibraryFilter::Elsewhere, "Only heard of"),
+            ] {
+                ui.selectable_value(&mut state.library_filter, filter, label);
+            }
         }
         if ui.button("Reload").clicked() {
             out.push(Command::Refresh);
@@ -32,6 +48,11 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model, player: &Player
             );
         });
         return out;
+    }
+    match state.library_mode {
+        LibraryMode::Tracks => {}
+        LibraryMode::Albums => return [out, albums::albums(ui, model, player)].concat(),
+        LibraryMode::Artists => return [out, albums::artists(ui, model)].concat(),
     }
     let keep = |t: &busker_core::TrackSummary| match state.library_filter {
         LibraryFilter::All => true,

@@ -20,7 +20,7 @@
 //! ```
 
 use crate::model::{ArtistKey, ArtistKeypair, TrackId};
-use crate::wire::{DecodeError, Reader, Writer, truncate_utf8};
+use crate::wire::{DecodeError, Writer, open_signed, truncate_utf8};
 
 pub mod backup;
 
@@ -153,30 +153,13 @@ impl ArtistProfile {
 
     /// Decodes a record and verifies its signature against the key it names.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_PROFILE_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "artist profile",
-                len: bytes.len(),
-                max: MAX_PROFILE_BYTES,
-            });
-        }
-        let body_len = bytes
-            .len()
-            .checked_sub(64)
-            .ok_or(DecodeError::Truncated("artist profile"))?;
-        let (body, sig) = bytes.split_at(body_len);
-        let mut r = Reader::new(body);
-        if &r.array::<3>("magic")? != MAGIC {
-            return Err(DecodeError::BadMagic("artist profile"));
-        }
-        let version = r.u8("version")?;
-        if version != PROFILE_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: "artist profile",
-                found: version,
-                supported: PROFILE_VERSION,
-            });
-        }
+        let (mut r, body, signature) = open_signed(
+            bytes,
+            MAX_PROFILE_BYTES,
+            MAGIC,
+            PROFILE_VERSION,
+            "artist profile",
+        )?;
         let key = ArtistKey(r.array("artist key")?);
         let profile_version = r.u64("profile version")?;
         let name = r.str("name", MAX_NAME_BYTES)?;
@@ -198,9 +181,6 @@ impl ArtistProfile {
             _ => return Err(DecodeError::Invalid("successor flag")),
         };
         r.finish()?;
-        let signature: [u8; 64] = sig
-            .try_into()
-            .map_err(|_| DecodeError::Truncated("signature"))?;
         key.verify(SIGNING_CONTEXT, body, &signature)?;
         Ok(Self {
             key,

@@ -20,7 +20,7 @@
 //! ```
 
 use crate::model::{ArtistKey, ArtistKeypair, PlaylistId, TrackId};
-use crate::wire::{DecodeError, Reader, Writer, truncate_utf8};
+use crate::wire::{DecodeError, Writer, open_signed, truncate_utf8};
 
 pub mod m3u;
 
@@ -181,30 +181,8 @@ impl Playlist {
 
     /// Decodes a record and verifies its signature against the owner it names.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_RECORD_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "playlist",
-                len: bytes.len(),
-                max: MAX_RECORD_BYTES,
-            });
-        }
-        let body_len = bytes
-            .len()
-            .checked_sub(64)
-            .ok_or(DecodeError::Truncated("playlist"))?;
-        let (body, sig) = bytes.split_at(body_len);
-        let mut r = Reader::new(body);
-        if &r.array::<3>("magic")? != MAGIC {
-            return Err(DecodeError::BadMagic("playlist"));
-        }
-        let version = r.u8("version")?;
-        if version != RECORD_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: "playlist",
-                found: version,
-                supported: RECORD_VERSION,
-            });
-        }
+        let (mut r, body, signature) =
+            open_signed(bytes, MAX_RECORD_BYTES, MAGIC, RECORD_VERSION, "playlist")?;
         let owner = ArtistKey(r.array("owner")?);
         let nonce = r.array("nonce")?;
         let list_version = r.u64("playlist version")?;
@@ -221,9 +199,6 @@ impl Playlist {
             .map(|_| Ok(TrackId(r.array("track")?)))
             .collect::<Result<Vec<_>, DecodeError>>()?;
         r.finish()?;
-        let signature: [u8; 64] = sig
-            .try_into()
-            .map_err(|_| DecodeError::Truncated("playlist signature"))?;
         owner.verify(SIGNING_CONTEXT, body, &signature)?;
         Ok(Self {
             id: PlaylistId::derive(&owner, &nonce),

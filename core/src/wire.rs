@@ -365,6 +365,46 @@ macro_rules! codec_proptests {
 #[cfg(test)]
 pub(crate) use codec_proptests;
 
+/// A signed record opened for reading: at most `max` bytes, a body that starts with `magic` and
+/// the version byte `version`, then a 64-byte signature. The reader stands after the version;
+/// the body (what was signed) and the signature are for the caller to verify.
+pub fn open_signed<'a>(
+    bytes: &'a [u8],
+    max: usize,
+    magic: &[u8; 3],
+    version: u8,
+    what: &'static str,
+) -> Result<(Reader<'a>, &'a [u8], [u8; 64]), DecodeError> {
+    if bytes.len() > max {
+        return Err(DecodeError::TooLarge {
+            what,
+            len: bytes.len(),
+            max,
+        });
+    }
+    let body_len = bytes
+        .len()
+        .checked_sub(64)
+        .ok_or(DecodeError::Truncated(what))?;
+    let (body, sig) = bytes.split_at(body_len);
+    let signature: [u8; 64] = sig
+        .try_into()
+        .map_err(|_| DecodeError::Truncated("signature"))?;
+    let mut r = Reader::new(body);
+    if &r.array::<3>("magic")? != magic {
+        return Err(DecodeError::BadMagic(what));
+    }
+    let found = r.u8("version")?;
+    if found != version {
+        return Err(DecodeError::UnsupportedVersion {
+            what,
+            found,
+            supported: version,
+        });
+    }
+    Ok((r, body, signature))
+}
+
 /// The longest prefix of `s` that is at most `max` bytes and ends on a character boundary.
 pub fn truncate_utf8(s: &str, max: usize) -> &str {
     if s.len() <= max {

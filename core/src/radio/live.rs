@@ -94,8 +94,11 @@ impl LiveFeed {
     pub async fn push(&mut self, bytes: Vec<u8>) -> Result<()> {
         self.check()?;
         if self.bytes.send(bytes).await.is_err() {
-            // The reader is gone: say why, when it said.
-            self.check()?;
+            // The reader is gone. While the stream was being recognised, the verdict follows at
+            // once (the probe lets go of the stream before it sends why): wait for it.
+            if self.verdict.is_some() {
+                self.accepted().await?;
+            }
             return Err(Error::Network(
                 "the channel stopped reading the source".into(),
             ));

@@ -130,6 +130,21 @@ impl TrackSummary {
     pub fn originals_first(list: &mut [TrackSummary]) {
         list.sort_by_key(|t| t.same_audio_as.is_some());
     }
+
+    /// The name an artist key goes by when its signed profile is out of reach: the artist name
+    /// on most of `releases` (its releases), the first in alphabetical order on a tie. One rule
+    /// for every view, so that the same key reads the same everywhere.
+    pub fn key_name<'a>(releases: impl IntoIterator<Item = &'a TrackSummary>) -> Option<&'a str> {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for t in releases {
+            *counts.entry(t.info.artist.as_str()).or_default() += 1;
+        }
+        let most = counts.values().copied().max()?;
+        counts
+            .into_iter()
+            .find(|(_, n)| *n == most)
+            .map(|(name, _)| name)
+    }
 }
 
 /// One peer's catalog. Thread-safe; every method blocks on disk I/O, so call it off the UI thread.

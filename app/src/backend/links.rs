@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use busker_core::link::{INVITE_LIFETIME, Link};
 use busker_core::model::{ArtistKey, PlaylistId, TrackId};
-use busker_core::{Library, Node};
+use busker_core::{Library, Node, TrackSummary};
 
 use super::net::Net;
 use super::{ArtistPage, Event, Post, Worker};
@@ -57,9 +57,12 @@ async fn artist_page(node: &Node, key: ArtistKey) -> Result<ArtistPage, String> 
             releases.sort_by(|a, b| {
                 (&a.info.album, &a.info.title).cmp(&(&b.info.album, &b.info.title))
             });
+            let name = TrackSummary::key_name(&releases)
+                .unwrap_or_default()
+                .to_owned();
             Ok(ArtistPage {
                 key,
-                name: releases[0].info.artist.clone(),
+                name,
                 releases,
                 missing: 0,
                 note: Some(format!(

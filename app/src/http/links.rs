@@ -146,13 +146,13 @@ pub async fn open_link(node: &Node, link: &Link) -> Result<Value, ApiError> {
                 // No profile in reach (offline, or nobody holds it): its tracks known here.
                 Err(e) => {
                     let known = node.known_releases(*key).await?;
-                    let Some(first) = known.first() else {
+                    let Some(name) = busker_core::TrackSummary::key_name(&known) else {
                         return Err(e.into());
                     };
                     json!({
                         "key": key.to_hex(),
                         "artist_key": key.to_hex(),
-                        "name": first.info.artist,
+                        "name": name,
                         "releases": known.iter().map(summary_json).collect::<Vec<_>>(),
                         "note": format!("no signed profile was found ({e}): its tracks known here"),
                     })

@@ -30,7 +30,7 @@ pub struct AlbumRow {
 pub struct ArtistRow {
     /// The key.
     pub key: ArtistKey,
-    /// The name on its first track.
+    /// The name it goes by (see [`TrackSummary::key_name`]).
     pub name: String,
     /// How many albums.
     pub albums: usize,
@@ -66,15 +66,24 @@ pub fn group(tracks: &[TrackSummary]) -> (Vec<AlbumRow>, Vec<ArtistRow>) {
     }
     albums.sort_by_cached_key(|a| (a.name.to_lowercase(), a.artist.to_lowercase(), a.key));
     let mut artists: HashMap<ArtistKey, ArtistRow> = HashMap::new();
+    let mut releases: HashMap<ArtistKey, Vec<&TrackSummary>> = HashMap::new();
     for album in &albums {
         let row = artists.entry(album.key).or_insert_with(|| ArtistRow {
             key: album.key,
-            name: album.artist.clone(),
+            name: String::new(),
             albums: 0,
             tracks: 0,
         });
         row.albums += 1;
         row.tracks += album.tracks.len();
+        releases
+            .entry(album.key)
+            .or_default()
+            .extend(album.tracks.iter().map(|&i| &tracks[i]));
+    }
+    for (key, row) in &mut artists {
+        let name = TrackSummary::key_name(releases[key].iter().copied());
+        row.name = name.unwrap_or_default().to_owned();
     }
     let mut artists: Vec<ArtistRow> = artists.into_values().collect();
     artists.sort_by_cached_key(|a| (a.name.to_lowercase(), a.key));

@@ -541,3 +541,29 @@ fn a_data_dir_from_before_the_indexes_reads_as_before() {
     lib.store.assert_order_matches_scan();
     assert_eq!(lib.new_releases(256).unwrap(), vec![piano]);
 }
+
+#[test]
+fn a_key_without_a_profile_goes_by_its_most_used_artist_name() {
+    let named = |artist: &str| TrackSummary {
+        id: TrackId([0; 32]),
+        artist_key: ArtistKey([1; 32]),
+        info: TrackInfo {
+            artist: artist.into(),
+            ..TrackInfo::default()
+        },
+        published_at: 0,
+        local: false,
+        providers: 0,
+        same_audio_as: None,
+    };
+    let list = [named("Zed"), named("Ada"), named("Zed"), named("Bo")];
+    assert_eq!(TrackSummary::key_name(&list), Some("Zed"));
+    assert_eq!(TrackSummary::key_name(&list[1..2]), Some("Ada"));
+    let tie = [named("Bo"), named("Ada")];
+    assert_eq!(
+        TrackSummary::key_name(&tie),
+        Some("Ada"),
+        "alphabetical on a tie"
+    );
+    assert_eq!(TrackSummary::key_name(&[]), None);
+}

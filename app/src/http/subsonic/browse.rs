@@ -338,20 +338,20 @@ impl Catalog {
     }
 
     fn artists(&self) -> Vec<Artist> {
-        let mut albums_of: HashMap<ArtistKey, (String, std::collections::HashSet<&str>)> =
-            HashMap::new();
+        let mut of_key: HashMap<ArtistKey, Vec<&TrackSummary>> = HashMap::new();
         for t in &self.songs {
-            let entry = albums_of
-                .entry(t.artist_key)
-                .or_insert_with(|| (t.info.artist.clone(), Default::default()));
-            entry.1.insert(album_name(t));
+            of_key.entry(t.artist_key).or_default().push(t);
         }
-        let mut out: Vec<Artist> = albums_of
+        let mut out: Vec<Artist> = of_key
             .into_iter()
-            .map(|(key, (name, albums))| Artist {
-                id: artist_id(&key),
-                name,
-                albums: albums.len(),
+            .map(|(key, songs)| {
+                let albums: std::collections::HashSet<&str> =
+                    songs.iter().map(|t| album_name(t)).collect();
+                Artist {
+                    id: artist_id(&key),
+                    name: TrackSummary::key_name(songs).unwrap_or_default().to_owned(),
+                    albums: albums.len(),
+                }
             })
             .collect();
         out.sort_by_cached_key(|a| (a.name.to_lowercase(), a.id.clone()));

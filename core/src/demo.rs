@@ -1,5 +1,6 @@
-//! The demo library a new data dir is seeded with: a few free tracks from `assets/audio/`,
-//! embedded in the binary so that a fresh install has something to find and play.
+//! The demo library a new data dir is seeded with: five pieces of music under free licences from
+//! `assets/audio/` (a 1903 cylinder, a jazz loop, a game soundtrack's rock and orchestral
+//! pieces), embedded in the binary so that a fresh install has something to find and play.
 //!
 //! Demo tracks are signed by a fixed, publicly known key and carry a fixed publication time, so
 //! every peer derives byte-identical manifests for them: they are labelled demo, not owned.
@@ -27,9 +28,9 @@ macro_rules! demo {
 pub(crate) const TRACKS: &[DemoTrack] = demo!(
     "pg10284_spring_of_love_1903.id3v2_3.mp3",
     "opsound_manolo_camp-morning_coffee.tagged.ogg",
-    "sonicpi_guit_em9.tagged.flac",
-    "sonicpi_loop_tabla.flac",
-    "freedesktop_alarm-clock-elapsed.oga",
+    "asc_kievernagel_time_to_strike.mp3",
+    "hyperrogue_parrotte_graveyard.ogg",
+    "hyperrogue_domina_mountain.ogg",
 );
 
 /// The artist name used when a demo file has no artist tag.

@@ -574,7 +574,35 @@ mod tests {
             assert!(p.info.duration_ms > 0, "{}", path.display());
             n += 1;
         }
-        assert_eq!(n, 12);
+        assert_eq!(n, 15);
+        // The demo library's music: tags read from ID3v2 and Vorbis comments, whole durations.
+        for (name, title, artist, secs) in [
+            (
+                "asc_kievernagel_time_to_strike.mp3",
+                "Time to Strike",
+                "Michael Kievernagel",
+                324,
+            ),
+            (
+                "hyperrogue_parrotte_graveyard.ogg",
+                "Graveyard",
+                "Shawn Parrotte",
+                126,
+            ),
+            (
+                "hyperrogue_domina_mountain.ogg",
+                "Mountain",
+                "Lincoln Domina",
+                87,
+            ),
+        ] {
+            let p = probe_fixture(name);
+            assert_eq!(
+                (p.info.title.as_str(), p.info.artist.as_str()),
+                (title, artist)
+            );
+            assert_eq!(p.info.duration_ms / 1000, secs, "{name}");
+        }
         let wav = probe_fixture("opsound_manolo_camp-morning_coffee.wav");
         assert_eq!(wav.info.format, Format::Wav);
         assert_eq!(wav.frames, Some(584_771));

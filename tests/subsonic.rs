@@ -3,7 +3,7 @@
 //! salted token, lists artists and albums, searches, streams a song and receives exactly the
 //! published bytes, is told there is no cover yet, makes a playlist the node then lists, rates
 //! and stars a song, browses the folder view older clients use; a wrong password is refused with
-//! Subsonic's error 40.
+//! Subsonic's error 40. A second node streams the song it only heard of from the first.
 
 use std::process::Command;
 
@@ -38,7 +38,7 @@ fn a_subsonic_client_library_browses_streams_and_rates_through_a_node() {
         "subsonic_listen = \"127.0.0.1:0\"\n",
     )
     .unwrap();
-    let _node = NodeProcess::start(&a, &[]);
+    let node_a = NodeProcess::start(&a, &[]);
     let first = busker_core::test_utils::write_wav(a.dir.path(), "first.wav", 400_000, 21);
     let album = ["--artist", "Ada", "--album", "Road Songs"];
     let id = a.publish(
@@ -102,4 +102,50 @@ fn a_subsonic_client_library_browses_streams_and_rates_through_a_node() {
             .iter()
             .any(|l| l["name"] == "From the phone" && l["tracks"][0] == id.as_str())
     );
+
+    // A second node that only heard of the song streams it from the first through its own
+    // Subsonic API: a range from the middle first (where a player seeks to), then all of it.
+    let b = Peer::new();
+    std::fs::write(
+        b.dir.path().join("config.toml"),
+        "subsonic_listen = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let _node_b = NodeProcess::start(&b, &["--peer", &node_a.listen()]);
+    crate::node_cli::poll("B to hear of the song", || {
+        let (_, list, _) = b.json(&["list"]);
+        list.iter()
+            .any(|t| t["id"] == id.as_str() && t["local"] == false)
+            .then_some(())
+    });
+    let door = one(&b, &["subsonic"]);
+    let base = door["url"].as_str().unwrap().trim_start_matches("http://");
+    let query = format!(
+        "/rest/stream?u=busker&p={}&id={id}",
+        door["password"].as_str().unwrap()
+    );
+    let original = std::fs::read(&first).unwrap();
+    let (head, body) = http_get(base, &query, Some("bytes=200000-299999"));
+    assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+    assert_eq!(body, original[200_000..300_000]);
+    let (head, body) = http_get(base, &query, None);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, original, "the whole song, from a peer, verified");
+}
+
+/// A plain HTTP/1.1 GET (with a `Range` header when given): the head and the body.
+fn http_get(addr: &str, path: &str, range: Option<&str>) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let range = range.map_or_else(String::new, |r| format!("Range: {r}\r\n"));
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{range}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    (head, all[split + 4..].to_vec())
 }

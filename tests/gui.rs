@@ -1164,6 +1164,54 @@ fn the_albums_grid_opens_an_album_that_plays_and_artists_lead_to_their_page() {
 }
 
 #[test]
+fn a_channel_started_from_the_radio_view_plays_a_playlist_in_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // A playlist made beforehand, as `busker playlist create` would; the library in order
+    // would start with "Spring of love", the playlist starts with "Mountain".
+    let first = "Mountain";
+    {
+        let library = Library::open(LibraryOptions::new(dir.path())).unwrap();
+        let tracks = library.list().unwrap();
+        let titled = |title: &str| tracks.iter().find(|t| t.info.title == title).unwrap().id;
+        assert_eq!(tracks[0].info.title, "Spring of love", "premise");
+        let order = [titled(first), titled("Spring of love")];
+        library.create_playlist("Drive", &order).unwrap();
+    }
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "the network and the playlist", |a| {
+        matches!(a.model.net.state, NetState::Up { .. }) && !a.model.playlists.is_empty()
+    });
+    h.get_by_role_and_label(Role::Button, "Radio").click();
+    h.run_steps(2);
+    h.get_by_label("Channel name").click();
+    h.run_steps(1);
+    h.get_by_label("Channel name").type_text("Drive FM");
+    h.run_steps(1);
+    h.get_by_label(busker::ui::radio::PLAYS_LABEL).click();
+    h.run_steps(2);
+    h.get_by_label("the playlist Drive (2 tracks)").click();
+    h.run_steps(2);
+    assert!(h.state().model.radio_playlist.is_some());
+    h.get_by_role_and_label(Role::Button, "Start broadcasting")
+        .click();
+    step_until(
+        &mut h,
+        "the channel on air with the playlist's first track",
+        |a| {
+            a.model.net.status.channels.iter().any(|c| {
+                c.name == "Drive FM"
+                    && c.broadcasting
+                    && c.now_playing.as_ref().is_some_and(|t| t.title == first)
+            })
+        },
+    );
+    h.get_by_role_and_label(Role::Button, "Stop radio").click();
+    h.run_steps(2);
+}
+
+#[test]
 fn an_artist_key_backup_is_imported_from_settings() {
     let dir = tempfile::tempdir().unwrap();
     let player = RecordingPlayer::default();

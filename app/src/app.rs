@@ -118,7 +118,7 @@ impl App {
                     ui::search::show(ui, &mut self.state, &mut self.model, &self.player)
                 }
                 View::Discover => ui::discover::show(ui, &self.model, &self.player),
-                View::Radio => ui::radio::show(ui, &mut self.state, &self.model),
+                View::Radio => ui::radio::show(ui, &mut self.state, &mut self.model),
                 View::Publish => ui::publish::show(ui, &mut self.state, &mut self.model),
                 View::Network => ui::network::show(ui, &mut self.state, &self.model),
                 View::Settings => ui::settings::show(ui, &mut self.state, &mut self.model),
@@ -488,9 +488,15 @@ impl App {
             Command::Browse(dir) => self.send(Request::Browse(dir)),
             Command::SetArtistName(name) => self.send(Request::SetArtistName(name)),
             Command::SetLanDiscovery(on) => self.send(Request::SetLanDiscovery(on)),
-            Command::RadioStart { name, personal } => {
-                self.send(Request::RadioStart { name, personal })
-            }
+            Command::RadioStart {
+                name,
+                personal,
+                playlist,
+            } => self.send(Request::RadioStart {
+                name,
+                personal,
+                playlist,
+            }),
             Command::RadioStartLive(name) => self.send(Request::RadioStartLive(name)),
             Command::RadioTune(id) => self.send(Request::RadioTune(id)),
             Command::RadioStop => self.send(Request::RadioStop),

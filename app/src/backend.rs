@@ -441,8 +441,17 @@ impl Worker {
                 self.connect(addr);
                 true
             }
-            Request::RadioStart { name, personal } => {
-                self.radio.start(&self.library, net, post, name, personal);
+            Request::RadioStart {
+                name,
+                personal,
+                playlist,
+            } => {
+                let plays = match (personal, playlist) {
+                    (true, _) => radio::Plays::Personal,
+                    (false, Some(id)) => radio::Plays::Playlist(id),
+                    (false, None) => radio::Plays::Local,
+                };
+                self.radio.start(&self.library, net, post, name, plays);
                 true
             }
             Request::RadioStartLive(name) => {

@@ -295,6 +295,8 @@ pub struct Model {
     pub albums: Vec<albums::AlbumRow>,
     /// The catalog's artist keys.
     pub artists: Vec<albums::ArtistRow>,
+    /// The playlist a new radio channel plays (`None`: the local tracks).
+    pub radio_playlist: Option<busker_core::model::PlaylistId>,
     /// The album the Library shows (its artist key and name), over the grid.
     pub album_open: Option<(busker_core::model::ArtistKey, String)>,
     /// Every playlist, by name.
@@ -356,6 +358,7 @@ impl Default for Model {
             albums: Vec::new(),
             artists: Vec::new(),
             album_open: None,
+            radio_playlist: None,
             playlists: Vec::new(),
             playlist_selected: None,
             playlist_name_input: String::new(),

@@ -85,6 +85,8 @@ pub enum Command {
         name: String,
         /// Personal radio instead of the library in order.
         personal: bool,
+        /// A playlist's tracks instead of the library's.
+        playlist: Option<busker_core::model::PlaylistId>,
     },
     /// Open a live channel with this name, fed by a broadcasting program.
     RadioStartLive(String),

@@ -355,6 +355,22 @@ impl Library {
         Ok(out)
     }
 
+    /// The tracks whose audio is whole here (blocked keys' left out), sorted as `list` sorts:
+    /// read from the `local` marks, not from every manifest.
+    pub fn local_tracks(&self) -> Result<Vec<TrackSummary>> {
+        let blocked = self.blocked()?;
+        let mut out = Vec::new();
+        for id in self.store.local_ids()? {
+            if let Some(m) = self.store.manifest(&id)?
+                && !blocked.hides(&m)
+            {
+                out.push(self.summary(&m)?);
+            }
+        }
+        by_artist_then_title(&mut out);
+        Ok(out)
+    }
+
     /// Resolves a full id or a unique prefix of at least 6 hex digits (as `list` prints them).
     pub fn resolve(&self, id_or_prefix: &str) -> Result<TrackId> {
         let text = id_or_prefix.trim().to_ascii_lowercase();

@@ -55,6 +55,8 @@ pub enum Request {
         name: String,
         /// Personal radio (recommendations and new releases, for ever) instead of the library.
         personal: bool,
+        /// A playlist's tracks, in its order, instead of the local tracks.
+        playlist: Option<PlaylistId>,
     },
     /// Opens a live channel with this name, fed by a broadcasting program.
     RadioStartLive(String),

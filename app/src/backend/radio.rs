@@ -34,6 +34,17 @@ struct RadioState {
     stops: u64,
 }
 
+/// What a new channel plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Plays {
+    /// The local tracks, by artist then title.
+    Local,
+    /// A playlist's tracks, in its order (fetched from peers when not here).
+    Playlist(busker_core::model::PlaylistId),
+    /// The personal radio.
+    Personal,
+}
+
 impl Radio {
     fn lock(&self) -> MutexGuard<'_, RadioState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -58,23 +69,30 @@ impl Radio {
         net: &Net,
         post: &Post,
         name: String,
-        personal: bool,
+        plays: Plays,
     ) {
-        let queue = if personal {
-            RadioQueue::Personal
-        } else {
-            let tracks: Vec<TrackId> = match library.list() {
-                Ok(list) => list.iter().filter(|t| t.local).map(|t| t.id).collect(),
-                Err(e) => {
-                    post.send(Event::Error(format!("cannot list the tracks: {e}")));
-                    return;
-                }
-            };
-            if tracks.is_empty() {
-                post.send(Event::Error("no local tracks to broadcast".into()));
+        let tracks: Result<Vec<TrackId>, String> = match plays {
+            Plays::Personal => Ok(Vec::new()),
+            Plays::Local => library
+                .local_tracks()
+                .map(|list| list.iter().map(|t| t.id).collect())
+                .map_err(|e| format!("cannot list the tracks: {e}")),
+            Plays::Playlist(id) => library
+                .find_playlist(&id.to_hex())
+                .map(|list| list.tracks)
+                .map_err(|e| format!("cannot read the playlist: {e}")),
+        };
+        let queue = match (plays, tracks) {
+            (Plays::Personal, _) => RadioQueue::Personal,
+            (_, Err(e)) => {
+                post.send(Event::Error(e));
                 return;
             }
-            RadioQueue::Tracks(tracks)
+            (_, Ok(tracks)) if tracks.is_empty() => {
+                post.send(Event::Error("no tracks to broadcast".into()));
+                return;
+            }
+            (_, Ok(tracks)) => RadioQueue::Tracks(tracks),
         };
         let stops = self.lock().stops;
         let (radio, node, post) = (self.clone(), net.node.clone(), post.clone());

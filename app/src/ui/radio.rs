@@ -12,8 +12,11 @@ pub const LIVE_LABEL: &str = "Live, from a broadcasting program (ffmpeg, BUTT, M
 /// The button that opens a live channel.
 pub const OPEN_LIVE_LABEL: &str = "Open a live channel";
 
+/// The label of the choice of what a new channel plays.
+pub const PLAYS_LABEL: &str = "Plays";
+
 /// Draws the Radio view.
-pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command> {
+pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Command> {
     let mut out = Vec::new();
     ui.heading("Radio");
     ui.add_space(4.0);
@@ -112,15 +115,35 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
         return out;
     }
     ui.checkbox(&mut state.radio_personal, "Personal radio");
-    ui.label(if state.radio_personal {
-        "It plays for ever: your recommendations with new releases mixed in, each next track \
-         fetched while one plays."
-            .to_owned()
+    let playlist = model
+        .radio_playlist
+        .and_then(|id| model.playlists.iter().find(|p| p.id == id));
+    if state.radio_personal {
+        ui.label(
+            "It plays for ever: your recommendations with new releases mixed in, each next \
+             track fetched while one plays.",
+        );
     } else {
-        format!("It broadcasts your {local} local tracks, in order.")
-    });
+        let plays = match playlist {
+            Some(p) => format!("the playlist {} ({} tracks)", p.name, p.tracks.len()),
+            None => format!("your {local} local tracks"),
+        };
+        let mut chosen = model.radio_playlist;
+        egui::ComboBox::from_label(PLAYS_LABEL)
+            .selected_text(plays)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut chosen, None, format!("your {local} local tracks"));
+                for p in &model.playlists {
+                    let text = format!("the playlist {} ({} tracks)", p.name, p.tracks.len());
+                    ui.selectable_value(&mut chosen, Some(p.id), text);
+                }
+            });
+        model.radio_playlist = chosen;
+        ui.label("It broadcasts them in order, then goes off air.");
+    }
     let name = state.radio_name.trim().to_owned();
-    let can_start = !name.is_empty() && local > 0;
+    let has_tracks = playlist.map_or(local > 0, |p| !p.tracks.is_empty());
+    let can_start = !name.is_empty() && (state.radio_personal || has_tracks);
     if ui
         .add_enabled(can_start, egui::Button::new("Start broadcasting"))
         .on_disabled_hover_text("give the channel a name (and have local tracks)")
@@ -129,6 +152,7 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &Model) -> Vec<Command>
         out.push(Command::RadioStart {
             name,
             personal: state.radio_personal,
+            playlist: model.radio_playlist.filter(|_| !state.radio_personal),
         });
     }
     out

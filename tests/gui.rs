@@ -1212,6 +1212,56 @@ fn a_channel_started_from_the_radio_view_plays_a_playlist_in_its_order() {
 }
 
 #[test]
+fn a_playlist_link_pasted_in_the_network_view_opens_the_playlist_with_its_tracks() {
+    // A peer with a playlist of its two tracks, shared as a link.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let peer = runtime.block_on(NetPeer::start());
+    let (a, _) = runtime.block_on(peer.publish_wav("Far Song", 300_000, 31));
+    let (b, _) = runtime.block_on(peer.publish_wav("Near Song", 300_000, 32));
+    let list = peer
+        .node
+        .library()
+        .create_playlist("Shared set", &[b, a])
+        .unwrap();
+    let link = runtime
+        .block_on(peer.node.share_playlist(list.id))
+        .unwrap()
+        .to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "the network to start", |app| {
+        matches!(app.model.net.state, NetState::Up { .. })
+    });
+    assert!(
+        h.state().model.playlists.is_empty(),
+        "premise: no playlist here"
+    );
+    h.get_by_role_and_label(Role::Button, "Network").click();
+    h.run_steps(2);
+    h.get_by_label(network::LINK_LABEL).click();
+    h.run_steps(1);
+    h.get_by_label(network::LINK_LABEL).type_text(&link);
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, network::OPEN_LINK_LABEL)
+        .click();
+    step_until(&mut h, "the playlist to open with both tracks", |app| {
+        app.state.view == View::Playlists
+            && app
+                .model
+                .playlists
+                .iter()
+                .any(|p| p.id == list.id && !p.own && p.tracks.iter().map(|t| t.id).eq([b, a]))
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("Shared with you");
+    drop(h);
+    runtime.block_on(peer.node.shutdown());
+}
+
+#[test]
 fn an_artist_key_backup_is_imported_from_settings() {
     let dir = tempfile::tempdir().unwrap();
     let player = RecordingPlayer::default();

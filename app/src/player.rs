@@ -481,22 +481,15 @@ impl Player {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use busker_core::model::{ArtistKey, TrackId, TrackInfo};
+    use busker_core::model::{TrackId, TrackInfo};
 
     fn track(n: u8, secs: u64) -> TrackSummary {
-        TrackSummary {
-            id: TrackId([n; 32]),
-            artist_key: ArtistKey([0; 32]),
-            info: TrackInfo {
-                title: format!("t{n}"),
-                duration_ms: secs * 1000,
-                ..TrackInfo::default()
-            },
-            published_at: 0,
-            local: true,
-            providers: 1,
-            same_audio_as: None,
-        }
+        let info = TrackInfo {
+            title: format!("t{n}"),
+            duration_ms: secs * 1000,
+            ..TrackInfo::default()
+        };
+        busker_core::test_utils::summary(n, 0, info)
     }
 
     #[test]

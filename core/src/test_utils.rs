@@ -209,3 +209,17 @@ pub fn empty_services() -> crate::net::Services {
         .protocol(crate::radio::offer(source))
         .max_message(crate::radio::MAX_SEGMENT_BYTES)
 }
+
+/// A track as lists show it, for tests of code that only reads summaries: id and key made of
+/// the bytes `id` and `key`, a local track held by one peer, published at time 0.
+pub fn summary(id: u8, key: u8, info: crate::model::TrackInfo) -> crate::TrackSummary {
+    crate::TrackSummary {
+        id: crate::model::TrackId([id; 32]),
+        artist_key: crate::model::ArtistKey([key; 32]),
+        info,
+        published_at: 0,
+        local: true,
+        providers: 1,
+        same_audio_as: None,
+    }
+}

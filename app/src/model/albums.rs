@@ -93,23 +93,16 @@ pub fn group(tracks: &[TrackSummary]) -> (Vec<AlbumRow>, Vec<ArtistRow>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use busker_core::model::{TrackId, TrackInfo};
+    use busker_core::model::TrackInfo;
 
     fn track(n: u8, key: u8, album: &str, title: &str) -> TrackSummary {
-        TrackSummary {
-            id: TrackId([n; 32]),
-            artist_key: ArtistKey([key; 32]),
-            info: TrackInfo {
-                title: title.into(),
-                artist: format!("artist {key}"),
-                album: album.into(),
-                ..TrackInfo::default()
-            },
-            published_at: 0,
-            local: true,
-            providers: 1,
-            same_audio_as: None,
-        }
+        let info = TrackInfo {
+            title: title.into(),
+            artist: format!("artist {key}"),
+            album: album.into(),
+            ..TrackInfo::default()
+        };
+        busker_core::test_utils::summary(n, key, info)
     }
 
     #[test]

@@ -544,17 +544,12 @@ fn a_data_dir_from_before_the_indexes_reads_as_before() {
 
 #[test]
 fn a_key_without_a_profile_goes_by_its_most_used_artist_name() {
-    let named = |artist: &str| TrackSummary {
-        id: TrackId([0; 32]),
-        artist_key: ArtistKey([1; 32]),
-        info: TrackInfo {
+    let named = |artist: &str| {
+        let info = TrackInfo {
             artist: artist.into(),
             ..TrackInfo::default()
-        },
-        published_at: 0,
-        local: false,
-        providers: 0,
-        same_audio_as: None,
+        };
+        crate::test_utils::summary(0, 1, info)
     };
     let list = [named("Zed"), named("Ada"), named("Zed"), named("Bo")];
     assert_eq!(TrackSummary::key_name(&list), Some("Zed"));

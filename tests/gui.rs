@@ -1107,6 +1107,13 @@ fn media_keys_drive_the_player_over_mpris_on_a_private_session_bus() {
     step_until(&mut h, "the next track", |a| {
         a.player.current().is_some_and(|t| t.id != first.id)
     });
+    // The desktop's repeat button.
+    playerctl(&address, &["-p", "busker", "loop", "Track"]);
+    step_until(&mut h, "repeat one", |a| {
+        a.player.repeat() == busker::player::Repeat::One
+    });
+    h.run_steps(2);
+    assert_eq!(playerctl(&address, &["-p", "busker", "loop"]), "Track");
     playerctl(&address, &["-p", "busker", "pause"]);
     step_until(&mut h, "the player to pause", |a| !a.player.is_playing());
     h.run_steps(2);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use zbus::zvariant::{ObjectPath, Value};
 
-use crate::player::Player;
+use crate::player::{Player, Repeat};
 use crate::ui::Command;
 
 const PATH: &str = "/org/mpris/MediaPlayer2";
@@ -45,6 +45,8 @@ pub enum Control {
     SetPosition(i64),
     /// Volume, 0.0 to 1.0.
     Volume(f64),
+    /// The repeat mode (MPRIS's `LoopStatus`).
+    Loop(Repeat),
 }
 
 /// What plays, as MPRIS reports it.
@@ -58,6 +60,8 @@ pub struct Snapshot {
     pub volume: f64,
     /// Position when the snapshot was taken.
     pub position: Duration,
+    /// The repeat mode.
+    pub repeat: Repeat,
     /// A track follows / comes before.
     pub can_next: bool,
     /// See `can_next`.
@@ -86,6 +90,7 @@ impl Snapshot {
             }),
             volume: f64::from(player.volume()),
             position: player.position(),
+            repeat: player.repeat(),
             can_next: at.is_some_and(|i| i + 1 < player.queue().len()),
             can_previous: at.is_some(),
         }
@@ -205,6 +210,7 @@ fn command(player: &Player, control: Control) -> Option<Command> {
         Control::SetPosition(us) if us >= 0 => Command::Seek(micros(us)),
         Control::SetPosition(_) => return None,
         Control::Volume(v) => Command::Volume(v.clamp(0.0, 1.0) as f32),
+        Control::Loop(mode) => Command::Repeat(mode),
     })
 }
 
@@ -269,6 +275,7 @@ async fn announce_changes(
             player.playback_status_changed(emitter).await?;
             player.metadata_changed(emitter).await?;
             player.volume_changed(emitter).await?;
+            player.loop_status_changed(emitter).await?;
             player.can_go_next_changed(emitter).await?;
             player.can_go_previous_changed(emitter).await
         };
@@ -359,7 +366,21 @@ impl PlayerIface {
     }
     #[zbus(property)]
     fn loop_status(&self) -> String {
-        "None".into()
+        match read(&self.shared).0.repeat {
+            Repeat::Off => "None",
+            Repeat::All => "Playlist",
+            Repeat::One => "Track",
+        }
+        .into()
+    }
+    #[zbus(property)]
+    fn set_loop_status(&mut self, status: String) {
+        let mode = match status.as_str() {
+            "Track" => Repeat::One,
+            "Playlist" => Repeat::All,
+            _ => Repeat::Off,
+        };
+        self.controls.send(Control::Loop(mode));
     }
     #[zbus(property)]
     fn rate(&self) -> f64 {

@@ -211,7 +211,10 @@ impl Node {
             node.inner.client.provide(id.as_bytes()).await?;
         }
         node.publish_artist_profile().await?;
-        node.put_shared_playlists().await?;
+        // A playlist record that cannot be put now goes in at the next edit or start.
+        if let Err(e) = node.put_shared_playlists().await {
+            tracing::warn!(error = %e, "shared playlists were not put into the DHT");
+        }
         node.dial_known_peers().await?;
         Ok(node)
     }

@@ -57,7 +57,7 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct NodeHttp {
     // Fields drop in order: the servers stop before the file that points at them goes.
     server: HttpServer,
-    subsonic: Option<(HttpServer, subsonic::SubsonicDoor)>,
+    _subsonic: Option<HttpServer>,
     _sources: radio::SourceServer,
     _api_file: control::ApiFile,
     doors: radio::RadioDoors,
@@ -82,7 +82,7 @@ impl NodeHttp {
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "the Subsonic API did not start"))
             .ok();
-        let door = subsonic.as_ref().map(|(_, door)| door.clone());
+        let (subsonic, door) = subsonic.unzip();
         let router = control::router(node.clone(), token.clone(), sink, doors.clone())
             .merge(radio::stream_routes(node))
             .layer(axum::Extension(door));
@@ -90,7 +90,7 @@ impl NodeHttp {
         let api_file = control::ApiFile::write(data_dir, server.addr(), &token)?;
         Ok(Self {
             server,
-            subsonic,
+            _subsonic: subsonic,
             _sources: sources,
             _api_file: api_file,
             doors,
@@ -100,11 +100,6 @@ impl NodeHttp {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
-    }
-
-    /// Where the Subsonic API listens and how to log in, when it runs.
-    pub fn subsonic(&self) -> Option<&subsonic::SubsonicDoor> {
-        self.subsonic.as_ref().map(|(_, door)| door)
     }
 
     /// Where radio sources and players reach it.

@@ -180,9 +180,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Playlist { command } => {
-            let (op, export_to) = command.op()?;
+            let op = command.clone().prepared()?;
             let answer = playlists::apply(&open_library(&cli, None)?, &op)?;
-            playlists::print(cli.json, &op, &answer, export_to.as_deref())?;
+            playlists::print(cli.json, &op, &answer)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Key { command } => key(&cli, command),

@@ -324,9 +324,9 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         Command::Playlist { command } => {
-            let (op, export_to) = command.op()?;
+            let op = command.clone().prepared()?;
             let answer = api.call("POST", "/v1/playlist", Some(&serde_json::to_value(&op)?))?;
-            busker::playlists::print(cli.json, &op, &answer, export_to.as_deref())?;
+            busker::playlists::print(cli.json, &op, &answer)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Follow { key } | Command::Unfollow { key } => {

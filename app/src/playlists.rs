@@ -1,7 +1,8 @@
-//! `busker playlist ...`: one [`PlaylistOp`] per command, carried out by [`apply`] on a
-//! [`Library`], the same whether the CLI opened the data dir itself or sent the op to a running
-//! node (`POST /v1/playlist`, whose answer is what [`apply`] returns). Files stay on the CLI's
-//! side: `export` answers the M3U text and the CLI writes it, `import` sends the file's text.
+//! `busker playlist ...`: one [`PlaylistOp`] per command (clap reads it, serde carries it),
+//! carried out by [`apply`] on a [`Library`], the same whether the CLI opened the data dir
+//! itself or sent the op to a running node (`POST /v1/playlist`, whose answer is what [`apply`]
+//! returns). Files stay on the CLI's side: `export` answers the M3U text and the CLI writes
+//! it, `import` carries the file's text.
 
 use std::path::PathBuf;
 
@@ -15,49 +16,55 @@ use serde_json::{Value, json};
 
 use crate::output::{self, summary_json};
 
-/// One playlist command. Playlists are named by id, a unique prefix of 6+ hex digits or name;
-/// tracks by id or unique prefix; positions count from 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One playlist command: `busker playlist ...` as clap reads it, and the body of
+/// `POST /v1/playlist`. A playlist is named by its id, its name, a unique prefix of 6+ hex digits
+/// of its id, or the start of its name; tracks by id or unique prefix; positions count from 1
+/// (as `playlist show` lists). Files stay on the CLI's side: `export` answers the M3U text for
+/// the CLI to write, and [`PlaylistOp::prepared`] reads an `import`'s file into the op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::Subcommand)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum PlaylistOp {
-    /// A new playlist.
+    /// Make a playlist, with tracks to start with.
     Create {
         /// Its name.
         name: String,
-        /// Tracks to start with.
+        /// Tracks, in order.
+        #[arg(value_name = "ID")]
         ids: Vec<String>,
     },
-    /// Every playlist.
+    /// Every playlist (yours and those opened from links).
     List,
-    /// One playlist's tracks.
+    /// A playlist's tracks, in order.
     Show {
         /// The playlist.
         playlist: String,
     },
-    /// Append tracks.
+    /// Add tracks at the end.
     Add {
         /// The playlist.
         playlist: String,
-        /// The tracks.
+        /// Tracks, in order.
+        #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
-    /// Take out tracks by position.
+    /// Take tracks out, by position.
     Remove {
         /// The playlist.
         playlist: String,
-        /// Positions (from 1).
+        /// Positions, from 1.
+        #[arg(required = true, value_name = "POSITION")]
         positions: Vec<usize>,
     },
-    /// Move one track.
+    /// Move a track to another position.
     Move {
         /// The playlist.
         playlist: String,
         /// Its position now.
         from: usize,
-        /// Its position after.
+        /// Its new position.
         to: usize,
     },
-    /// A new name.
+    /// Give a playlist a new name.
     Rename {
         /// The playlist.
         playlist: String,
@@ -69,22 +76,45 @@ pub enum PlaylistOp {
         /// The playlist.
         playlist: String,
     },
-    /// The M3U text of a playlist (`{"playlist", "m3u"}`).
+    /// Write a playlist as an M3U file: tracks held here point at their audio file (any player
+    /// opens them), others at their busker:// link.
     Export {
         /// The playlist.
         playlist: String,
+        /// The M3U file to write.
+        #[arg(value_name = "FILE.m3u")]
+        file: PathBuf,
     },
-    /// A new playlist from an M3U file's text (`{"playlist", "skipped"}`).
+    /// Make a playlist of an M3U file (Busker's own, or another player's: entries are matched
+    /// to known tracks by title and tags).
     Import {
-        /// The file's text.
-        m3u: String,
-        /// The file's folder, for relative paths in it.
-        base: Option<PathBuf>,
-        /// The name to give (else the file's own, else `fallback_name`).
+        /// The M3U file (relative entries in it are read against its folder).
+        #[arg(value_name = "FILE.m3u")]
+        file: PathBuf,
+        /// The playlist's name (default: the file's own, else its file name).
+        #[arg(long)]
         name: Option<String>,
-        /// The file's name without extension.
-        fallback_name: String,
+        // The file's text, read by `prepared` (not a command-line argument).
+        #[arg(skip)]
+        #[serde(default)]
+        m3u: String,
     },
+}
+
+impl PlaylistOp {
+    /// The op ready to carry out anywhere: an import with its file read and its path absolute.
+    pub fn prepared(self) -> Result<Self> {
+        let Self::Import { file, name, .. } = self else {
+            return Ok(self);
+        };
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let m3u = String::from_utf8(bytes)
+            .map_err(|_| busker_core::playlist::m3u::M3uError::NotText)
+            .with_context(|| format!("cannot import {}", file.display()))?;
+        let file = std::path::absolute(&file).unwrap_or(file);
+        Ok(Self::Import { file, name, m3u })
+    }
 }
 
 /// The playlist object of `CLI.md`: `{"id", "name", "tracks": [id, ..]}`, plus `owner` and
@@ -151,22 +181,21 @@ pub fn apply(library: &Library, op: &PlaylistOp) -> Result<Value> {
             library.delete_playlist(&list.id)?;
             Ok(json!({"id": list.id.to_hex(), "name": list.name, "deleted": true}))
         }
-        PlaylistOp::Export { playlist } => {
+        PlaylistOp::Export { playlist, .. } => {
             let list = library.find_playlist(playlist)?;
             let m3u = library.export_playlist(&list)?;
             Ok(json!({"playlist": playlist_json(&list, &own), "m3u": m3u}))
         }
-        PlaylistOp::Import {
-            m3u,
-            base,
-            name,
-            fallback_name,
-        } => {
+        PlaylistOp::Import { file, name, m3u } => {
+            let fallback = file.file_stem().map_or_else(
+                || "Imported".to_owned(),
+                |s| s.to_string_lossy().into_owned(),
+            );
             let imported = library.import_playlist(
                 m3u.as_bytes(),
-                base.as_deref(),
+                file.parent(),
                 name.as_deref(),
-                fallback_name,
+                &fallback,
             )?;
             Ok(json!({
                 "playlist": playlist_json(&imported.playlist, &own),
@@ -186,32 +215,9 @@ pub fn changed(op: &PlaylistOp, answer: &Value) -> Option<busker_core::model::Pl
     id.as_str()?.parse().ok()
 }
 
-/// Reads an M3U file into an import op.
-pub fn import_op(file: &std::path::Path, name: Option<String>) -> Result<PlaylistOp> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let m3u = String::from_utf8(bytes)
-        .map_err(|_| busker_core::playlist::m3u::M3uError::NotText)
-        .with_context(|| format!("cannot import {}", file.display()))?;
-    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    Ok(PlaylistOp::Import {
-        m3u,
-        base: absolute.parent().map(std::path::Path::to_path_buf),
-        name,
-        fallback_name: file.file_stem().map_or_else(
-            || "Imported".to_owned(),
-            |s| s.to_string_lossy().into_owned(),
-        ),
-    })
-}
-
 /// Prints `answer` to `op` (one JSON value per line with `--json`; for `show` one track per
 /// line, as `list` prints them), and for `export` writes the file first.
-pub fn print(
-    json_out: bool,
-    op: &PlaylistOp,
-    answer: &Value,
-    export_to: Option<&std::path::Path>,
-) -> Result<()> {
+pub fn print(json_out: bool, op: &PlaylistOp, answer: &Value) -> Result<()> {
     match op {
         PlaylistOp::List => {
             let lists = answer.as_array().cloned().unwrap_or_default();
@@ -230,23 +236,21 @@ pub fn print(
         PlaylistOp::Delete { .. } if !json_out => {
             println!("deleted playlist {:?}", text(answer, "name"));
         }
-        PlaylistOp::Export { .. } => {
+        PlaylistOp::Export { file: path, .. } => {
             let m3u = answer
                 .get("m3u")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let list = answer.get("playlist").unwrap_or(&Value::Null);
-            if let Some(path) = export_to {
-                std::fs::write(path, m3u)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                if !json_out {
-                    let tracks = list["tracks"].as_array().map_or(0, Vec::len);
-                    let name = text(list, "name");
-                    println!("wrote {name:?} ({tracks} tracks) to {}", path.display());
-                    return Ok(());
-                }
+            std::fs::write(path, m3u)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if json_out {
+                print_playlist(json_out, list);
+            } else {
+                let tracks = list["tracks"].as_array().map_or(0, Vec::len);
+                let name = text(list, "name");
+                println!("wrote {name:?} ({tracks} tracks) to {}", path.display());
             }
-            print_playlist(json_out, list);
         }
         PlaylistOp::Import { .. } => {
             for skipped in answer["skipped"].as_array().into_iter().flatten() {

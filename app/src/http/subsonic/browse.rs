@@ -449,11 +449,14 @@ fn search(library: &Library, params: &Params, method: &str) -> Result<Answer, Fa
     let count = |name: &str| params.number(name, 20).min(500);
     let offset = |name: &str| params.number(name, 0);
     let (songs_n, songs_at) = (count("songCount"), offset("songOffset"));
+    let catalog = Catalog::read(library)?;
     // An empty query lists everything (clients sync their library that way).
-    let songs: Vec<TrackSummary> = if query.is_empty() {
-        library.list()?
+    let found;
+    let songs: &[TrackSummary] = if query.is_empty() {
+        &catalog.songs
     } else {
-        library.search(query, songs_at + songs_n)?
+        found = library.search(query, songs_at + songs_n)?;
+        &found
     };
     let songs: Vec<Value> = songs
         .iter()
@@ -461,7 +464,6 @@ fn search(library: &Library, params: &Params, method: &str) -> Result<Answer, Fa
         .take(songs_n)
         .map(|t| song(library, t))
         .collect::<Result<_, _>>()?;
-    let catalog = Catalog::read(library)?;
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
     let matches = |name: &str| {
         let name = name.to_lowercase();

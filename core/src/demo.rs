@@ -13,6 +13,8 @@ pub(crate) struct DemoTrack {
     pub file_name: &'static str,
     /// The file's bytes.
     pub bytes: &'static [u8],
+    /// Its cover (JPEG), when the file embeds none.
+    pub cover: Option<&'static [u8]>,
 }
 
 macro_rules! demo {
@@ -20,6 +22,7 @@ macro_rules! demo {
         &[$(DemoTrack {
             file_name: $name,
             bytes: include_bytes!(concat!("../../assets/audio/", $name)),
+            cover: None,
         }),*]
     };
 }

@@ -69,6 +69,9 @@ pub enum Error {
     /// The file is not audio Busker can play, or it is damaged.
     #[error(transparent)]
     Media(#[from] MediaError),
+    /// An image is not a usable cover, or not the one a manifest names.
+    #[error("cover art: {0}")]
+    Cover(#[from] crate::cover::CoverError),
     /// The track is already in the library.
     #[error("already published as {0}")]
     Duplicate(TrackId),

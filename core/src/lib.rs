@@ -20,6 +20,7 @@
 pub mod artist;
 pub mod catalog;
 mod config;
+pub mod cover;
 mod datadir;
 mod demo;
 mod error;
@@ -51,8 +52,9 @@ pub use error::{Error, PublishError, Report, Result};
 pub use index::judged as search_judged;
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
-    AUDIO_EXTENSIONS, ArtistCatalog, Imported, Library, LibraryOptions, PlaylistEdit, PublishEvent,
-    PublishOptions, Recommended, SameAudio, TrackSummary, audio_files, is_audio_file,
+    AUDIO_EXTENSIONS, ArtistCatalog, CoverRefused, Imported, Library, LibraryOptions, PlaylistEdit,
+    PublishEvent, PublishOptions, Published, Recommended, SameAudio, TrackSummary, audio_files,
+    is_audio_file,
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};

@@ -22,7 +22,10 @@ mod recommend;
 
 pub use playlists::{Imported, PlaylistEdit};
 
-pub use publish::{AUDIO_EXTENSIONS, PublishEvent, PublishOptions, audio_files, is_audio_file};
+pub use publish::{
+    AUDIO_EXTENSIONS, CoverRefused, PublishEvent, PublishOptions, Published, audio_files,
+    is_audio_file,
+};
 pub use recommend::Recommended;
 
 /// How to open a [`Library`].
@@ -234,6 +237,7 @@ impl Library {
         for track in demo::TRACKS {
             let result = self.publish_bytes(
                 track.bytes,
+                track.cover,
                 Path::new(track.file_name),
                 &key,
                 &overrides,

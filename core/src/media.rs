@@ -30,6 +30,7 @@ use crate::model::{Format, TrackInfo};
 mod decode;
 mod device_out;
 mod packets;
+mod picture;
 mod resample;
 mod sink;
 mod streaming;
@@ -131,6 +132,10 @@ pub struct Probe {
     pub info: TrackInfo,
     /// Total frames (samples per channel), when known.
     pub frames: Option<u64>,
+    /// The picture embedded in the tags (ID3v2 APIC, FLAC PICTURE, Vorbis
+    /// METADATA_BLOCK_PICTURE): the front cover, else the first one. Unchecked bytes: the
+    /// caller decides whether it is a usable cover.
+    pub picture: Option<Vec<u8>>,
 }
 
 /// Opens a container with symphonia. `extension` (without the dot) helps it guess the format.
@@ -241,6 +246,9 @@ fn probe_unguarded(
         });
     }
 
+    let inner = format.metadata();
+    let revisions = [outer_tags.as_ref(), inner.current()];
+    let picture = picture::embedded(revisions.iter().flatten().copied());
     let mut info = TrackInfo {
         format: format_of(&codec, extension.as_deref()),
         codec,
@@ -249,10 +257,7 @@ fn probe_unguarded(
         duration_ms,
         ..TrackInfo::default()
     };
-    for revision in [outer_tags.as_ref(), format.metadata().current()]
-        .into_iter()
-        .flatten()
-    {
+    for revision in revisions.into_iter().flatten() {
         apply_tags(&mut info, revision);
     }
     if let Some(v1) = id3v1 {
@@ -272,6 +277,7 @@ fn probe_unguarded(
     Ok(Probe {
         info: info.normalized(),
         frames,
+        picture,
     })
 }
 
@@ -399,6 +405,14 @@ fn apply_tags(info: &mut TrackInfo, revision: &MetadataRevision) {
                 &mut info.artist
             }
             Some(StandardTagKey::Album) => &mut info.album,
+            Some(StandardTagKey::TrackNumber) if info.track == 0 => {
+                info.track = picture::leading_number(value);
+                continue;
+            }
+            Some(StandardTagKey::DiscNumber) if info.disc == 0 => {
+                info.disc = picture::leading_number(value);
+                continue;
+            }
             Some(StandardTagKey::Genre) => {
                 info.tags
                     .extend(value.split([';', ',', '/']).map(|s| s.trim().to_owned()));

@@ -33,13 +33,19 @@ use ed25519_dalek::{Signer, Verifier};
 
 use crate::wire::{DecodeError, Reader, truncate_utf8};
 
+mod cover;
 mod manifest;
 
+pub use cover::{CoverRef, ImageFormat, MAX_COVER_BYTES, MAX_COVER_SIDE};
 pub use manifest::{LegacyManifest, Manifest, ManifestDraft, manifest_version};
 
-/// Version of the manifest encoding this build writes and reads. Version 1 derived the track id
-/// from the content alone (see [`LegacyManifest`]).
-pub const MANIFEST_VERSION: u8 = 2;
+/// Version of the manifest encoding this build writes. Version 3 added the cover reference and
+/// the track and disc numbers; version 2 manifests still decode and verify as they were signed
+/// (see [`Manifest::version`]). Version 1 derived the track id from the content alone (see
+/// [`LegacyManifest`]).
+pub const MANIFEST_VERSION: u8 = 3;
+/// The manifest version before covers and track numbers, still read and served as it is.
+pub const PLAIN_MANIFEST_VERSION: u8 = 2;
 /// The manifest version before the track id covered the artist key.
 pub const LEGACY_MANIFEST_VERSION: u8 = 1;
 /// The largest encoded manifest a peer accepts.
@@ -126,6 +132,10 @@ hash_id!(
     ArtistKey
 );
 hash_id!(
+    /// The BLAKE3 hash of an image's bytes (a cover): what a manifest names it by.
+    ImageHash
+);
+hash_id!(
     /// A playlist: the hash of its owner's key and a nonce (see [`crate::playlist`]).
     PlaylistId
 );
@@ -161,6 +171,13 @@ fn parse_hex32(s: &str) -> Result<[u8; 32], ParseIdError> {
 
 impl ChunkHash {
     /// Hashes one chunk.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(*blake3::hash(bytes).as_bytes())
+    }
+}
+
+impl ImageHash {
+    /// Hashes an image's bytes.
     pub fn of(bytes: &[u8]) -> Self {
         Self(*blake3::hash(bytes).as_bytes())
     }
@@ -333,6 +350,13 @@ pub struct TrackInfo {
     pub channels: u8,
     /// Duration in milliseconds.
     pub duration_ms: u64,
+    /// Track number on its disc (from the tags), 0 when unknown. Manifest version 3 on.
+    pub track: u16,
+    /// Disc number (from the tags), 0 when unknown. Manifest version 3 on.
+    pub disc: u16,
+    /// The cover image, when the file or its folder had one that passed the checks. Manifest
+    /// version 3 on.
+    pub cover: Option<CoverRef>,
 }
 
 impl TrackInfo {
@@ -408,6 +432,9 @@ mod tests {
             sample_rate: 8000,
             channels: 1,
             duration_ms: 73_096,
+            track: 0,
+            disc: 0,
+            cover: None,
         }
     }
 
@@ -493,11 +520,11 @@ mod tests {
             Manifest::decode(b"RIFF...."),
             Err(DecodeError::BadMagic("manifest"))
         );
-        let mut v3 = sample(&[1; 10], info("x")).encoded().to_vec();
-        v3[4] = 3;
+        let mut v4 = sample(&[1; 10], info("x")).encoded().to_vec();
+        v4[4] = 4;
         assert!(matches!(
-            Manifest::decode(&v3),
-            Err(DecodeError::UnsupportedVersion { found: 3, .. })
+            Manifest::decode(&v4),
+            Err(DecodeError::UnsupportedVersion { found: 4, .. })
         ));
         // A version 1 manifest (content-only id) is not a current one, whatever it says.
         let mut v1 = sample(&[1; 10], info("x")).encoded().to_vec();
@@ -507,6 +534,88 @@ mod tests {
             Err(DecodeError::UnsupportedVersion { found: 1, .. })
         ));
         assert!(LegacyManifest::decode(&v1).is_err());
+    }
+
+    fn with_cover(mut info: TrackInfo) -> TrackInfo {
+        info.track = 7;
+        info.disc = 2;
+        info.cover = Some(CoverRef {
+            hash: ImageHash([0xC0; 32]),
+            bytes: 123_456,
+            width: 1000,
+            height: 800,
+            format: ImageFormat::Jpeg,
+        });
+        info
+    }
+
+    #[test]
+    fn version_3_signs_the_cover_and_numbers_and_a_forged_cover_fails() {
+        let m = sample(&[5; 70_000], with_cover(info("Covered")));
+        assert_eq!(m.version(), MANIFEST_VERSION);
+        let back = Manifest::decode(m.encoded()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!((back.info().track, back.info().disc), (7, 2));
+        assert_eq!(back.cover().map(|c| c.width), Some(1000));
+        // Someone swaps the cover for an image of their own: the hash is signed.
+        let mut forged = m.encoded().to_vec();
+        let at = forged.windows(32).position(|w| w == [0xC0; 32]).unwrap();
+        forged[at..at + 32].copy_from_slice(&[0xEE; 32]);
+        assert!(matches!(
+            Manifest::decode(&forged),
+            Err(DecodeError::BadSignature)
+        ));
+        // A cover reference out of its limits does not decode at all.
+        let mut huge = m.encoded().to_vec();
+        huge[at + 32..at + 36].copy_from_slice(&(MAX_COVER_BYTES + 1).to_be_bytes());
+        assert!(matches!(
+            Manifest::decode(&huge),
+            Err(DecodeError::Invalid("cover size"))
+        ));
+    }
+
+    #[test]
+    fn version_2_manifests_still_decode_and_verify_as_signed() {
+        let key = ArtistKeypair::from_seed([9; 32]);
+        let bytes = [6u8; 70_000];
+        let (chunk_size, chunks) = split_chunks(&bytes).unwrap();
+        let draft = ManifestDraft {
+            info: with_cover(info("Old")),
+            file_size: bytes.len() as u64,
+            chunk_size,
+            chunks,
+            published_at: 1_700_000_000,
+        };
+        let v2 = draft.clone().sign_plain(&key);
+        let v3 = draft.sign(&key);
+        assert_eq!(v2.encoded()[4], PLAIN_MANIFEST_VERSION);
+        let back = Manifest::decode(v2.encoded()).unwrap();
+        assert_eq!(back.version(), PLAIN_MANIFEST_VERSION);
+        assert_eq!(
+            back.encoded(),
+            v2.encoded(),
+            "kept as signed, byte for byte"
+        );
+        assert_eq!(back.cover(), None);
+        assert_eq!((back.info().track, back.info().disc), (0, 0));
+        // Same release, same id; version 3 adds the numbers and the cover after the tags.
+        assert_eq!(back.id(), v3.id());
+        let cover_len = 32 + 4 + 2 + 2 + 1;
+        assert_eq!(
+            v3.encoded().len(),
+            v2.encoded().len() + 2 + 2 + 1 + cover_len
+        );
+        // A version this build does not know is refused, naming the newest it reads.
+        let mut v9 = v2.encoded().to_vec();
+        v9[4] = 9;
+        assert!(matches!(
+            Manifest::decode(&v9),
+            Err(DecodeError::UnsupportedVersion {
+                found: 9,
+                supported: 3,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -539,25 +648,51 @@ mod tests {
             any::<u32>(),
             any::<u8>(),
             any::<u64>(),
+            (
+                any::<u16>(),
+                any::<u16>(),
+                proptest::option::of((
+                    any::<[u8; 32]>(),
+                    1..=MAX_COVER_BYTES,
+                    1..=MAX_COVER_SIDE,
+                    1..=MAX_COVER_SIDE,
+                    any::<bool>(),
+                )),
+            ),
         )
-            .prop_map(|(title, artist, album, tags, f, rate, ch, dur)| {
-                let mut info = TrackInfo {
-                    title,
-                    artist,
-                    album,
-                    tags,
-                    format: Format::from_code(f).unwrap(),
-                    codec: "pcm".into(),
-                    sample_rate: rate,
-                    channels: ch,
-                    duration_ms: dur,
-                }
-                .normalized();
-                if info.title.is_empty() {
-                    info.title = "untitled".into();
-                }
-                info
-            })
+            .prop_map(
+                |(title, artist, album, tags, f, rate, ch, dur, (track, disc, cover))| {
+                    let mut info = TrackInfo {
+                        title,
+                        artist,
+                        album,
+                        tags,
+                        format: Format::from_code(f).unwrap(),
+                        codec: "pcm".into(),
+                        sample_rate: rate,
+                        channels: ch,
+                        duration_ms: dur,
+                        track,
+                        disc,
+                        cover: cover.map(|(hash, bytes, width, height, png)| CoverRef {
+                            hash: ImageHash(hash),
+                            bytes,
+                            width,
+                            height,
+                            format: if png {
+                                ImageFormat::Png
+                            } else {
+                                ImageFormat::Jpeg
+                            },
+                        }),
+                    }
+                    .normalized();
+                    if info.title.is_empty() {
+                        info.title = "untitled".into();
+                    }
+                    info
+                },
+            )
     }
 
     proptest! {

@@ -24,6 +24,8 @@
 //! - `releases_by_artist`, `artists_by_newest`, `artist_newest`: the manifests in the orders
 //!   user paths read them in, kept with them (see [`order`]).
 //!
+//! Cover images are files too, in `covers/`, named by their hash (see [`covers`]).
+//!
 //! The audio itself is not in the database: it lives in plain files beside it, one per audio
 //! content, in the data dir's `blobs/` (see [`blobs`]); a data dir whose audio is still inside
 //! the database (schema 2) moves it out on first open (see [`Store::move_audio`]).
@@ -41,6 +43,7 @@ use crate::error::{Error, Result};
 use crate::model::{ArtistKey, Manifest, TrackId};
 
 mod blobs;
+mod covers;
 mod follows;
 mod keep;
 mod move_audio;

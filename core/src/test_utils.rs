@@ -223,3 +223,58 @@ pub fn summary(id: u8, key: u8, info: crate::model::TrackInfo) -> crate::TrackSu
         same_audio_as: None,
     }
 }
+
+/// A `width` x `height` RGB image of colour bands that depend on `seed`, pixels only.
+fn cover_pixels(width: u32, height: u32, seed: u8) -> image::RgbImage {
+    image::RgbImage::from_fn(width, height, |x, y| {
+        let band = ((x / 8 + y / 8) as u8).wrapping_mul(37).wrapping_add(seed);
+        image::Rgb([band, seed.wrapping_mul(91), (x ^ y) as u8])
+    })
+}
+
+/// A PNG cover of `width` x `height` pixels; every seed a different image.
+pub fn cover_png(width: u32, height: u32, seed: u8) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    cover_pixels(width, height, seed)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode a PNG");
+    out.into_inner()
+}
+
+/// A JPEG cover of `width` x `height` pixels; every seed a different image.
+pub fn cover_jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    cover_pixels(width, height, seed)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode a JPEG");
+    out.into_inner()
+}
+
+/// `flac` with a FLAC PICTURE metadata block (type 3, front cover) holding `picture` put right
+/// after its STREAMINFO block: what a tagger writes when it embeds a cover.
+pub fn flac_with_picture(flac: &[u8], picture: &[u8], mime: &str) -> Vec<u8> {
+    assert_eq!(&flac[..4], b"fLaC", "not a FLAC file");
+    let streaminfo_len = u32::from_be_bytes([0, flac[5], flac[6], flac[7]]) as usize;
+    let streaminfo_end = 8 + streaminfo_len;
+    let streaminfo_was_last = flac[4] & 0x80 != 0;
+    let mut body = Vec::new();
+    for field in [3u32, mime.len() as u32] {
+        body.extend_from_slice(&field.to_be_bytes());
+    }
+    body.extend_from_slice(mime.as_bytes());
+    body.extend_from_slice(&0u32.to_be_bytes()); // no description
+    for field in [0u32, 0, 0, 0, picture.len() as u32] {
+        body.extend_from_slice(&field.to_be_bytes());
+    }
+    body.extend_from_slice(picture);
+    let mut out = Vec::with_capacity(flac.len() + body.len() + 4);
+    out.extend_from_slice(b"fLaC");
+    out.push(flac[4] & 0x7F); // STREAMINFO is no longer the last block
+    out.extend_from_slice(&flac[5..streaminfo_end]);
+    let len = body.len() as u32;
+    out.push(6 | if streaminfo_was_last { 0x80 } else { 0 });
+    out.extend_from_slice(&len.to_be_bytes()[1..]);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&flac[streaminfo_end..]);
+    out
+}

@@ -7,14 +7,23 @@
 //! transaction, and indexed. A file that fails any step, or a publish stopped by
 //! [`Library::stop_publishing`], leaves nothing behind (see [`crate::Store`] for how an
 //! interrupted write is swept).
+//!
+//! The cover comes from the file's embedded picture, else a `cover.*` or `folder.*` beside it
+//! ([`crate::cover`]); it is checked before the manifest is signed and kept in the store before
+//! the manifest is committed, so a local manifest never names a cover this peer lacks. An image
+//! that fails the checks is refused with a [`CoverRefused`] naming it, and the audio is published
+//! without a cover.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Library, lock};
+use crate::cover::{self, CoverError};
 use crate::error::{Error, PublishError, Result};
 use crate::media;
-use crate::model::{ArtistKeypair, ChunkHash, Manifest, ManifestDraft, TrackInfo};
+use crate::model::{
+    ArtistKeypair, ChunkHash, CoverRef, Manifest, ManifestDraft, TrackId, TrackInfo,
+};
 use crate::release::unix_now;
 
 /// File extensions picked up when publishing a folder.
@@ -38,9 +47,34 @@ pub struct PublishOptions {
 pub enum PublishEvent<'a> {
     /// The paths were expanded into this many files.
     Found(usize),
+    /// A file's cover was refused (the audio is published without it); comes before that
+    /// file's `Finished`.
+    CoverRefused {
+        /// The audio file.
+        path: &'a Path,
+        /// Its release.
+        track: TrackId,
+        /// Which image and why.
+        refused: &'a CoverRefused,
+    },
     /// One file finished, well or not.
     Finished(&'a std::result::Result<Manifest, PublishError>),
 }
+
+/// A cover image that publish refused: which one and why. The audio was published without a
+/// cover.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cover {image} refused: {error}; published without a cover")]
+pub struct CoverRefused {
+    /// The image: its file name, or "the embedded picture".
+    pub image: String,
+    /// Why.
+    pub error: CoverError,
+}
+
+/// The outcome of publishing one file: the manifest, and the cover refused on the way, if one
+/// was.
+pub type Published = (Manifest, Option<CoverRefused>);
 
 impl Library {
     /// Publishes one file. On error the library is unchanged.
@@ -49,16 +83,25 @@ impl Library {
         path: &Path,
         options: &PublishOptions,
     ) -> std::result::Result<Manifest, PublishError> {
-        let manifest = self.publish_one(path, options)?;
+        self.publish_file_noting(path, options).map(|(m, _)| m)
+    }
+
+    /// [`Library::publish_file`], also saying which cover was refused, if one was.
+    pub fn publish_file_noting(
+        &self,
+        path: &Path,
+        options: &PublishOptions,
+    ) -> std::result::Result<Published, PublishError> {
+        let published = self.publish_one(path, options)?;
         self.finish_batch();
-        Ok(manifest)
+        Ok(published)
     }
 
     fn publish_one(
         &self,
         path: &Path,
         options: &PublishOptions,
-    ) -> std::result::Result<Manifest, PublishError> {
+    ) -> std::result::Result<Published, PublishError> {
         let fail = |source| PublishError {
             path: path.to_owned(),
             source: Box::new(source),
@@ -75,13 +118,18 @@ impl Library {
         path: &Path,
         options: &PublishOptions,
         fallback_artist: Option<&str>,
-    ) -> Result<Manifest> {
+    ) -> Result<Published> {
         let meta = std::fs::metadata(path).map_err(Error::ReadFile)?;
         regular(&meta)?;
         self.store.ensure_space(meta.len())?;
-        let info = track_info(media::probe_file(path)?, options, fallback_artist);
+        let mut probe = media::probe_file(path)?;
+        let (found, refused) = pick_cover(probe.picture.take(), Some(path));
+        let mut info = track_info(probe, options, fallback_artist);
+        info.cover = found.as_ref().map(|(c, _)| *c);
         let file = std::fs::File::open(path).map_err(Error::ReadFile)?;
-        self.write_track(file, meta.len(), info, &self.artist, unix_now())
+        let image = found.as_ref().map(|(c, bytes)| (c, bytes.as_slice()));
+        let manifest = self.write_track(file, meta.len(), info, image, &self.artist, unix_now())?;
+        Ok((manifest, refused))
     }
 
     /// Stops every publish in progress, and every later one, at its next chunk: the files
@@ -144,6 +192,14 @@ impl Library {
             if (i + 1) % PUBLISH_BATCH == 0 {
                 self.finish_batch();
             }
+            if let Ok((manifest, Some(refused))) = &result {
+                on_event(PublishEvent::CoverRefused {
+                    path: file,
+                    track: manifest.id(),
+                    refused,
+                });
+            }
+            let result = result.map(|(manifest, _)| manifest);
             on_event(PublishEvent::Finished(&result));
             results.push(result);
         }
@@ -151,10 +207,13 @@ impl Library {
         results
     }
 
-    /// Publishes bytes already in memory (the embedded demo library).
+    /// Publishes bytes already in memory (the embedded demo library), with `cover` as its cover
+    /// when the file embeds none.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn publish_bytes(
         &self,
         bytes: &[u8],
+        cover: Option<&[u8]>,
         name: &Path,
         key: &ArtistKeypair,
         options: &PublishOptions,
@@ -163,12 +222,16 @@ impl Library {
     ) -> Result<Manifest> {
         let size = bytes.len() as u64;
         self.store.ensure_space(size)?;
-        let info = track_info(
-            media::probe(bytes.to_vec(), name)?,
-            options,
-            fallback_artist,
-        );
-        self.write_track(bytes, size, info, key, published_at)
+        let mut probe = media::probe(bytes.to_vec(), name)?;
+        let picture = probe.picture.take().or_else(|| cover.map(<[u8]>::to_vec));
+        let (found, refused) = pick_cover(picture, None);
+        if let Some(refused) = refused {
+            tracing::warn!(file = %name.display(), %refused, "cover refused");
+        }
+        let mut info = track_info(probe, options, fallback_artist);
+        info.cover = found.as_ref().map(|(c, _)| *c);
+        let image = found.as_ref().map(|(c, bytes)| (c, bytes.as_slice()));
+        self.write_track(bytes, size, info, image, key, published_at)
     }
 
     /// Reads `size` bytes from `source` one chunk at a time, hashing each chunk and writing it
@@ -181,6 +244,7 @@ impl Library {
         mut source: impl Read,
         size: u64,
         info: TrackInfo,
+        cover: Option<(&CoverRef, &[u8])>,
         key: &ArtistKeypair,
         published_at: u64,
     ) -> Result<Manifest> {
@@ -203,6 +267,9 @@ impl Library {
                     }
                     .sign(key);
                     blob.finish(&manifest.audio_id())?;
+                    if let Some((cover, bytes)) = cover {
+                        self.store.put_cover(cover, bytes)?;
+                    }
                     self.store.commit_local_track(&manifest)?;
                     Ok(manifest)
                 });
@@ -281,6 +348,33 @@ fn track_info(
         info.artist = fallback_artist.unwrap_or("Unknown artist").to_owned();
     }
     info
+}
+
+/// The cover of a file: its embedded `picture`, else the `cover.*` / `folder.*` beside
+/// `audio` (when publishing from disk), the first one that passes [`cover::check`], with its
+/// bytes. When none passes, the first refusal, naming its image.
+fn pick_cover(
+    picture: Option<Vec<u8>>,
+    audio: Option<&Path>,
+) -> (Option<(CoverRef, Vec<u8>)>, Option<CoverRefused>) {
+    let mut refused = None;
+    let embedded = picture.map(|bytes| ("the embedded picture".to_owned(), Ok(bytes)));
+    let beside = audio.and_then(cover::beside).map(|file| {
+        let name = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        (name, cover::read_file(&file))
+    });
+    for (image, bytes) in embedded.into_iter().chain(beside) {
+        match bytes.and_then(|b| cover::check(&b).map(|c| (c, b))) {
+            Ok(found) => return (Some(found), None),
+            Err(error) => {
+                refused.get_or_insert(CoverRefused { image, error });
+            }
+        }
+    }
+    (None, refused)
 }
 
 /// Reads until `buf` is full or the source ends; how many bytes were read.

@@ -74,6 +74,7 @@ fn a_folder_publishes_every_good_file_and_reports_each_bad_one() {
         |e| match e {
             PublishEvent::Found(n) => found = n,
             PublishEvent::Finished(_) => finished += 1,
+            PublishEvent::CoverRefused { .. } => {}
         },
     );
     assert_eq!(found, 5);
@@ -457,6 +458,7 @@ fn indexed_reads_answer_as_the_full_scans_did() {
         let wav = crate::test_utils::wav_bytes(6_000, seed);
         lib.publish_bytes(
             &wav,
+            None,
             Path::new("own.wav"),
             &me,
             &PublishOptions::default(),

@@ -1,11 +1,17 @@
 //! The signed [`Manifest`], and the version 1 form old data dirs hold ([`LegacyManifest`]).
+//!
+//! Versions 2 and 3 are both current: a manifest is kept, served and verified in the version it
+//! was signed in (its bytes never change), and [`ManifestDraft::sign`] writes version 3, which
+//! adds the track and disc numbers and the optional [`CoverRef`] after the tags. A version 2
+//! manifest reads with no numbers and no cover.
 
 use std::fmt;
 
 use super::{
-    ArtistKey, ArtistKeypair, AudioId, ChunkHash, Format, LEGACY_MANIFEST_VERSION, MANIFEST_MAGIC,
-    MANIFEST_VERSION, MAX_CHUNK_SIZE, MAX_CHUNKS, MAX_CODEC, MAX_MANIFEST_BYTES, MAX_TAG, MAX_TAGS,
-    MAX_TEXT, MIN_CHUNK_SIZE, SIGNING_CONTEXT, TrackId, TrackInfo,
+    ArtistKey, ArtistKeypair, AudioId, ChunkHash, CoverRef, Format, LEGACY_MANIFEST_VERSION,
+    MANIFEST_MAGIC, MANIFEST_VERSION, MAX_CHUNK_SIZE, MAX_CHUNKS, MAX_CODEC, MAX_MANIFEST_BYTES,
+    MAX_TAG, MAX_TAGS, MAX_TEXT, MIN_CHUNK_SIZE, PLAIN_MANIFEST_VERSION, SIGNING_CONTEXT, TrackId,
+    TrackInfo,
 };
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -25,11 +31,24 @@ pub struct ManifestDraft {
 }
 
 impl ManifestDraft {
-    /// Signs the draft with the artist's key.
+    /// Signs the draft with the artist's key, as a version 3 manifest.
     pub fn sign(self, artist: &ArtistKeypair) -> Manifest {
+        self.sign_as(artist, MANIFEST_VERSION)
+    }
+
+    /// Signs a version 2 manifest, as builds before covers did (the numbers and the cover are
+    /// left out): for tests of what older peers send.
+    #[cfg(test)]
+    pub(crate) fn sign_plain(mut self, artist: &ArtistKeypair) -> Manifest {
+        (self.info.track, self.info.disc, self.info.cover) = (0, 0, None);
+        self.sign_as(artist, PLAIN_MANIFEST_VERSION)
+    }
+
+    fn sign_as(self, artist: &ArtistKeypair, version: u8) -> Manifest {
         let audio_id = AudioId::derive(self.file_size, self.chunk_size, &self.chunks);
         let artist_key = artist.public();
         let mut m = Manifest {
+            version,
             track_id: TrackId::derive(&artist_key, &audio_id),
             audio_id,
             artist_key,
@@ -57,6 +76,7 @@ impl ManifestDraft {
 /// [`Manifest::decode`], which checks the signature, the sizes and the id.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Manifest {
+    version: u8,
     track_id: TrackId,
     audio_id: AudioId,
     artist_key: ArtistKey,
@@ -82,6 +102,17 @@ impl fmt::Debug for Manifest {
 }
 
 impl Manifest {
+    /// The encoding version it was signed in: [`MANIFEST_VERSION`] (3), or 2 for a manifest
+    /// signed before covers and track numbers (kept as it was: its bytes are what was signed).
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The cover image the manifest names, if any (version 3 only).
+    pub fn cover(&self) -> Option<&CoverRef> {
+        self.info.cover.as_ref()
+    }
+
     /// The release's id (artist key and audio).
     pub fn id(&self) -> TrackId {
         self.track_id
@@ -157,7 +188,7 @@ impl Manifest {
         let i = &self.info;
         let mut w = Writer::with_capacity(256 + self.chunks.len() * 32);
         w.raw(MANIFEST_MAGIC);
-        w.u8(MANIFEST_VERSION);
+        w.u8(self.version);
         w.raw(&self.track_id.0);
         w.raw(&self.artist_key.0);
         w.u64(self.published_at);
@@ -174,6 +205,17 @@ impl Manifest {
         w.u8(i.tags.len() as u8);
         for t in &i.tags {
             w.str(t);
+        }
+        if self.version >= MANIFEST_VERSION {
+            w.u16(i.track);
+            w.u16(i.disc);
+            match &i.cover {
+                None => w.u8(0),
+                Some(cover) => {
+                    w.u8(1);
+                    cover.write(&mut w);
+                }
+            }
         }
         w.u32(self.chunks.len() as u32);
         for c in &self.chunks {
@@ -195,7 +237,7 @@ impl Manifest {
     }
 
     fn decode_checked(bytes: &[u8], verify: bool) -> Result<Self, DecodeError> {
-        let parsed = Parsed::read(bytes, MANIFEST_VERSION)?;
+        let parsed = Parsed::read(bytes, &[PLAIN_MANIFEST_VERSION, MANIFEST_VERSION])?;
         let audio_id = parsed.audio_id();
         if TrackId::derive(&parsed.artist_key, &audio_id) != parsed.track_id {
             return Err(DecodeError::Invalid("track id"));
@@ -204,6 +246,7 @@ impl Manifest {
             parsed.verify(bytes)?;
         }
         Ok(Self {
+            version: parsed.version,
             track_id: parsed.track_id,
             audio_id,
             artist_key: parsed.artist_key,
@@ -233,7 +276,7 @@ pub struct LegacyManifest {
 impl LegacyManifest {
     /// Decodes and checks a version 1 manifest.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let parsed = Parsed::read(bytes, LEGACY_MANIFEST_VERSION)?;
+        let parsed = Parsed::read(bytes, &[LEGACY_MANIFEST_VERSION])?;
         if parsed.audio_id().legacy_track_id() != parsed.track_id {
             return Err(DecodeError::Invalid("track id"));
         }
@@ -258,6 +301,7 @@ pub fn manifest_version(bytes: &[u8]) -> Option<u8> {
 
 /// The fields of an encoded manifest, limits and sizes checked, id and signature not yet.
 struct Parsed {
+    version: u8,
     track_id: TrackId,
     artist_key: ArtistKey,
     draft: ManifestDraft,
@@ -266,7 +310,7 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn read(bytes: &[u8], expected_version: u8) -> Result<Self, DecodeError> {
+    fn read(bytes: &[u8], versions: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(DecodeError::TooLarge {
                 what: "manifest",
@@ -279,11 +323,11 @@ impl Parsed {
             return Err(DecodeError::BadMagic("manifest"));
         }
         let version = r.u8("version")?;
-        if version != expected_version {
+        if !versions.contains(&version) {
             return Err(DecodeError::UnsupportedVersion {
                 what: "manifest",
                 found: version,
-                supported: expected_version,
+                supported: versions.iter().copied().max().unwrap_or(MANIFEST_VERSION),
             });
         }
         let track_id = TrackId::read(&mut r)?;
@@ -310,6 +354,16 @@ impl Parsed {
         let mut tags = Vec::with_capacity(tag_count);
         for _ in 0..tag_count {
             tags.push(r.str("tag", MAX_TAG)?);
+        }
+        let (mut track, mut disc, mut cover) = (0, 0, None);
+        if version >= MANIFEST_VERSION {
+            track = r.u16("track number")?;
+            disc = r.u16("disc number")?;
+            cover = match r.u8("cover flag")? {
+                0 => None,
+                1 => Some(CoverRef::read(&mut r)?),
+                _ => return Err(DecodeError::Invalid("cover flag")),
+            };
         }
         let chunk_count = r.u32("chunk count")? as usize;
         if chunk_count > MAX_CHUNKS {
@@ -344,6 +398,9 @@ impl Parsed {
             sample_rate,
             channels,
             duration_ms,
+            track,
+            disc,
+            cover,
         };
         // Canonical form: text is stored trimmed and tags deduplicated, so a second encoding of
         // the same track cannot exist.
@@ -351,6 +408,7 @@ impl Parsed {
             return Err(DecodeError::Invalid("text fields"));
         }
         Ok(Self {
+            version,
             track_id,
             artist_key,
             draft: ManifestDraft {

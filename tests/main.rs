@@ -8,6 +8,7 @@ mod util;
 
 mod blobs;
 mod cli;
+mod covers;
 mod crash;
 mod gui;
 mod identity;

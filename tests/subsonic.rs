@@ -1,7 +1,8 @@
 //! The Subsonic API of a real `busker node`, driven by a real Subsonic client library (py-sonic,
 //! from PyPI; `tests/fixtures/subsonic_client.py`), as a phone app would: it logs in with a
 //! salted token, lists artists and albums, searches, streams a song and receives exactly the
-//! published bytes, is told there is no cover yet, makes a playlist the node then lists, rates
+//! published bytes, gets the album's cover (a `cover.jpg` beside the published files) byte for
+//! byte by the `coverArt` id songs and albums carry (an unknown one is error 70), makes a playlist the node then lists, rates
 //! and stars a song, browses the folder view older clients use; a wrong password is refused with
 //! Subsonic's error 40. A second node streams the song it only heard of from the first.
 
@@ -39,6 +40,8 @@ fn a_subsonic_client_library_browses_streams_and_rates_through_a_node() {
     )
     .unwrap();
     let node_a = NodeProcess::start(&a, &[]);
+    let cover = busker_core::test_utils::cover_jpeg(300, 300, 11);
+    std::fs::write(a.dir.path().join("cover.jpg"), &cover).unwrap();
     let first = busker_core::test_utils::write_wav(a.dir.path(), "first.wav", 400_000, 21);
     let album = ["--artist", "Ada", "--album", "Road Songs"];
     let id = a.publish(
@@ -85,7 +88,17 @@ fn a_subsonic_client_library_browses_streams_and_rates_through_a_node() {
         std::fs::read(&streamed).unwrap(),
         std::fs::read(&first).unwrap()
     );
-    assert_eq!(seen["cover"], "not found");
+    assert_eq!(seen["cover"], "served", "{seen}");
+    assert_eq!(seen["cover_type"], "image/jpeg");
+    assert_eq!(
+        std::fs::read(streamed.with_extension("wav.cover")).unwrap(),
+        cover,
+        "the cover, byte for byte"
+    );
+    let cover_id = format!("co-{}", blake3::hash(&cover).to_hex());
+    assert_eq!(seen["song_cover"], cover_id.as_str());
+    assert_eq!(seen["album_cover"], cover_id.as_str());
+    assert_eq!(seen["unknown_cover"], "not found");
     assert_eq!(seen["playlist"], "From the phone");
     assert_eq!(seen["rating"], 4);
     assert_eq!(seen["starred"], true);

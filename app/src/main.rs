@@ -301,6 +301,7 @@ fn publish(
     }
     let show_progress = !cli.json && std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::hidden();
+    let mut cover_refused = None;
     let results = library.publish_paths(paths, &options, |event| match event {
         PublishEvent::Found(n) => {
             if show_progress && n > 1 {
@@ -312,13 +313,24 @@ fn publish(
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             }
         }
+        PublishEvent::CoverRefused { path, refused, .. } => {
+            let note = format!("{}: {refused}", path.display());
+            bar.suspend(|| eprintln!("warning: {note}"));
+            cover_refused = Some(note);
+        }
         PublishEvent::Finished(result) => {
             bar.inc(1);
             match result {
                 Ok(m) => {
                     bar.set_message(m.info().title.clone());
                     if cli.json {
-                        output::print_json(&output::track_json(m));
+                        let mut v = output::track_json(m);
+                        if let (Some(note), serde_json::Value::Object(map)) =
+                            (cover_refused.take(), &mut v)
+                        {
+                            map.insert("cover_refused".into(), note.into());
+                        }
+                        output::print_json(&v);
                     } else {
                         bar.suspend(|| {
                             println!(

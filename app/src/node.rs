@@ -156,7 +156,12 @@ pub fn remote(cli: &Cli, api: &ApiClient, command: &Command) -> Result<ExitCode>
                     failed += 1;
                     let path = item.get("path").and_then(Value::as_str).unwrap_or("?");
                     eprintln!("error: {path}: {e}");
-                } else if cli.json {
+                    continue;
+                }
+                if let Some(note) = item.get("cover_refused").and_then(Value::as_str) {
+                    eprintln!("warning: {note}");
+                }
+                if cli.json {
                     output::print_json(&item);
                 } else {
                     let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();

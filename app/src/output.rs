@@ -1,20 +1,47 @@
 //! How results are printed: one JSON object per line with `--json`, readable text otherwise.
 
-use busker_core::model::{ArtistKey, Manifest};
+use busker_core::model::{ArtistKey, CoverRef, Manifest, TrackInfo};
 use busker_core::{ArtistCatalog, Recommended, TrackSummary};
 use serde_json::{Value, json};
 
-/// The `publish` object of `CLI.md`.
+/// The `publish` object of `CLI.md` (with `cover` as [`cover_json`], `track` and `disc`).
 pub fn track_json(manifest: &Manifest) -> Value {
     let info = manifest.info();
-    json!({
+    let mut v = json!({
         "id": manifest.id().to_hex(),
         "title": info.title,
         "artist": info.artist,
         "album": info.album,
         "duration_secs": info.duration_ms as f64 / 1000.0,
         "format": info.format.as_str(),
-    })
+    });
+    numbers_and_cover(&mut v, info, None);
+    v
+}
+
+/// A track's cover as `CLI.md` gives it: `{"hash", "bytes", "width", "height", "format"}`
+/// (`format` a MIME type), plus `"local"` where it is known whether the image is here.
+pub fn cover_json(cover: &CoverRef, local: Option<bool>) -> Value {
+    let mut v = json!({
+        "hash": cover.hash.to_hex(),
+        "bytes": cover.bytes,
+        "width": cover.width,
+        "height": cover.height,
+        "format": cover.format.mime(),
+    });
+    if let (Some(local), Value::Object(map)) = (local, &mut v) {
+        map.insert("local".into(), json!(local));
+    }
+    v
+}
+
+fn numbers_and_cover(v: &mut Value, info: &TrackInfo, cover_local: Option<bool>) {
+    if let Value::Object(map) = v {
+        map.insert("track".into(), json!(info.track));
+        map.insert("disc".into(), json!(info.disc));
+        let cover = info.cover.as_ref().map(|c| cover_json(c, cover_local));
+        map.insert("cover".into(), cover.unwrap_or(Value::Null));
+    }
 }
 
 /// The `list` / `search` object of `CLI.md`: the track plus availability, and for a re-signed
@@ -32,6 +59,7 @@ pub fn summary_json(t: &TrackSummary) -> Value {
         "providers": t.providers,
         "artist_key": t.artist_key.to_hex(),
     });
+    numbers_and_cover(&mut v, &t.info, Some(t.cover_local));
     if let (Some(original), Value::Object(map)) = (&t.same_audio_as, &mut v) {
         map.insert("same_audio_as".into(), json!(original.id.to_hex()));
         map.insert("original_title".into(), json!(original.title));

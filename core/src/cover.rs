@@ -24,6 +24,7 @@
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+pub use crate::model::CoverError;
 use crate::model::{CoverRef, ImageFormat, ImageHash, MAX_COVER_BYTES, MAX_COVER_SIDE};
 
 pub mod protocol;
@@ -32,35 +33,6 @@ pub mod protocol;
 pub const COVER_NAMES: &[&str] = &["cover", "folder"];
 /// The extensions a cover beside an audio file may have.
 pub const COVER_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
-
-/// Why an image is not a cover.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CoverError {
-    /// More bytes than [`MAX_COVER_BYTES`].
-    #[error("the image is {0} bytes, more than the {MAX_COVER_BYTES} a cover may have")]
-    TooLarge(u64),
-    /// Neither JPEG nor PNG.
-    #[error("not a JPEG or PNG image")]
-    Format,
-    /// Wider or taller than [`MAX_COVER_SIDE`].
-    #[error("the image is {width} x {height} px, more than {MAX_COVER_SIDE} px on a side")]
-    TooManyPixels {
-        /// Width the image declares.
-        width: u32,
-        /// Height the image declares.
-        height: u32,
-    },
-    /// The bytes do not decode (cut short, damaged, not what the header says).
-    #[error("the image does not decode: {0}")]
-    Broken(String),
-    /// The bytes are not the image a manifest names (another hash, size, format or size in
-    /// pixels).
-    #[error("the image is not the one the manifest names")]
-    Mismatch,
-    /// The image file could not be read.
-    #[error("could not read the image: {0}")]
-    Read(String),
-}
 
 /// Checks that `bytes` are a usable cover and describes them: JPEG or PNG, at most
 /// [`MAX_COVER_BYTES`], at most [`MAX_COVER_SIDE`] a side, and decoding whole.

@@ -71,7 +71,7 @@ pub enum Error {
     Media(#[from] MediaError),
     /// An image is not a usable cover, or not the one a manifest names.
     #[error("cover art: {0}")]
-    Cover(#[from] crate::cover::CoverError),
+    Cover(#[from] crate::model::CoverError),
     /// The track is already in the library.
     #[error("already published as {0}")]
     Duplicate(TrackId),

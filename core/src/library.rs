@@ -110,6 +110,8 @@ pub struct TrackSummary {
     pub local: bool,
     /// How many peers are known to hold it (this one included when local).
     pub providers: usize,
+    /// The cover its manifest names (`info.cover`) is held here, verified.
+    pub cover_local: bool,
     /// The release with the same audio that this peer saw first, when another key signed it:
     /// this one is a re-signed copy, and lists rank the original first.
     pub same_audio_as: Option<SameAudio>,
@@ -305,6 +307,9 @@ impl Library {
             published_at: manifest.published_at(),
             local,
             providers: usize::from(local),
+            cover_local: manifest
+                .cover()
+                .is_some_and(|c| self.store.cover_path(&c.hash).is_some()),
             same_audio_as: self.store.same_audio_as(manifest)?.map(|m| SameAudio {
                 id: m.id(),
                 title: m.info().title.clone(),

@@ -36,7 +36,7 @@ use crate::wire::{DecodeError, Reader, truncate_utf8};
 mod cover;
 mod manifest;
 
-pub use cover::{CoverRef, ImageFormat, MAX_COVER_BYTES, MAX_COVER_SIDE};
+pub use cover::{CoverError, CoverRef, ImageFormat, MAX_COVER_BYTES, MAX_COVER_SIDE};
 pub use manifest::{LegacyManifest, Manifest, ManifestDraft, manifest_version};
 
 /// Version of the manifest encoding this build writes. Version 3 added the cover reference and

@@ -54,6 +54,7 @@ use crate::{catalog, transfer};
 
 mod artist;
 mod chunks;
+mod covers;
 mod exchange;
 mod links;
 mod playlists;
@@ -386,18 +387,7 @@ impl Node {
         paths: Vec<PathBuf>,
         options: PublishOptions,
     ) -> Result<Vec<std::result::Result<Manifest, PublishError>>> {
-        let library = self.inner.library.clone();
-        let results = blocking(move || Ok(library.publish_paths(&paths, &options, |_| {}))).await?;
-        if !self.is_online() {
-            return Ok(results);
-        }
-        for m in results.iter().flatten() {
-            self.announce_track(m).await?;
-        }
-        if results.iter().any(Result::is_ok) {
-            self.publish_artist_profile().await?;
-        }
-        Ok(results)
+        Ok(self.publish_noting(paths, options).await?.0)
     }
 
     /// Announces and provides a local track (after a publish made elsewhere). Offline, nothing
@@ -473,6 +463,7 @@ impl Node {
             return Ok(t.clone());
         }
         let manifest = self.find_manifest(id).await?;
+        let cover = (self.clone(), manifest.clone());
         let transfer = {
             // Another fetch of the same track may have started while the manifest was looked up.
             let mut transfers = lock(&self.inner.transfers);
@@ -494,6 +485,11 @@ impl Node {
         let events = self.inner.events.clone();
         let watcher = transfer.clone();
         tokio::spawn(async move {
+            // The cover first, so that the track is shown with it once it is local.
+            let (node, manifest) = cover;
+            if let Err(e) = node.fetch_cover(&manifest).await {
+                tracing::debug!(error = %e, "cover not fetched");
+            }
             if watcher.finished().await.is_ok() {
                 let _ = events.send(NodeEvent::TrackLocal(id));
             }
@@ -525,6 +521,10 @@ impl Node {
     /// Downloads `id` to the end and, with `out`, writes the original file there.
     pub async fn fetch_to(&self, id: TrackId, out: Option<&Path>) -> Result<FetchReport> {
         let report = self.fetch(id).await?.finished().await?;
+        let store = self.inner.library.store().clone();
+        if let Some(manifest) = blocking(move || store.manifest(&id)).await? {
+            self.fetch_cover(&manifest).await?;
+        }
         if let Some(out) = out {
             let store = self.inner.library.store().clone();
             let out = out.to_owned();

@@ -220,6 +220,7 @@ pub fn summary(id: u8, key: u8, info: crate::model::TrackInfo) -> crate::TrackSu
         published_at: 0,
         local: true,
         providers: 1,
+        cover_local: false,
         same_audio_as: None,
     }
 }

@@ -215,11 +215,19 @@ async fn publish(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResul
         title: text("title"),
         album: text("album"),
     };
-    let results = node.publish(paths, options).await?;
+    let (results, refused) = node.publish_noting(paths, options).await?;
     let out = results
         .iter()
         .map(|r| match r {
-            Ok(m) => track_json(m),
+            Ok(m) => {
+                let mut v = track_json(m);
+                let note = refused.iter().find(|(id, ..)| *id == m.id());
+                if let (Some((_, path, note)), Value::Object(map)) = (note, &mut v) {
+                    let note = format!("{}: {note}", path.display());
+                    map.insert("cover_refused".into(), json!(note));
+                }
+                v
+            }
             Err(e) => json!({"error": e.source.to_string(), "path": e.path}),
         })
         .collect();

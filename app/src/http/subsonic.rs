@@ -13,7 +13,8 @@
 //! The library as Subsonic sees it ([`browse`]): every track this peer knows is a song; an
 //! album is one artist key's tracks with one album tag; an artist is an artist key. Songs
 //! stream from the store, or from peers on the fly, verified chunk by chunk, from the asked
-//! range first ([`media`]). Cover art is not kept yet: `getCoverArt` answers error 70.
+//! range first ([`media`]). `getCoverArt` sends a cover held here as it was published (JPEG or PNG; `size` is
+//! not honoured: covers are at most 4096 px a side and 1 MiB).
 
 mod browse;
 mod media;
@@ -273,7 +274,7 @@ async fn answer(
 ) -> Result<Answer, Failure> {
     match method {
         "stream" | "download" => media::stream(&api.node, &params, headers).await,
-        "getCoverArt" => Err(Failure::new(70, "this peer keeps no cover art yet")),
+        "getCoverArt" => media::cover_art(&api.node, &params).await,
         _ => {
             let node = api.node.clone();
             let method = method.to_owned();

@@ -113,3 +113,32 @@ impl CoverRef {
         Ok(cover)
     }
 }
+
+/// Why an image is not a cover.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoverError {
+    /// More bytes than [`MAX_COVER_BYTES`].
+    #[error("the image is {0} bytes, more than the {MAX_COVER_BYTES} a cover may have")]
+    TooLarge(u64),
+    /// Neither JPEG nor PNG.
+    #[error("not a JPEG or PNG image")]
+    Format,
+    /// Wider or taller than [`MAX_COVER_SIDE`].
+    #[error("the image is {width} x {height} px, more than {MAX_COVER_SIDE} px on a side")]
+    TooManyPixels {
+        /// Width the image declares.
+        width: u32,
+        /// Height the image declares.
+        height: u32,
+    },
+    /// The bytes do not decode (cut short, damaged, not what the header says).
+    #[error("the image does not decode: {0}")]
+    Broken(String),
+    /// The bytes are not the image a manifest names (another hash, size, format or size in
+    /// pixels).
+    #[error("the image is not the one the manifest names")]
+    Mismatch,
+    /// The image file could not be read.
+    #[error("could not read the image: {0}")]
+    Read(String),
+}

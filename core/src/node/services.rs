@@ -56,6 +56,7 @@ pub(super) fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Se
     net::Services::default()
         .ban_book(Arc::new(StoreBans(store.clone())))
         .protocol(transfer::offer(store.clone()))
+        .protocol(crate::cover::protocol::offer(store.clone()))
         .protocol(catalog::offer(store))
         .topic(catalog::releases_topic_with({
             let library = library.clone();

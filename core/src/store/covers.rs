@@ -28,10 +28,10 @@ impl Store {
     }
 
     /// Keeps a cover's bytes, which must be exactly the image `cover` names
-    /// ([`crate::cover::CoverError::Mismatch`] otherwise). Nothing is written when it is here.
+    /// ([`crate::model::CoverError::Mismatch`] otherwise). Nothing is written when it is here.
     pub fn put_cover(&self, cover: &CoverRef, bytes: &[u8]) -> Result<()> {
         if !cover.matches(bytes) {
-            return Err(crate::cover::CoverError::Mismatch.into());
+            return Err(crate::model::CoverError::Mismatch.into());
         }
         let to = self.cover_file(&cover.hash);
         if to.is_file() {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use busker_core::model::{ArtistKey, TrackId};
+use busker_core::model::{ArtistKey, ImageHash, TrackId};
 use busker_core::playlist::Playlist;
 use busker_core::{Library, Listen, ListenKind, Node, PlaylistEdit, TrackSummary};
 use serde_json::{Value, json};
@@ -255,12 +255,56 @@ pub(super) struct Album<'a> {
 impl Album<'_> {
     fn json(&self) -> Value {
         let secs: u64 = self.songs.iter().map(|t| t.info.duration_ms / 1000).sum();
-        json!({
+        let mut v = json!({
             "id": self.id, "name": self.name, "title": self.name, "artist": self.artist,
             "artistId": self.artist_id, "songCount": self.songs.len(), "duration": secs,
             "created": iso8601(self.newest * 1000), "isDir": true,
-        })
+        });
+        if let Some(hash) = self.cover() {
+            v["coverArt"] = json!(cover_id(&hash));
+        }
+        v
     }
+
+    /// The album's cover: the first song's (in album order) that is held here.
+    fn cover(&self) -> Option<ImageHash> {
+        self.songs.iter().find_map(|t| local_cover(t))
+    }
+}
+
+/// The `coverArt` id of a cover: its hash, marked so that it is told from song ids.
+fn cover_id(hash: &ImageHash) -> String {
+    format!("co-{}", hash.to_hex())
+}
+
+/// A song's cover, when the image is held here (a client may ask for it at once).
+fn local_cover(t: &TrackSummary) -> Option<ImageHash> {
+    t.info.cover.filter(|_| t.cover_local).map(|c| c.hash)
+}
+
+/// The cover `getCoverArt` is asked for: a `coverArt` id (`co-<hash>`), or an album's or a
+/// song's id (clients send those when they have no `coverArt`).
+pub(super) fn cover_of(library: &Library, id: &str) -> Result<ImageHash, Failure> {
+    let none = || Failure::not_found("cover art");
+    if let Some(hash) = id.strip_prefix("co-") {
+        return hash.parse().map_err(|_| none());
+    }
+    if id.starts_with("al-") {
+        return Catalog::read(library)?.album(id)?.cover().ok_or_else(none);
+    }
+    let track: TrackId = id.parse().map_err(|_| none())?;
+    let song = library.manifest(&track).map_err(|_| none())?;
+    song.cover().map(|c| c.hash).ok_or_else(none)
+}
+
+/// Album order: by disc, then track number (unnumbered tracks last), then title.
+fn album_order(t: &TrackSummary) -> (u16, u16, String) {
+    let track = if t.info.track == 0 {
+        u16::MAX
+    } else {
+        t.info.track
+    };
+    (t.info.disc, track, t.info.title.to_lowercase())
 }
 
 struct Artist {
@@ -324,7 +368,7 @@ impl Catalog {
         }
         let mut albums: Vec<_> = by_id.into_values().collect();
         for album in &mut albums {
-            album.songs.sort_by(|a, b| a.info.title.cmp(&b.info.title));
+            album.songs.sort_by_cached_key(|t| album_order(t));
         }
         albums.sort_by_cached_key(|a| (a.name.to_lowercase(), a.id.clone()));
         albums
@@ -391,6 +435,15 @@ fn song(library: &Library, t: &TrackSummary) -> Result<Value, Failure> {
     });
     if let Some(genre) = t.info.tags.first() {
         v["genre"] = json!(genre);
+    }
+    if t.info.track > 0 {
+        v["track"] = json!(t.info.track);
+    }
+    if t.info.disc > 0 {
+        v["discNumber"] = json!(t.info.disc);
+    }
+    if let Some(hash) = local_cover(t) {
+        v["coverArt"] = json!(cover_id(&hash));
     }
     if let Some(stars) = library.store().rating(&t.id)? {
         v["userRating"] = json!(stars);

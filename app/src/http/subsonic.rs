@@ -16,7 +16,9 @@
 //! range first ([`media`]). `getCoverArt` sends a cover held here as it was published (JPEG or PNG; `size` is
 //! not honoured: covers are at most 4096 px a side and 1 MiB).
 
+mod art;
 mod browse;
+mod ids;
 mod media;
 mod xml;
 
@@ -274,7 +276,7 @@ async fn answer(
 ) -> Result<Answer, Failure> {
     match method {
         "stream" | "download" => media::stream(&api.node, &params, headers).await,
-        "getCoverArt" => media::cover_art(&api.node, &params).await,
+        "getCoverArt" => art::cover_art(&api.node, &params).await,
         _ => {
             let node = api.node.clone();
             let method = method.to_owned();

@@ -12,6 +12,7 @@ use busker_core::playlist::Playlist;
 use busker_core::{Library, Listen, ListenKind, Node, PlaylistEdit, TrackSummary};
 use serde_json::{Value, json};
 
+use super::ids::{album_id, album_name, album_order, artist_id, cover_id, local_cover};
 use super::{Answer, Failure, Params};
 
 /// Carries out `method`.
@@ -267,44 +268,9 @@ impl Album<'_> {
     }
 
     /// The album's cover: the first song's (in album order) that is held here.
-    fn cover(&self) -> Option<ImageHash> {
+    pub(super) fn cover(&self) -> Option<ImageHash> {
         self.songs.iter().find_map(|t| local_cover(t))
     }
-}
-
-/// The `coverArt` id of a cover: its hash, marked so that it is told from song ids.
-fn cover_id(hash: &ImageHash) -> String {
-    format!("co-{}", hash.to_hex())
-}
-
-/// A song's cover, when the image is held here (a client may ask for it at once).
-fn local_cover(t: &TrackSummary) -> Option<ImageHash> {
-    t.info.cover.filter(|_| t.cover_local).map(|c| c.hash)
-}
-
-/// The cover `getCoverArt` is asked for: a `coverArt` id (`co-<hash>`), or an album's or a
-/// song's id (clients send those when they have no `coverArt`).
-pub(super) fn cover_of(library: &Library, id: &str) -> Result<ImageHash, Failure> {
-    let none = || Failure::not_found("cover art");
-    if let Some(hash) = id.strip_prefix("co-") {
-        return hash.parse().map_err(|_| none());
-    }
-    if id.starts_with("al-") {
-        return Catalog::read(library)?.album(id)?.cover().ok_or_else(none);
-    }
-    let track: TrackId = id.parse().map_err(|_| none())?;
-    let song = library.manifest(&track).map_err(|_| none())?;
-    song.cover().map(|c| c.hash).ok_or_else(none)
-}
-
-/// Album order: by disc, then track number (unnumbered tracks last), then title.
-fn album_order(t: &TrackSummary) -> (u16, u16, String) {
-    let track = if t.info.track == 0 {
-        u16::MAX
-    } else {
-        t.info.track
-    };
-    (t.info.disc, track, t.info.title.to_lowercase())
 }
 
 struct Artist {
@@ -324,24 +290,9 @@ struct Catalog {
     songs: Vec<TrackSummary>,
 }
 
-fn artist_id(key: &ArtistKey) -> String {
-    format!("ar-{}", key.to_hex())
-}
-
-fn album_id(key: &ArtistKey, album: &str) -> String {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(key.as_bytes());
-    hasher.update(album.as_bytes());
-    format!("al-{}", &hasher.finalize().to_hex()[..16])
-}
-
-/// The album tag, or what stands for a missing one.
-fn album_name(t: &TrackSummary) -> &str {
-    if t.info.album.is_empty() {
-        "[no album]"
-    } else {
-        &t.info.album
-    }
+/// The cover of album `id` (`al-...`), when one of its songs' covers is held here.
+pub(super) fn album_cover(library: &Library, id: &str) -> Result<Option<ImageHash>, Failure> {
+    Ok(Catalog::read(library)?.album(id)?.cover())
 }
 
 impl Catalog {

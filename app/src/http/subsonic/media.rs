@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use busker_core::Node;
-use busker_core::model::{Format, ImageFormat, TrackId};
+use busker_core::model::{Format, TrackId};
 use busker_core::stream::{CancelToken, ChunkSource};
 
 use super::{Answer, Failure, Params};
@@ -29,34 +29,6 @@ pub(super) fn content_type(format: Format) -> &'static str {
         Format::Wav => "audio/wav",
         Format::Other => "application/octet-stream",
     }
-}
-
-/// `getCoverArt`: the image bytes of the cover `id` names (see `browse::cover_of`), checked
-/// against their hash on the way out, with their MIME type.
-pub(super) async fn cover_art(node: &Node, params: &Params) -> Result<Answer, Failure> {
-    let id = params.need("id")?.to_owned();
-    let library = node.library().clone();
-    let image = tokio::task::spawn_blocking(move || {
-        let hash = super::browse::cover_of(&library, &id)?;
-        library
-            .store()
-            .cover(&hash)?
-            .ok_or_else(|| Failure::not_found("cover art"))
-    })
-    .await
-    .unwrap_or_else(|e| Err(Failure::new(0, format!("the request stopped: {e}"))))?;
-    let mime = ImageFormat::sniff(&image).map_or("application/octet-stream", ImageFormat::mime);
-    let response = (
-        [
-            (header::CONTENT_TYPE, mime.to_owned()),
-            (
-                header::CACHE_CONTROL,
-                "max-age=31536000, immutable".to_owned(),
-            ),
-        ],
-        image,
-    );
-    Ok(Answer::Bytes(response.into_response()))
 }
 
 /// The song `id`, whole or the range the client asked for.

@@ -1171,6 +1171,47 @@ fn the_albums_grid_opens_an_album_that_plays_and_artists_lead_to_their_page() {
 }
 
 #[test]
+fn the_albums_grid_shows_an_albums_cover_and_so_do_its_page_and_the_player_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = tempfile::tempdir().unwrap();
+    let cover = busker_core::test_utils::cover_jpeg(200, 200, 21);
+    std::fs::write(music.path().join("cover.jpg"), &cover).unwrap();
+    let wav = busker_core::test_utils::write_wav(music.path(), "road.wav", 200_000, 77);
+    {
+        let library = Library::open(LibraryOptions::new(dir.path()).seed_demo(false)).unwrap();
+        let options = busker_core::PublishOptions {
+            album: Some("Road Songs".into()),
+            ..Default::default()
+        };
+        let m = library.publish_file(&wav, &options).unwrap();
+        assert!(m.cover().is_some(), "published with the cover beside it");
+    }
+    let hash = busker_core::model::ImageHash::of(&cover);
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    assert!(h.state().model.tracks[0].cover_local);
+    h.get_by_role_and_label(Role::Button, "Albums").click();
+    // The tile asks for its cover; the worker decodes it; the next frame uploads the texture.
+    step_until(&mut h, "the cover's texture", |a| {
+        a.model.covers.is_ready(&hash)
+    });
+    assert_eq!(h.state().model.albums[0].cover, Some(hash));
+    h.get_by_label("Cover of Road Songs");
+    h.get_by_label("Album Road Songs by Unknown artist").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.get_all_by_label("Cover of Road Songs").count(),
+        1,
+        "on the album page"
+    );
+    h.get_by_role_and_label(Role::Button, "▶ Play album")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Cover of road");
+}
+
+#[test]
 fn a_channel_started_from_the_radio_view_plays_a_playlist_in_its_order() {
     let dir = tempfile::tempdir().unwrap();
     // A playlist made beforehand, as `busker playlist create` would; the library in order

@@ -129,6 +129,11 @@ impl App {
         for command in commands {
             self.execute(command);
         }
+        let covers = self.model.covers.take_wanted();
+        let sent = |b: &Backend| b.send(Request::Covers(covers.clone())).is_ok();
+        if !covers.is_empty() && !self.backend.as_ref().is_some_and(sent) {
+            self.model.covers.forget(&covers); // asked again at the next frame that draws them
+        }
         if let Some(link) = self.model.shared.as_ref().filter(|_| self.copy_shared) {
             ui.ctx().copy_text(link.clone());
             self.copy_shared = false;
@@ -239,6 +244,7 @@ impl App {
                 }
             }
             Event::Opening(note) => m.opening_note = Some(note),
+            Event::Cover(hash, image) => m.covers.loaded(hash, image),
             Event::OpenFailed(e) => {
                 m.status = Status::Failed(e);
                 self.backend = None;
@@ -255,6 +261,7 @@ impl App {
                     self.player.update_track(t);
                 }
                 m.tracks = tracks;
+                m.covers.retry_missing();
                 (m.albums, m.artists) = crate::model::albums::group(&m.tracks);
                 m.ratings = ratings;
                 m.new_releases = new_releases;

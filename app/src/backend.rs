@@ -402,6 +402,9 @@ impl Worker {
                 post.send(self.catalog())
             }
             Request::Rate(id, stars) => post.send(library::rate(&self.library, id, stars)),
+            Request::Covers(hashes) => hashes
+                .into_iter()
+                .all(|hash| post.send(library::cover(&self.library, hash))),
             Request::ExportKey(path) => post.send(
                 match busker_core::export_artist_key(self.library.data_dir(), &path) {
                     Ok(key) => Event::Notice(format!(

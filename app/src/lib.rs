@@ -25,6 +25,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod covers;
 pub mod desktop;
 pub mod http;
 pub mod model;

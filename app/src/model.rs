@@ -293,6 +293,8 @@ pub struct Model {
     pub followed: Vec<busker_core::model::ArtistKey>,
     /// The catalog's albums (see [`albums`]).
     pub albums: Vec<albums::AlbumRow>,
+    /// Cover textures, loaded as views draw them.
+    pub covers: crate::covers::Covers,
     /// The catalog's artist keys.
     pub artists: Vec<albums::ArtistRow>,
     /// The playlist a new radio channel plays (`None`: the local tracks).
@@ -356,6 +358,7 @@ impl Default for Model {
             blocked: Vec::new(),
             followed: Vec::new(),
             albums: Vec::new(),
+            covers: crate::covers::Covers::default(),
             artists: Vec::new(),
             album_open: None,
             radio_playlist: None,

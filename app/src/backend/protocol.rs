@@ -28,6 +28,8 @@ pub enum Request {
     Scan(Vec<PathBuf>),
     /// Publishes files with the edited tags, one [`Event::Publish`] per step.
     Publish(Vec<PublishItem>),
+    /// Reads and decodes covers for display, one [`Event::Cover`] each.
+    Covers(Vec<busker_core::model::ImageHash>),
     /// Rates a track (0 clears).
     Rate(TrackId, u8),
     /// Blocks an artist key (`true`) or lifts the block; answered with the catalog without (or
@@ -272,6 +274,11 @@ pub enum Event {
     /// A link handed over from outside (`busker open --app LINK`, the desktop's handler): the
     /// UI opens it as if pasted.
     LinkHanded(String),
+    /// A cover for display, scaled down; `None` when it is not here or does not decode.
+    Cover(
+        busker_core::model::ImageHash,
+        Option<busker_core::cover::Rgba>,
+    ),
     /// A track link opened: the track, to play.
     OpenedTrack(Box<TrackSummary>),
     /// An artist's page, to show.

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use busker_core::TrackSummary;
-use busker_core::model::ArtistKey;
+use busker_core::model::{ArtistKey, ImageHash};
 
 /// Shown for tracks without an album tag.
 pub const NO_ALBUM: &str = "[no album]";
@@ -21,8 +21,12 @@ pub struct AlbumRow {
     pub name: String,
     /// The artist name on its first track.
     pub artist: String,
-    /// Its tracks, by title (indexes into the catalog).
+    /// Its tracks in album order: disc, track number (unnumbered ones last), title (indexes
+    /// into the catalog).
     pub tracks: Vec<usize>,
+    /// Its cover: the first track's (in album order) that is held here, else the first one
+    /// named.
+    pub cover: Option<ImageHash>,
 }
 
 /// One artist key.
@@ -54,6 +58,7 @@ pub fn group(tracks: &[TrackSummary]) -> (Vec<AlbumRow>, Vec<ArtistRow>) {
                 name: name.to_owned(),
                 artist: t.info.artist.clone(),
                 tracks: Vec::new(),
+                cover: None,
             })
             .tracks
             .push(i);
@@ -62,7 +67,12 @@ pub fn group(tracks: &[TrackSummary]) -> (Vec<AlbumRow>, Vec<ArtistRow>) {
     for album in &mut albums {
         album
             .tracks
-            .sort_by_cached_key(|&i| tracks[i].info.title.to_lowercase());
+            .sort_by_cached_key(|&i| album_order(&tracks[i]));
+        let covers = || album.tracks.iter().map(|&i| &tracks[i]);
+        album.cover = covers()
+            .find(|t| t.cover_local)
+            .or_else(|| covers().find(|t| t.info.cover.is_some()))
+            .and_then(|t| t.info.cover.map(|c| c.hash));
     }
     albums.sort_by_cached_key(|a| (a.name.to_lowercase(), a.artist.to_lowercase(), a.key));
     let mut artists: HashMap<ArtistKey, ArtistRow> = HashMap::new();
@@ -90,6 +100,16 @@ pub fn group(tracks: &[TrackSummary]) -> (Vec<AlbumRow>, Vec<ArtistRow>) {
     (albums, artists)
 }
 
+/// Album order: by disc, then track number (unnumbered tracks last), then title.
+pub fn album_order(t: &TrackSummary) -> (u16, u16, String) {
+    let track = if t.info.track == 0 {
+        u16::MAX
+    } else {
+        t.info.track
+    };
+    (t.info.disc, track, t.info.title.to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +123,36 @@ mod tests {
             ..TrackInfo::default()
         };
         busker_core::test_utils::summary(n, key, info)
+    }
+
+    #[test]
+    fn an_album_plays_in_disc_and_track_order_and_shows_a_held_cover() {
+        let numbered = |n: u8, disc: u16, number: u16, title: &str, cover: Option<u8>| {
+            let mut t = track(n, 1, "Road", title);
+            (t.info.disc, t.info.track) = (disc, number);
+            t.info.cover = cover.map(|c| busker_core::model::CoverRef {
+                hash: ImageHash([c; 32]),
+                bytes: 10,
+                width: 1,
+                height: 1,
+                format: busker_core::model::ImageFormat::Png,
+            });
+            t.cover_local = cover == Some(9);
+            t
+        };
+        let tracks = vec![
+            numbered(1, 2, 1, "a", Some(8)),
+            numbered(2, 1, 2, "b", Some(9)),
+            numbered(3, 1, 1, "c", None),
+            numbered(4, 1, 0, "d", None),
+        ];
+        let (albums, _) = group(&tracks);
+        assert_eq!(albums[0].tracks, vec![2, 1, 3, 0]);
+        assert_eq!(
+            albums[0].cover,
+            Some(ImageHash([9; 32])),
+            "the one held here"
+        );
     }
 
     #[test]

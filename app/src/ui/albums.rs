@@ -1,8 +1,10 @@
-//! The Library's Albums grid, an album's page, and the Artists list. Albums are drawn as tiles
-//! of a colour and initial of their own until covers exist (issue 20).
+//! The Library's Albums grid, an album's page, and the Artists list. An album's tile is its
+//! cover (see [`crate::covers`]), or a tile of a colour and initial of its own while it has none
+//! here.
 
 use busker_core::model::ArtistKey;
 
+use crate::covers;
 use crate::model::Model;
 use crate::model::albums::{AlbumRow, NO_ALBUM};
 use crate::player::Player;
@@ -26,7 +28,7 @@ pub fn albums(ui: &mut egui::Ui, model: &mut Model, player: &Player) -> Vec<Comm
         .show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
                 for album in &model.albums {
-                    if tile(ui, album) {
+                    if tile(ui, album, model) {
                         open = Some((album.key, album.name.clone()));
                     }
                 }
@@ -38,28 +40,41 @@ pub fn albums(ui: &mut egui::Ui, model: &mut Model, player: &Player) -> Vec<Comm
     Vec::new()
 }
 
+/// An album's cover in a square of `side` points, or its placeholder tile.
+pub fn cover(ui: &mut egui::Ui, album: &AlbumRow, model: &Model, side: f32) {
+    let label = format!("Cover of {}", album.name);
+    covers::show(
+        ui,
+        &model.covers,
+        album.cover.as_ref(),
+        side,
+        &label,
+        |painter, rect| {
+            let seed = album.key.0[0] as usize * 31 + album.name.len() * 7;
+            let hue = (seed % 360) as f32 / 360.0;
+            let colour = egui::ecolor::Hsva::new(hue, 0.45, 0.55, 1.0);
+            painter.rect_filled(rect, 6.0, colour);
+            let initial = match album.name.as_str() {
+                NO_ALBUM => '♪',
+                name => name.chars().find(|c| c.is_alphanumeric()).unwrap_or('♪'),
+            };
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                initial.to_uppercase().to_string(),
+                egui::FontId::proportional(side * 0.37),
+                egui::Color32::WHITE,
+            );
+        },
+    );
+}
+
 /// One album's tile; `true` when clicked.
-fn tile(ui: &mut egui::Ui, album: &AlbumRow) -> bool {
+fn tile(ui: &mut egui::Ui, album: &AlbumRow, model: &Model) -> bool {
     let response = ui
         .allocate_ui(egui::vec2(TILE, TILE + 44.0), |ui| {
             ui.vertical(|ui| {
-                let (rect, _) =
-                    ui.allocate_exact_size(egui::vec2(TILE, TILE), egui::Sense::hover());
-                let seed = album.key.0[0] as usize * 31 + album.name.len() * 7;
-                let hue = (seed % 360) as f32 / 360.0;
-                let colour = egui::ecolor::Hsva::new(hue, 0.45, 0.55, 1.0);
-                ui.painter().rect_filled(rect, 6.0, colour);
-                let initial = match album.name.as_str() {
-                    NO_ALBUM => '♪',
-                    name => name.chars().find(|c| c.is_alphanumeric()).unwrap_or('♪'),
-                };
-                ui.painter().text(
-                    rect.center(),
-                    egui::Align2::CENTER_CENTER,
-                    initial.to_uppercase().to_string(),
-                    egui::FontId::proportional(56.0),
-                    egui::Color32::WHITE,
-                );
+                cover(ui, album, model, TILE);
                 ui.add(egui::Label::new(egui::RichText::new(&album.name).strong()).truncate());
                 ui.add(egui::Label::new(egui::RichText::new(&album.artist).weak()).truncate());
             })
@@ -71,7 +86,7 @@ fn tile(ui: &mut egui::Ui, album: &AlbumRow) -> bool {
     response.clicked()
 }
 
-/// An album: its tracks by title, Play, and its artist.
+/// An album: its cover, its tracks in album order (disc, track number), Play, and its artist.
 fn album_page(ui: &mut egui::Ui, album: &AlbumRow, model: &Model, player: &Player) -> Vec<Command> {
     let mut out = Vec::new();
     let tracks: Vec<_> = album
@@ -79,20 +94,23 @@ fn album_page(ui: &mut egui::Ui, album: &AlbumRow, model: &Model, player: &Playe
         .iter()
         .filter_map(|&i| model.tracks.get(i).cloned())
         .collect();
+    if ui.button("← Albums").clicked() {
+        out.push(Command::CloseAlbum);
+    }
     ui.horizontal(|ui| {
-        if ui.button("← Albums").clicked() {
-            out.push(Command::CloseAlbum);
-        }
-        ui.heading(&album.name);
-        if ui.link(&album.artist).clicked() {
-            out.push(Command::OpenArtist(album.key));
-        }
-        if ui.button("▶ Play album").clicked() && !tracks.is_empty() {
-            out.push(Command::Play {
-                tracks: tracks.clone(),
-                index: 0,
-            });
-        }
+        cover(ui, album, model, 120.0);
+        ui.vertical(|ui| {
+            ui.heading(&album.name);
+            if ui.link(&album.artist).clicked() {
+                out.push(Command::OpenArtist(album.key));
+            }
+            if ui.button("▶ Play album").clicked() && !tracks.is_empty() {
+                out.push(Command::Play {
+                    tracks: tracks.clone(),
+                    index: 0,
+                });
+            }
+        });
     });
     out.extend(tracks::table(
         ui,

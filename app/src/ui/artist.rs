@@ -59,6 +59,7 @@ pub fn show(ui: &mut egui::Ui, model: &Model, player: &Player) -> Vec<Command> {
         ));
     }
     ui.add_space(6.0);
+    covers(ui, page, model);
     if page.releases.is_empty() {
         ui.label("No release of this artist could be found yet.");
     } else {
@@ -72,4 +73,38 @@ pub fn show(ui: &mut egui::Ui, model: &Model, player: &Player) -> Vec<Command> {
         ));
     }
     out
+}
+
+/// The covers of the artist's albums, one each, in the order of its releases.
+fn covers(ui: &mut egui::Ui, page: &crate::backend::ArtistPage, model: &Model) {
+    let mut seen = std::collections::HashSet::new();
+    let albums: Vec<_> = page
+        .releases
+        .iter()
+        .filter_map(|t| Some((t.info.cover?.hash, t.info.album.as_str())))
+        .filter(|(hash, _)| seen.insert(*hash))
+        .take(12)
+        .collect();
+    if albums.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        for (hash, album) in albums {
+            let label = format!("Cover of {album}");
+            crate::covers::show(
+                ui,
+                &model.covers,
+                Some(&hash),
+                96.0,
+                &label,
+                |painter, rect| {
+                    painter.rect_filled(
+                        rect,
+                        6.0,
+                        painter.ctx().global_style().visuals.faint_bg_color,
+                    );
+                },
+            );
+        }
+    });
 }

@@ -16,7 +16,12 @@ fn icon_button(ui: &mut egui::Ui, icon: &str, label: &str, enabled: bool) -> boo
     r.on_hover_text(label).clicked()
 }
 
-/// Draws the player bar.
+/// The colour of an empty cover square.
+fn ui_weak(painter: &egui::Painter) -> egui::Color32 {
+    painter.ctx().global_style().visuals.faint_bg_color
+}
+
+/// Draws the player bar (with the current track's cover, when it has one).
 pub fn show(ui: &mut egui::Ui, player: &Player, model: &Model) -> Vec<Command> {
     let mut out = Vec::new();
     egui::Panel::bottom("player_bar")
@@ -43,6 +48,20 @@ pub fn show(ui: &mut egui::Ui, player: &Player, model: &Model) -> Vec<Command> {
                 ui.separator();
                 match current {
                     Some(t) => {
+                        let cover = t.info.cover.map(|c| c.hash);
+                        if cover.is_some() {
+                            let label = format!("Cover of {}", t.info.title);
+                            crate::covers::show(
+                                ui,
+                                &model.covers,
+                                cover.as_ref(),
+                                40.0,
+                                &label,
+                                |painter, rect| {
+                                    painter.rect_filled(rect, 4.0, ui_weak(painter));
+                                },
+                            );
+                        }
                         ui.vertical(|ui| {
                             ui.strong(&t.info.title);
                             let mut from = format!("{} · from {}", t.info.artist, source(t));

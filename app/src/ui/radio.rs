@@ -161,7 +161,15 @@ pub fn show(ui: &mut egui::Ui, state: &mut State, model: &mut Model) -> Vec<Comm
 /// The track on air, under its channel: rate it, or save it to the library (it is an ordinary
 /// published track).
 fn now_playing(ui: &mut egui::Ui, t: &NowPlaying, model: &Model, out: &mut Vec<Command>) {
-    ui.label(egui::RichText::new(format!("Now playing: {} - {}", t.title, t.artist)).italics());
+    let known = model.tracks.iter().find(|m| m.id == t.track);
+    let cover = known.and_then(|m| m.info.cover).map(|c| c.hash);
+    ui.horizontal(|ui| {
+        if cover.is_some() {
+            let label = format!("Cover of {}", t.title);
+            crate::covers::show(ui, &model.covers, cover.as_ref(), 48.0, &label, |_, _| {});
+        }
+        ui.label(egui::RichText::new(format!("Now playing: {} - {}", t.title, t.artist)).italics());
+    });
     if let Some(s) = stars(ui, model.rating(&t.track), true, &t.title) {
         out.push(Command::Rate(t.track, s));
     }

@@ -1,6 +1,6 @@
 //! The ids the Subsonic API hands out: artists (`ar-<key>`), albums (`al-` and a hash of key and
 //! album tag), covers (`co-<hash of the image>`); songs are their release ids. And the order of
-//! an album's songs.
+//! an album's songs (the app's).
 
 use busker_core::TrackSummary;
 use busker_core::model::{ArtistKey, ImageHash};
@@ -35,12 +35,6 @@ pub(super) fn local_cover(t: &TrackSummary) -> Option<ImageHash> {
     t.info.cover.filter(|_| t.cover_local).map(|c| c.hash)
 }
 
-/// Album order: by disc, then track number (unnumbered tracks last), then title.
-pub(super) fn album_order(t: &TrackSummary) -> (u16, u16, String) {
-    let track = if t.info.track == 0 {
-        u16::MAX
-    } else {
-        t.info.track
-    };
-    (t.info.disc, track, t.info.title.to_lowercase())
-}
+/// Album order: by disc, then track number (unnumbered tracks last), then title; the same as
+/// the app's album page.
+pub(super) use crate::model::albums::album_order;

@@ -131,6 +131,16 @@ pub struct SameAudio {
 }
 
 impl TrackSummary {
+    /// Where it goes in its album: by disc, then track number (unnumbered tracks last), then
+    /// title (what an album page and a Subsonic album sort by).
+    pub fn album_order(&self) -> (u16, u16, String) {
+        let track = match self.info.track {
+            0 => u16::MAX,
+            n => n,
+        };
+        (self.info.disc, track, self.info.title.to_lowercase())
+    }
+
     /// Sorts originals before re-signed copies, keeping the order otherwise.
     pub fn originals_first(list: &mut [TrackSummary]) {
         list.sort_by_key(|t| t.same_audio_as.is_some());

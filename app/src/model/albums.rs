@@ -67,7 +67,7 @@ pub fn group(tracks: &[TrackSummary]) -> (Vec<AlbumRow>, Vec<ArtistRow>) {
     for album in &mut albums {
         album
             .tracks
-            .sort_by_cached_key(|&i| album_order(&tracks[i]));
+            .sort_by_cached_key(|&i| tracks[i].album_order());
         let covers = || album.tracks.iter().map(|&i| &tracks[i]);
         album.cover = covers()
             .find(|t| t.cover_local)
@@ -98,16 +98,6 @@ pub fn group(tracks: &[TrackSummary]) -> (Vec<AlbumRow>, Vec<ArtistRow>) {
     let mut artists: Vec<ArtistRow> = artists.into_values().collect();
     artists.sort_by_cached_key(|a| (a.name.to_lowercase(), a.key));
     (albums, artists)
-}
-
-/// Album order: by disc, then track number (unnumbered tracks last), then title.
-pub fn album_order(t: &TrackSummary) -> (u16, u16, String) {
-    let track = if t.info.track == 0 {
-        u16::MAX
-    } else {
-        t.info.track
-    };
-    (t.info.disc, track, t.info.title.to_lowercase())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use busker_core::playlist::Playlist;
 use busker_core::{Library, Listen, ListenKind, Node, PlaylistEdit, TrackSummary};
 use serde_json::{Value, json};
 
-use super::ids::{album_id, album_name, album_order, artist_id, cover_id, local_cover};
+use super::ids::{album_id, album_name, artist_id, cover_id, local_cover};
 use super::{Answer, Failure, Params};
 
 /// Carries out `method`.
@@ -319,7 +319,7 @@ impl Catalog {
         }
         let mut albums: Vec<_> = by_id.into_values().collect();
         for album in &mut albums {
-            album.songs.sort_by_cached_key(|t| album_order(t));
+            album.songs.sort_by_cached_key(|t| t.album_order());
         }
         albums.sort_by_cached_key(|a| (a.name.to_lowercase(), a.id.clone()));
         albums

@@ -1,6 +1,5 @@
 //! The ids the Subsonic API hands out: artists (`ar-<key>`), albums (`al-` and a hash of key and
-//! album tag), covers (`co-<hash of the image>`); songs are their release ids. And the order of
-//! an album's songs (the app's).
+//! album tag), covers (`co-<hash of the image>`); songs are their release ids.
 
 use busker_core::TrackSummary;
 use busker_core::model::{ArtistKey, ImageHash};
@@ -34,7 +33,3 @@ pub(super) fn cover_id(hash: &ImageHash) -> String {
 pub(super) fn local_cover(t: &TrackSummary) -> Option<ImageHash> {
     t.info.cover.filter(|_| t.cover_local).map(|c| c.hash)
 }
-
-/// Album order: by disc, then track number (unnumbered tracks last), then title; the same as
-/// the app's album page.
-pub(super) use crate::model::albums::album_order;

@@ -1102,6 +1102,19 @@ fn media_keys_drive_the_player_over_mpris_on_a_private_session_bus() {
         playerctl(&address, &["-p", "busker", "metadata", "xesam:title"]),
         first.info.title
     );
+    // The demo track's cover, as a file the desktop can show, once the player bar loaded it.
+    let cover = first.info.cover.expect("demo tracks have covers").hash;
+    step_until(&mut h, "the cover to load", |a| {
+        a.model.covers.file(&cover).is_some()
+    });
+    h.run_steps(2);
+    let art = playerctl(&address, &["-p", "busker", "metadata", "mpris:artUrl"]);
+    let file = art.strip_prefix("file://").expect("a file URL");
+    assert_eq!(
+        busker_core::model::ImageHash::of(&std::fs::read(file).unwrap()),
+        cover,
+        "{art} is the signed cover"
+    );
     // Next, then pause.
     playerctl(&address, &["-p", "busker", "next"]);
     step_until(&mut h, "the next track", |a| {

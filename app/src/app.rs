@@ -139,7 +139,9 @@ impl App {
             self.copy_shared = false;
         }
         if let Some(mpris) = &mut self.mpris {
-            mpris.publish(&self.player);
+            let cover = self.player.current().and_then(|t| t.info.cover);
+            let art = cover.and_then(|c| self.model.covers.file(&c.hash));
+            mpris.publish(&self.player, art);
         }
         if self.player.is_playing() {
             // The time display and the seek bar move while playing, and the engine's reports

@@ -34,6 +34,8 @@ enum Slot {
 pub struct Covers {
     slots: RefCell<HashMap<ImageHash, Slot>>,
     wanted: RefCell<Vec<ImageHash>>,
+    /// The file of each cover loaded (for MPRIS's `mpris:artUrl`).
+    files: HashMap<ImageHash, std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Covers {
@@ -78,10 +80,21 @@ impl Covers {
         }
     }
 
-    /// The worker's answer for one cover.
-    pub fn loaded(&mut self, hash: ImageHash, image: Option<Rgba>) {
-        let slot = image.map_or(Slot::Missing, Slot::Decoded);
+    /// The worker's answer for one cover: the pixels and the file they came from.
+    pub fn loaded(&mut self, hash: ImageHash, image: Option<(Rgba, std::path::PathBuf)>) {
+        let slot = match image {
+            Some((rgba, file)) => {
+                self.files.insert(hash, file);
+                Slot::Decoded(rgba)
+            }
+            None => Slot::Missing,
+        };
         self.slots.get_mut().insert(hash, slot);
+    }
+
+    /// The file of a cover that was loaded (held here, verified when it was read).
+    pub fn file(&self, hash: &ImageHash) -> Option<&std::path::Path> {
+        self.files.get(hash).map(|p| p.as_path())
     }
 
     /// Forgets covers that were not here, so that views ask for them again.

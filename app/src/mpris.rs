@@ -66,6 +66,8 @@ pub struct Snapshot {
     pub can_next: bool,
     /// See `can_next`.
     pub can_previous: bool,
+    /// The current track's cover as a `file://` URL, when it is held here.
+    pub art_url: Option<String>,
 }
 
 impl Snapshot {
@@ -93,6 +95,7 @@ impl Snapshot {
             repeat: player.repeat(),
             can_next: at.is_some_and(|i| i + 1 < player.queue().len()),
             can_previous: at.is_some(),
+            art_url: None,
         }
     }
 
@@ -182,9 +185,13 @@ impl Mpris {
         out
     }
 
-    /// Once per frame, after the commands ran: publishes what plays.
-    pub fn publish(&mut self, player: &Player) {
-        let now = Snapshot::of(player);
+    /// Once per frame, after the commands ran: publishes what plays, with its cover's file
+    /// when it is held here.
+    pub fn publish(&mut self, player: &Player, art: Option<&std::path::Path>) {
+        let now = Snapshot {
+            art_url: art.map(file_url),
+            ..Snapshot::of(player)
+        };
         let announce = !now.same_announced(&self.last);
         if let Ok(mut shared) = self.shared.lock() {
             *shared = (now.clone(), Instant::now());
@@ -194,6 +201,20 @@ impl Mpris {
             let _ = self.announce.try_send(());
         }
     }
+}
+
+/// A `file://` URL of an absolute path, bytes other than unreserved ones and `/` escaped.
+fn file_url(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut url = String::from("file://");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
 }
 
 fn command(player: &Player, control: Control) -> Option<Command> {
@@ -406,6 +427,9 @@ impl PlayerIface {
         out.insert("xesam:title".into(), Value::from(title));
         out.insert("xesam:artist".into(), Value::from(vec![artist]));
         out.insert("xesam:album".into(), Value::from(album));
+        if let Some(url) = snapshot.art_url {
+            out.insert("mpris:artUrl".into(), Value::from(url));
+        }
         out
     }
     #[zbus(property)]

@@ -18,22 +18,23 @@ pub(crate) struct DemoTrack {
 }
 
 macro_rules! demo {
-    ($($name:literal),* $(,)?) => {
+    ($($name:literal with $cover:literal),* $(,)?) => {
         &[$(DemoTrack {
             file_name: $name,
             bytes: include_bytes!(concat!("../../assets/audio/", $name)),
-            cover: None,
+            cover: Some(include_bytes!(concat!("../../assets/covers/", $cover))),
         }),*]
     };
 }
 
-/// The bundled tracks (credits in `assets/CREDITS.md`).
+/// The bundled tracks (credits in `assets/CREDITS.md`), each with a cover drawn for it (the
+/// files embed none; `core/examples/demo-covers.rs` drew them).
 pub(crate) const TRACKS: &[DemoTrack] = demo!(
-    "pg10284_spring_of_love_1903.id3v2_3.mp3",
-    "opsound_manolo_camp-morning_coffee.tagged.ogg",
-    "asc_kievernagel_time_to_strike.mp3",
-    "hyperrogue_parrotte_graveyard.ogg",
-    "hyperrogue_domina_mountain.ogg",
+    "pg10284_spring_of_love_1903.id3v2_3.mp3" with "spring_of_love.jpg",
+    "opsound_manolo_camp-morning_coffee.tagged.ogg" with "morning_coffee.jpg",
+    "asc_kievernagel_time_to_strike.mp3" with "time_to_strike.jpg",
+    "hyperrogue_parrotte_graveyard.ogg" with "graveyard.jpg",
+    "hyperrogue_domina_mountain.ogg" with "mountain.jpg",
 );
 
 /// The artist name used when a demo file has no artist tag.

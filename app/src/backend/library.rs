@@ -161,10 +161,12 @@ pub(super) fn import_key(library: &Library, path: &std::path::Path, replace: boo
 
 /// A cover read from the store (checked against its hash) and decoded for display.
 pub(super) fn cover(library: &Library, hash: ImageHash) -> Event {
-    let image = match library.store().cover(&hash) {
+    let store = library.store();
+    let image = match store.cover(&hash) {
         Ok(Some(bytes)) => busker_core::cover::decode_rgba(&bytes, crate::covers::TEXTURE_SIDE)
             .map_err(|e| tracing::warn!(cover = %hash, error = %e, "a kept cover does not decode"))
-            .ok(),
+            .ok()
+            .zip(store.cover_path(&hash)),
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(cover = %hash, error = %e, "a cover could not be read");

@@ -274,10 +274,11 @@ pub enum Event {
     /// A link handed over from outside (`busker open --app LINK`, the desktop's handler): the
     /// UI opens it as if pasted.
     LinkHanded(String),
-    /// A cover for display, scaled down; `None` when it is not here or does not decode.
+    /// A cover for display, scaled down, and its file; `None` when it is not here or does not
+    /// decode.
     Cover(
         busker_core::model::ImageHash,
-        Option<busker_core::cover::Rgba>,
+        Option<(busker_core::cover::Rgba, PathBuf)>,
     ),
     /// A track link opened: the track, to play.
     OpenedTrack(Box<TrackSummary>),

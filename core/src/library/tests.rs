@@ -155,6 +155,13 @@ fn a_fresh_data_dir_is_seeded_with_the_demo_library_once() {
     let tracks = lib.list().unwrap();
     assert_eq!(tracks.len(), demo::TRACKS.len());
     assert!(tracks.iter().all(|t| t.local));
+    // Every demo track has its own cover, held here.
+    let covers: std::collections::HashSet<_> = tracks
+        .iter()
+        .filter_map(|t| t.info.cover.map(|c| c.hash))
+        .collect();
+    assert_eq!(covers.len(), demo::TRACKS.len());
+    assert!(tracks.iter().all(|t| t.cover_local));
     assert_eq!(
         lib.search("spring of love", 3).unwrap()[0].info.title,
         "Spring of love"

@@ -117,6 +117,9 @@ fn main() {
             sample_rate: 44_100,
             channels: 2,
             duration_ms: 180_000,
+            track: 0,
+            disc: 0,
+            cover: None,
         };
         let signing = Instant::now();
         let manifest = ManifestDraft {

@@ -14,6 +14,9 @@ use image::{Rgb, RgbImage};
 
 const SIDE: u32 = 600;
 
+/// A picture: the colour at `(x, y)`, both from 0 to 1.
+type Draw = fn(f32, f32) -> [f32; 3];
+
 fn mix(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
     let t = t.clamp(0.0, 1.0);
     [0, 1, 2].map(|i| a[i] + (b[i] - a[i]) * t)
@@ -116,7 +119,7 @@ fn mountain(x: f32, y: f32) -> [f32; 3] {
 fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/covers");
     std::fs::create_dir_all(&out).unwrap();
-    let covers: [(&str, fn(f32, f32) -> [f32; 3]); 5] = [
+    let covers: [(&str, Draw); 5] = [
         ("spring_of_love", cylinder),
         ("morning_coffee", coffee),
         ("time_to_strike", strike),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GUI smoke test: runs the real `busker` binary (no command = the desktop app) under Xvfb on a
-# fresh data dir, takes a screenshot, and fails if the window did not draw (a screenshot of one
+# fresh data dir, opened on the Library's Albums grid (the demo albums with their covers), takes
+# a screenshot, and fails if the window did not draw (a screenshot of one
 # flat colour) or the app died. Prints the app's resident memory once the demo library is open.
 #
 # Usage: .ci/gui-smoke.sh [--release]   (artifacts in target/gui-smoke/)
@@ -41,6 +42,9 @@ fi
 data=$(mktemp -d)
 # The app runs a peer in-process; in CI it listens on loopback only.
 printf 'listen = ["/ip4/127.0.0.1/tcp/0"]\n' >"$data/config.toml"
+# The window state eframe keeps (`gui.ron`: its key "app" holds the app's State in RON, every
+# field defaulted but this one): open on the Albums grid.
+printf '{"app":"(library_mode:Albums)"}\n' >"$data/gui.ron"
 display=":$((90 + RANDOM % 100))"
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
 xvfb_pid=$!

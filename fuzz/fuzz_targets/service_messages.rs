@@ -1,8 +1,8 @@
 #![no_main]
-//! Any bytes given to the request and response decoders of the catalog, taste exchange and radio
-//! protocols: an error or a value that re-encodes to them, never a panic.
+//! Any bytes given to the request and response decoders of the catalog, taste exchange, radio
+//! and cover protocols: an error or a value that re-encodes to them, never a panic.
 
-use busker_core::{catalog, radio, taste};
+use busker_core::{catalog, cover, radio, taste};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,6 +22,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(m.encode(), data);
     }
     if let Ok(m) = radio::protocol::Response::decode(data) {
+        assert_eq!(m.encode(), data);
+    }
+    if let Ok(m) = cover::protocol::Request::decode(data) {
+        assert_eq!(m.encode(), data);
+    }
+    if let Ok(m) = cover::protocol::Response::decode(data) {
         assert_eq!(m.encode(), data);
     }
 });

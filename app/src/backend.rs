@@ -391,11 +391,14 @@ impl Worker {
                     }) {
                         return false;
                     }
-                    let step = files::publish(&self.library, net, &item);
-                    if !post.send(Event::Publish {
-                        row: item.row,
-                        step,
-                    }) {
+                    let (step, note) = files::publish(&self.library, net, &item);
+                    let note = note.is_none_or(|n| post.send(Event::Notice(n)));
+                    if !note
+                        || !post.send(Event::Publish {
+                            row: item.row,
+                            step,
+                        })
+                    {
                         return false;
                     }
                 }

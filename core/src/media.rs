@@ -561,6 +561,8 @@ mod tests {
             assert_eq!(p.info.title, "Morning Coffee", "{name}");
             assert_eq!(p.info.artist, "Manolo Camp", "{name}");
             assert_eq!(p.info.sample_rate, 8000);
+            assert_eq!((p.info.track, p.info.disc), (4, 0), "{name}: TRACKNUMBER=4");
+            assert_eq!(p.picture, None);
             assert!(
                 (73_000..73_200).contains(&p.info.duration_ms),
                 "{name}: {}",
@@ -570,6 +572,17 @@ mod tests {
         let flac = probe_fixture("opsound_manolo_camp-morning_coffee.tagged.flac");
         assert_eq!(flac.frames, Some(584_771));
         assert_eq!(flac.info.format, Format::Flac);
+    }
+
+    #[test]
+    fn an_embedded_front_cover_comes_out_of_the_probe_as_it_was_put_in() {
+        let (flac, path) = fixture("opsound_manolo_camp-morning_coffee.tagged.flac");
+        let png = crate::test_utils::cover_png(40, 30, 3);
+        let with = crate::test_utils::flac_with_picture(&flac, &png, "image/png");
+        let p = probe(with, &path).unwrap();
+        assert_eq!(p.picture, Some(png));
+        assert_eq!(p.info.title, "Morning Coffee", "the tags are still read");
+        assert_eq!(p.frames, Some(584_771), "and the audio");
     }
 
     #[test]

@@ -66,23 +66,28 @@ pub(super) fn list_dir(dir: &Path) -> Result<Vec<DirEntry>, String> {
     Ok(entries)
 }
 
-/// Publishes one file with its edited tags. Peers are told on the node's runtime: the worker
-/// goes on without waiting for the network.
-pub(super) fn publish(library: &Library, net: &Net, item: &PublishItem) -> PublishStep {
+/// Publishes one file with its edited tags, and says why its cover was refused if it was.
+/// Peers are told on the node's runtime: the worker goes on without waiting for the network.
+pub(super) fn publish(
+    library: &Library,
+    net: &Net,
+    item: &PublishItem,
+) -> (PublishStep, Option<String>) {
     let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let options = PublishOptions {
         title: non_empty(&item.title),
         artist: non_empty(&item.artist),
         album: non_empty(&item.album),
     };
-    let manifest = match library.publish_file(&item.path, &options) {
-        Ok(m) => m,
-        Err(e) => return PublishStep::Failed(e.source.to_string()),
+    let (manifest, refused) = match library.publish_file_noting(&item.path, &options) {
+        Ok(published) => published,
+        Err(e) => return (PublishStep::Failed(e.source.to_string()), None),
     };
+    let note = refused.map(|r| format!("{}: {r}", item.path.display()));
     let step = match library.summary(&manifest) {
         Ok(s) => PublishStep::Done(Box::new(s)),
         Err(e) => PublishStep::Failed(e.to_string()),
     };
     net.announce(manifest);
-    step
+    (step, note)
 }

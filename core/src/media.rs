@@ -586,6 +586,16 @@ mod tests {
     }
 
     #[test]
+    fn an_id3v2_apic_picture_comes_out_of_the_probe_as_it_was_put_in() {
+        let (mp3, path) = fixture("pg10284_spring_of_love_1903.id3v2_3.mp3");
+        let jpeg = crate::test_utils::cover_jpeg(48, 48, 4);
+        let with = crate::test_utils::mp3_with_picture(&mp3, "Pictured", &jpeg, "image/jpeg");
+        let p = probe(with, &path).unwrap();
+        assert_eq!(p.picture, Some(jpeg));
+        assert_eq!(p.info.title, "Pictured");
+    }
+
+    #[test]
     fn every_bundled_file_probes_and_untagged_ones_use_the_file_name() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/audio");
         let mut n = 0;

@@ -279,3 +279,37 @@ pub fn flac_with_picture(flac: &[u8], picture: &[u8], mime: &str) -> Vec<u8> {
     out.extend_from_slice(&flac[streaminfo_end..]);
     out
 }
+
+/// `mp3` with its ID3v2 tag (if any) replaced by an ID3v2.3 tag holding a title and an APIC
+/// frame (type 3, front cover) with `picture`: what a tagger writes when it embeds a cover.
+pub fn mp3_with_picture(mp3: &[u8], title: &str, picture: &[u8], mime: &str) -> Vec<u8> {
+    let syncsafe = |b: &[u8]| {
+        b.iter()
+            .fold(0usize, |n, &x| (n << 7) | usize::from(x & 0x7F))
+    };
+    let audio = if mp3.starts_with(b"ID3") {
+        &mp3[10 + syncsafe(&mp3[6..10])..]
+    } else {
+        mp3
+    };
+    let frame = |id: &[u8; 4], body: &[u8]| {
+        let mut f = id.to_vec();
+        f.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(body);
+        f
+    };
+    let mut tit2 = vec![0];
+    tit2.extend_from_slice(title.as_bytes());
+    let mut apic = vec![0];
+    apic.extend_from_slice(mime.as_bytes());
+    apic.extend_from_slice(&[0, 3, 0]);
+    apic.extend_from_slice(picture);
+    let frames = [frame(b"TIT2", &tit2), frame(b"APIC", &apic)].concat();
+    let size = frames.len();
+    let mut out = b"ID3\x03\x00\x00".to_vec();
+    out.extend((0..4).rev().map(|i| ((size >> (7 * i)) & 0x7F) as u8));
+    out.extend_from_slice(&frames);
+    out.extend_from_slice(audio);
+    out
+}

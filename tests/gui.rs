@@ -1225,6 +1225,45 @@ fn the_albums_grid_shows_an_albums_cover_and_so_do_its_page_and_the_player_bar()
 }
 
 #[test]
+fn a_peers_album_shows_its_cover_fetched_and_verified_without_fetching_the_audio() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seed = runtime.block_on(NetPeer::start());
+    let cover = busker_core::test_utils::cover_png(90, 90, 31);
+    std::fs::write(seed.dir.path().join("folder.png"), &cover).unwrap();
+    let (id, _) = runtime.block_on(seed.publish_wav("Far Shore", 300_000, 12));
+    let seed_addr = runtime.block_on(seed.addr()).to_string();
+    let hash = busker_core::model::ImageHash::of(&cover);
+
+    let dir = tempfile::tempdir().unwrap();
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "the network to start", |a| {
+        matches!(a.model.net.state, NetState::Up { .. })
+    });
+    h.get_by_role_and_label(Role::Button, "Network").click();
+    h.run_steps(2);
+    dial_from_network_view(&mut h, &seed_addr);
+    step_until(&mut h, "the peer's track in the library", |a| {
+        a.model.tracks.iter().any(|t| t.id == id && !t.local)
+    });
+    h.get_by_role_and_label(Role::Button, "Library").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Albums").click();
+    // The tile asks for the cover; it is not here, so the worker fetches it from the peer.
+    step_until(&mut h, "the peer's cover on its tile", |a| {
+        a.model.covers.is_ready(&hash)
+    });
+    h.get_by_label("Cover of [no album]");
+    let kept = dir.path().join("covers").join(hash.to_hex());
+    assert_eq!(std::fs::read(kept).unwrap(), cover, "the signed image");
+    assert!(
+        !h.state().model.tracks.iter().any(|t| t.id == id && t.local),
+        "the audio stayed on the peer"
+    );
+}
+
+#[test]
 fn a_channel_started_from_the_radio_view_plays_a_playlist_in_its_order() {
     let dir = tempfile::tempdir().unwrap();
     // A playlist made beforehand, as `busker playlist create` would; the library in order

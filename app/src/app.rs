@@ -130,7 +130,11 @@ impl App {
             self.execute(command);
         }
         let covers = self.model.covers.take_wanted();
-        let sent = |b: &Backend| b.send(Request::Covers(covers.clone())).is_ok();
+        let wanted = covers
+            .iter()
+            .map(|h| (*h, self.model.track_with_cover(h)))
+            .collect();
+        let sent = |b: &Backend| b.send(Request::Covers(wanted)).is_ok();
         if !covers.is_empty() && !self.backend.as_ref().is_some_and(sent) {
             self.model.covers.forget(&covers); // asked again at the next frame that draws them
         }

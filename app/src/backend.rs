@@ -405,9 +405,15 @@ impl Worker {
                 post.send(self.catalog())
             }
             Request::Rate(id, stars) => post.send(library::rate(&self.library, id, stars)),
-            Request::Covers(hashes) => hashes
-                .into_iter()
-                .all(|hash| post.send(library::cover(&self.library, hash))),
+            Request::Covers(wanted) => wanted.into_iter().all(|(hash, track)| {
+                match (library::cover(&self.library, hash), track) {
+                    (Event::Cover(_, None), Some(track)) => {
+                        net.fetch_cover(post, hash, track);
+                        true
+                    }
+                    (event, _) => post.send(event),
+                }
+            }),
             Request::ExportKey(path) => post.send(
                 match busker_core::export_artist_key(self.library.data_dir(), &path) {
                     Ok(key) => Event::Notice(format!(

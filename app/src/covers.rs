@@ -1,6 +1,7 @@
 //! Cover textures for the views, cached per image hash: a cover is read from the store,
 //! decoded and scaled down on the worker once (never on the UI thread, never per frame), and
-//! uploaded as an egui texture the first time a view draws it.
+//! uploaded as an egui texture the first time a view draws it. A cover not held here is
+//! fetched first from the peers that hold a track naming it (verified like any cover).
 //!
 //! A view asks [`Covers::texture`] while drawing; a cover not asked for before is noted, and
 //! after the frame `App` sends every noted hash in one `Request::Covers`. The
@@ -97,11 +98,12 @@ impl Covers {
         self.files.get(hash).map(|p| p.as_path())
     }
 
-    /// Forgets covers that were not here, so that views ask for them again.
+    /// Forgets covers that were not here (and asks not answered: an answer can be dropped
+    /// when the UI's queue is full), so that views ask for them again.
     pub fn retry_missing(&mut self) {
         self.slots
             .get_mut()
-            .retain(|_, slot| !matches!(slot, Slot::Missing));
+            .retain(|_, slot| !matches!(slot, Slot::Missing | Slot::Asked));
     }
 
     /// Whether a cover's texture is on the GPU (for tests).

@@ -345,6 +345,14 @@ pub struct Model {
     pub net: NetModel,
 }
 
+impl Model {
+    /// A known track whose manifest names this cover (to fetch the cover from its holders).
+    pub fn track_with_cover(&self, hash: &busker_core::model::ImageHash) -> Option<TrackId> {
+        let named = |t: &&TrackSummary| t.info.cover.is_some_and(|c| c.hash == *hash);
+        self.tracks.iter().find(named).map(|t| t.id)
+    }
+}
+
 impl Default for Model {
     fn default() -> Self {
         Self {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use busker_core::model::{Manifest, TrackId};
+use busker_core::model::{ImageHash, Manifest, TrackId};
 use busker_core::net::{Multiaddr, NetworkConfig, is_loopback};
 use busker_core::{Library, Node, NodeOptions};
 
@@ -124,6 +124,31 @@ impl Net {
             if let Err(e) = node.fetch_to(id, None).await {
                 post.offer(Event::Error(format!("cannot save the track: {e}")));
             }
+        });
+    }
+}
+
+impl Net {
+    /// Fetches the cover `hash` of `track` from the peers that hold the track (verified against
+    /// its signed manifest), then posts it decoded for display, or `None` when no peer had it.
+    pub(super) fn fetch_cover(&self, post: &Post, hash: ImageHash, track: TrackId) {
+        let node = self.node.clone();
+        let post = post.clone();
+        self.runtime.spawn(async move {
+            let fetched = match node.find_manifest(track).await {
+                Ok(m) if m.cover().is_some_and(|c| c.hash == hash) => {
+                    node.fetch_cover(&m).await.unwrap_or(false)
+                }
+                _ => false,
+            };
+            let library = node.library().clone();
+            let event = match fetched {
+                true => tokio::task::spawn_blocking(move || super::library::cover(&library, hash))
+                    .await
+                    .unwrap_or(Event::Cover(hash, None)),
+                false => Event::Cover(hash, None),
+            };
+            post.offer(event);
         });
     }
 }

@@ -28,8 +28,9 @@ pub enum Request {
     Scan(Vec<PathBuf>),
     /// Publishes files with the edited tags, one [`Event::Publish`] per step.
     Publish(Vec<PublishItem>),
-    /// Reads and decodes covers for display, one [`Event::Cover`] each.
-    Covers(Vec<busker_core::model::ImageHash>),
+    /// Reads and decodes covers for display, one [`Event::Cover`] each; a cover not held here
+    /// is fetched from the peers that hold the track given with it, first.
+    Covers(Vec<(busker_core::model::ImageHash, Option<TrackId>)>),
     /// Rates a track (0 clears).
     Rate(TrackId, u8),
     /// Blocks an artist key (`true`) or lifts the block; answered with the catalog without (or

@@ -34,6 +34,7 @@ use busker_core::{LibraryOptions, PlayerOptions};
 
 use crate::player::EnginePlayer;
 
+mod covers;
 mod files;
 mod library;
 mod links;
@@ -406,7 +407,7 @@ impl Worker {
             }
             Request::Rate(id, stars) => post.send(library::rate(&self.library, id, stars)),
             Request::Covers(wanted) => wanted.into_iter().all(|(hash, track)| {
-                match (library::cover(&self.library, hash), track) {
+                match (covers::cover(&self.library, hash), track) {
                     (Event::Cover(_, None), Some(track)) => {
                         net.fetch_cover(post, hash, track);
                         true

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use busker_core::model::{ImageHash, TrackId};
+use busker_core::model::TrackId;
 use busker_core::release::{Candidate, followed_first};
 use busker_core::{Config, Library, TrackSummary};
 
@@ -157,21 +157,4 @@ pub(super) fn import_key(library: &Library, path: &std::path::Path, replace: boo
         )),
         Err(e) => Event::Error(format!("could not import the artist key: {e}")),
     }
-}
-
-/// A cover read from the store (checked against its hash) and decoded for display.
-pub(super) fn cover(library: &Library, hash: ImageHash) -> Event {
-    let store = library.store();
-    let image = match store.cover(&hash) {
-        Ok(Some(bytes)) => busker_core::cover::decode_rgba(&bytes, crate::covers::TEXTURE_SIDE)
-            .map_err(|e| tracing::warn!(cover = %hash, error = %e, "a kept cover does not decode"))
-            .ok()
-            .zip(store.cover_path(&hash)),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(cover = %hash, error = %e, "a cover could not be read");
-            None
-        }
-    };
-    Event::Cover(hash, image)
 }

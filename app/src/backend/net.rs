@@ -143,7 +143,7 @@ impl Net {
             };
             let library = node.library().clone();
             let event = match fetched {
-                true => tokio::task::spawn_blocking(move || super::library::cover(&library, hash))
+                true => tokio::task::spawn_blocking(move || super::covers::cover(&library, hash))
                     .await
                     .unwrap_or(Event::Cover(hash, None)),
                 false => Event::Cover(hash, None),

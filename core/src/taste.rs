@@ -64,7 +64,7 @@ pub const PROMOTION_SHARE: f32 = 0.2;
 /// The exchange rules' parameters on the live network: the simulation's defaults (the closest
 /// profiles in full, digests of the other kept ones), so that the live network runs the rules
 /// `busker-eval` measures.
-fn live_config() -> NeighbourhoodConfig {
+pub fn live_config() -> NeighbourhoodConfig {
     NeighbourhoodConfig::default()
 }
 
@@ -383,6 +383,19 @@ impl Taste {
     /// How many neighbours' profiles are kept.
     pub fn neighbour_count(&self) -> usize {
         self.state().hood.neighbours().len()
+    }
+
+    /// The taste keys of the kept neighbours, sorted.
+    pub fn neighbour_keys(&self) -> Vec<Key> {
+        let mut keys: Vec<Key> = self
+            .state()
+            .hood
+            .neighbours()
+            .iter()
+            .map(|n| n.profile.peer)
+            .collect();
+        keys.sort_unstable();
+        keys
     }
 
     /// How many distinct peers the streamed statistics have counted (kept neighbours, profiles

@@ -16,13 +16,17 @@
 //! lost clearly on validation: the scaled Gram matrix is noisy and no longer positive
 //! semi-definite.)
 //!
-//! [`CoStream::fit`] solves EASE on the tracked items alone: `P = (G + lambda (total + 1) I)^-1`
-//! with `G` the sums plus the owner's own `x x^T`, and scores each candidate `j` with
+//! [`CoStream::fit`] solves EASE on the tracked items alone: `P = (G + l I)^-1` with `G` the
+//! sums plus the owner's own `x x^T` and `l = lambda (total + 1) s2`, where `s2` is the mean
+//! squared item weight of the profiles counted and the owner's own (so the strength follows the
+//! scale of the weights, as `G` does: a data set of ratings, `ln(1 + 1..5)`, has weights four
+//! times smaller than one of play counts, and squares sixteen times smaller), and scores each
+//! candidate `j` with
 //! `-sum_i x_i P_ij / P_jj` over the owner's items `i` (EASE's `x B` with `B = I - P
 //! diag(P)^-1` and a zero diagonal). Restricting EASE to the owner's items and a few hundred
 //! candidates costs little accuracy (the other items only add regressors that rarely matter for
 //! this owner) and makes the system small: `n` of a few hundred. No inverse is formed: the fit
-//! factors `G + lambda (total + 1) I = L L^T` (Cholesky, [`crate::cholesky`]), solves for
+//! factors `G + l I = L L^T` (Cholesky, [`crate::cholesky`]), solves for
 //! `P x` and takes each candidate's `P_jj` from one column of `L^-1`, about a third of the
 //! work of inverting.
 //!
@@ -70,6 +74,10 @@ pub struct CoStream {
     /// Lower triangle: `pairs[a][b]` for `b <= a`.
     pairs: Vec<Vec<f32>>,
     total: f32,
+    /// Weighted sums over the counted profiles of their squared item weights and of their
+    /// item counts (for the mean squared weight that scales EASE's L2 strength).
+    squares: f64,
+    entries: f64,
     candidates: usize,
     max_candidates: usize,
 }
@@ -153,6 +161,10 @@ impl CoStream {
             return;
         }
         self.total += weight;
+        for &(_, x) in items {
+            self.squares += f64::from(weight * x * x);
+            self.entries += f64::from(weight);
+        }
         let mut fresh: Vec<(f32, u64)> = Vec::new();
         for &(f, _) in items {
             match self.index.get(&f) {
@@ -217,8 +229,27 @@ impl CoStream {
         }
     }
 
+    /// The mean squared item weight of the profiles counted and the owner's own (1 when there
+    /// is none).
+    pub fn mean_square(&self) -> f64 {
+        let (own_squares, own_entries) = self
+            .slots
+            .iter()
+            .filter(|s| s.own > 0.0)
+            .fold((0.0, 0.0), |(q, n), s| {
+                (q + f64::from(s.own * s.own), n + 1.0)
+            });
+        let n = self.entries + own_entries;
+        if n > 0.0 {
+            (self.squares + own_squares) / n
+        } else {
+            1.0
+        }
+    }
+
     /// EASE scores of the candidates (see the module docs), best first; `lambda` is the L2
-    /// strength per counted profile. Empty when nothing can be scored.
+    /// strength per counted profile and unit of mean squared weight. Empty when nothing can be
+    /// scored.
     pub fn fit(&self, lambda: f32) -> Vec<(Key, f32)> {
         let n = self.slots.len();
         if n == 0 || self.candidates == 0 || lambda.is_nan() || lambda <= 0.0 {
@@ -233,7 +264,7 @@ impl CoStream {
                 g[a * n + b] = f64::from(self.pairs[a][b] + sa.own * sb.own);
             }
         }
-        let l = f64::from(lambda) * (f64::from(self.total) + 1.0);
+        let l = f64::from(lambda) * (f64::from(self.total) + 1.0) * self.mean_square();
         for a in 0..n {
             g[a * n + a] += l;
         }
@@ -365,9 +396,10 @@ mod tests {
     }
 
     /// Owner {1: 1}; one peer {1: 1, 2: 2} at weight 1, one candidate (item 2).
-    /// G = [[1 + 1, 2], [2, 4]] (own x x^T adds 1 to G_11), lambda 1 per profile: l = 1 * 2.
-    /// G + 2I = [[4, 2], [2, 6]], det 20, P = [[6, -2], [-2, 4]] / 20.
-    /// Score of item 2: -x_1 P_12 / P_22 = -(-2/20) / (4/20) = 0.5.
+    /// G = [[1 + 1, 2], [2, 4]] (own x x^T adds 1 to G_11); mean squared weight (1 + 1 + 4) / 3
+    /// = 2, lambda 1 per profile and unit of it: l = 1 * 2 * 2 = 4.
+    /// G + 4I = [[6, 2], [2, 8]], det 44, P = [[8, -2], [-2, 6]] / 44.
+    /// Score of item 2: -x_1 P_12 / P_22 = -(-2/44) / (6/44) = 1/3.
     #[test]
     fn fit_matches_hand_computed_two_item_case() {
         let mut s = CoStream::new(&p(0, &[(1, 1.0)]), 5);
@@ -376,7 +408,8 @@ mod tests {
         let f = s.fit(1.0);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].0, k(2));
-        assert!((f[0].1 - 0.5).abs() < 1e-5, "{}", f[0].1);
+        assert!((f[0].1 - 1.0 / 3.0).abs() < 1e-5, "{}", f[0].1);
+        assert!((s.mean_square() - 2.0).abs() < 1e-9);
     }
 
     /// A candidate tracked late has sums over the later profiles only, and a candidate with a

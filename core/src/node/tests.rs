@@ -35,3 +35,5 @@ async fn an_offline_node_runs_the_library_flows_and_refuses_the_network() {
     assert!(matches!(node.peers().await, Err(Error::Offline)));
     node.shutdown().await;
 }
+
+mod live_sim;

@@ -48,7 +48,10 @@ pub struct NeighbourhoodConfig {
     /// Candidate items the co-occurrence stream tracks besides the owner's own (at most
     /// [`crate::MAX_CO_CANDIDATES`]), chosen by their streamed random-walk score.
     pub ease_candidates: usize,
-    /// EASE's L2 strength per counted profile.
+    /// EASE's L2 strength per counted profile and unit of mean squared item weight
+    /// ([`CoStream::mean_square`](crate::CoStream::mean_square)): each peer scales it by the
+    /// weights it has seen, so a data set of small weights (ratings) gets a weaker L2 than one
+    /// of large weights (play counts), as its co-occurrence sums are smaller.
     pub ease_lambda: f32,
     /// Popularity penalty exponent on EASE's scores, with popularity counted by the stream.
     pub ease_beta: f32,
@@ -83,7 +86,9 @@ impl Default for NeighbourhoodConfig {
             stream_stranger: 1.0,
             ease_weight: 3.0,
             ease_candidates: 200,
-            ease_lambda: 6.0,
+            // 6 per counted profile on Last.fm (chosen on validation), whose mean squared
+            // weight is 32.3: 6 / 32.3.
+            ease_lambda: 0.185,
             ease_beta: 0.2,
             ease_new_items: true,
             forward_top: 3,

@@ -307,6 +307,9 @@ mod tests {
         for defences in [false, true] {
             let config = NeighbourhoodConfig {
                 defences,
+                // Weights of 1 here: the local EASE as strongly held as on Last.fm's weights
+                // (mean square 32), so that the neighbours' scores decide.
+                ease_lambda: 6.0,
                 ..Default::default()
             };
             let mut h = Neighbourhood::new(me.clone(), config).unwrap();

@@ -38,6 +38,7 @@ mod hub;
 mod listener;
 mod live;
 pub mod protocol;
+mod relay;
 mod segment;
 pub mod tree;
 
@@ -57,7 +58,7 @@ pub use segment::{
 };
 
 pub use protocol::offer;
-pub(crate) use tree::offer as tree_offer;
+pub(crate) use relay::offer as tree_offer;
 
 pub(crate) use broadcaster::{NextTrack, broadcast};
 pub(crate) use hub::RadioHub;

@@ -595,13 +595,13 @@ mod tests {
             "a stranger is told to stop"
         );
         assert_eq!(hub.ring(&id).last().map(Segment::seq), Some(9));
-        assert_eq!(hub.tree_check(&id), crate::radio::tree::Place::Fed);
+        assert_eq!(hub.tree_check(&id), crate::radio::relay::Place::Fed);
         let thief = ArtistKeypair::from_seed([4; 32]);
         assert_eq!(hub.tree_push(&id, parent, &pushed(10, &thief)), None);
         assert_eq!(hub.ring(&id).last().map(Segment::seq), Some(9));
         assert_eq!(
             hub.tree_check(&id),
-            crate::radio::tree::Place::Orphan(None),
+            crate::radio::relay::Place::Orphan(None),
             "the forger is no longer the parent: join again"
         );
     }

@@ -322,7 +322,7 @@ pub(crate) fn tune(
     let (stop, stop_rx) = watch::channel(false);
     let latency = options.latency;
     // Segments come down the channel's push tree: join it, and again if the parent falls silent.
-    let tree = tokio::spawn(super::tree::keep_joined(
+    let tree = tokio::spawn(super::relay::keep_joined(
         client.clone(),
         hub.clone(),
         channel,

@@ -8,10 +8,10 @@ use std::time::Duration;
 use busker_core::catalog::{self, CatalogEntry};
 use busker_core::media::{Pcm, TrackDecoder, WavSink};
 use busker_core::model::TrackId;
-use busker_core::net::{self, NetEvent, NetworkConfig, Validation};
+use busker_core::net::{self, NetworkConfig, Validation};
 use busker_core::radio::{
-    ChannelDescriptor, ChannelId, DropPattern, RadioQueue, SegmentAudio, SegmentDraft, TuneOptions,
-    TuneReport,
+    self as radio, ChannelDescriptor, ChannelId, DropPattern, RadioQueue, SegmentAudio,
+    SegmentDraft, TuneOptions, TuneReport,
 };
 use busker_core::test_utils::{self, wait_for};
 use busker_core::{Node, PublishOptions};
@@ -169,7 +169,21 @@ async fn every_listener_records_the_broadcast_samples_in_order() {
     for p in &peers {
         wait_to_hear(p, channel).await;
     }
-    let runs: Vec<_> = peers.iter().map(|p| tune(p, channel, 4.0, None)).collect();
+    let runs: Vec<_> = peers.iter().map(|p| tune(p, channel, 6.0, None)).collect();
+    // The broadcaster counts its listeners down the push tree (each child reports those at and
+    // below it when it takes a segment): all ten, while they listen.
+    wait_for(
+        Duration::from_secs(6),
+        "the broadcaster to count 10 listeners",
+        || async {
+            b.node
+                .radio_channels()
+                .iter()
+                .any(|c| c.id == channel && c.broadcasting && c.listeners == 10)
+                .then_some(())
+        },
+    )
+    .await;
     for (i, run) in runs.into_iter().enumerate() {
         let (report, recorded) = run.await.unwrap();
         assert_plays_broadcast(&format!("listener {i}"), &report, &recorded, &samples);
@@ -185,19 +199,6 @@ async fn every_listener_records_the_broadcast_samples_in_order() {
         .and_then(|c| c.now_playing)
         .expect("the broadcaster shows what is on air");
     assert_eq!(on_air.track, track);
-    // The broadcaster counts its listeners from their heartbeats, relayed over the mesh. It
-    // undercounts today (8 of 10 in the runs so far): not every relayed heartbeat reaches it.
-    let counted = b
-        .node
-        .radio_channels()
-        .iter()
-        .find(|c| c.id == channel && c.broadcasting)
-        .map_or(0, |c| c.listeners);
-    println!("figures: radio listeners counted by the broadcaster: {counted} of 10");
-    assert!(
-        counted >= 2,
-        "the broadcaster counts its listeners ({counted})"
-    );
     for p in peers.iter().chain([&b]) {
         p.node.shutdown().await;
     }
@@ -302,6 +303,79 @@ async fn segments_lost_on_the_way_are_repaired_from_neighbours() {
     }
 }
 
+/// The tree this node sits in on `channel`: (its parent, how many children it pushes to).
+fn place(node: &Node, channel: ChannelId) -> Option<(Option<net::PeerId>, usize)> {
+    node.radio_channels()
+        .into_iter()
+        .find(|c| c.id == channel)
+        .map(|c| (c.parent, c.children))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn segments_go_down_a_tree_and_the_children_of_a_crashed_listener_play_on() {
+    let b = Peer::start().await;
+    let (track, samples) = publish_track(&b, 60, 5).await;
+    // More listeners than the broadcaster takes children: some sit under other listeners.
+    let peers = listeners(&b, radio::tree::BROADCASTER_CHILDREN + 3).await;
+    let channel = broadcast(&b, track).await;
+    for p in &peers {
+        wait_to_hear(p, channel).await;
+    }
+    let runs: Vec<_> = peers.iter().map(|p| tune(p, channel, 14.0, None)).collect();
+    let root = b.node.peer_id();
+    let ids: Vec<net::PeerId> = peers.iter().map(|p| p.node.peer_id()).collect();
+    // Every listener has a parent, and one that feeds others sits right under the broadcaster.
+    let victim = wait_for(STEP, "a tree with a listener feeding others", || async {
+        let places: Vec<_> = peers.iter().map(|p| place(&p.node, channel)).collect();
+        if places
+            .iter()
+            .any(|p| p.is_none_or(|(parent, _)| parent.is_none()))
+        {
+            return None;
+        }
+        places.iter().position(
+            |p| matches!(p, Some((Some(parent), children)) if *parent == root && *children > 0),
+        )
+    })
+    .await;
+    let (_, root_children) = place(&b.node, channel).unwrap();
+    assert!(
+        root_children <= radio::tree::BROADCASTER_CHILDREN,
+        "the broadcaster pushes to {root_children} peers"
+    );
+    let orphans: Vec<usize> = (0..peers.len())
+        .filter(|i| place(&peers[*i].node, channel).unwrap().0 == Some(ids[victim]))
+        .collect();
+    assert!(!orphans.is_empty());
+
+    // The victim crashes mid-broadcast: its children find another parent and play on.
+    wait_for_segments(&b.node, channel, 3).await;
+    peers[victim].node.crash().await;
+    for &i in &orphans {
+        wait_for(
+            Duration::from_secs(20),
+            "an orphan's new parent",
+            || async {
+                place(&peers[i].node, channel)
+                    .and_then(|(parent, _)| parent)
+                    .filter(|parent| *parent != ids[victim])
+            },
+        )
+        .await;
+    }
+    for (i, run) in runs.into_iter().enumerate() {
+        if i == victim {
+            run.abort();
+            continue;
+        }
+        let (report, recorded) = run.await.unwrap();
+        assert_plays_broadcast(&format!("listener {i}"), &report, &recorded, &samples);
+    }
+    for p in peers.iter().chain([&b]) {
+        p.node.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_listener_ends_when_the_broadcast_stops() {
     let b = Peer::start().await;
@@ -344,7 +418,7 @@ impl catalog::protocol::Source for Nothing {
     }
 }
 
-impl busker_core::radio::protocol::Source for Nothing {
+impl radio::protocol::Source for Nothing {
     fn segments(&self, _: &ChannelId, _: Option<u64>) -> Vec<Vec<u8>> {
         // Answers repair requests with garbage too.
         vec![vec![1, 1, 0, 0]]
@@ -358,9 +432,19 @@ fn nothing() -> net::Services {
         .protocol(busker_core::transfer::offer(nothing.clone()))
         .protocol(catalog::offer(nothing.clone()))
         .protocol(busker_core::taste::offer(|_, _| None))
-        .protocol(busker_core::radio::offer(nothing))
+        .protocol(radio::offer(nothing))
+        // Takes anyone who asks to join its radio tree, and pushes forgeries to everyone.
+        .protocol(net::Protocol {
+            name: radio::tree::PROTOCOL,
+            max_request: radio::tree::MAX_REQUEST_BYTES,
+            max_response: radio::tree::MAX_RESPONSE_BYTES,
+            refused: Vec::new(),
+            handler: Arc::new(|_, _: &[u8]| {
+                net::Reply::Answer(radio::tree::Response::Joined(Vec::new()).encode())
+            }),
+        })
         .topic(catalog::releases_topic())
-        .max_message(busker_core::radio::MAX_SEGMENT_BYTES)
+        .max_message(radio::MAX_SEGMENT_BYTES)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -371,16 +455,18 @@ async fn forged_segments_from_an_injector_change_nothing() {
     let channel = broadcast(&b, track).await;
     let descriptor: ChannelDescriptor = b.node.radio_descriptor(channel).await.unwrap();
 
-    // The injector: a bare network actor that joins the topic, accepts anything, and publishes
-    // segments signed by its own key, tampered copies of real segments and garbage.
-    let (injector, mut events) = net::spawn(
+    // The injector: a bare network actor that joins the topic, accepts anything, takes real
+    // segments from the broadcaster's tune-in answers, and sends segments signed by its own
+    // key, tampered copies of real segments and garbage: on the channel's gossip topic, and
+    // pushed down the radio tree to every listener as if it were their parent.
+    let (injector, _events) = net::spawn(
         net::Keypair::generate_ed25519(),
         NetworkConfig::loopback(),
         nothing(),
     )
     .await
     .unwrap();
-    for p in &peers {
+    for p in peers.iter().chain([&b]) {
         injector.dial(p.addr().await).await.unwrap();
     }
     injector
@@ -392,22 +478,34 @@ async fn forged_segments_from_an_injector_change_nothing() {
         .unwrap();
     let thief = busker_core::model::ArtistKeypair::generate();
     let sent = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let pushes_refused = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let listener_ids: Vec<net::PeerId> = peers.iter().map(|p| p.node.peer_id()).collect();
+    wait_for_segments(&b.node, channel, 2).await;
+    let runs: Vec<_> = peers.iter().map(|p| tune(p, channel, 5.0, None)).collect();
+    // The attack starts once the listeners are on the channel (subscribed, in its tree).
+    for p in &peers {
+        wait_for(STEP, "a listener in the tree", || async {
+            place(&p.node, channel).and_then(|(parent, _)| parent)
+        })
+        .await;
+    }
     let attack = {
         let injector = injector.clone();
-        let sent = sent.clone();
+        let (sent, pushes_refused) = (sent.clone(), pushes_refused.clone());
+        let broadcaster = b.node.peer_id();
         tokio::spawn(async move {
+            let mut pace = tokio::time::interval(Duration::from_millis(300));
             for round in 0..200u64 {
-                let real = loop {
-                    match events.recv().await {
-                        Some(NetEvent::TopicMessage { data, .. }) if data.len() > 1000 => {
-                            break data;
-                        }
-                        Some(_) => continue,
-                        None => return,
-                    }
+                pace.tick().await;
+                let recent = radio::protocol::Request::Recent { channel };
+                let Ok(radio::protocol::Response::Segments(list)) =
+                    radio::protocol::request(&injector, broadcaster, recent).await
+                else {
+                    continue;
                 };
-                let Ok(busker_core::radio::RadioMessage::Segment(seg)) =
-                    busker_core::radio::RadioMessage::decode(&real, &descriptor)
+                let Some(real) = list.last() else { continue };
+                let Ok(radio::RadioMessage::Segment(seg)) =
+                    radio::RadioMessage::decode(real, &descriptor)
                 else {
                     continue;
                 };
@@ -422,18 +520,27 @@ async fn forged_segments_from_an_injector_change_nothing() {
                 tampered[n / 2] ^= 0x40;
                 for data in [forged.encoded().to_vec(), tampered, vec![1, 1, 9, 9]] {
                     if injector
-                        .publish(channel.topic(), data)
+                        .publish(channel.topic(), data.clone())
                         .await
                         .unwrap_or(false)
                     {
                         sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
+                    for listener in &listener_ids {
+                        let push = radio::tree::Request::Push {
+                            channel,
+                            segment: data.clone(),
+                        };
+                        if let Ok(radio::tree::Response::Gone) =
+                            radio::tree::request(&injector, *listener, push).await
+                        {
+                            pushes_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
                 }
             }
         })
     };
-    wait_for_segments(&b.node, channel, 2).await;
-    let runs: Vec<_> = peers.iter().map(|p| tune(p, channel, 5.0, None)).collect();
     for (i, run) in runs.into_iter().enumerate() {
         let (report, recorded) = run.await.unwrap();
         assert_plays_broadcast(&format!("listener {i}"), &report, &recorded, &samples);
@@ -441,6 +548,11 @@ async fn forged_segments_from_an_injector_change_nothing() {
     attack.abort();
     let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
     assert!(sent >= 3, "the injector got only {sent} messages out");
+    let refused = pushes_refused.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        refused >= 3,
+        "listeners answered only {refused} pushes from a peer that is not their parent with Gone"
+    );
     injector.shutdown().await;
     for p in peers.iter().chain([&b]) {
         p.node.shutdown().await;

@@ -1,5 +1,5 @@
-//! Radio channels: a broadcaster cuts audio into short signed segments and publishes them on
-//! the channel's gossipsub topic; listeners verify, buffer, repair and play them in step.
+//! Radio channels: a broadcaster cuts audio into short signed segments and pushes them down the
+//! channel's tree of listeners ([`tree`]); listeners verify, buffer, repair and play them in step.
 //!
 //! How the parts fit:
 //! - [`ChannelDescriptor`] (owner key, name, description; signed) names a channel; its
@@ -8,7 +8,8 @@
 //!   [`CHANNELS_TOPIC`] every few seconds.
 //! - [`Segment`]s (about a second of the track's own MP3 or FLAC packets, or of PCM at the
 //!   track's own format for other codecs; sequence number, broadcast time, now-playing track)
-//!   travel on `busker/radio/<id hex>/1`. Every peer validates them
+//!   go down the channel's push tree, each to each listener once ([`tree`]); heartbeats travel
+//!   on the gossip topic `busker/radio/<id hex>/1`. Every peer validates segments
 //!   before forwarding ([`validator`]: owner signature, channel, size, a replay window), so a
 //!   forged or replayed segment goes no further than the peer that sent it.
 //! - Every peer on a channel keeps a small ring of recent segments and answers repair and
@@ -37,7 +38,9 @@ mod hub;
 mod listener;
 mod live;
 pub mod protocol;
+mod relay;
 mod segment;
+pub mod tree;
 
 pub use broadcaster::{BroadcastOptions, RadioQueue};
 pub use channel::{
@@ -55,6 +58,7 @@ pub use segment::{
 };
 
 pub use protocol::offer;
+pub(crate) use relay::offer as tree_offer;
 
 pub(crate) use broadcaster::{NextTrack, broadcast};
 pub(crate) use hub::RadioHub;

@@ -65,6 +65,7 @@ pub(super) fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Se
         .max_message(catalog::MAX_ANNOUNCE_BYTES)
         .protocol(taste::offer(answer_taste))
         .protocol(crate::radio::offer(radio.clone()))
+        .protocol(crate::radio::tree_offer(radio.clone()))
         .topic(channels)
         .max_message(crate::radio::MAX_SEGMENT_BYTES)
         .record_filter(Arc::new(|key: &[u8], value: &[u8], held: Option<&[u8]>| {

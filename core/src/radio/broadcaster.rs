@@ -369,10 +369,8 @@ impl Air {
         let segment = blocking(move || draft.sign(&owner)).await?;
         self.air_ms += segment.duration_ms();
         self.seq += 1;
-        self.hub.keep(&segment);
-        self.client
-            .publish(channel.topic(), segment.encoded().to_vec())
-            .await?;
+        // Down the channel's push tree (`tree.rs`), not on its gossip topic.
+        self.hub.air(&segment);
         Ok(())
     }
 

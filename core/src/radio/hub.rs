@@ -3,7 +3,7 @@
 //! sessions segments are handed to.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
@@ -12,9 +12,10 @@ use tokio::sync::mpsc;
 use super::CHANNELS_TOPIC;
 use super::channel::{ChannelDescriptor, ChannelId, ChannelStatus};
 use super::segment::{RadioMessage, Segment};
+use super::tree::Links;
 use crate::error::Result;
 use crate::model::{ArtistKey, TrackId};
-use crate::net::Client;
+use crate::net::{Client, TopicValidator};
 
 /// Recent segments kept per channel for repair and tune-in.
 const RING: usize = 16;
@@ -67,8 +68,8 @@ pub struct ChannelInfo {
     pub description: String,
     /// Its owner's key.
     pub owner: ArtistKey,
-    /// Listeners: for a channel this peer broadcasts or is tuned to, the peers heard from on its
-    /// topic in the last 15 s; otherwise what the broadcaster last announced.
+    /// Listeners: for a channel this peer broadcasts, the listeners its push tree counts below
+    /// it; otherwise what the broadcaster last announced.
     pub listeners: u32,
     /// This peer broadcasts it.
     pub broadcasting: bool,
@@ -84,6 +85,11 @@ pub struct ChannelInfo {
     /// For a channel this peer broadcasts or is tuned to: the track on air (that of the newest
     /// segment held whose air time has come).
     pub now_playing: Option<NowPlaying>,
+    /// For a channel this peer is tuned to: the peer that pushes its segments here (its parent
+    /// in the channel's push tree).
+    pub parent: Option<PeerId>,
+    /// For a channel this peer broadcasts or is tuned to: the peers it pushes segments to.
+    pub children: usize,
 }
 
 struct Heard {
@@ -96,7 +102,7 @@ struct Heard {
     live: bool,
 }
 
-struct Session {
+pub(super) struct Session {
     descriptor: ChannelDescriptor,
     ring: VecDeque<Segment>,
     heartbeats: HashMap<PeerId, Instant>,
@@ -105,9 +111,33 @@ struct Session {
     members: usize,
     /// Tune-in answers left to give (see [`TUNE_IN_BURST`]) and when they were counted.
     tune_in_tokens: (f64, Instant),
+    /// This peer's place in the channel's push tree.
+    pub(super) tree: Links,
+    /// The channel validator pushed segments pass (its own replay window).
+    pub(super) check: TopicValidator,
 }
 
 impl Session {
+    pub(super) fn broadcasting(&self) -> bool {
+        self.broadcasting
+    }
+
+    pub(super) fn descriptor(&self) -> &ChannelDescriptor {
+        &self.descriptor
+    }
+
+    /// Keeps a new segment and hands it to the listener sessions; returns whether it was new.
+    pub(super) fn take(&mut self, segment: Segment) -> bool {
+        if !self.keep(&segment) {
+            return false;
+        }
+        for (_, tx) in &self.tuners {
+            // A listener that cannot keep up loses the segment and repairs it.
+            let _ = tx.try_send(segment.clone());
+        }
+        true
+    }
+
     fn keep(&mut self, segment: &Segment) -> bool {
         if self.ring.iter().any(|s| s.seq() == segment.seq()) {
             return false;
@@ -124,13 +154,20 @@ impl Session {
         true
     }
 
+    /// Listeners counted here: for a broadcaster, the listeners its push tree reports below it;
+    /// and peers of older versions heard by their gossiped heartbeats.
     fn listeners(&mut self) -> u32 {
         self.heartbeats.retain(|_, at| at.elapsed() < LISTENER_TTL);
-        self.heartbeats.len() as u32
+        let heard = self.heartbeats.len() as u32;
+        if self.broadcasting {
+            heard.max(self.tree.below())
+        } else {
+            heard
+        }
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -138,8 +175,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 pub(crate) struct RadioHub {
     heard: Mutex<HashMap<ChannelId, Heard>>,
-    sessions: Mutex<HashMap<ChannelId, Session>>,
+    pub(super) sessions: Mutex<HashMap<ChannelId, Session>>,
     next_tuner: Mutex<u64>,
+    /// The node's network client (set when a channel is first entered): pushes down the tree.
+    client: OnceLock<Client>,
 }
 
 impl RadioHub {
@@ -204,6 +243,7 @@ impl RadioHub {
         broadcasting: bool,
     ) -> Result<Membership> {
         let id = descriptor.id();
+        let _ = self.client.set(client.clone());
         let first = {
             let mut sessions = lock(&self.sessions);
             let session = sessions.entry(id).or_insert_with(|| Session {
@@ -214,6 +254,8 @@ impl RadioHub {
                 broadcasting: false,
                 members: 0,
                 tune_in_tokens: (TUNE_IN_BURST, Instant::now()),
+                tree: Links::default(),
+                check: super::validator(descriptor.clone()),
             });
             session.members += 1;
             session.broadcasting |= broadcasting;
@@ -271,8 +313,12 @@ impl RadioHub {
         }
     }
 
-    /// Keeps a segment in the channel's ring (own broadcast, repair answers). Returns whether it
-    /// was new.
+    /// The node's network client, once a channel was entered.
+    pub(super) fn client(&self) -> Option<Client> {
+        self.client.get().cloned()
+    }
+
+    /// Keeps a segment in the channel's ring (repair answers). Returns whether it was new.
     pub(crate) fn keep(&self, segment: &Segment) -> bool {
         lock(&self.sessions)
             .get_mut(&segment.channel())
@@ -350,11 +396,14 @@ impl RadioHub {
             .map(|(_, extra)| extra.to_vec())
     }
 
-    /// Listeners heard on a channel this peer takes part in.
+    /// Listeners of a channel this peer takes part in: counted down its push tree by the
+    /// broadcaster, as its latest status announced them to the others.
     pub(crate) fn listeners(&self, id: &ChannelId) -> u32 {
-        lock(&self.sessions)
+        let own = lock(&self.sessions)
             .get_mut(id)
-            .map_or(0, Session::listeners)
+            .map_or(0, Session::listeners);
+        let announced = lock(&self.heard).get(id).map_or(0, |h| h.listeners);
+        own.max(announced)
     }
 
     /// A message accepted on a radio topic or the channels topic.
@@ -378,12 +427,8 @@ impl RadioHub {
         };
         match RadioMessage::decode(data, &session.descriptor) {
             Ok(RadioMessage::Segment(segment)) => {
-                if session.keep(&segment) {
-                    for (_, tx) in &session.tuners {
-                        // A listener that cannot keep up loses the segment and repairs it.
-                        let _ = tx.try_send(segment.clone());
-                    }
-                }
+                // From a peer that still floods segments on gossip (before the push tree).
+                session.take(segment);
             }
             Ok(RadioMessage::Heartbeat { .. }) => {
                 if let Some(peer) = source
@@ -409,10 +454,13 @@ impl RadioHub {
             out.insert(*id, i);
         }
         for (id, s) in lock(&self.sessions).iter_mut() {
-            let listeners = s.listeners();
+            let announced = out.get(id).map_or(0, |h| h.listeners);
+            let listeners = s.listeners().max(announced);
             let mut i = info(&s.descriptor, listeners);
             i.broadcasting = s.broadcasting;
             i.tuned = !s.tuners.is_empty();
+            i.parent = s.tree.parent;
+            i.children = s.tree.children.len();
             i.last_seq = s.ring.back().map(Segment::seq);
             i.last_air_ms = s.ring.back().map(Segment::broadcast_ms);
             let now = super::unix_ms();
@@ -472,6 +520,8 @@ fn info(d: &ChannelDescriptor, listeners: u32) -> ChannelInfo {
         live: false,
         last_air_ms: None,
         now_playing: None,
+        parent: None,
+        children: 0,
     }
 }
 
@@ -490,6 +540,7 @@ mod tests {
         lock(&hub.sessions).insert(
             id,
             Session {
+                check: crate::radio::validator(descriptor.clone()),
                 descriptor,
                 ring: VecDeque::new(),
                 heartbeats: HashMap::new(),
@@ -497,11 +548,62 @@ mod tests {
                 broadcasting,
                 members: 1,
                 tune_in_tokens: (TUNE_IN_BURST, Instant::now()),
+                tree: Links::default(),
             },
         );
         let segment = SegmentDraft::silence(id, 7, 1_700_000_000_000, 800).sign(&owner);
         assert!(hub.keep(&segment));
         (hub, id)
+    }
+
+    #[test]
+    fn only_the_parent_may_push_and_a_parent_that_pushes_a_forgery_is_left() {
+        let (hub, id) = hub_with_segment(false);
+        let owner = ArtistKeypair::from_seed([3; 32]);
+        let pushed = |seq, key: &ArtistKeypair| {
+            SegmentDraft::silence(id, seq, crate::radio::unix_ms(), 800)
+                .sign(key)
+                .encoded()
+                .to_vec()
+        };
+        let parent = PeerId::random();
+        assert_eq!(hub.tree_push(&id, parent, &pushed(8, &owner)), None);
+        assert!(hub.tree_adopt(&id, parent, Vec::new()));
+        assert_eq!(
+            hub.tree_push(&id, parent, &pushed(8, &owner)),
+            Some(Vec::new())
+        );
+        assert_eq!(hub.ring(&id).last().map(Segment::seq), Some(8));
+        let child = PeerId::random();
+        assert_eq!(
+            hub.tree_join(&id, child),
+            crate::radio::tree::Response::Joined(vec![parent])
+        );
+        assert_eq!(
+            hub.tree_push(&id, parent, &pushed(9, &owner)),
+            Some(vec![child]),
+            "a new segment goes on to the children"
+        );
+        assert_eq!(
+            hub.tree_push(&id, parent, &pushed(9, &owner)),
+            Some(Vec::new()),
+            "a segment held already goes no further"
+        );
+        assert_eq!(
+            hub.tree_push(&id, PeerId::random(), &pushed(10, &owner)),
+            None,
+            "a stranger is told to stop"
+        );
+        assert_eq!(hub.ring(&id).last().map(Segment::seq), Some(9));
+        assert_eq!(hub.tree_check(&id), crate::radio::relay::Place::Fed);
+        let thief = ArtistKeypair::from_seed([4; 32]);
+        assert_eq!(hub.tree_push(&id, parent, &pushed(10, &thief)), None);
+        assert_eq!(hub.ring(&id).last().map(Segment::seq), Some(9));
+        assert_eq!(
+            hub.tree_check(&id),
+            crate::radio::relay::Place::Orphan(None),
+            "the forger is no longer the parent: join again"
+        );
     }
 
     #[test]

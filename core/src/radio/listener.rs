@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::channel::{ChannelDescriptor, ChannelId};
 use super::hub::{NowPlaying, RadioHub};
-use super::segment::{Segment, encode_heartbeat};
+use super::segment::Segment;
 use super::unix_ms;
 use crate::error::{Error, Result};
 use crate::media::{AudioSink, MediaError, PcmSpec};
@@ -321,6 +321,12 @@ pub(crate) fn tune(
     let (events_tx, events) = mpsc::channel(256);
     let (stop, stop_rx) = watch::channel(false);
     let latency = options.latency;
+    // Segments come down the channel's push tree: join it, and again if the parent falls silent.
+    let tree = tokio::spawn(super::relay::keep_joined(
+        client.clone(),
+        hub.clone(),
+        channel,
+    ));
     let listener = Listener {
         client,
         hub: hub.clone(),
@@ -365,6 +371,7 @@ pub(crate) fn tune(
     };
     let task = tokio::spawn(async move {
         let result = run(listener, sink, segments, stop_rx).await;
+        tree.abort();
         hub.remove_tuner(&channel, tuner);
         drop(membership);
         result
@@ -400,7 +407,9 @@ async fn run(
     l.ask_recent(&recent_tx).await;
     let mut ask_recent_at = tokio::time::Instant::now() + RECENT_RETRY;
 
-    // The first heartbeat after a second, when the topic mesh has formed.
+    // The listener count, as the broadcaster's statuses announce it (counted down the push
+    // tree: listeners no longer gossip heartbeats, which cost every listener a copy of every
+    // other listener's from each mesh neighbour).
     let mut heartbeat = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(1),
         HEARTBEAT_INTERVAL,
@@ -443,10 +452,6 @@ async fn run(
                 l.accept_answer(list, false);
             }
             _ = heartbeat.tick() => {
-                let _ = l
-                    .client
-                    .publish(channel.topic(), encode_heartbeat(&channel, unix_ms()))
-                    .await;
                 let n = l.hub.listeners(&channel);
                 if listeners != Some(n) {
                     listeners = Some(n);

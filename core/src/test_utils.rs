@@ -221,5 +221,6 @@ pub fn summary(id: u8, key: u8, info: crate::model::TrackInfo) -> crate::TrackSu
         local: true,
         providers: 1,
         same_audio_as: None,
+        remote: false,
     }
 }

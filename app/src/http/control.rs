@@ -234,7 +234,7 @@ async fn list(State(node): State<Node>) -> ApiResult {
 async fn search(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
     let query = str_field(&body, "query")?;
     let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(20) as usize;
-    let hits = node.search(query, limit.min(1000)).await?;
+    let hits = node.search_everywhere(query, limit.min(1000)).await?;
     Ok(Json(hits.iter().map(summary_json).collect()))
 }
 

@@ -33,15 +33,12 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::Store;
-use super::order::{artist_entry, be_u64, release_key};
+pub use super::order::ENTRY_OVERHEAD;
+use super::order::{KEY_BYTES, KEY_COUNT, artist_entry, be_u64, cost, queue_key, release_key};
 use crate::error::{Error, Result};
 use crate::model::{ArtistKey, Manifest, TrackId};
 
-pub(super) const KEY_BYTES: &[u8] = b"catalog_bytes";
 const KEY_EVICTED_COUNT: &[u8] = b"evicted_count";
-/// What one manifest costs beyond its encoded bytes: its entries in `releases_by_artist`, the
-/// eviction queue and the search index, roughly.
-pub const ENTRY_OVERHEAD: u64 = 256;
 /// Most evicted ids remembered (about 40 bytes each on disk).
 pub const MAX_REMEMBERED: u64 = 200_000;
 /// Entries written per batch while the queue is built.
@@ -61,19 +58,6 @@ impl Budget {
             evicted: db.open_tree("evicted")?,
         })
     }
-}
-
-/// What an encoded manifest of `len` bytes costs in the budget.
-pub(super) fn cost(len: usize) -> u64 {
-    len as u64 + ENTRY_OVERHEAD
-}
-
-/// The queue key of the `seq`-th received release `id`.
-pub(super) fn queue_key(seq: u64, id: &TrackId) -> [u8; 40] {
-    let mut key = [0; 40];
-    key[..8].copy_from_slice(&seq.to_be_bytes());
-    key[8..].copy_from_slice(id.as_bytes());
-    key
 }
 
 /// What to do with a release whose turn in the eviction queue came.
@@ -115,6 +99,11 @@ impl Store {
             Ok(Some(v)) => be_u64(&v).unwrap_or(0),
             _ => 0,
         }
+    }
+
+    /// Whether chunks of `audio` are being downloaded (some arrived, not all yet).
+    pub fn is_downloading(&self, audio: &crate::model::AudioId) -> Result<bool> {
+        Ok(self.verified.scan_prefix(audio.as_bytes()).next().is_some())
     }
 
     /// Whether `id` was evicted here lately (and not wanted back since).
@@ -263,7 +252,7 @@ impl Store {
                     meta.insert(key, &n.saturating_sub(by).to_be_bytes())?;
                     Ok(())
                 };
-                sub(super::order::KEY_COUNT, gone.len() as u64)?;
+                sub(KEY_COUNT, gone.len() as u64)?;
                 sub(KEY_BYTES, freed)?;
                 let n = meta.get(KEY_EVICTED_COUNT)?.and_then(|v| be_u64(&v));
                 let n = n.unwrap_or(0) + remembered;

@@ -28,13 +28,31 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 
-use super::budget::{KEY_BYTES, cost, queue_key};
 use super::{KEY_SCHEMA, SCHEMA_VERSION, Store, Stored};
 use crate::error::{Error, Result};
 use crate::model::{ArtistKey, AudioId, Manifest, TrackId};
 use crate::wire::DecodeError;
 
 pub(super) const KEY_COUNT: &[u8] = b"manifest_count";
+/// The catalog's budget bytes in `meta` (see [`super::budget`]).
+pub(super) const KEY_BYTES: &[u8] = b"catalog_bytes";
+/// What one manifest costs beyond its encoded bytes: its entries in `releases_by_artist`, the
+/// eviction queue and the search index, roughly.
+pub const ENTRY_OVERHEAD: u64 = 256;
+
+/// What an encoded manifest of `len` bytes costs in the budget.
+pub(super) fn cost(len: usize) -> u64 {
+    len as u64 + ENTRY_OVERHEAD
+}
+
+/// The eviction queue key of the `seq`-th received release `id`.
+pub(super) fn queue_key(seq: u64, id: &TrackId) -> [u8; 40] {
+    let mut key = [0; 40];
+    key[..8].copy_from_slice(&seq.to_be_bytes());
+    key[8..].copy_from_slice(id.as_bytes());
+    key
+}
+
 /// Entries written per batch while the trees are built.
 const BUILD_BATCH: usize = 10_000;
 

@@ -44,8 +44,8 @@ pub mod wire;
 pub mod test_utils;
 
 pub use config::{
-    Config, DEFAULT_CATALOG_BUDGET_KIB, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC,
-    DEFAULT_SUBSONIC_LISTEN,
+    Config, DEFAULT_CATALOG_BUDGET_KIB, DEFAULT_CATALOG_RECENT_DAYS, DEFAULT_LISTEN,
+    DEFAULT_LISTEN_QUIC, DEFAULT_SUBSONIC_LISTEN,
 };
 pub use datadir::{DataDir, export_artist_key};
 pub use error::{Error, PublishError, Report, Result};
@@ -55,8 +55,8 @@ pub use index::judged as search_judged;
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
     AUDIO_EXTENSIONS, ArtistCatalog, EvictionReport, Imported, Library, LibraryOptions,
-    PlaylistEdit, PublishEvent, PublishOptions, RECENT_WINDOW, Recommended, SameAudio,
-    TrackSummary, audio_files, is_audio_file,
+    PlaylistEdit, PublishEvent, PublishOptions, Recommended, SameAudio, TrackSummary, audio_files,
+    is_audio_file,
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};

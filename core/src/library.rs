@@ -22,7 +22,7 @@ mod publish;
 mod recommend;
 mod remote;
 
-pub use budget::{EvictionReport, RECENT_WINDOW};
+pub use budget::EvictionReport;
 pub use playlists::{Imported, PlaylistEdit};
 
 pub use publish::{AUDIO_EXTENSIONS, PublishEvent, PublishOptions, audio_files, is_audio_file};

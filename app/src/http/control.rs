@@ -196,10 +196,14 @@ async fn status(State(node): State<Node>) -> ApiResult {
         .map(ToString::to_string)
         .collect();
     let traffic = node.client().traffic();
-    Ok(Json(
-        json!({"peer_id": node.peer_id().to_string(), "listen": listen,
-               "bytes_sent": traffic.sent, "bytes_received": traffic.received}),
-    ))
+    let library = node.library();
+    let store = library.store();
+    Ok(Json(json!({
+        "peer_id": node.peer_id().to_string(), "listen": listen,
+        "bytes_sent": traffic.sent, "bytes_received": traffic.received,
+        "catalog_tracks": store.manifest_count(), "catalog_bytes": store.catalog_bytes(),
+        "catalog_budget_bytes": library.catalog_budget(), "evicted": store.evicted_count(),
+    })))
 }
 
 async fn publish(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {

@@ -5,7 +5,7 @@
 //! it holds and its own key's releases, and, while the reason lasts, what it played (the
 //! listening history), rated, starred, put in a playlist or is downloading, the releases of the
 //! keys it follows, what its kept taste neighbours' profiles name, and every release published
-//! in the last [`RECENT_WINDOW`]. Everything else is evictable, the oldest received first; an
+//! in the last `catalog_recent_days` (30 by default). Everything else is evictable, the oldest received first; an
 //! evicted release is still found through peers (search asks them, a play or fetch by id asks
 //! for its manifest).
 //!
@@ -25,8 +25,6 @@ use crate::model::{ArtistKey, Manifest, TrackId};
 use crate::release::unix_now;
 use crate::store::Verdict;
 
-/// Releases published this recently are never evicted (30 days).
-pub const RECENT_WINDOW: u64 = 30 * 24 * 3600;
 /// Releases evicted per transaction.
 const EVICTION_BATCH: usize = 1000;
 
@@ -127,6 +125,12 @@ impl Library {
         Ok(report)
     }
 
+    /// Releases published since then (Unix seconds) are recent: never evicted.
+    fn recent_since(&self) -> u64 {
+        let days = self.config().catalog_recent_days;
+        unix_now().saturating_sub(days.saturating_mul(24 * 3600))
+    }
+
     fn protected(&self) -> Result<Protected> {
         let mut named: HashSet<TrackId> = self.store.listens()?.iter().map(|l| l.id).collect();
         for list in self.store.playlists()? {
@@ -142,7 +146,7 @@ impl Library {
             own: self.artist_key(),
             followed: self.store.followed_keys()?,
             named,
-            recent_since: unix_now().saturating_sub(RECENT_WINDOW),
+            recent_since: self.recent_since(),
         })
     }
 
@@ -168,7 +172,7 @@ impl Library {
     /// Whether a release from a peer is one this peer evicted lately and would evict again:
     /// catalog sync and gossip leave those out (a recent one is taken: it is protected).
     pub(crate) fn evicted_lately(&self, m: &Manifest) -> Result<bool> {
-        let recent = m.published_at() >= unix_now().saturating_sub(RECENT_WINDOW);
+        let recent = m.published_at() >= self.recent_since();
         Ok(!recent && self.store.was_evicted(&m.id())?)
     }
 

@@ -411,12 +411,21 @@ impl Store {
         self.budget.queue.len()
     }
 
-    /// Rewrites this store as a schema 4 data dir from before the budget: no total, no queue.
     pub(crate) fn write_without_budget(&self) {
-        self.budget.queue.clear().unwrap();
-        self.meta.remove(KEY_BYTES).unwrap();
-        self.meta.remove(KEY_EVICTED_COUNT).unwrap();
-        self.db.flush().unwrap();
+        self.write_as_before_budget().unwrap();
+    }
+}
+
+#[cfg(any(test, feature = "test-utils"))]
+impl Store {
+    /// Rewrites this store as a schema 4 data dir from before the budget: no total, no queue.
+    /// For the tests and the bench of the build at open.
+    pub fn write_as_before_budget(&self) -> Result<()> {
+        self.budget.queue.clear()?;
+        self.meta.remove(KEY_BYTES)?;
+        self.meta.remove(KEY_EVICTED_COUNT)?;
+        self.db.flush()?;
+        Ok(())
     }
 }
 

@@ -524,14 +524,14 @@ impl Library {
     /// [`Library::accept_wanted`]). The one way other peers' tracks enter the library. The
     /// catalog may be over its budget afterwards: see [`Library::evict_over_budget`].
     pub fn accept(&self, manifests: Vec<Manifest>) -> Result<Vec<TrackId>> {
-        let now = unix_now();
+        let (now, recent_since) = (unix_now(), self.recent_since());
         let mut new = Vec::new();
         for m in manifests {
             if let Err(why) = release::admit(&m, now) {
                 tracing::info!(track = %m.id(), %why, "release refused");
                 continue;
             }
-            if self.evicted_lately(&m)? {
+            if self.evicted_lately(&m, recent_since)? {
                 continue;
             }
             if self.store.put_manifest(&m)?.changed() {

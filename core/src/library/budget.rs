@@ -126,7 +126,7 @@ impl Library {
     }
 
     /// Releases published since then (Unix seconds) are recent: never evicted.
-    fn recent_since(&self) -> u64 {
+    pub(crate) fn recent_since(&self) -> u64 {
         let days = self.config().catalog_recent_days;
         unix_now().saturating_sub(days.saturating_mul(24 * 3600))
     }
@@ -169,11 +169,11 @@ impl Library {
         }
     }
 
-    /// Whether a release from a peer is one this peer evicted lately and would evict again:
-    /// catalog sync and gossip leave those out (a recent one is taken: it is protected).
-    pub(crate) fn evicted_lately(&self, m: &Manifest) -> Result<bool> {
-        let recent = m.published_at() >= self.recent_since();
-        Ok(!recent && self.store.was_evicted(&m.id())?)
+    /// Whether a release from a peer is one this peer evicted lately and would evict again
+    /// (published before `recent_since`, see [`Library::recent_since`]): catalog sync and
+    /// gossip leave those out (a recent one is taken: it is protected).
+    pub(crate) fn evicted_lately(&self, m: &Manifest, recent_since: u64) -> Result<bool> {
+        Ok(m.published_at() < recent_since && self.store.was_evicted(&m.id())?)
     }
 
     /// Keeps manifests the user asked for (a play or fetch by id, a search's answers from

@@ -145,3 +145,43 @@ async fn a_peers_search_answers_are_verified_and_matched_here_and_malformed_ones
     assert!(refused.is_err(), "{refused:?}");
     node.shutdown().await;
 }
+
+/// No thrash: a release evicted here is not fetched back by the next catalog sync with a peer
+/// that holds it, while a new one is; asked for by id, it comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_sync_leaves_out_what_was_evicted_here_and_a_fetch_by_id_brings_it_back() {
+    use crate::model::ArtistKeypair;
+    use crate::test_utils::{signed_release, start_node};
+
+    let (_dir_a, a) = start_node(NodeOptions::loopback()).await;
+    let (_dir_b, b) = start_node(NodeOptions::loopback()).await;
+    let key = ArtistKeypair::from_seed([4; 32]);
+    let old = signed_release(&key, &[7; 2000], "Old Song", 1_000);
+    let new = signed_release(&key, &[8; 2000], "New Song", 2_000);
+    a.library().accept(vec![old.clone()]).expect("accept");
+    b.library().accept(vec![old.clone()]).expect("accept");
+    let evicted = b
+        .library()
+        .store()
+        .evict(0, 10, |_| crate::store::Verdict::Evict)
+        .expect("evict");
+    assert_eq!(evicted.ids, vec![old.id()]);
+    a.library().accept(vec![new.clone()]).expect("accept");
+
+    b.connect(a.listen_addrs().await.expect("addrs")[0].clone())
+        .await
+        .expect("connect");
+    // A sync of its own (the one on connection may run beside it): only the new release.
+    b.sync_catalog(a.peer_id()).await.expect("sync");
+    let store = b.library().store();
+    assert!(store.has_manifest(&new.id()).expect("read"));
+    assert!(!store.has_manifest(&old.id()).expect("read"));
+    assert!(store.was_evicted(&old.id()).expect("read"));
+
+    let found = b.find_manifest(old.id()).await.expect("asked for by id");
+    assert_eq!(found.id(), old.id());
+    assert!(store.has_manifest(&old.id()).expect("read"));
+    assert!(!store.was_evicted(&old.id()).expect("read"));
+    a.shutdown().await;
+    b.shutdown().await;
+}

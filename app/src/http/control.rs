@@ -346,7 +346,7 @@ async fn play(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
         .filter(|s| s.is_finite() && *s > 0.0);
     // A track only announced here streams from peers: the player's missing chunks start its
     // download with the playhead first.
-    let manifest = node.find_manifest(id).await?;
+    let manifest = node.find_manifest_anywhere(id).await?;
     let store = node.library().store().clone();
     let provider = node.chunk_provider();
     let report = tokio::task::spawn_blocking(move || {

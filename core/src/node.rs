@@ -41,7 +41,6 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::catalog as catalog_service;
 use crate::error::{Error, PublishError, Result};
 use crate::library::{Library, PublishOptions, TrackSummary};
 use crate::model::{Manifest, TrackId};
@@ -301,9 +300,9 @@ impl Node {
                     topic,
                     data,
                     source,
-                } if topic == catalog_service::RELEASES_TOPIC => {
+                } if topic == crate::catalog::RELEASES_TOPIC => {
                     // Verified by the topic's validator before it got here.
-                    let Ok(manifest) = catalog_service::decode_announcement(&data) else {
+                    let Ok(manifest) = crate::catalog::decode_announcement(&data) else {
                         continue;
                     };
                     if let Some(origin) = source
@@ -393,7 +392,7 @@ impl Node {
     }
 
     async fn announce_track(&self, manifest: &Manifest) -> Result<()> {
-        catalog_service::announce(&self.inner.client, manifest).await?;
+        crate::catalog::announce(&self.inner.client, manifest).await?;
         self.inner.client.provide(manifest.id().as_bytes()).await
     }
 

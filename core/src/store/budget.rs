@@ -208,12 +208,12 @@ impl Store {
                 else {
                     return Err(Tx::Abort(()));
                 };
-                let mut freed = 0u64;
-                let mut remembered = 0u64;
+                let (mut freed, mut removed, mut remembered) = (0u64, 0u64, 0u64);
                 for (key, m) in &gone {
                     let id = m.id();
                     if let Some(old) = manifests.remove(id.as_bytes())? {
                         freed += cost(old.len());
+                        removed += 1;
                     }
                     by_artist.remove(&release_key(&m.artist_key(), m.published_at(), &id)[..])?;
                     queue.remove(&key[..])?;
@@ -252,7 +252,7 @@ impl Store {
                     meta.insert(key, &n.saturating_sub(by).to_be_bytes())?;
                     Ok(())
                 };
-                sub(KEY_COUNT, gone.len() as u64)?;
+                sub(KEY_COUNT, removed)?;
                 sub(KEY_BYTES, freed)?;
                 let n = meta.get(KEY_EVICTED_COUNT)?.and_then(|v| be_u64(&v));
                 let n = n.unwrap_or(0) + remembered;

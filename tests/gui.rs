@@ -1497,3 +1497,50 @@ fn the_radio_view_opens_a_live_channel_and_shows_what_the_broadcasting_program_n
             .any(|c| c.id == channel && c.broadcasting)
     });
 }
+
+/// A track this peer evicted from its catalog (so catalog sync does not bring it back) is
+/// found by the Search view through the connected peer, and marked "from peers".
+#[test]
+fn a_track_only_a_peer_knows_is_found_by_search_and_marked_from_peers() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seed = runtime.block_on(NetPeer::start());
+    let (id, _) = runtime.block_on(seed.publish_wav("Harbor Lights", 200_000, 12));
+    let manifest = seed.node.library().manifest(&id).unwrap();
+    let seed_addr = runtime.block_on(seed.addr()).to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let library = Library::open(LibraryOptions::new(dir.path())).unwrap();
+        library.accept(vec![manifest]).unwrap();
+        let evicted = library
+            .store()
+            .evict(0, 10, |_| busker_core::Verdict::Evict)
+            .unwrap();
+        assert_eq!(evicted.ids, vec![id], "only the peer's release was queued");
+    }
+    let player = RecordingPlayer::default();
+    let mut h = app_on(dir.path(), &player);
+    open(&mut h);
+    step_until(&mut h, "the network to start", |a| {
+        matches!(a.model.net.state, NetState::Up { .. })
+    });
+    h.get_by_role_and_label(Role::Button, "Network").click();
+    h.run_steps(2);
+    dial_from_network_view(&mut h, &seed_addr);
+    step_until(&mut h, "the peer to connect", |a| {
+        !a.model.net.status.peers.is_empty() && a.model.net.dialling.is_empty()
+    });
+
+    // A hit marked remote was not in the catalog when searched: sync left it out.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    h.get_by_label(search::FIELD_LABEL)
+        .type_text("harbor lights");
+    step_until(&mut h, "the peer's answer", |a| {
+        a.model.search.hits.iter().any(|t| t.id == id && t.remote)
+    });
+    assert!(h.query_all_by_label("from peers").next().is_some());
+    h.get_by_label_contains("1 of them from peers");
+    drop(h);
+    runtime.block_on(seed.node.shutdown());
+}

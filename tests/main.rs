@@ -7,6 +7,7 @@
 mod util;
 
 mod blobs;
+mod catalog_budget;
 mod cli;
 mod covers;
 mod crash;

@@ -290,6 +290,7 @@ fn run(options: BackendOptions, requests: &Receiver<Request>, post: &Post) {
         post: post.clone(),
         radio: Radio::default(),
         http,
+        newest_search: Arc::default(),
     };
     let net = &worker.net;
     if net.node.is_online() {
@@ -362,6 +363,8 @@ struct Worker {
     radio: Radio,
     /// The control API, so that `busker` commands and links reach this app.
     http: Option<crate::http::NodeHttp>,
+    /// The newest search asked for: a search of peers for an older one is not sent.
+    newest_search: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Worker {
@@ -381,7 +384,16 @@ impl Worker {
         match request {
             Request::Refresh => post.send(self.catalog()),
             Request::Search { seq, query, limit } => {
-                post.send(library::search(net, seq, &query, limit))
+                self.newest_search.store(seq, Ordering::Relaxed);
+                let event = library::search(net, seq, &query, limit);
+                if let Event::SearchResults { hits, .. } = &event
+                    && hits.len() < limit
+                {
+                    let asked = library::Asked { seq, query, limit };
+                    let newest = self.newest_search.clone();
+                    library::search_peers(net, post.clone(), newest, asked, hits.clone());
+                }
+                post.send(event)
             }
             Request::Scan(paths) => post.send(Event::Scanned(files::scan(&paths))),
             Request::Publish(items) => {

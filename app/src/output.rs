@@ -56,6 +56,7 @@ pub fn summary_json(t: &TrackSummary) -> Value {
         "duration_secs": t.info.duration_ms as f64 / 1000.0,
         "format": t.info.format.as_str(),
         "local": t.local,
+        "remote": t.remote,
         "providers": t.providers,
         "artist_key": t.artist_key.to_hex(),
     });
@@ -180,7 +181,9 @@ pub fn summary_line(t: &Value) -> String {
         album => format!(" [{album}]"),
     };
     let providers = t.get("providers").and_then(Value::as_u64).unwrap_or(0);
-    let availability = if t.get("local").and_then(Value::as_bool) == Some(true) {
+    let availability = if t.get("remote").and_then(Value::as_bool) == Some(true) {
+        "from peers".to_owned()
+    } else if t.get("local").and_then(Value::as_bool) == Some(true) {
         "here".to_owned()
     } else if providers > 0 {
         format!("{providers} peers")

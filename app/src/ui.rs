@@ -150,7 +150,9 @@ pub fn clock(d: Duration) -> String {
 
 /// Where a track's bytes are: here, on n peers, or only announced.
 pub fn availability(t: &TrackSummary) -> String {
-    if t.local {
+    if t.remote {
+        "from peers".to_owned()
+    } else if t.local {
         "here".to_owned()
     } else if t.providers > 0 {
         format!("{} peers", t.providers)

@@ -4,14 +4,17 @@
 //!   signed manifest); every peer verifies them before they are delivered or forwarded (the
 //!   topic's validator, registered with [`releases_topic`]).
 //! - Anti-entropy: every new peer, and every connected peer now and then, is synced over the
-//!   [`protocol`] `/busker/catalog/1`: its catalog is read page by page, the manifests missing
-//!   here are fetched in bounded batches and verified, and the tracks it holds whole are noted
-//!   as provided by it. So what gossip missed arrives anyway.
+//!   [`protocol`] `/busker/catalog/2`: its catalog is read page by page, the manifests missing
+//!   here (and not evicted here lately, see [`Store::was_evicted`]) are fetched in bounded
+//!   batches and verified, and the tracks it holds whole are noted as provided by it. So what
+//!   gossip missed arrives anyway.
+//! - Search: a search that finds too little here asks a few connected peers ([`search`]).
 //!
 //! A peer serves its store's catalog by registering [`offer`] with the network.
 
 mod announce;
 pub mod protocol;
+pub mod search;
 
 use libp2p::PeerId;
 
@@ -58,7 +61,7 @@ where
         let unknown = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             for id in ids {
-                if !store.has_manifest(&id)? {
+                if !store.has_manifest(&id)? && !store.was_evicted(&id)? {
                     out.push(id);
                 }
             }

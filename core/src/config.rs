@@ -22,7 +22,18 @@ pub struct Config {
     /// Where the Subsonic API is served (`host:port`; a port already taken falls back to a
     /// free one, which `busker subsonic` names).
     pub subsonic_listen: String,
+    /// The disk budget of the catalog of manifests heard from peers, in KiB (0: no limit).
+    /// Beyond it the peer evicts releases it does not hold, play, rate, follow or get
+    /// recommended, oldest received first; they stay findable through peers.
+    pub catalog_budget_kib: u64,
+    /// Releases published within this many days are never evicted over the catalog budget.
+    pub catalog_recent_days: u64,
 }
+
+/// The default catalog budget: 1 GiB, about a million manifests of 1 KB.
+pub const DEFAULT_CATALOG_BUDGET_KIB: u64 = 1 << 20;
+/// The default window of recent releases kept over the catalog budget: 30 days.
+pub const DEFAULT_CATALOG_RECENT_DAYS: u64 = 30;
 
 /// The Subsonic API's default address: loopback, the port Navidrome uses too.
 pub const DEFAULT_SUBSONIC_LISTEN: &str = "127.0.0.1:4533";
@@ -40,6 +51,8 @@ impl Default for Config {
             lan_discovery: false,
             listen: vec![DEFAULT_LISTEN.to_owned(), DEFAULT_LISTEN_QUIC.to_owned()],
             subsonic_listen: DEFAULT_SUBSONIC_LISTEN.to_owned(),
+            catalog_budget_kib: DEFAULT_CATALOG_BUDGET_KIB,
+            catalog_recent_days: DEFAULT_CATALOG_RECENT_DAYS,
         }
     }
 }
@@ -80,6 +93,7 @@ mod tests {
         let c = Config::load(&path).unwrap();
         assert_eq!(c.artist_name.as_deref(), Some("Ada"));
         assert!(c.seed_demo_library);
+        assert_eq!(c.catalog_budget_kib, DEFAULT_CATALOG_BUDGET_KIB);
         assert_eq!(
             c.listen,
             vec![DEFAULT_LISTEN.to_owned(), DEFAULT_LISTEN_QUIC.to_owned()]

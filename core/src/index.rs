@@ -43,6 +43,8 @@ use query::Plan;
 
 const TOKENIZER: &str = "busker";
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// tantivy's smallest writer arena.
+const SCRATCH_MEMORY: usize = 15_000_000;
 const MAX_QUERY_WORDS: usize = 8;
 
 /// One search result.
@@ -150,9 +152,23 @@ impl SearchIndex {
         Self::from_index(Index::create_in_ram(schema), fields)
     }
 
+    /// A small throwaway index in memory (one indexing thread, tantivy's smallest arena): to
+    /// run a query over a handful of manifests, such as peers' answers to a search.
+    pub fn scratch() -> Result<Self> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        index.tokenizers().register(TOKENIZER, analyzer());
+        let writer = index.writer_with_num_threads(1, SCRATCH_MEMORY)?;
+        Self::with_writer(index, writer, fields)
+    }
+
     fn from_index(index: Index, fields: Fields) -> Result<Self> {
         index.tokenizers().register(TOKENIZER, analyzer());
         let writer = index.writer(WRITER_MEMORY)?;
+        Self::with_writer(index, writer, fields)
+    }
+
+    fn with_writer(index: Index, writer: IndexWriter, fields: Fields) -> Result<Self> {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -207,6 +223,16 @@ impl SearchIndex {
             f.tags => info.tags.join(" "),
         ))?;
         Ok(())
+    }
+
+    /// Removes tracks (evicted from the catalog) and commits.
+    pub fn remove(&self, ids: &[TrackId]) -> Result<()> {
+        let writer = self.writer();
+        for id in ids {
+            writer.delete_term(Term::from_field_text(self.fields.id, &id.to_hex()));
+        }
+        drop(writer);
+        self.commit()
     }
 
     /// Replaces the whole index with `manifests`.

@@ -44,7 +44,10 @@ pub mod wire;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
-pub use config::{Config, DEFAULT_LISTEN, DEFAULT_LISTEN_QUIC, DEFAULT_SUBSONIC_LISTEN};
+pub use config::{
+    Config, DEFAULT_CATALOG_BUDGET_KIB, DEFAULT_CATALOG_RECENT_DAYS, DEFAULT_LISTEN,
+    DEFAULT_LISTEN_QUIC, DEFAULT_SUBSONIC_LISTEN,
+};
 pub use datadir::{DataDir, export_artist_key};
 pub use error::{Error, PublishError, Report, Result};
 /// The judged query set for local search (feature `test-utils`).
@@ -52,12 +55,13 @@ pub use error::{Error, PublishError, Report, Result};
 pub use index::judged as search_judged;
 pub use index::{SearchHit, SearchIndex};
 pub use library::{
-    AUDIO_EXTENSIONS, ArtistCatalog, CoverRefused, Imported, Library, LibraryOptions, PlaylistEdit,
-    PublishEvent, PublishOptions, Published, Recommended, SameAudio, TrackSummary, audio_files,
-    is_audio_file,
+    AUDIO_EXTENSIONS, ArtistCatalog, CoverRefused, EvictionReport, Imported, Library,
+    LibraryOptions, PlaylistEdit, PublishEvent, PublishOptions, Published, Recommended, SameAudio,
+    TrackSummary, audio_files, is_audio_file,
 };
 pub use node::{Node, NodeEvent, NodeOptions};
 pub use player::{Player, PlayerError, PlayerEvent, PlayerOptions, PlayerStats};
 pub use store::{
-    BlobWriter, IndexedRelease, Listen, ListenKind, MAX_STARS, MoveProgress, Store, Stored, Upgrade,
+    BlobWriter, ENTRY_OVERHEAD, Evicted, IndexedRelease, Listen, ListenKind, MAX_REMEMBERED,
+    MAX_STARS, MoveProgress, Store, Stored, Upgrade, Verdict,
 };

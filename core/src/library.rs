@@ -16,10 +16,13 @@ use crate::store::{MoveProgress, Store};
 use crate::taste::Taste;
 
 mod block;
+mod budget;
 mod playlists;
 mod publish;
 mod recommend;
+mod remote;
 
+pub use budget::EvictionReport;
 pub use playlists::{Imported, PlaylistEdit};
 
 pub use publish::{
@@ -115,6 +118,9 @@ pub struct TrackSummary {
     /// The release with the same audio that this peer saw first, when another key signed it:
     /// this one is a re-signed copy, and lists rank the original first.
     pub same_audio_as: Option<SameAudio>,
+    /// Found by asking peers, not in this peer's catalog when the search ran (see
+    /// `Node::search`).
+    pub remote: bool,
 }
 
 /// The original of a re-signed copy, as [`TrackSummary::same_audio_as`] names it.
@@ -174,6 +180,10 @@ pub struct Library {
     /// Set by [`Library::stop_publishing`]: publishes in progress stop at the next chunk.
     stop_publishing: std::sync::atomic::AtomicBool,
     taste: Taste,
+    /// Held by the eviction run under way (see [`budget`]).
+    evicting: Mutex<()>,
+    /// The catalog's bytes when the last eviction run found nothing more to evict (0: it did).
+    eviction_stalled_at: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -235,6 +245,8 @@ impl Library {
             publishing: Mutex::new(()),
             stop_publishing: std::sync::atomic::AtomicBool::new(false),
             taste,
+            evicting: Mutex::new(()),
+            eviction_stalled_at: Default::default(),
         };
         // Only a first start seeds: a user who started without the demo never gets it later.
         if seed && library.store.created() {
@@ -326,6 +338,7 @@ impl Library {
                 artist: m.info().artist.clone(),
                 artist_key: m.artist_key(),
             }),
+            remote: false,
         })
     }
 
@@ -526,13 +539,18 @@ impl Library {
 
     /// Keeps manifests received from peers (already verified): stores and indexes the ones
     /// new here that [`release::admit`] takes (no future dates, nothing under the demo key) and
-    /// returns their ids. The one way other peers' tracks enter the library.
+    /// returns their ids; a release evicted here lately is left out (see
+    /// [`Library::accept_wanted`]). The one way other peers' tracks enter the library. The
+    /// catalog may be over its budget afterwards: see [`Library::evict_over_budget`].
     pub fn accept(&self, manifests: Vec<Manifest>) -> Result<Vec<TrackId>> {
-        let now = unix_now();
+        let (now, recent_since) = (unix_now(), self.recent_since());
         let mut new = Vec::new();
         for m in manifests {
             if let Err(why) = release::admit(&m, now) {
                 tracing::info!(track = %m.id(), %why, "release refused");
+                continue;
+            }
+            if self.evicted_lately(&m, recent_since)? {
                 continue;
             }
             if self.store.put_manifest(&m)?.changed() {

@@ -46,13 +46,10 @@ use crate::library::{Library, PublishOptions, TrackSummary};
 use crate::model::{Manifest, TrackId};
 use crate::net::{self, Client, NetEvent, NetworkConfig};
 use crate::radio::{ChannelId, RadioHub};
-use crate::transfer::protocol::{Request, Response};
-use crate::transfer::{
-    Candidates, FetchReport, ProviderSource, Providers, Transfer, TransferOptions,
-};
-use crate::{catalog, transfer};
+use crate::transfer::{FetchReport, Providers, Transfer, TransferOptions};
 
 mod artist;
+mod catalog;
 mod chunks;
 mod covers;
 mod exchange;
@@ -106,6 +103,8 @@ pub enum NodeEvent {
     TrackLocal(TrackId),
     /// A taste exchange kept new or newer neighbour profiles: recommendations may change.
     TasteChanged,
+    /// This many releases were evicted from the catalog, over its budget.
+    TracksEvicted(usize),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -138,6 +137,7 @@ struct Inner {
     /// Bounds the taste exchanges running at once.
     exchanges: Arc<Semaphore>,
     reach: links::Reach,
+    eviction: catalog::EvictionTask,
 }
 
 impl Inner {
@@ -166,6 +166,7 @@ impl Inner {
                 loopback_only: options.network.loopback_only,
                 external: options.network.external.clone(),
             },
+            eviction: Default::default(),
         }
     }
 }
@@ -217,6 +218,8 @@ impl Node {
             tracing::warn!(error = %e, "shared playlists were not put into the DHT");
         }
         node.dial_known_peers().await?;
+        // A budget lowered since the last start is kept from now on.
+        node.evict_over_budget();
         Ok(node)
     }
 
@@ -298,9 +301,9 @@ impl Node {
                     topic,
                     data,
                     source,
-                } if topic == catalog::RELEASES_TOPIC => {
+                } if topic == crate::catalog::RELEASES_TOPIC => {
                     // Verified by the topic's validator before it got here.
-                    let Ok(manifest) = catalog::decode_announcement(&data) else {
+                    let Ok(manifest) = crate::catalog::decode_announcement(&data) else {
                         continue;
                     };
                     if let Some(origin) = source
@@ -319,31 +322,6 @@ impl Node {
                 } => self.inner.radio.on_message(&topic, &data, source),
             }
         }
-    }
-
-    /// Stores and indexes verified manifests not known yet; returns how many were new.
-    async fn accept_manifests(&self, manifests: Vec<Manifest>) -> Result<usize> {
-        let library = self.inner.library.clone();
-        let new = blocking(move || library.accept(manifests)).await?;
-        for id in &new {
-            let _ = self.inner.events.send(NodeEvent::TrackDiscovered(*id));
-        }
-        Ok(new.len())
-    }
-
-    /// Anti-entropy with one peer: reads its catalog, notes what it provides, fetches the
-    /// manifests missing here in bounded batches. Returns how many manifests were new.
-    pub async fn sync_catalog(&self, peer: PeerId) -> Result<usize> {
-        let store = self.inner.library.store();
-        let accept = move |manifests| self.accept_manifests(manifests);
-        catalog::sync(
-            &self.inner.client,
-            peer,
-            store,
-            &self.inner.providers,
-            accept,
-        )
-        .await
     }
 
     /// This peer's id.
@@ -404,7 +382,7 @@ impl Node {
     }
 
     async fn announce_track(&self, manifest: &Manifest) -> Result<()> {
-        catalog::announce(&self.inner.client, manifest).await?;
+        crate::catalog::announce(&self.inner.client, manifest).await?;
         self.inner.client.provide(manifest.id().as_bytes()).await
     }
 
@@ -424,36 +402,6 @@ impl Node {
         Ok(self.with_providers(list))
     }
 
-    /// Local full-text search, best first, with provider counts.
-    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<TrackSummary>> {
-        let library = self.inner.library.clone();
-        let query = query.to_owned();
-        let list = blocking(move || library.search(&query, limit)).await?;
-        Ok(self.with_providers(list))
-    }
-
-    /// The manifest of `id`: from the store, else asked from connected peers (verified, stored
-    /// and indexed).
-    pub async fn find_manifest(&self, id: TrackId) -> Result<Manifest> {
-        let store = self.inner.library.store().clone();
-        if let Some(m) = blocking(move || store.manifest(&id)).await? {
-            return Ok(m);
-        }
-        let Candidates { holders, others } = self.inner.providers.candidates(&id);
-        for peer in holders.into_iter().chain(others) {
-            let answer =
-                transfer::protocol::request(&self.inner.client, peer, Request::Manifest(id)).await;
-            if let Ok(Response::Manifest(Some(bytes))) = answer
-                && let Ok(m) = Manifest::decode(&bytes)
-                && m.id() == id
-            {
-                self.accept_manifests(vec![m.clone()]).await?;
-                return Ok(m);
-            }
-        }
-        Err(Error::UnknownTrack(id))
-    }
-
     /// Starts (or joins) the download of `id`. A local track gives a transfer that is already
     /// finished. Use [`Transfer::prioritize`] to move the playhead.
     pub async fn fetch(&self, id: TrackId) -> Result<Transfer> {
@@ -462,7 +410,7 @@ impl Node {
         {
             return Ok(t.clone());
         }
-        let manifest = self.find_manifest(id).await?;
+        let manifest = self.find_manifest_anywhere(id).await?;
         let cover = (self.clone(), manifest.clone());
         let transfer = {
             // Another fetch of the same track may have started while the manifest was looked up.

@@ -22,7 +22,9 @@
 //!   another key re-signs the same file);
 //! - `legacy`, `renamed`: what an upgrade from manifest version 1 left (see [`upgrade`]);
 //! - `releases_by_artist`, `artists_by_newest`, `artist_newest`: the manifests in the orders
-//!   user paths read them in, kept with them (see [`order`]).
+//!   user paths read them in, kept with them (see [`order`]);
+//! - `eviction_queue`, `evicted`: the catalog's disk budget, what it evicts first and what it
+//!   evicted lately (see [`budget`]).
 //!
 //! Cover images are files too, in `covers/`, named by their hash (see [`covers`]).
 //!
@@ -43,6 +45,7 @@ use crate::error::{Error, Result};
 use crate::model::{ArtistKey, Manifest, TrackId};
 
 mod blobs;
+mod budget;
 mod covers;
 mod follows;
 mod keep;
@@ -53,6 +56,7 @@ mod playlists;
 mod upgrade;
 
 pub use blobs::BlobWriter;
+pub use budget::{ENTRY_OVERHEAD, Evicted, MAX_REMEMBERED, Verdict};
 pub use keep::Rebuilt;
 pub use move_audio::MoveProgress;
 pub use order::IndexedRelease;
@@ -86,6 +90,10 @@ pub struct Store {
     legacy: sled::Tree,
     renamed: sled::Tree,
     order: order::Order,
+    budget: budget::Budget,
+    /// Held by every writer of the manifests and their indexes around its transaction, so
+    /// that an eviction can read an artist's remaining releases before its own.
+    order_lock: std::sync::Arc<std::sync::Mutex<()>>,
     blobs: std::sync::Arc<blobs::Blobs>,
     keep: std::sync::Arc<keep::Keep>,
     rebuilt: Option<Rebuilt>,
@@ -253,6 +261,8 @@ impl Store {
             legacy: db.open_tree("legacy")?,
             renamed: db.open_tree("renamed")?,
             order: order::Order::open(&db)?,
+            budget: budget::Budget::open(&db)?,
+            order_lock: Default::default(),
             db,
             blobs: std::sync::Arc::new(blobs::Blobs::open(&blobs)?),
             keep: std::sync::Arc::new(keep::Keep::new(root)?),
@@ -291,11 +301,19 @@ impl Store {
                 });
             }
         }
+        if !store.audio_in_db && !store.has_budget()? {
+            store.build_budget()?;
+        }
         if store.meta.get(KEY_WRITE_IN_PROGRESS)?.is_some() && !store.audio_in_db {
             let removed = store.collect_garbage()?;
             tracing::info!(removed, "swept chunks left by an interrupted write");
         }
         Ok(store)
+    }
+
+    /// The lock every writer of the manifests' indexes holds around its transaction.
+    fn lock_order(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.order_lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether this open created the database (a first start).

@@ -222,6 +222,7 @@ pub fn summary(id: u8, key: u8, info: crate::model::TrackInfo) -> crate::TrackSu
         providers: 1,
         cover_local: false,
         same_audio_as: None,
+        remote: false,
     }
 }
 

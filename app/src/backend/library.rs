@@ -1,9 +1,12 @@
 //! The worker's calls into the [`Library`]: the catalog the views list, search, ratings and
 //! settings. Each blocks on disk I/O (sled, tantivy), which is why they run on the worker. With
 //! the network up, the catalog and search go through the node for provider counts; that asks
-//! the node's own tables, never a peer.
+//! the node's own tables. A search that finds less than a page asks peers afterwards, on the
+//! runtime ([`search_peers`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use busker_core::model::TrackId;
@@ -120,6 +123,57 @@ pub(super) fn search(net: &Net, seq: u64, query: &str, limit: usize) -> Event {
         },
         Err(e) => Event::Error(format!("search failed: {e}")),
     }
+}
+
+/// A search the Search view sent.
+pub(super) struct Asked {
+    pub(super) seq: u64,
+    pub(super) query: String,
+    pub(super) limit: usize,
+}
+
+/// How long the user must stop typing before peers are asked: a search of peers per key
+/// pressed would spend their search rate on words half typed.
+const PEER_SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Asks peers for what the local search did not find (`Node::search_peers`), on the runtime,
+/// once the user stopped typing; answers `local` followed by the peers' tracks, marked remote,
+/// as another [`Event::SearchResults`] of the same `seq`. Nothing is sent when a newer search
+/// came meanwhile, when the node is offline or when peers found nothing.
+pub(super) fn search_peers(
+    net: &Net,
+    post: Post,
+    newest: Arc<AtomicU64>,
+    asked: Asked,
+    local: Vec<TrackSummary>,
+) {
+    if !net.node.is_online() || asked.query.trim().chars().count() < 3 {
+        return;
+    }
+    let node = net.node.clone();
+    net.runtime.spawn(async move {
+        tokio::time::sleep(PEER_SEARCH_PAUSE).await;
+        if newest.load(Ordering::Relaxed) != asked.seq {
+            return;
+        }
+        let start = Instant::now();
+        let wanted = asked.limit.saturating_sub(local.len());
+        let found = match node.search_peers(&asked.query, wanted).await {
+            Ok(found) if !found.is_empty() => found,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "search of peers failed");
+                return;
+            }
+        };
+        let mut hits = local;
+        hits.extend(found);
+        post.offer(Event::SearchResults {
+            seq: asked.seq,
+            hits,
+            took: start.elapsed(),
+        });
+    });
 }
 
 /// Rates a track (0 clears, more than 5 is 5).

@@ -196,10 +196,14 @@ async fn status(State(node): State<Node>) -> ApiResult {
         .map(ToString::to_string)
         .collect();
     let traffic = node.client().traffic();
-    Ok(Json(
-        json!({"peer_id": node.peer_id().to_string(), "listen": listen,
-               "bytes_sent": traffic.sent, "bytes_received": traffic.received}),
-    ))
+    let library = node.library();
+    let store = library.store();
+    Ok(Json(json!({
+        "peer_id": node.peer_id().to_string(), "listen": listen,
+        "bytes_sent": traffic.sent, "bytes_received": traffic.received,
+        "catalog_tracks": store.manifest_count(), "catalog_bytes": store.catalog_bytes(),
+        "catalog_budget_bytes": library.catalog_budget(), "evicted": store.evicted_count(),
+    })))
 }
 
 async fn publish(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
@@ -242,7 +246,7 @@ async fn list(State(node): State<Node>) -> ApiResult {
 async fn search(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
     let query = str_field(&body, "query")?;
     let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(20) as usize;
-    let hits = node.search(query, limit.min(1000)).await?;
+    let hits = node.search_everywhere(query, limit.min(1000)).await?;
     Ok(Json(hits.iter().map(summary_json).collect()))
 }
 
@@ -350,7 +354,7 @@ async fn play(State(node): State<Node>, JsonBody(body): JsonBody) -> ApiResult {
         .filter(|s| s.is_finite() && *s > 0.0);
     // A track only announced here streams from peers: the player's missing chunks start its
     // download with the playhead first.
-    let manifest = node.find_manifest(id).await?;
+    let manifest = node.find_manifest_anywhere(id).await?;
     let store = node.library().store().clone();
     let provider = node.chunk_provider();
     let report = tokio::task::spawn_blocking(move || {

@@ -1,4 +1,6 @@
-//! Search: local results as you type (typo-tolerant), with where each track can be had.
+//! Search: local results as you type (typo-tolerant), with where each track can be had; when
+//! they fill less than a page, peers are asked once typing stops and their tracks follow,
+//! marked "from peers".
 
 use crate::model::{Model, State};
 use crate::player::Player;
@@ -43,8 +45,14 @@ pub fn show(
         if s.shown < s.sent {
             ui.spinner();
         }
+        let remote = s.hits.iter().filter(|t| t.remote).count();
+        let source = if remote > 0 {
+            format!("{remote} of them from peers")
+        } else {
+            "this peer's catalog".to_owned()
+        };
         ui.label(format!(
-            "{} results in {:.1} ms (this peer's index of every track it has heard of)",
+            "{} results in {:.1} ms ({source})",
             s.hits.len(),
             s.took.as_secs_f64() * 1000.0
         ));

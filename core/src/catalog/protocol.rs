@@ -1,6 +1,7 @@
-//! The catalog protocol `/busker/catalog/1`: pages of a peer's catalog (track ids, and whether
-//! the peer holds each whole), and manifests in batches, in the canonical [`crate::wire`]
-//! encoding.
+//! The catalog protocol `/busker/catalog/2`: pages of a peer's catalog (track ids, and whether
+//! the peer holds each whole), manifests in batches, and searches of the peer's catalog (for a
+//! peer whose own catalog finds too little, see [`super::search`]), in the canonical
+//! [`crate::wire`] encoding.
 //!
 //! Every body starts with [`PROTOCOL_VERSION`] and a tag byte (the tags and fields are those the
 //! catalog messages had on `/busker/transfer/1`). The network checks each frame's length against
@@ -31,7 +32,18 @@ pub const MAX_REQUEST_BYTES: usize = 1024;
 /// Largest response body: a full batch of the largest manifests, with room for framing.
 pub const MAX_RESPONSE_BYTES: usize = MAX_MANIFESTS_PER_REQUEST * (MAX_MANIFEST_BYTES + 8) + 1024;
 
+/// Longest search query, in bytes.
+pub const MAX_QUERY_BYTES: usize = 256;
+/// Most manifests one search answer holds (a [`Response::Manifests`]).
+pub const MAX_SEARCH_RESULTS: usize = MAX_MANIFESTS_PER_REQUEST;
+/// Searches one peer may ask per second, on average, and at once.
+const SEARCH_RATE: f64 = 2.0;
+const SEARCH_BURST: f64 = 8.0;
+/// Peers whose search rate is tracked; when more ask, the oldest buckets are forgotten.
+const SEARCH_PEERS: usize = 1024;
+
 const _: () = assert!(2 + 2 + MAX_MANIFESTS_PER_REQUEST * 32 <= MAX_REQUEST_BYTES);
+const _: () = assert!(2 + 4 + MAX_QUERY_BYTES < MAX_REQUEST_BYTES);
 const _: () = assert!(MAX_CATALOG_PAGE * 33 + 8 <= MAX_RESPONSE_BYTES);
 
 /// What one peer asks another.
@@ -44,6 +56,14 @@ pub enum Request {
     },
     /// Several manifests at once (at most [`MAX_MANIFESTS_PER_REQUEST`]).
     Manifests(Vec<TrackId>),
+    /// The best matches for `query` in the peer's catalog, answered with
+    /// [`Response::Manifests`] (at most `limit`, at most [`MAX_SEARCH_RESULTS`]).
+    Search {
+        /// What the user typed (at most [`MAX_QUERY_BYTES`]).
+        query: String,
+        /// How many are wanted.
+        limit: u8,
+    },
 }
 
 /// One catalog entry.
@@ -74,6 +94,7 @@ pub enum Response {
 const TAG_CATALOG: u8 = 3;
 const TAG_MANIFESTS: u8 = 4;
 const TAG_REFUSED: u8 = 5;
+const TAG_SEARCH: u8 = 6;
 
 const REQUEST: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_REQUEST_BYTES);
 const RESPONSE: Envelope = Envelope::new(PROTOCOL_VERSION, MAX_RESPONSE_BYTES);
@@ -109,6 +130,12 @@ impl Request {
                 }
                 w.into_bytes()
             }
+            Self::Search { query, limit } => {
+                let mut w = REQUEST.writer(TAG_SEARCH);
+                w.str(query);
+                w.u8(*limit);
+                w.into_bytes()
+            }
         }
     }
 
@@ -127,6 +154,14 @@ impl Request {
                 let n = r.count("manifest ids", MAX_MANIFESTS_PER_REQUEST)?;
                 let ids = (0..n).map(|_| TrackId::read(r)).collect::<Result<_, _>>()?;
                 Ok(Self::Manifests(ids))
+            }
+            TAG_SEARCH => {
+                let query = r.str("search query", MAX_QUERY_BYTES)?;
+                let limit = r.u8("search limit")?;
+                if usize::from(limit) > MAX_SEARCH_RESULTS {
+                    return Err(DecodeError::Invalid("search limit"));
+                }
+                Ok(Self::Search { query, limit })
             }
             _ => Err(DecodeError::Invalid("request tag")),
         })
@@ -197,6 +232,12 @@ pub trait Source: Send + Sync + 'static {
     fn catalog(&self, after: Option<TrackId>, limit: usize) -> (Vec<CatalogEntry>, bool);
     /// The encoded manifest of `id`, if known.
     fn manifest(&self, id: &TrackId) -> Option<Vec<u8>>;
+    /// The encoded manifests of the best `limit` matches for `query` (none by default: a
+    /// source without a search index).
+    fn search(&self, query: &str, limit: usize) -> Vec<Vec<u8>> {
+        let _ = (query, limit);
+        Vec::new()
+    }
 }
 
 impl Source for Store {
@@ -226,6 +267,12 @@ impl Source for Store {
 /// The answer to one request out of `source`.
 pub fn serve(source: &dyn Source, request: Request) -> Response {
     match request {
+        Request::Search { query, limit } => {
+            let limit = usize::from(limit).min(MAX_SEARCH_RESULTS);
+            let mut found = source.search(&query, limit);
+            found.truncate(limit);
+            Response::Manifests(found)
+        }
         Request::Catalog { after } => {
             let (entries, more) = source.catalog(after, MAX_CATALOG_PAGE);
             Response::Catalog { entries, more }
@@ -239,16 +286,56 @@ pub fn serve(source: &dyn Source, request: Request) -> Response {
     }
 }
 
+/// How many searches each peer may still ask: a token bucket per peer ([`SEARCH_RATE`] a
+/// second, bursts of [`SEARCH_BURST`]). A search runs the index (milliseconds), far more than a
+/// page or a manifest costs, so it gets a rate of its own under the network's per-peer one.
+#[derive(Default)]
+struct SearchRate {
+    peers: std::sync::Mutex<std::collections::HashMap<PeerId, (f64, std::time::Instant)>>,
+}
+
+impl SearchRate {
+    fn allow(&self, peer: PeerId) -> bool {
+        let now = std::time::Instant::now();
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        if peers.len() >= SEARCH_PEERS && !peers.contains_key(&peer) {
+            // Forget the buckets that are full again: they hold nothing to remember.
+            peers.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * SEARCH_RATE < SEARCH_BURST
+            });
+            if peers.len() >= SEARCH_PEERS {
+                return false;
+            }
+        }
+        let (tokens, at) = peers.entry(peer).or_insert((SEARCH_BURST, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * SEARCH_RATE).min(SEARCH_BURST);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The catalog protocol serving `source`, to register with [`net::Services::protocol`]. A
-/// request that does not decode gets no answer.
+/// request that does not decode gets no answer; a search over the asking peer's search rate is
+/// [`Response::Refused`].
 pub fn offer(source: Arc<dyn Source>) -> net::Protocol {
+    let rate = SearchRate::default();
     net::Protocol::decoding(
         PROTOCOL,
         MAX_REQUEST_BYTES,
         MAX_RESPONSE_BYTES,
         Response::Refused.encode(),
         Request::decode,
-        move |_, request| Reply::Answer(serve(&*source, request).encode()),
+        move |from, request| {
+            if matches!(request, Request::Search { .. }) && !rate.allow(from) {
+                return Reply::Answer(Response::Refused.encode());
+            }
+            Reply::Answer(serve(&*source, request).encode())
+        },
     )
 }
 
@@ -265,6 +352,10 @@ mod tests {
             Request::Catalog { after: None },
             Request::Catalog { after: Some(id(3)) },
             Request::Manifests(vec![id(4), id(5)]),
+            Request::Search {
+                query: "spring lov".into(),
+                limit: 16,
+            },
         ]
     }
 
@@ -306,6 +397,16 @@ mod tests {
             Err(DecodeError::UnsupportedVersion { found: 2, .. })
         ));
         assert!(Request::decode(&[1, 3, 2]).is_err(), "a bad after flag");
+        let search = |query: String, limit| Request::Search { query, limit }.encode();
+        assert!(Request::decode(&search("a".repeat(MAX_QUERY_BYTES), 16)).is_ok());
+        assert!(
+            Request::decode(&search("a".repeat(MAX_QUERY_BYTES + 1), 16)).is_err(),
+            "a query over its limit"
+        );
+        assert!(
+            Request::decode(&search("a".into(), MAX_SEARCH_RESULTS as u8 + 1)).is_err(),
+            "more results than an answer may hold"
+        );
         assert!(Request::decode(&vec![0; MAX_REQUEST_BYTES + 1]).is_err());
         assert!(Response::decode(&vec![1; MAX_RESPONSE_BYTES + 1]).is_err());
         let page = Response::Catalog {
@@ -348,6 +449,36 @@ mod tests {
         fn manifest(&self, id: &TrackId) -> Option<Vec<u8>> {
             id.0[0].is_multiple_of(2).then(|| vec![id.0[0]])
         }
+        fn search(&self, query: &str, _limit: usize) -> Vec<Vec<u8>> {
+            // Too many, to show the answer is cut to the limit.
+            vec![query.as_bytes().to_vec(); 40]
+        }
+    }
+
+    #[test]
+    fn searches_are_cut_to_the_limit_and_to_each_peers_rate() {
+        let asked = Request::Search {
+            query: "x".into(),
+            limit: 3,
+        };
+        assert_eq!(
+            serve(&Evens, asked.clone()),
+            Response::Manifests(vec![b"x".to_vec(); 3])
+        );
+        let handler = offer(Arc::new(Evens)).handler;
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let answer = |peer| match handler.handle(peer, &asked.encode()) {
+            Reply::Answer(bytes) => Response::decode(&bytes).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        for _ in 0..SEARCH_BURST as usize {
+            assert!(matches!(answer(a), Response::Manifests(_)));
+        }
+        assert_eq!(answer(a), Response::Refused, "over the burst");
+        assert!(matches!(answer(b), Response::Manifests(_)), "another peer");
+        // Pages and manifests are not searches: they are not counted.
+        let page = handler.handle(a, &Request::Catalog { after: None }.encode());
+        assert!(matches!(page, Reply::Answer(_)));
     }
 
     #[test]

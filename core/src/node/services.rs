@@ -36,6 +36,31 @@ impl net::BanBook for StoreBans {
     }
 }
 
+/// The catalog a node serves: pages and manifests out of its store, searches out of its
+/// library's index.
+struct CatalogSource(Arc<Library>);
+
+impl catalog::protocol::Source for CatalogSource {
+    fn catalog(
+        &self,
+        after: Option<crate::model::TrackId>,
+        limit: usize,
+    ) -> (Vec<catalog::CatalogEntry>, bool) {
+        self.0.store().catalog(after, limit)
+    }
+
+    fn manifest(&self, id: &crate::model::TrackId) -> Option<Vec<u8>> {
+        catalog::protocol::Source::manifest(self.0.store(), id)
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Vec<Vec<u8>> {
+        self.0.search_manifests(query, limit).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot search for a peer");
+            Vec::new()
+        })
+    }
+}
+
 /// What this node offers on the network: each service's protocol (answering out of this node's
 /// store, taste exchange and radio hub), its topics and the check on DHT records.
 pub(super) fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Services {
@@ -57,7 +82,7 @@ pub(super) fn services(library: &Arc<Library>, radio: &Arc<RadioHub>) -> net::Se
         .ban_book(Arc::new(StoreBans(store.clone())))
         .protocol(transfer::offer(store.clone()))
         .protocol(crate::cover::protocol::offer(store.clone()))
-        .protocol(catalog::offer(store))
+        .protocol(catalog::offer(Arc::new(CatalogSource(library.clone()))))
         .topic(catalog::releases_topic_with({
             let library = library.clone();
             Arc::new(move |key: &crate::model::ArtistKey| library.is_blocked(key))

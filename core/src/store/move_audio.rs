@@ -148,6 +148,7 @@ impl Store {
         drop(chunks);
         self.drop_moved_audio()?;
         self.build_order()?;
+        self.build_budget()?;
         if self.meta.contains_key(KEY_WRITE_IN_PROGRESS)? {
             self.collect_garbage()?;
         }

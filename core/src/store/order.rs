@@ -33,16 +33,35 @@ use crate::error::{Error, Result};
 use crate::model::{ArtistKey, AudioId, Manifest, TrackId};
 use crate::wire::DecodeError;
 
-const KEY_COUNT: &[u8] = b"manifest_count";
+pub(super) const KEY_COUNT: &[u8] = b"manifest_count";
+/// The catalog's budget bytes in `meta` (see [`super::budget`]).
+pub(super) const KEY_BYTES: &[u8] = b"catalog_bytes";
+/// What one manifest costs beyond its encoded bytes: its entries in `releases_by_artist`, the
+/// eviction queue and the search index, roughly.
+pub const ENTRY_OVERHEAD: u64 = 256;
+
+/// What an encoded manifest of `len` bytes costs in the budget.
+pub(super) fn cost(len: usize) -> u64 {
+    len as u64 + ENTRY_OVERHEAD
+}
+
+/// The eviction queue key of the `seq`-th received release `id`.
+pub(super) fn queue_key(seq: u64, id: &TrackId) -> [u8; 40] {
+    let mut key = [0; 40];
+    key[..8].copy_from_slice(&seq.to_be_bytes());
+    key[8..].copy_from_slice(id.as_bytes());
+    key
+}
+
 /// Entries written per batch while the trees are built.
 const BUILD_BATCH: usize = 10_000;
 
 /// The index trees (see the module docs).
 #[derive(Clone, Debug)]
 pub(super) struct Order {
-    by_artist: sled::Tree,
-    artists: sled::Tree,
-    newest: sled::Tree,
+    pub(super) by_artist: sled::Tree,
+    pub(super) artists: sled::Tree,
+    pub(super) newest: sled::Tree,
 }
 
 impl Order {
@@ -70,7 +89,7 @@ fn time_key(published_at: u64) -> [u8; 8] {
     (u64::MAX - published_at).to_be_bytes()
 }
 
-fn release_key(artist: &ArtistKey, published_at: u64, id: &TrackId) -> [u8; 72] {
+pub(super) fn release_key(artist: &ArtistKey, published_at: u64, id: &TrackId) -> [u8; 72] {
     let mut key = [0; 72];
     key[..32].copy_from_slice(artist.as_bytes());
     key[32..40].copy_from_slice(&time_key(published_at));
@@ -78,14 +97,14 @@ fn release_key(artist: &ArtistKey, published_at: u64, id: &TrackId) -> [u8; 72] 
     key
 }
 
-fn artist_entry(newest: u64, artist: &ArtistKey) -> [u8; 40] {
+pub(super) fn artist_entry(newest: u64, artist: &ArtistKey) -> [u8; 40] {
     let mut key = [0; 40];
     key[..8].copy_from_slice(&time_key(newest));
     key[8..].copy_from_slice(artist.as_bytes());
     key
 }
 
-fn be_u64(bytes: &[u8]) -> Option<u64> {
+pub(super) fn be_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
@@ -111,15 +130,28 @@ struct OrderTx<'a> {
     artists: &'a TransactionalTree,
     newest: &'a TransactionalTree,
     meta: &'a TransactionalTree,
+    queue: &'a TransactionalTree,
 }
 
 impl OrderTx<'_> {
-    /// Indexes `manifest`, which replaced `old` (the encoded version it replaced, if any).
+    /// Indexes `manifest`, which replaced `old` (the encoded version it replaced, if any),
+    /// counts its bytes in the budget and, when it is new and `evictable`, queues it for
+    /// eviction (see [`super::budget`]).
     fn index(
         &self,
         manifest: &Manifest,
         old: Option<&[u8]>,
+        evictable: bool,
     ) -> std::result::Result<(), UnabortableTransactionError> {
+        let bytes = self.meta.get(KEY_BYTES)?.and_then(|v| be_u64(&v));
+        let bytes = bytes.unwrap_or(0) + cost(manifest.encoded().len());
+        let bytes = bytes.saturating_sub(old.map_or(0, |old| cost(old.len())));
+        self.meta.insert(KEY_BYTES, &bytes.to_be_bytes())?;
+        if old.is_none() && evictable {
+            let seq = self.queue.generate_id()?;
+            self.queue
+                .insert(&queue_key(seq, &manifest.id())[..], &[])?;
+        }
         let (artist, at, id) = (
             manifest.artist_key(),
             manifest.published_at(),
@@ -176,8 +208,10 @@ impl Store {
             &order.artists,
             &order.newest,
             &self.meta,
+            &self.budget.queue,
         );
-        let result = trees.transaction(|(manifests, by_artist, artists, newest, meta)| {
+        let _order = self.lock_order();
+        let result = trees.transaction(|(manifests, by_artist, artists, newest, meta, queue)| {
             let old = manifests.get(id.as_bytes())?;
             if let Some(old) = &old {
                 let old = Manifest::decode(old).map_err(|e| Tx::Abort(Abort::Decode(e)))?;
@@ -191,8 +225,9 @@ impl Store {
                 artists,
                 newest,
                 meta,
+                queue,
             };
-            tx.index(manifest, old.as_deref())?;
+            tx.index(manifest, old.as_deref(), true)?;
             Ok(if old.is_some() {
                 Stored::Updated
             } else {
@@ -208,6 +243,7 @@ impl Store {
             }
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
+        drop(_order);
         if stored == Stored::New {
             self.note_audio(manifest)?;
         }
@@ -237,8 +273,11 @@ impl Store {
             &order.artists,
             &order.newest,
             &self.meta,
+            &self.budget.queue,
         );
-        let result = trees.transaction(|(manifests, local, by_artist, artists, newest, meta)| {
+        let _order = self.lock_order();
+        let result = trees.transaction(|t| {
+            let (manifests, local, by_artist, artists, newest, meta, queue) = t;
             if local.get(id.as_bytes())?.is_some() {
                 return Err(Tx::Abort(Abort::Duplicate));
             }
@@ -248,11 +287,15 @@ impl Store {
                 artists,
                 newest,
                 meta,
+                queue,
             };
-            tx.index(manifest, old.as_deref())?;
+            // A held track is never evicted: it is not queued (and leaves the queue when its
+            // turn comes, if it was queued before it became local).
+            tx.index(manifest, old.as_deref(), false)?;
             local.insert(id.as_bytes(), &[])?;
             Ok(())
         });
+        drop(_order);
         match result {
             Ok(()) => self.note_audio(manifest),
             Err(TransactionError::Abort(Abort::Duplicate)) => Err(Error::Duplicate(id)),

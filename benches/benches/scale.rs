@@ -63,6 +63,11 @@ pub struct Settings {
     pub window: Duration,
     /// The share of peers killed.
     pub churn: f64,
+    /// Each peer's cap on open connections (`NetworkConfig::max_connections`; a node's own by
+    /// default).
+    pub max_connections: u32,
+    /// Joining stops when it has taken this long; the run goes on with the peers that joined.
+    pub join_budget: Duration,
 }
 
 impl Settings {
@@ -81,6 +86,9 @@ impl Settings {
             releases: env("BUSKER_SCALE_RELEASES").unwrap_or(5) as usize,
             window: Duration::from_secs(env("BUSKER_SCALE_WINDOW_SECS").unwrap_or(60)),
             churn: 0.3,
+            max_connections: env("BUSKER_SCALE_MAX_CONNECTIONS")
+                .map_or(NetworkConfig::loopback().max_connections, |n| n as u32),
+            join_budget: Duration::from_secs(env("BUSKER_SCALE_JOIN_SECS").unwrap_or(600)),
         }
     }
 }
@@ -95,7 +103,7 @@ pub struct Report {
     /// Median over the releases of the time until 99 % of them had it (infinite when most
     /// releases never got there within the timeout).
     pub reach99_ms: f64,
-    /// Every release reached every live peer.
+    /// Every release (those timed and one after the churn) reached every live peer.
     pub reached_all: bool,
     /// Share of provider lookups that found the provider, all peers alive.
     pub lookup_success_before: f64,
@@ -169,10 +177,16 @@ fn services() -> net::Services {
 }
 
 /// Starts one peer and the task that notes the releases it receives.
-async fn spawn_peer(index: usize, seed: [u8; 32], arrivals: &Arrivals) -> (Peer, net::Multiaddr) {
+async fn spawn_peer(
+    index: usize,
+    seed: [u8; 32],
+    max_connections: u32,
+    arrivals: &Arrivals,
+) -> (Peer, net::Multiaddr) {
     let config = NetworkConfig {
         listen: vec![net::memory_any_port()],
         memory_transport: true,
+        max_connections,
         ..NetworkConfig::loopback()
     };
     let key = net::keypair_from_seed(seed).unwrap();
@@ -211,7 +225,11 @@ async fn join(
     let mut peers: Vec<Peer> = Vec::with_capacity(settings.peers);
     let mut addrs: Vec<net::Multiaddr> = Vec::with_capacity(settings.peers);
     for i in 0..settings.peers {
-        let (peer, addr) = spawn_peer(i, rng.r#gen(), arrivals).await;
+        if p.0.elapsed() > settings.join_budget {
+            p.say(format!("joining stopped at {i} peers: over its budget"));
+            break;
+        }
+        let (peer, addr) = spawn_peer(i, rng.r#gen(), settings.max_connections, arrivals).await;
         let earlier: Vec<usize> =
             rand::seq::index::sample(rng, i.max(1), settings.dials.min(i)).into_vec();
         let dials = earlier.iter().map(|&j| peer.client.dial(addrs[j].clone()));
@@ -229,46 +247,41 @@ async fn join(
     peers
 }
 
-/// Connections open over the live peers (each counted at both ends) and how many peers have
-/// none.
-async fn connections(peers: &[Peer]) -> (usize, usize) {
-    let counts = futures::future::join_all(
+/// The number of peers each live peer is connected to.
+async fn degrees(peers: &[Peer]) -> Vec<usize> {
+    futures::future::join_all(
         peers
             .iter()
             .filter(|p| p.alive)
             .map(|p| async { p.client.peers().await.map(|l| l.len()).unwrap_or(0) }),
     )
-    .await;
-    (
-        counts.iter().sum(),
-        counts.iter().filter(|&&c| c == 0).count(),
-    )
+    .await
 }
 
 /// Waits `floor`, then until the connection count moved by less than 1 % over three checks
-/// 2 s apart (or 3 minutes passed). Returns the mean degree.
-async fn settle(peers: &[Peer], floor: Duration, p: &Progress) -> f64 {
+/// 2 s apart (or 3 minutes passed). Returns the connections open (each counted at both ends).
+async fn settle(peers: &[Peer], floor: Duration, p: &Progress) -> usize {
     tokio::time::sleep(floor).await;
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut history: Vec<usize> = Vec::new();
     loop {
-        let (total, lonely) = connections(peers).await;
+        let mut counts = degrees(peers).await;
+        counts.sort_unstable();
+        let total: usize = counts.iter().sum();
+        let lonely = counts.iter().filter(|&&c| c == 0).count();
         history.push(total);
-        let live = peers.iter().filter(|p| p.alive).count();
-        let degree = total as f64 / live as f64;
+        let degree = total as f64 / counts.len() as f64;
         let recent = &history[history.len().saturating_sub(3)..];
         let (lo, hi) = (recent.iter().min().unwrap(), recent.iter().max().unwrap());
         let steady = recent.len() == 3 && (hi - lo) as f64 <= 0.01 * *hi as f64;
         if steady || Instant::now() > deadline {
             p.say(format!(
-                "settled: mean degree {degree:.1}, {lonely} peers without a connection{}",
-                if steady {
-                    ""
-                } else {
-                    " (still moving after 3 min)"
-                }
+                "settled: mean degree {degree:.1} (median {}, max {}), {lonely} peers without a connection{}",
+                counts[counts.len() / 2],
+                counts[counts.len() - 1],
+                if steady { "" } else { " (still moving after 3 min)" }
             ));
-            return degree;
+            return total;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -428,21 +441,24 @@ pub async fn run(settings: &Settings) -> Report {
     let rss_before = rss_bytes();
     let arrivals: Arrivals = Arc::default();
     let mut peers = join(settings, &mut rng, &arrivals, &p).await;
-    settle(&peers, settings.settle_floor, &p).await;
+    let n = peers.len();
+    let ends = settle(&peers, settings.settle_floor, &p).await;
     let records = provide(&peers, settings.records, &mut rng, &p).await;
-    let rss_per_peer = rss_bytes().saturating_sub(rss_before) as f64 / settings.peers as f64;
+    let grown = rss_bytes().saturating_sub(rss_before) as f64;
+    let rss_per_peer = grown / n as f64;
     p.say(format!(
-        "RSS {:.0} MiB ({:.0} MiB before the peers), {:.2} MiB per peer",
+        "RSS {:.0} MiB ({:.0} MiB before the peers), {:.2} MiB per peer, {:.0} KiB per connection end",
         rss_bytes() as f64 / 1048576.0,
         rss_before as f64 / 1048576.0,
-        rss_per_peer / 1048576.0
+        rss_per_peer / 1048576.0,
+        grown / ends.max(1) as f64 / 1024.0
     ));
 
     let (sent0, received0) = traffic(&peers);
     tokio::time::sleep(settings.window).await;
     let (sent1, received1) = traffic(&peers);
     let minutes = settings.window.as_secs_f64() / 60.0;
-    let per_peer_min = |b: u64| b as f64 / settings.peers as f64 / minutes;
+    let per_peer_min = |b: u64| b as f64 / n as f64 / minutes;
     let bytes_per_peer_min = per_peer_min(sent1 - sent0 + received1 - received0);
     p.say(format!(
         "quiet window {:.0} s: {:.0} bytes per peer per minute ({:.0} sent, {:.0} received)",
@@ -460,7 +476,7 @@ pub async fn run(settings: &Settings) -> Report {
         let before = traffic(&peers);
         let (half, most, got, of) = reach(&peers, &arrivals, &manifest, &mut rng).await;
         let after = traffic(&peers);
-        let per_peer = (after.0 - before.0 + after.1 - before.1) as f64 / settings.peers as f64;
+        let per_peer = (after.0 - before.0 + after.1 - before.1) as f64 / n as f64;
         p.say(format!(
             "release {n} ({size} bytes announced): {got}/{of} peers, 50 % in {half:.0} ms, 99 % in {most:.0} ms; {per_peer:.0} bytes per peer meanwhile ({:.1} announcements' worth)",
             per_peer / size as f64
@@ -475,8 +491,8 @@ pub async fn run(settings: &Settings) -> Report {
         "lookups, all peers alive: {:.1} % found the provider, median {before_ms:.0} ms",
         before * 100.0
     ));
-    let dead = (settings.peers as f64 * settings.churn).round() as usize;
-    for i in rand::seq::index::sample(&mut rng, settings.peers, dead) {
+    let dead = (n as f64 * settings.churn).round() as usize;
+    for i in rand::seq::index::sample(&mut rng, n, dead) {
         peers[i].client.crash().await;
         peers[i].alive = false;
     }
@@ -490,12 +506,13 @@ pub async fn run(settings: &Settings) -> Report {
     p.say(format!(
         "a release after the churn: {got}/{of} live peers, 50 % in {half:.0} ms, 99 % in {most:.0} ms"
     ));
+    reached_all &= got == of;
 
     for peer in peers.iter().filter(|p| p.alive) {
         peer.client.shutdown().await;
     }
     Report {
-        peers: settings.peers,
+        peers: n,
         reach50_ms: median(r50),
         reach99_ms: median(r99),
         reached_all,

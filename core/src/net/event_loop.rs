@@ -464,3 +464,45 @@ impl EventLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Services, memory_any_port};
+    use super::*;
+
+    fn on_memory(memory_transport: bool) -> NetworkConfig {
+        NetworkConfig {
+            listen: vec![memory_any_port()],
+            memory_transport,
+            ..NetworkConfig::loopback()
+        }
+    }
+
+    fn key() -> libp2p::identity::Keypair {
+        libp2p::identity::Keypair::generate_ed25519()
+    }
+
+    #[tokio::test]
+    async fn the_memory_transport_is_there_only_when_asked_for() {
+        // A real peer's config: a memory address is refused like any unsupported one.
+        assert!(!NetworkConfig::loopback().memory_transport);
+        let refused = spawn(key(), on_memory(false), Services::default()).await;
+        assert!(
+            matches!(refused, Err(Error::Network(_))),
+            "{:?}",
+            refused.err()
+        );
+        // Asked for: two peers meet over it, Noise-authenticated (the dial names the peer id).
+        let (a, _a_events) = super::super::spawn(key(), on_memory(true), Services::default())
+            .await
+            .unwrap();
+        let (b, _b_events) = super::super::spawn(key(), on_memory(true), Services::default())
+            .await
+            .unwrap();
+        let addr = a.listen_addrs().await.unwrap()[0].clone();
+        assert!(addr.to_string().starts_with("/memory/"), "{addr}");
+        assert_eq!(b.dial(addr).await.unwrap(), a.peer_id());
+        b.shutdown().await;
+        a.shutdown().await;
+    }
+}

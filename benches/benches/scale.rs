@@ -158,6 +158,22 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// CPU time the process has used, seconds (utime + stime of /proc/self/stat, in Linux's
+/// USER_HZ of 100 ticks a second; 0 where there is none).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which ends with the last ')'): utime and stime are
+    // the 12th and 13th of them.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -302,19 +318,27 @@ async fn provide(
         provider.client.provide(&key).await.unwrap();
         records.push((key, provider.id));
     }
-    let mut last = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // A put is a DHT query (the closest peers) and then a store on each: done when the count
+    // of records held has not moved over three checks 3 s apart, or after 3 minutes.
+    let mut history = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let held = replicas(peers, &records).await;
-        if held == last || Instant::now() > deadline {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        history.push(replicas(peers, &records).await);
+        let recent = &history[history.len().saturating_sub(3)..];
+        let steady = recent.len() == 3 && recent.iter().all(|&h| h == recent[0]);
+        if steady || Instant::now() > deadline {
             p.say(format!(
-                "{count} provider records put, {:.1} peers hold each",
-                held as f64 / count as f64
+                "{count} provider records put, {:.1} peers hold each{}",
+                recent[recent.len() - 1] as f64 / count as f64,
+                if steady {
+                    ""
+                } else {
+                    " (still spreading after 3 min)"
+                }
             ));
             return records;
         }
-        last = held;
     }
 }
 
@@ -337,6 +361,37 @@ fn traffic(peers: &[Peer]) -> (u64, u64) {
         let t = p.client.traffic();
         (s + t.sent, r + t.received)
     })
+}
+
+/// The bytes every live peer sent over one phase of the run.
+struct Metered {
+    bytes: u64,
+    at: Instant,
+    secs: f64,
+}
+
+impl Metered {
+    fn start(peers: &[Peer]) -> Self {
+        Self {
+            bytes: traffic(peers).0,
+            at: Instant::now(),
+            secs: 0.0,
+        }
+    }
+
+    fn stop(self, peers: &[Peer]) -> Self {
+        Self {
+            bytes: traffic(peers).0 - self.bytes,
+            secs: self.at.elapsed().as_secs_f64(),
+            ..self
+        }
+    }
+
+    /// Bytes sent (by all peers; each was received by another) per operation of the phase, with
+    /// `quiet` bytes per second of background taken off.
+    fn cost(&self, quiet: f64, operations: usize) -> f64 {
+        (self.bytes as f64 - quiet * self.secs).max(0.0) / operations.max(1) as f64
+    }
 }
 
 /// A fresh signed release of a 4 MiB track (its manifest as large as a real one of that size),
@@ -443,7 +498,9 @@ pub async fn run(settings: &Settings) -> Report {
     let mut peers = join(settings, &mut rng, &arrivals, &p).await;
     let n = peers.len();
     let ends = settle(&peers, settings.settle_floor, &p).await;
+    let providing = Metered::start(&peers);
     let records = provide(&peers, settings.records, &mut rng, &p).await;
+    let providing = providing.stop(&peers);
     let grown = rss_bytes().saturating_sub(rss_before) as f64;
     let rss_per_peer = grown / n as f64;
     p.say(format!(
@@ -455,11 +512,25 @@ pub async fn run(settings: &Settings) -> Report {
     ));
 
     let (sent0, received0) = traffic(&peers);
+    let cpu0 = cpu_secs();
     tokio::time::sleep(settings.window).await;
+    let cpu = cpu_secs() - cpu0;
     let (sent1, received1) = traffic(&peers);
     let minutes = settings.window.as_secs_f64() / 60.0;
     let per_peer_min = |b: u64| b as f64 / n as f64 / minutes;
     let bytes_per_peer_min = per_peer_min(sent1 - sent0 + received1 - received0);
+    // Bytes per second of the whole network when nothing happens: what to take off the
+    // metered phases to get the cost of their operations alone.
+    let quiet = (sent1 - sent0) as f64 / settings.window.as_secs_f64();
+    p.say(format!(
+        "quiet window: the process used {:.2} CPU cores, {:.0} CPU ms per peer per minute",
+        cpu / settings.window.as_secs_f64(),
+        cpu * 1000.0 / n as f64 / minutes
+    ));
+    p.say(format!(
+        "providing: {:.0} bytes sent over the network per record put (quiet traffic taken off)",
+        providing.cost(quiet, settings.records)
+    ));
     p.say(format!(
         "quiet window {:.0} s: {:.0} bytes per peer per minute ({:.0} sent, {:.0} received)",
         settings.window.as_secs_f64(),
@@ -470,15 +541,15 @@ pub async fn run(settings: &Settings) -> Report {
 
     let (mut r50, mut r99) = (Vec::new(), Vec::new());
     let mut reached_all = true;
-    for n in 0..settings.releases {
-        let manifest = release(&mut rng, &format!("Scale {n}"));
+    for k in 0..settings.releases {
+        let manifest = release(&mut rng, &format!("Scale {k}"));
         let size = catalog::encode_announcement(&manifest).len();
         let before = traffic(&peers);
         let (half, most, got, of) = reach(&peers, &arrivals, &manifest, &mut rng).await;
         let after = traffic(&peers);
         let per_peer = (after.0 - before.0 + after.1 - before.1) as f64 / n as f64;
         p.say(format!(
-            "release {n} ({size} bytes announced): {got}/{of} peers, 50 % in {half:.0} ms, 99 % in {most:.0} ms; {per_peer:.0} bytes per peer meanwhile ({:.1} announcements' worth)",
+            "release {k} ({size} bytes announced): {got}/{of} peers, 50 % in {half:.0} ms, 99 % in {most:.0} ms; {per_peer:.0} bytes per peer meanwhile ({:.1} announcements' worth)",
             per_peer / size as f64
         ));
         reached_all &= got == of;
@@ -486,7 +557,13 @@ pub async fn run(settings: &Settings) -> Report {
         r99.push(most);
     }
 
+    let looking = Metered::start(&peers);
     let (before, before_ms) = lookups(&peers, &records, settings.lookups, &mut rng).await;
+    let looking = looking.stop(&peers);
+    p.say(format!(
+        "looking up: {:.0} bytes sent over the network per lookup (quiet traffic taken off)",
+        looking.cost(quiet, settings.lookups)
+    ));
     p.say(format!(
         "lookups, all peers alive: {:.1} % found the provider, median {before_ms:.0} ms",
         before * 100.0

@@ -585,9 +585,8 @@ pub async fn run(settings: &Settings) -> Report {
     ));
     reached_all &= got == of;
 
-    for peer in peers.iter().filter(|p| p.alive) {
-        peer.client.shutdown().await;
-    }
+    let live = peers.iter().filter(|p| p.alive);
+    futures::future::join_all(live.map(|peer| peer.client.shutdown())).await;
     Report {
         peers: n,
         reach50_ms: median(r50),

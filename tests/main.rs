@@ -31,6 +31,11 @@ mod taste;
 #[path = "../benches/benches/network.rs"]
 mod bench_network;
 
+// The scale harness, also run small as a test (see `network::the_scale_harness_at_20_peers...`).
+#[allow(dead_code)]
+#[path = "../benches/benches/scale.rs"]
+mod bench_scale;
+
 // The radio bench scenario, also runnable as an ignored test (see `radio::radio_figures`).
 #[allow(dead_code)]
 #[path = "../benches/benches/radio.rs"]

@@ -357,6 +357,34 @@ async fn figures() {
     }
 }
 
+/// The scale harness (`benches/benches/scale.rs`) at 20 peers: over the memory transport,
+/// every peer gets and verifies each release announced by another, and provider records put
+/// before 30 % of the peers are killed are still found from the survivors. Its figures are the
+/// bench's business; here only that the harness measures a working network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_harness_at_20_peers_reaches_everyone_and_finds_records_after_churn() {
+    let settings = crate::bench_scale::Settings {
+        peers: 20,
+        seed: 7,
+        dials: 3,
+        settle_floor: Duration::ZERO,
+        records: 10,
+        lookups: 20,
+        releases: 2,
+        window: Duration::from_secs(1),
+        churn: 0.3,
+        max_connections: NetworkConfig::loopback().max_connections,
+        join_budget: Duration::from_secs(120),
+    };
+    let report = crate::bench_scale::run(&settings).await;
+    assert_eq!(report.peers, 20);
+    assert!(report.reached_all, "{report:?}");
+    assert!(report.reach99_ms.is_finite(), "{report:?}");
+    assert_eq!(report.lookup_success_before, 1.0, "{report:?}");
+    assert_eq!(report.lookup_success, 1.0, "{report:?}");
+    assert!(report.bytes_per_peer_min > 0.0, "{report:?}");
+}
+
 /// Sends raw bytes on a request-response protocol: the request is written verbatim, the answer read as
 /// raw bytes (up to 8 MiB), so tests can speak the protocol wrongly on purpose.
 #[derive(Clone, Default)]

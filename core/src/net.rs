@@ -92,6 +92,12 @@ pub struct NetworkConfig {
     /// LAN discovery (mDNS): finds peers on the local network and dials them. Off by default:
     /// it sends multicast traffic beyond this machine. Never runs when `loopback_only` is set.
     pub mdns: bool,
+    /// Also speak libp2p's in-process memory transport (`/memory/N` addresses), with the same
+    /// Noise + Yamux upgrade as TCP. Off in every real peer: it only reaches peers of the same
+    /// process. The scale harness (`benches/benches/scale.rs`) runs a thousand peers in one
+    /// process on it, where TCP on loopback would need more file descriptors than the process
+    /// may open.
+    pub memory_transport: bool,
 }
 
 /// Relaying through a third peer (circuit relay v2) and the direct upgrade after it (DCUtR).
@@ -194,6 +200,7 @@ impl NetworkConfig {
             external: Vec::new(),
             relay: RelayConfig::default(),
             mdns: false,
+            memory_transport: false,
         }
     }
 }
@@ -211,6 +218,12 @@ pub fn loopback_quic_any_port() -> Multiaddr {
         .with(Part::Ip4(std::net::Ipv4Addr::LOCALHOST))
         .with(Part::Udp(0))
         .with(Part::QuicV1)
+}
+
+/// `/memory/0`: a free port of the in-process memory transport (see
+/// [`NetworkConfig::memory_transport`]).
+pub fn memory_any_port() -> Multiaddr {
+    Multiaddr::empty().with(Part::Memory(0))
 }
 
 /// Whether an address goes over QUIC.

@@ -7,6 +7,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
+use libp2p::Transport as _;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::{Boxed, MemoryTransport, OptionalTransport};
+use libp2p::core::upgrade::Version;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, Swarm, autonat, dcutr, identify, mdns, request_response};
 use tokio::sync::{mpsc, oneshot};
@@ -90,6 +94,9 @@ pub(super) async fn spawn(
         )
         .map_err(|e| net_err(&e))?
         .with_quic()
+        // The in-process transport of the scale harness, only when asked for: none otherwise.
+        .with_other_transport(|key| memory_transport(key, config.memory_transport))
+        .map_err(|e| net_err(&e))?
         // Relayed connections get Noise and Yamux on top of the circuit, like TCP.
         .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)
         .map_err(|e| net_err(&e))?
@@ -150,6 +157,27 @@ pub(super) async fn spawn(
     }
     tokio::spawn(event_loop.run());
     Ok((tx, events_rx, Traffic::new(registry)))
+}
+
+/// A transport that yields authenticated, multiplexed connections.
+type Upgraded = Boxed<(libp2p::PeerId, StreamMuxerBox)>;
+
+/// libp2p's memory transport upgraded like TCP (Noise, then Yamux) when `on`; a transport that
+/// takes no address otherwise.
+fn memory_transport(
+    key: &libp2p::identity::Keypair,
+    on: bool,
+) -> std::result::Result<OptionalTransport<Upgraded>, Box<dyn std::error::Error + Send + Sync>> {
+    if !on {
+        return Ok(OptionalTransport::none());
+    }
+    let transport = MemoryTransport::default()
+        .upgrade(Version::V1Lazy)
+        .authenticate(libp2p::noise::Config::new(key)?)
+        .multiplex(libp2p::yamux::Config::default())
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+        .boxed();
+    Ok(OptionalTransport::some(transport))
 }
 
 /// Listens on `addrs` and waits until each listener reports an address, so that callers can
@@ -434,5 +462,47 @@ impl EventLoop {
             }
             event => self.requests.on_event(index, event),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Services, memory_any_port};
+    use super::*;
+
+    fn on_memory(memory_transport: bool) -> NetworkConfig {
+        NetworkConfig {
+            listen: vec![memory_any_port()],
+            memory_transport,
+            ..NetworkConfig::loopback()
+        }
+    }
+
+    fn key() -> libp2p::identity::Keypair {
+        libp2p::identity::Keypair::generate_ed25519()
+    }
+
+    #[tokio::test]
+    async fn the_memory_transport_is_there_only_when_asked_for() {
+        // A real peer's config: a memory address is refused like any unsupported one.
+        assert!(!NetworkConfig::loopback().memory_transport);
+        let refused = spawn(key(), on_memory(false), Services::default()).await;
+        assert!(
+            matches!(refused, Err(Error::Network(_))),
+            "{:?}",
+            refused.err()
+        );
+        // Asked for: two peers meet over it, Noise-authenticated (the dial names the peer id).
+        let (a, _a_events) = super::super::spawn(key(), on_memory(true), Services::default())
+            .await
+            .unwrap();
+        let (b, _b_events) = super::super::spawn(key(), on_memory(true), Services::default())
+            .await
+            .unwrap();
+        let addr = a.listen_addrs().await.unwrap()[0].clone();
+        assert!(addr.to_string().starts_with("/memory/"), "{addr}");
+        assert_eq!(b.dial(addr).await.unwrap(), a.peer_id());
+        b.shutdown().await;
+        a.shutdown().await;
     }
 }

@@ -26,7 +26,8 @@ pub struct Config {
     /// Beyond it the peer evicts releases it does not hold, play, rate, follow or get
     /// recommended, oldest received first; they stay findable through peers.
     pub catalog_budget_kib: u64,
-    /// Releases published within this many days are never evicted over the catalog budget.
+    /// Releases published within this many days are never evicted over the catalog budget (0:
+    /// no such window).
     pub catalog_recent_days: u64,
 }
 

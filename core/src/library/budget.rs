@@ -125,10 +125,13 @@ impl Library {
         Ok(report)
     }
 
-    /// Releases published since then (Unix seconds) are recent: never evicted.
+    /// Releases published since then (Unix seconds) are recent: never evicted. With no window
+    /// (`catalog_recent_days = 0`) none is, not even one published this very second.
     pub(crate) fn recent_since(&self) -> u64 {
-        let days = self.config().catalog_recent_days;
-        unix_now().saturating_sub(days.saturating_mul(24 * 3600))
+        match self.config().catalog_recent_days {
+            0 => u64::MAX,
+            days => unix_now().saturating_sub(days.saturating_mul(24 * 3600)),
+        }
     }
 
     fn protected(&self) -> Result<Protected> {

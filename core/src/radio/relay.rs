@@ -269,7 +269,7 @@ impl RadioHub {
 }
 
 /// Keeps a listener in the channel's tree until its session ends: joins at once, and again
-/// whenever the parent falls silent (telling the old one to stop). Candidates are the
+/// whenever the parent falls silent (the old one, if it pushes again, is answered `Gone`). Candidates are the
 /// broadcaster, then the neighbours on the channel's topic.
 pub(crate) async fn keep_joined(client: Client, hub: Arc<RadioHub>, channel: ChannelId) {
     loop {
@@ -278,11 +278,11 @@ pub(crate) async fn keep_joined(client: Client, hub: Arc<RadioHub>, channel: Cha
             Place::Fed => tokio::time::sleep(CHECK_EVERY).await,
             Place::Orphan(old) => {
                 if let Some(old) = old {
+                    // The old parent is not told: the walk may take this peer back to it (a
+                    // broadcaster whose live source paused), and a leave overtaking that join
+                    // would drop this peer from its children. If it pushes again, it is
+                    // answered `Gone` and drops this peer then.
                     tracing::debug!(%old, "radio parent silent, joining again");
-                    let client = client.clone();
-                    tokio::spawn(async move {
-                        let _ = request(&client, old, Request::Leave { channel }).await;
-                    });
                 }
                 let mut first: Vec<PeerId> = hub.broadcaster(&channel).into_iter().collect();
                 let mut neighbours = client

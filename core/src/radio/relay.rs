@@ -269,8 +269,8 @@ impl RadioHub {
 }
 
 /// Keeps a listener in the channel's tree until its session ends: joins at once, and again
-/// whenever the parent falls silent (the old one, if it pushes again, is answered `Gone`). Candidates are the
-/// broadcaster, then the neighbours on the channel's topic.
+/// whenever the parent falls silent (the old one, if it pushes again, is answered `Gone`).
+/// Candidates are the broadcaster, then the neighbours on the channel's topic.
 pub(crate) async fn keep_joined(client: Client, hub: Arc<RadioHub>, channel: ChannelId) {
     loop {
         match hub.tree_check(&channel) {

@@ -71,15 +71,12 @@ pub(crate) fn forward(
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let segment = Arc::new(segment);
+    // One encoding for every child.
+    let push = Request::Push { channel, segment }.encode();
     for child in children {
-        let (client, hub, segment) = (client.clone(), hub.clone(), segment.clone());
+        let (client, hub, push) = (client.clone(), hub.clone(), push.clone());
         runtime.spawn(async move {
-            let push = Request::Push {
-                channel,
-                segment: segment.to_vec(),
-            };
-            match request(&client, child, push).await {
+            match client.ask(child, PROTOCOL, push, Response::decode).await {
                 Ok(Response::Done(below)) => hub.tree_note(&channel, &child, below),
                 Ok(answer) => {
                     tracing::debug!(%child, ?answer, "radio child dropped");

@@ -572,8 +572,9 @@ async fn radio_figures() {
 /// the PCM's bytes (`kbps` near the file's bitrate) and plays exactly what a decode of the file
 /// gives from the live point (for MP3, after the first three frames: a decoder that joins
 /// mid-stream lacks the bit reservoir and the filter state of the frames before; for Vorbis,
-/// after its first packet, which only primes the decoder). Vorbis's setup headers ride in every
-/// few segments only: a listener joining in between gets them with its tune-in answer.
+/// after its first packet, which only primes the decoder). Vorbis's setup headers ride in a
+/// track's first segment (and rarely after): a listener joining later gets them with its
+/// tune-in answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mp3_flac_and_vorbis_channels_carry_the_files_packets_and_play_them_exactly() {
     let b = Peer::start().await;

@@ -116,12 +116,14 @@ pub(super) struct PacketCutter {
     cut: u64,
 }
 
-/// A setup larger than this (Vorbis headers) rides in every [`SETUP_EVERY`]th segment only;
-/// smaller ones (FLAC's STREAMINFO) in every segment.
+/// A setup larger than this (Vorbis headers, kilobytes) rides in a track's first segment and
+/// then in every [`SETUP_EVERY`]th only; smaller ones (FLAC's STREAMINFO) in every segment.
 const SMALL_SETUP: usize = 256;
-/// How often a large setup rides along: a listener joining mid-stream gets it in a tune-in
-/// answer (the ring holds more segments than this) or within this many segments.
-pub(super) const SETUP_EVERY: u64 = 8;
+/// How often a large setup rides along after a track's first segment. A listener joining
+/// mid-track gets it in its tune-in answer (every peer on the channel keeps the newest segment
+/// carrying each setup, see `hub.rs`) and asks again when a segment names a setup it lacks; this
+/// is the last resort. Every 8th segment cost a Vorbis channel 5 % of its bitrate on the wire.
+pub(super) const SETUP_EVERY: u64 = 64;
 
 /// Bytes a segment's packets may take: the limit less room for their framing.
 const PACKET_BYTES: usize = MAX_AUDIO_BYTES - 64 * 1024;
@@ -299,25 +301,38 @@ impl Air {
     }
 
     /// For a source that arrives in real time (live): when the next segment would go on air
-    /// less than half [`BroadcastOptions::ahead`] from now (the source just connected, or
-    /// stalled), the clock moves to now plus that margin, and the sequence numbers move by the segments
-    /// that time would have held, so that listeners count the silence as missed segments and
-    /// stay in step.
+    /// less than a fifth of [`BroadcastOptions::ahead`] from now (the source just connected, or
+    /// stalled), the clock moves to now plus seven tenths of it (after a pause: by whole
+    /// segments, so up to a segment more), and the sequence numbers by as many segments, so
+    /// that listeners count the silence as missed segments and stay in step.
+    ///
+    /// The lead is what a live segment has to cross the tree before it airs, and what a
+    /// listener tuning in waits for the first segment it holds to go on air: with the whole
+    /// second a file's segments get, the start-up at a live channel's first segment was a
+    /// second (1,033 ms, 50 listeners); seven tenths keep half a second for a source's jitter,
+    /// as before, and leave 200 ms at least to cross the tree.
     pub(super) fn catch_up(&mut self) {
         let now = tokio::time::Instant::now();
         let on_air = self.on_air();
         // A source a little behind its clock (jitter) only eats into the margin.
-        if on_air >= now + self.options.ahead / 2 {
+        if on_air >= now + self.options.ahead / 5 {
             return;
         }
-        let behind_ms = (now + self.options.ahead - on_air).as_secs_f64() * 1000.0;
-        let segment_ms = self.options.segment.as_secs_f64() * 1000.0;
+        let lead = self.options.ahead * 7 / 10;
+        let behind_ms = (now + lead - on_air).as_secs_f64() * 1000.0;
+        let segment_ms = (self.options.segment.as_secs_f64() * 1000.0).max(1.0);
         // Before the first segment there is nothing to count as missed.
         if self.seq > self.start_ms {
-            // Whole segments the silence held; the rest is a shorter gap in broadcast time.
-            self.seq += (behind_ms / segment_ms.max(1.0)).floor() as u64;
+            // Whole segments, rounded up: a listener takes each missed segment to last one
+            // segment, and when the clock moved by less than the segments counted, it looked
+            // for every later segment before it came and skipped it (a fraction of a segment
+            // gap made a listener miss everything after a pause).
+            let missed = (behind_ms / segment_ms).ceil();
+            self.seq += missed as u64;
+            self.air_ms += missed * segment_ms;
+        } else {
+            self.air_ms += behind_ms;
         }
-        self.air_ms += behind_ms;
     }
 
     /// Waits until the segment's publish time, then signs, keeps and publishes it (and the

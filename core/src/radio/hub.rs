@@ -19,6 +19,9 @@ use crate::net::{Client, TopicValidator};
 
 /// Recent segments kept per channel for repair and tune-in.
 const RING: usize = 16;
+/// Codec setups kept per channel beyond the ring (each as the newest segment carrying it): a
+/// channel's tracks in turn use a few, and a tune-in answer brings the one its segments name.
+const SETUPS: usize = 4;
 /// A listener counts while its last heartbeat is this recent.
 const LISTENER_TTL: Duration = Duration::from_secs(15);
 /// A channel heard of stays listed this long after its last status.
@@ -105,6 +108,10 @@ struct Heard {
 pub(super) struct Session {
     descriptor: ChannelDescriptor,
     ring: VecDeque<Segment>,
+    /// The newest segment carrying each recent codec setup, oldest setup first (Vorbis headers
+    /// ride in a track's first segment and then only every 64th, `SETUP_EVERY`, so the
+    /// ring alone would soon hold none).
+    setups: VecDeque<Segment>,
     heartbeats: HashMap<PeerId, Instant>,
     tuners: Vec<(u64, mpsc::Sender<Segment>)>,
     broadcasting: bool,
@@ -139,6 +146,9 @@ impl Session {
     }
 
     fn keep(&mut self, segment: &Segment) -> bool {
+        if let Some((id, _)) = segment.carried_setup() {
+            self.keep_setup(id, segment);
+        }
         if self.ring.iter().any(|s| s.seq() == segment.seq()) {
             return false;
         }
@@ -152,6 +162,28 @@ impl Session {
             self.ring.pop_front();
         }
         true
+    }
+
+    /// Keeps `segment` as the carrier of setup `id` unless a newer one is kept.
+    fn keep_setup(&mut self, id: u32, segment: &Segment) {
+        let same = |s: &Segment| s.carried_setup().is_some_and(|(k, _)| k == id);
+        if let Some(i) = self.setups.iter().position(same) {
+            if self.setups[i].seq() >= segment.seq() {
+                return;
+            }
+            self.setups.remove(i);
+        }
+        self.setups.push_back(segment.clone());
+        while self.setups.len() > SETUPS {
+            self.setups.pop_front();
+        }
+    }
+
+    /// The kept segment carrying setup `id`.
+    fn carrier(&self, id: u32) -> Option<&Segment> {
+        self.setups
+            .iter()
+            .find(|s| s.carried_setup().is_some_and(|(k, _)| k == id))
     }
 
     /// Listeners counted here: for a broadcaster, the listeners its push tree reports below it;
@@ -249,6 +281,7 @@ impl RadioHub {
             let session = sessions.entry(id).or_insert_with(|| Session {
                 descriptor: descriptor.clone(),
                 ring: VecDeque::new(),
+                setups: VecDeque::new(),
                 heartbeats: HashMap::new(),
                 tuners: Vec::new(),
                 broadcasting: false,
@@ -360,7 +393,8 @@ impl RadioHub {
                 .collect(),
             None => {
                 // The newest, and before them the newest segment carrying the codec setup
-                // they leave out (Vorbis headers ride in every few segments only).
+                // they leave out (Vorbis headers ride in a track's first segment and then
+                // rarely), however old: the listener takes the setup from it.
                 let newest: Vec<&Segment> =
                     s.ring.iter().rev().take(super::TUNE_IN_SEGMENTS).collect();
                 let needs = newest.first().and_then(|n| match &n.fields().audio {
@@ -369,13 +403,9 @@ impl RadioHub {
                     } if extra.is_empty() => Some(*setup_id),
                     _ => None,
                 });
-                let carrier = needs.and_then(|id| {
-                    s.ring
-                        .iter()
-                        .rev()
-                        .find(|x| x.carried_setup().is_some_and(|(k, _)| k == id))
-                        .filter(|x| !newest.iter().any(|n| n.seq() == x.seq()))
-                });
+                let carrier = needs
+                    .and_then(|id| s.carrier(id))
+                    .filter(|x| !newest.iter().any(|n| n.seq() == x.seq()));
                 carrier
                     .into_iter()
                     .chain(newest.into_iter().rev())
@@ -389,11 +419,8 @@ impl RadioHub {
     pub(crate) fn setup(&self, id: &ChannelId, setup_id: u32) -> Option<Vec<u8>> {
         let sessions = lock(&self.sessions);
         let s = sessions.get(id)?;
-        s.ring
-            .iter()
-            .rev()
-            .find_map(|x| x.carried_setup().filter(|(k, _)| *k == setup_id))
-            .map(|(_, extra)| extra.to_vec())
+        let (_, extra) = s.carrier(setup_id)?.carried_setup()?;
+        Some(extra.to_vec())
     }
 
     /// Listeners of a channel this peer takes part in: counted down its push tree by the
@@ -543,6 +570,7 @@ mod tests {
                 check: crate::radio::validator(descriptor.clone()),
                 descriptor,
                 ring: VecDeque::new(),
+                setups: VecDeque::new(),
                 heartbeats: HashMap::new(),
                 tuners: Vec::new(),
                 broadcasting,
@@ -638,5 +666,65 @@ mod tests {
         // A later sighting without a source (the DHT) keeps the broadcaster.
         hub.heard(descriptor.clone(), 0, None);
         assert_eq!(hub.broadcaster(&descriptor.id()), Some(peer));
+    }
+
+    #[test]
+    fn a_tune_in_brings_the_codec_setup_of_a_track_that_began_long_before_the_ring() {
+        let (hub, id) = hub_with_segment(false);
+        let owner = ArtistKeypair::from_seed([3; 32]);
+        let vorbis = |seq: u64, extra: &[u8], carried: bool| {
+            let mut draft = SegmentDraft::silence(id, seq, 1_700_000_000_000 + seq, 800);
+            draft.audio = crate::radio::SegmentAudio::Packets {
+                codec: crate::media::PacketCodec::Vorbis,
+                setup_id: crate::radio::segment::setup_id(extra),
+                extra: if carried { extra.to_vec() } else { Vec::new() },
+                packets: vec![crate::media::EncodedPacket {
+                    data: vec![1; 50],
+                    frames: 800,
+                    trim_start: 0,
+                    trim_end: 0,
+                }],
+            };
+            draft.sign(&owner)
+        };
+        let (first, second) = ([4u8; 3000], [5u8; 3000]);
+        // A track whose headers rode in its first segment only, 40 segments ago.
+        hub.keep(&vorbis(100, &first, true));
+        for seq in 101..140 {
+            hub.keep(&vorbis(seq, &first, false));
+        }
+        assert!(hub.ring(&id).iter().all(|s| s.carried_setup().is_none()));
+        let answer = hub.segments(&id, None);
+        let seqs: Vec<u64> = answer
+            .iter()
+            .map(
+                |b| match RadioMessage::decode(b, hub.descriptor(&id).as_ref().unwrap()) {
+                    Ok(RadioMessage::Segment(s)) => s.seq(),
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(
+            seqs,
+            vec![100, 138, 139],
+            "the carrier first, then the newest"
+        );
+        let first_id = crate::radio::segment::setup_id(&first);
+        assert_eq!(hub.setup(&id, first_id).as_deref(), Some(&first[..]));
+        // The next track brings other headers; the first track's stay known a while.
+        hub.keep(&vorbis(140, &second, true));
+        hub.keep(&vorbis(141, &second, false));
+        assert_eq!(
+            hub.segments(&id, None).len(),
+            2,
+            "the carrier is among the newest"
+        );
+        hub.keep(&vorbis(142, &second, false));
+        assert_eq!(hub.segments(&id, None).len(), 3);
+        assert_eq!(hub.setup(&id, first_id).as_deref(), Some(&first[..]));
+        // An older copy of a carrier does not replace the newer one.
+        hub.keep(&vorbis(90, &first, true));
+        let kept = lock(&hub.sessions)[&id].carrier(first_id).map(Segment::seq);
+        assert_eq!(kept, Some(100));
     }
 }

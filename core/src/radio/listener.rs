@@ -284,6 +284,9 @@ struct Listener {
     recent_rounds: usize,
     /// The decoder of the packets played last (kept from segment to segment).
     packets: Option<crate::media::PacketDecoder>,
+    /// A segment named a codec setup not held here (its tune-in answer lacked it): the
+    /// neighbours are asked again for their latest segments, which bring it.
+    lacks_setup: bool,
 }
 
 impl Listener {
@@ -367,6 +370,7 @@ pub(crate) fn tune(
         broadcaster_asks: 0,
         asking: HashSet::new(),
         recent_rounds: 0,
+        lacks_setup: false,
         packets: None,
     };
     let task = tokio::spawn(async move {
@@ -465,8 +469,10 @@ async fn run(
             }
             () = tokio::time::sleep_until(wake) => {}
         }
-        if l.next.is_none() && !l.holds_playable() && tokio::time::Instant::now() >= ask_recent_at {
+        let starving = l.next.is_none() && !l.holds_playable();
+        if (starving || l.lacks_setup) && tokio::time::Instant::now() >= ask_recent_at {
             ask_recent_at = tokio::time::Instant::now() + RECENT_RETRY;
+            l.lacks_setup = false;
             l.ask_recent(&recent_tx).await;
         }
         if l.next.is_none() {

@@ -80,8 +80,8 @@ impl Listener {
     /// that cannot be made gives silence of the segment's length.
     fn samples(&mut self, segment: &Segment) -> Pcm {
         let fields = segment.fields();
-        // A setup left out rides in a recent segment, which the hub's ring holds (segments
-        // carry it every few, and a tune-in answer brings the newest that does).
+        // A setup left out rides in an earlier segment, which the hub keeps (a track's first
+        // segment carries it, and a tune-in answer brings the newest that does).
         let channel = self.descriptor.id();
         let known = |id: u32| self.hub.setup(&channel, id);
         let (SegmentAudio::Packets { packets, .. }, Some(setup)) =
@@ -91,6 +91,7 @@ impl Listener {
                 SegmentAudio::Pcm(pcm) => pcm.clone(),
                 SegmentAudio::Packets { .. } => {
                     tracing::debug!("a segment whose codec setup is not here yet: silence");
+                    self.lacks_setup = true;
                     Pcm::silence(&fields.spec, segment.frames() as usize)
                 }
             };

@@ -252,6 +252,15 @@ pub(super) fn spec_of(params: &CodecParameters) -> Result<PcmSpec, MediaError> {
 /// Decoded audio as interleaved samples of `format`.
 pub(super) fn to_pcm(decoded: AudioBufferRef<'_>, format: SampleFormat) -> Pcm {
     let frames = decoded.frames() as u64;
+    if frames == 0 {
+        // symphonia's interleaving panics on an empty buffer of two or more channels (it
+        // slices from the channel's index); a Vorbis stream's first packet decodes to none.
+        return match format {
+            SampleFormat::Int(bits) if bits <= 16 => Pcm::I16(Vec::new()),
+            SampleFormat::Int(_) => Pcm::I32(Vec::new()),
+            SampleFormat::Float => Pcm::F32(Vec::new()),
+        };
+    }
     match format {
         SampleFormat::Int(bits) if bits <= 16 => {
             let mut buf = SampleBuffer::<i16>::new(frames, *decoded.spec());

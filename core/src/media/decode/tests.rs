@@ -208,3 +208,21 @@ fn truncated_and_corrupted_files_stop_cleanly_or_fail_without_panic_or_hang() {
         }
     }
 }
+
+#[test]
+fn an_empty_stereo_block_converts_to_no_samples_instead_of_panicking() {
+    use symphonia::core::audio::{AsAudioBufferRef, AudioBuffer, Channels, Signal, SignalSpec};
+    // A stereo Vorbis stream's first packet decodes to no frames; symphonia's interleaving
+    // sliced an empty buffer from the second channel's index and panicked.
+    let spec = SignalSpec::new(44_100, Channels::FRONT_LEFT | Channels::FRONT_RIGHT);
+    let mut empty = AudioBuffer::<f32>::new(1024, spec);
+    empty.render_reserved(Some(0));
+    for format in [
+        SampleFormat::Int(16),
+        SampleFormat::Int(24),
+        SampleFormat::Float,
+    ] {
+        let pcm = to_pcm(empty.as_audio_buffer_ref(), format);
+        assert_eq!(pcm.len(), 0, "{format:?}");
+    }
+}

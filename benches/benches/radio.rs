@@ -5,7 +5,7 @@
 //! broadcast has sent N more segments (a flash crowd onto a channel already on air).
 //!
 //! The channel plays a generated mono 16-bit WAV at 22.05 kHz (sent as PCM, 352 kbit/s), or
-//! with `BUSKER_RADIO_TRACK=FILE` that file (an MP3 or FLAC is sent as its own packets; it must
+//! with `BUSKER_RADIO_TRACK=FILE` that file (an MP3, FLAC or Ogg Vorbis file is sent as its own packets; it must
 //! last `BUSKER_RADIO_SECONDS` plus a minute). With `BUSKER_RADIO_LIVE=1` the channel is a live
 //! one and the bench feeds the file into it at its own bitrate, as a source client would.
 //!
@@ -13,7 +13,9 @@
 //! line: startup_ms (median, max), continuity (min, mean), lag_ms (median, max), and kbit/s
 //! received per listener (median, max) beside the track file's own bitrate; and a line of bytes
 //! on the wire as libp2p counts them: the broadcaster's upload, each listener's download and
-//! upload (listeners relay).
+//! upload (listeners relay); then, when they have stopped, what each peer receives in
+//! `BUSKER_RADIO_IDLE` seconds (10; 0 for none) with nobody tuned in: the background the wire
+//! figure includes.
 //!
 //! `cargo bench -p busker-benches --bench radio`; the same scenario runs from the end-to-end
 //! test binary as the ignored test `radio_figures`:
@@ -296,6 +298,32 @@ pub async fn radio_fifty_listeners() {
         median(wire_out.clone()),
         wire_out.iter().copied().fold(0.0, f64::max),
     );
+    // What the same peers receive with nobody tuned in (the broadcast goes on, pushed to
+    // nobody): channel statuses, the DHT, pings, catalog syncs and taste exchanges. The part of
+    // the wire figure above that is not the channel's.
+    let idle: f64 = std::env::var("BUSKER_RADIO_IDLE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10.0);
+    if idle > 0.0 {
+        let before: Vec<u64> = peers
+            .iter()
+            .map(|(_, n)| n.client().traffic().received)
+            .collect();
+        let since = std::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(idle)).await;
+        let secs = since.elapsed().as_secs_f64();
+        let rates: Vec<f64> = peers
+            .iter()
+            .zip(before)
+            .map(|((_, n), b)| (n.client().traffic().received - b) as f64 * 8.0 / 1000.0 / secs)
+            .collect();
+        println!(
+            "background, nobody tuned in, {secs:.1} s: per peer received median {:.1} max {:.1} kbit/s",
+            median(rates.clone()),
+            rates.iter().copied().fold(0.0, f64::max),
+        );
+    }
     println!(
         "radio{}, {listeners} listeners, {seconds} s each, tuned in {tuned_after_ms} ms into the broadcast (warm-up {warmup} segments), {figures}",
         if live { " (live source)" } else { "" }

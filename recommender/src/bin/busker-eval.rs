@@ -367,6 +367,7 @@ fn run_gossip(
         forward_top: knobs.get("ftop", defaults.forward_top as f32) as usize,
         digests: knobs.get("digests", f32::from(u8::from(defaults.digests))) > 0.5,
         ease_new_items: knobs.get("ease_new", f32::from(u8::from(defaults.ease_new_items))) > 0.5,
+        rarity: knobs.get("rarity", defaults.rarity),
         defences: !args.no_defences,
         ..defaults
     };

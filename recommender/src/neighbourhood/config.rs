@@ -70,6 +70,12 @@ pub struct NeighbourhoodConfig {
     /// the weights from the peers it has counted, so the rule adapts to the catalogue's
     /// popularity curve instead of carrying a constant fitted on one data set.
     pub rarity: f32,
+    /// How many forwarded full profiles of one message a receiver may keep (the rest only feed
+    /// its streams, as digests would): an honest sender forwards `forward_top` in full, a
+    /// Sybil can fill a message with its clique. Applied by the simulation's delivery
+    /// ([`GossipSim`](crate::GossipSim)); `usize::MAX` (the default) is no limit. An experiment
+    /// (`BENCHMARKS.md`, "Session 15"), not yet applied by the live network.
+    pub admit_forwarded: usize,
 }
 
 impl Default for NeighbourhoodConfig {
@@ -102,6 +108,7 @@ impl Default for NeighbourhoodConfig {
             // Chosen on the validation splits of Last.fm and InstEval, seed 1 (BENCHMARKS.md,
             // "Session 15").
             rarity: 3.0,
+            admit_forwarded: usize::MAX,
         }
     }
 }

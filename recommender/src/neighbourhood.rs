@@ -87,7 +87,8 @@ use crate::stream::WalkStream;
 pub struct Neighbour {
     /// The peer's latest valid profile.
     pub profile: TasteProfile,
-    /// Cosine similarity to the owner's profile.
+    /// Cosine similarity to the owner's profile, the owner's items weighted by rarity
+    /// ([`NeighbourhoodConfig::rarity`]).
     pub similarity: f32,
     /// The owner follows this peer.
     pub followed: bool,

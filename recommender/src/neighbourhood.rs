@@ -239,9 +239,9 @@ impl Neighbourhood {
     /// Re-weights the owner's items by their rarity among the peers counted in the stream,
     /// `(1 + ln((peers + 1) / (count + 1)))^rarity` (1 for every item before any peer is
     /// counted), and re-measures every kept neighbour against it. Sharing an item that most
-    /// peers list says little about taste; sharing a rare one says much. It also keeps out
-    /// shilling profiles padded with popular items, which a peer without follows cannot tell
-    /// from honest ones otherwise (see `BENCHMARKS.md`, "Session 15").
+    /// peers list says little about taste; sharing a rare one says much. It also weighs down
+    /// shilling profiles padded with popular items, though without follows it does not stop
+    /// them (see `BENCHMARKS.md`, "Session 15").
     fn refresh_rarity(&mut self) {
         let mut rare = self.own.clone();
         let r = self.config.rarity;

@@ -237,11 +237,16 @@ impl GossipSim {
     /// Delivers a message to real peer `u`, decoding every profile like the network would. The
     /// first profile must be the sender's; the others are forwarded (signed by their owners).
     fn deliver(&mut self, u: usize, msg: Message) {
+        let admit = self.hoods[u].config().admit_forwarded;
         for (i, &p) in msg.profiles.iter().enumerate() {
             if let Ok(profile) = TasteProfile::decode(&self.wire[p])
                 && (i > 0 || profile.peer == msg.from)
             {
-                self.hoods[u].consider(profile);
+                if i > admit {
+                    self.hoods[u].consider_digest(&ProfileDigest::of(&profile));
+                } else {
+                    self.hoods[u].consider(profile);
+                }
             }
         }
         for &p in &msg.digests {

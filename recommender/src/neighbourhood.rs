@@ -25,6 +25,9 @@
 //!   (co-occurrence sums over the owner's items and a few hundred candidates), then dropped.
 //!   [`Neighbourhood::recommend`] blends the kept neighbours' scores, the walk and an EASE model
 //!   fitted on the co-occurrence sums (once a round, [`Neighbourhood::ease_scores`]).
+//! - **Similarity.** A profile's cosine with the owner's, the owner's weights scaled by each
+//!   item's rarity among the peers counted so far ([`NeighbourhoodConfig::rarity`]): sharing a
+//!   rare item says more about taste than sharing one that most peers list.
 //! - **Eviction.** When full, the kept profile with the lowest similarity times trust makes room
 //!   for a better one. Followed peers are always kept (they rank first).
 //! - **Trust.** From follows: 1 for a peer the owner follows, 0.8 two follow hops away, 0.6
@@ -84,7 +87,8 @@ use crate::stream::WalkStream;
 pub struct Neighbour {
     /// The peer's latest valid profile.
     pub profile: TasteProfile,
-    /// Cosine similarity to the owner's profile.
+    /// Cosine similarity to the owner's profile, the owner's items weighted by rarity
+    /// ([`NeighbourhoodConfig::rarity`]).
     pub similarity: f32,
     /// The owner follows this peer.
     pub followed: bool,
@@ -130,6 +134,10 @@ pub struct Neighbourhood {
     forward_next: Rotation,
     /// Fingerprints of the owner's items, sorted (for the streamed walk).
     own_fps: Vec<u64>,
+    /// The owner's profile with each weight scaled by the item's rarity among the peers
+    /// counted so far (refreshed every round; see [`NeighbourhoodConfig::rarity`]): what a
+    /// neighbour's similarity is measured against.
+    own_rare: TasteProfile,
 }
 
 /// A counter that clones by value (an atomic so that `gossip_profiles` can take `&self`).
@@ -187,6 +195,7 @@ impl Neighbourhood {
             ease_cache: OnceLock::new(),
             forward_next: Rotation::default(),
             own_fps: fingerprints(&own),
+            own_rare: own.clone(),
             own,
             config,
             neighbours: Vec::new(),
@@ -221,10 +230,37 @@ impl Neighbourhood {
         self.own = own;
         self.follows_tried = 0;
         for n in &mut self.neighbours {
-            n.similarity = profile_similarity(&self.own, &n.profile);
             n.followed = self.own.follows.binary_search(&n.profile.peer).is_ok();
         }
+        self.refresh_rarity();
         Ok(())
+    }
+
+    /// Re-weights the owner's items by their rarity among the peers counted in the stream,
+    /// `(1 + ln((peers + 1) / (count + 1)))^rarity` (1 for every item before any peer is
+    /// counted), and re-measures every kept neighbour against it. Sharing an item that most
+    /// peers list says little about taste; sharing a rare one says much. It also weighs down
+    /// shilling profiles padded with popular items, though without follows it does not stop
+    /// them (see `BENCHMARKS.md`, "Session 15").
+    fn refresh_rarity(&mut self) {
+        let mut rare = self.own.clone();
+        let r = self.config.rarity;
+        if r > 0.0 {
+            let peers = self.stream.peers() as f32;
+            for (k, w) in &mut rare.items {
+                let idf = 1.0 + ((peers + 1.0) / (self.stream.count(k) + 1.0)).ln().max(0.0);
+                *w *= idf.powf(r);
+            }
+        }
+        self.own_rare = rare;
+        for n in &mut self.neighbours {
+            n.similarity = profile_similarity(&self.own_rare, &n.profile);
+        }
+    }
+
+    /// A profile's similarity to the owner's: cosine against the rarity-weighted own profile.
+    pub(super) fn taste_similarity(&self, profile: &TasteProfile) -> f32 {
+        profile_similarity(&self.own_rare, profile)
     }
 
     /// The kept profiles.
@@ -254,6 +290,9 @@ impl Neighbourhood {
         self.ease_cache = OnceLock::new();
         for n in &mut self.neighbours {
             n.rounds_kept = n.rounds_kept.saturating_add(1);
+        }
+        if self.config.rarity > 0.0 {
+            self.refresh_rarity();
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Admission, MAX_NEIGHBOURS, Neighbour, Neighbourhood, profile_similarity};
+use super::{Admission, MAX_NEIGHBOURS, Neighbour, Neighbourhood};
 use crate::digest::{ProfileDigest, item_fingerprint};
 use crate::profile::{Key, TasteProfile};
 
@@ -45,7 +45,7 @@ impl Neighbourhood {
                 self.co.learn_keys(&profile);
             }
         }
-        let similarity = profile_similarity(&self.own, &profile);
+        let similarity = self.taste_similarity(&profile);
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.profile.peer == peer) {
             if profile.version <= n.profile.version {
                 return Admission::Stale;
@@ -149,8 +149,33 @@ impl Neighbourhood {
 
 #[cfg(test)]
 mod tests {
+    use crate::digest::ProfileDigest;
     use crate::neighbourhood::test_profiles::{k, profile};
     use crate::neighbourhood::{Admission, Neighbourhood, NeighbourhoodConfig};
+
+    #[test]
+    fn a_shared_rare_item_outweighs_a_shared_popular_one() {
+        // Six peers (digests) list the owner's item 1 and none its item 2. Peers 10 and 11
+        // share one of the owner's items each: by plain cosine they tie and 10, first in, keeps
+        // the one place; weighted by rarity, 11, who shares the rare item, takes it.
+        let run = |rarity: f32| {
+            let config = NeighbourhoodConfig {
+                max_profiles: 1,
+                rarity,
+                ..Default::default()
+            };
+            let mut h = Neighbourhood::new(profile(0, &[1, 2], &[]), config).unwrap();
+            for p in 20..26 {
+                assert!(h.consider_digest(&ProfileDigest::of(&profile(p, &[1, 7], &[]))));
+            }
+            h.tick();
+            assert_eq!(h.consider(profile(10, &[1, 5], &[])), Admission::Admitted);
+            let second = h.consider(profile(11, &[2, 6], &[]));
+            (second, h.neighbours()[0].profile.peer)
+        };
+        assert_eq!(run(0.0), (Admission::NotKept, k(10)));
+        assert_eq!(run(1.0), (Admission::Replaced(k(10)), k(11)));
+    }
 
     #[test]
     fn keeps_at_most_the_cap_and_evicts_the_least_similar() {

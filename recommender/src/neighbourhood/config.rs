@@ -64,6 +64,18 @@ pub struct NeighbourhoodConfig {
     /// Whether messages carry digests of the kept profiles not forwarded in full
     /// ([`Neighbourhood::gossip_digests`](super::Neighbourhood::gossip_digests)).
     pub digests: bool,
+    /// Exponent of an item's rarity weight in the owner's profile when a neighbour's similarity
+    /// is measured: `(1 + ln((peers + 1) / (count + 1)))^rarity`, with `peers` the peers counted
+    /// in the stream and `count` those listing the item; 0 is plain cosine. Each peer computes
+    /// the weights from the peers it has counted, so the rule adapts to the catalogue's
+    /// popularity curve instead of carrying a constant fitted on one data set.
+    pub rarity: f32,
+    /// How many forwarded full profiles of one message a receiver may keep (the rest only feed
+    /// its streams, as digests would): an honest sender forwards `forward_top` in full, a
+    /// Sybil can fill a message with its clique. Applied by the simulation's delivery
+    /// ([`GossipSim`](crate::GossipSim)); `usize::MAX` (the default) is no limit. An experiment
+    /// (`BENCHMARKS.md`, "Session 15"), not yet applied by the live network.
+    pub admit_forwarded: usize,
 }
 
 impl Default for NeighbourhoodConfig {
@@ -93,6 +105,10 @@ impl Default for NeighbourhoodConfig {
             ease_new_items: true,
             forward_top: 3,
             digests: true,
+            // Chosen on the validation splits of Last.fm and InstEval, seed 1 (BENCHMARKS.md,
+            // "Session 15").
+            rarity: 3.0,
+            admit_forwarded: usize::MAX,
         }
     }
 }

@@ -6,12 +6,19 @@
 //! [`MAX_EXPANSIONS`] most frequent matching terms and merges their posting lists on demand, so
 //! that an intersection only touches the blocks it seeks to. Every match is worth the same
 //! score, as with tantivy's queries.
+//!
+//! Walking a Levenshtein automaton over a term dictionary was most of a search's time at a
+//! million manifests (perf, issue 21), once per segment, field and pass. So a typo match keeps
+//! the word's first letter (as Elasticsearch's `prefix_length` 1 does: the walk stays in one
+//! branch of the dictionary), and the terms an expansion found are [`Found`] for the rest of
+//! the search, so that a second pass does not walk again.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use tantivy::index::SegmentId;
 use tantivy::postings::{SegmentPostings, TermInfo};
 use tantivy::query::{
     BitSetDocSet, ConstScorer, DfaWrapper, EmptyScorer, EnableScoring, Explanation, Query, Scorer,
@@ -34,8 +41,45 @@ pub(super) enum Matcher {
     Exact(String),
     /// Terms starting with this.
     Prefix(String),
-    /// Terms the automaton accepts (those within a few edits of a word).
-    Near(Arc<DfaWrapper>),
+    /// Terms the automaton accepts (those within a few edits of a word) that start with
+    /// `lead` (the word's first letter).
+    Near {
+        automaton: Arc<DfaWrapper>,
+        lead: String,
+    },
+}
+
+/// What an expansion found in one segment: the matching terms, or, when they cover a good share
+/// of it, their documents.
+#[derive(Clone)]
+enum Docs {
+    Terms(Arc<[TermInfo]>),
+    Dense(Arc<BitSet>),
+}
+
+/// What the expansions of one word found, per segment and field, kept for one search.
+#[derive(Default)]
+pub(super) struct Found(Mutex<HashMap<(SegmentId, Field), Docs>>);
+
+impl Found {
+    fn get_or_find(
+        &self,
+        key: (SegmentId, Field),
+        find: impl FnOnce() -> tantivy::Result<Docs>,
+    ) -> tantivy::Result<Docs> {
+        let cached = self.lock().get(&key).cloned();
+        if let Some(docs) = cached {
+            return Ok(docs);
+        }
+        let docs = find()?;
+        self.lock().insert(key, docs.clone());
+        Ok(docs)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SegmentId, Field), Docs>> {
+        // The map only ever holds complete entries: a panic elsewhere cannot leave one half-made.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// A query for the terms of `field` that `matcher` accepts, each match scoring its boost.
@@ -43,6 +87,8 @@ pub(super) enum Matcher {
 pub(super) struct Expansion {
     pub(super) field: Field,
     pub(super) matcher: Matcher,
+    /// Where this search keeps the terms found, shared by every pass.
+    pub(super) found: Arc<Found>,
 }
 
 impl fmt::Debug for Expansion {
@@ -50,7 +96,7 @@ impl fmt::Debug for Expansion {
         let matcher = match &self.matcher {
             Matcher::Exact(t) => format!("exact {t:?}"),
             Matcher::Prefix(p) => format!("prefix {p:?}"),
-            Matcher::Near(_) => "near".to_owned(),
+            Matcher::Near { lead, .. } => format!("near, from {lead:?}"),
         };
         f.debug_struct("Expansion")
             .field("field", &self.field)
@@ -65,44 +111,50 @@ impl Query for Expansion {
     }
 }
 
-impl Weight for Expansion {
-    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let index = reader.inverted_index(self.field)?;
-        let terms = index.terms();
-        let infos = match &self.matcher {
-            Matcher::Exact(term) => terms.get(term)?.into_iter().collect(),
+impl Expansion {
+    /// The (at most [`MAX_EXPANSIONS`]) terms of `terms` this expansion matches.
+    fn terms(&self, terms: &tantivy::termdict::TermDictionary) -> tantivy::Result<Vec<TermInfo>> {
+        let mut top = TopTerms::default();
+        match &self.matcher {
+            Matcher::Exact(term) => return Ok(terms.get(term)?.into_iter().collect()),
             Matcher::Prefix(prefix) => {
                 let mut range = terms.range().ge(prefix.as_bytes());
                 if let Some(end) = prefix_end(prefix.as_bytes()) {
                     range = range.lt(end);
                 }
                 let mut stream = range.without_keys().into_stream()?;
-                let mut top = TopTerms::default();
                 while stream.advance() {
                     top.push(stream.value());
                 }
-                top.into_vec()
             }
-            Matcher::Near(automaton) => {
-                let mut stream = terms
-                    .search(automaton.as_ref())
-                    .without_keys()
-                    .into_stream()?;
-                let mut top = TopTerms::default();
+            Matcher::Near { automaton, lead } => {
+                let mut range = terms.search(automaton.as_ref()).ge(lead.as_bytes());
+                if let Some(end) = prefix_end(lead.as_bytes()) {
+                    range = range.lt(end);
+                }
+                let mut stream = range.without_keys().into_stream()?;
                 while stream.advance() {
                     top.push(stream.value());
                 }
-                top.into_vec()
             }
-        };
-        if infos.is_empty() {
-            return Ok(Box::new(EmptyScorer));
         }
-        // Lists that cover a good share of the segment are cheaper to read whole into a bitset
-        // (as tantivy does) than to merge through a heap: seeking them saves little.
-        let max_doc = reader.max_doc();
-        let total: u64 = infos.iter().map(|t| u64::from(t.doc_freq)).sum();
-        if total.saturating_mul(DENSE) > u64::from(max_doc) {
+        Ok(top.into_vec())
+    }
+}
+
+impl Weight for Expansion {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let index = reader.inverted_index(self.field)?;
+        let terms = index.terms();
+        let find = || -> tantivy::Result<Docs> {
+            let infos = self.terms(&terms)?;
+            // Lists that cover a good share of the segment are cheaper to read whole into a
+            // bitset (as tantivy does) than to merge through a heap: seeking them saves little.
+            let max_doc = reader.max_doc();
+            let total: u64 = infos.iter().map(|t| u64::from(t.doc_freq)).sum();
+            if total.saturating_mul(DENSE) <= u64::from(max_doc) {
+                return Ok(Docs::Terms(infos.into()));
+            }
             let mut docs = BitSet::with_max_value(max_doc);
             for info in &infos {
                 let mut block =
@@ -114,13 +166,26 @@ impl Weight for Expansion {
                     block.advance();
                 }
             }
-            return Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)));
+            Ok(Docs::Dense(Arc::new(docs)))
+        };
+        match self
+            .found
+            .get_or_find((reader.segment_id(), self.field), find)?
+        {
+            Docs::Dense(docs) => {
+                let docs = BitSetDocSet::from(BitSet::clone(&docs));
+                Ok(Box::new(ConstScorer::new(docs, boost)))
+            }
+            Docs::Terms(infos) if infos.is_empty() => Ok(Box::new(EmptyScorer)),
+            Docs::Terms(infos) => {
+                let mut postings = Vec::with_capacity(infos.len());
+                for info in infos.iter() {
+                    postings
+                        .push(index.read_postings_from_terminfo(info, IndexRecordOption::Basic)?);
+                }
+                Ok(Box::new(ConstScorer::new(Union::new(postings), boost)))
+            }
         }
-        let mut postings = Vec::with_capacity(infos.len());
-        for info in &infos {
-            postings.push(index.read_postings_from_terminfo(info, IndexRecordOption::Basic)?);
-        }
-        Ok(Box::new(ConstScorer::new(Union::new(postings), boost)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {

@@ -18,6 +18,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use tantivy::InvertedIndexReader;
 use tantivy::index::SegmentId;
 use tantivy::postings::{SegmentPostings, TermInfo};
 use tantivy::query::{
@@ -31,7 +32,10 @@ use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyEr
 /// thousands of terms on a large catalog; the most frequent are the likely completions.
 pub(super) const MAX_EXPANSIONS: usize = 50;
 
-/// Matches covering more than 1/DENSE of a segment are read into a bitset.
+/// An expansion's posting lists are merged until the merge has moved a list as many times as
+/// 1/WHOLE_READ_SHARE of their postings; then, if they cover more than 1/DENSE of the segment,
+/// they are read whole into a bitset.
+const WHOLE_READ_SHARE: u64 = 4;
 const DENSE: u64 = 16;
 
 /// Which terms an [`Expansion`] matches.
@@ -146,32 +150,9 @@ impl Weight for Expansion {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let index = reader.inverted_index(self.field)?;
         let terms = index.terms();
-        let find = || -> tantivy::Result<Docs> {
-            let infos = self.terms(&terms)?;
-            // Lists that cover a good share of the segment are cheaper to read whole into a
-            // bitset (as tantivy does) than to merge through a heap: seeking them saves little.
-            let max_doc = reader.max_doc();
-            let total: u64 = infos.iter().map(|t| u64::from(t.doc_freq)).sum();
-            if total.saturating_mul(DENSE) <= u64::from(max_doc) {
-                return Ok(Docs::Terms(infos.into()));
-            }
-            let mut docs = BitSet::with_max_value(max_doc);
-            for info in &infos {
-                let mut block =
-                    index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
-                while !block.docs().is_empty() {
-                    for &doc in block.docs() {
-                        docs.insert(doc);
-                    }
-                    block.advance();
-                }
-            }
-            Ok(Docs::Dense(Arc::new(docs)))
-        };
-        match self
-            .found
-            .get_or_find((reader.segment_id(), self.field), find)?
-        {
+        let find = || -> tantivy::Result<Docs> { Ok(Docs::Terms(self.terms(terms)?.into())) };
+        let key = (reader.segment_id(), self.field);
+        match self.found.get_or_find(key, find)? {
             Docs::Dense(docs) => {
                 let docs = BitSetDocSet::from(BitSet::clone(&docs));
                 Ok(Box::new(ConstScorer::new(docs, boost)))
@@ -183,7 +164,25 @@ impl Weight for Expansion {
                     postings
                         .push(index.read_postings_from_terminfo(info, IndexRecordOption::Basic)?);
                 }
-                Ok(Box::new(ConstScorer::new(Union::new(postings), boost)))
+                let total: u64 = infos.iter().map(|t| u64::from(t.doc_freq)).sum();
+                let budget = if total.saturating_mul(DENSE) > u64::from(reader.max_doc()) {
+                    total / WHOLE_READ_SHARE
+                } else {
+                    u64::MAX
+                };
+                let source = Source {
+                    index,
+                    infos,
+                    max_doc: reader.max_doc(),
+                    found: self.found.clone(),
+                    key,
+                };
+                let docs = Adaptive {
+                    reading: Reading::Merging(Union::new(postings)),
+                    budget,
+                    source,
+                };
+                Ok(Box::new(ConstScorer::new(docs, boost)))
             }
         }
     }
@@ -239,6 +238,111 @@ impl TopTerms {
     }
 }
 
+/// Where an expansion's documents in one segment come from, to read them whole.
+struct Source {
+    index: Arc<InvertedIndexReader>,
+    infos: Arc<[TermInfo]>,
+    max_doc: DocId,
+    found: Arc<Found>,
+    key: (SegmentId, Field),
+}
+
+impl Source {
+    /// Every document of the posting lists, kept in [`Found`] for the next pass.
+    fn read_whole(&self) -> tantivy::Result<BitSet> {
+        let mut docs = BitSet::with_max_value(self.max_doc);
+        for info in self.infos.iter() {
+            let mut block = self
+                .index
+                .read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+            while !block.docs().is_empty() {
+                for &doc in block.docs() {
+                    docs.insert(doc);
+                }
+                block.advance();
+            }
+        }
+        let kept = Docs::Dense(Arc::new(docs.clone()));
+        self.found.lock().insert(self.key, kept);
+        Ok(docs)
+    }
+}
+
+enum Reading {
+    Merging(Union),
+    Whole(BitSetDocSet),
+}
+
+/// An expansion's documents in one segment. A word that a rarer word of the query leads is
+/// only seeked to a few documents: merging its posting lists touches just those. A word that
+/// leads, or is seeked often, reads its lists whole into a bitset (as tantivy does), once the
+/// merge has cost a share of that read: a one-letter prefix covers half a segment.
+struct Adaptive {
+    reading: Reading,
+    /// List moves left before the lists are read whole.
+    budget: u64,
+    source: Source,
+}
+
+impl Adaptive {
+    /// Reads the lists whole when the merge has used its budget; `next` is the first document
+    /// the caller still wants.
+    fn settle(&mut self, next: DocId) {
+        let Reading::Merging(union) = &self.reading else {
+            return;
+        };
+        if union.moves <= self.budget || union.doc == TERMINATED {
+            return;
+        }
+        match self.source.read_whole() {
+            Ok(docs) => {
+                let mut whole = BitSetDocSet::from(docs);
+                whole.seek(next);
+                self.reading = Reading::Whole(whole);
+            }
+            // The lists were readable a moment ago; should that change, merging goes on.
+            Err(e) => {
+                tracing::debug!(error = %e, "reading an expansion whole failed; merging on");
+                self.budget = u64::MAX;
+            }
+        }
+    }
+}
+
+impl DocSet for Adaptive {
+    fn advance(&mut self) -> DocId {
+        let doc = match &mut self.reading {
+            Reading::Merging(union) => union.advance(),
+            Reading::Whole(whole) => return whole.advance(),
+        };
+        self.settle(doc);
+        self.doc()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        let doc = match &mut self.reading {
+            Reading::Merging(union) => union.seek(target),
+            Reading::Whole(whole) => return whole.seek(target),
+        };
+        self.settle(doc);
+        self.doc()
+    }
+
+    fn doc(&self) -> DocId {
+        match &self.reading {
+            Reading::Merging(union) => union.doc(),
+            Reading::Whole(whole) => whole.doc(),
+        }
+    }
+
+    fn size_hint(&self) -> u32 {
+        match &self.reading {
+            Reading::Merging(union) => union.size_hint(),
+            Reading::Whole(whole) => whole.size_hint(),
+        }
+    }
+}
+
 /// The union of posting lists, merged with a heap as the caller advances or seeks.
 struct Union {
     postings: Vec<SegmentPostings>,
@@ -246,6 +350,8 @@ struct Union {
     heap: BinaryHeap<Reverse<(DocId, usize)>>,
     doc: DocId,
     size_hint: u32,
+    /// How many times a list was advanced or seeked.
+    moves: u64,
 }
 
 impl Union {
@@ -264,6 +370,7 @@ impl Union {
             heap,
             doc: TERMINATED,
             size_hint,
+            moves: 0,
         };
         union.doc = union.head();
         union
@@ -282,6 +389,7 @@ impl Union {
                 break;
             }
             self.heap.pop();
+            self.moves += 1;
             if let Some(postings) = self.postings.get_mut(i) {
                 let next = if seek {
                     postings.seek(target)
@@ -330,6 +438,55 @@ mod tests {
         assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
         assert_eq!(prefix_end(&[b'a', 0xFF]), Some(b"b".to_vec()));
         assert_eq!(prefix_end(&[0xFF]), None);
+    }
+
+    /// A prefix that covers the whole segment is read whole part way through, whether it leads
+    /// or a rarer term seeks it, and matches the same documents as merging would.
+    #[test]
+    fn an_expansion_read_whole_part_way_matches_the_same_documents() {
+        use std::collections::HashSet;
+
+        use tantivy::collector::DocSetCollector;
+        use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+        use tantivy::schema::{Schema, TEXT};
+        use tantivy::{Index, IndexWriter, Term, doc};
+
+        let mut schema = Schema::builder();
+        let title = schema.add_text_field("title", TEXT);
+        let index = Index::create_in_ram(schema.build());
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let n = 20_000u32;
+        for i in 0..n {
+            writer
+                .add_document(doc!(title => format!("a{} b{}", i % 40, i % 7)))
+                .unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let prefix = |p: &str| -> Box<dyn Query> {
+            Box::new(Expansion {
+                field: title,
+                matcher: Matcher::Prefix(p.to_owned()),
+                found: Arc::default(),
+            })
+        };
+        let docs = |query: &dyn Query| -> HashSet<u32> {
+            let found = searcher.search(query, &DocSetCollector).unwrap();
+            found.into_iter().map(|a| a.doc_id).collect()
+        };
+        assert_eq!(docs(prefix("a").as_ref()).len(), n as usize);
+        let b3 = Term::from_field_text(title, "b3");
+        let both = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(b3, IndexRecordOption::Basic)) as Box<dyn Query>,
+            ),
+            (Occur::Must, prefix("a1")),
+        ]);
+        let expected: HashSet<u32> = (0..n)
+            .filter(|i| i % 7 == 3 && (i % 40 == 1 || (10..20).contains(&(i % 40))))
+            .collect();
+        assert_eq!(docs(&both), expected);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! judged query set (`core/tests/data/search-judged.tsv`) is added to the index and both report
 //! how many of its queries rank their track first. The last line is for scripts:
 //! `search manifests=N p50_ms=X p99_ms=Y hit_rate=Z` (Z the share of queries that found
-//! something).
+//! something). For profiling: `BUSKER_BENCH_INDEX=DIR` keeps the index in DIR and reuses it on
+//! the next run; `BUSKER_BENCH_SLOWEST=K` lists the K slowest queries of the new search.
 
 // A bench stops at the first failed setup step, as a test does.
 #![allow(clippy::expect_used, clippy::unwrap_used)]

@@ -4,14 +4,15 @@
 //! [`crate::Library`] does so when the two disagree. The schema stays private; callers add
 //! manifests and ask queries.
 //!
-//! Queries are made for typing: a word in a title or artist may be misspelt after its first
-//! letter (one edit for words of 4-7 letters, and for a three-letter word that matches nothing,
-//! two for longer ones, a swap of two letters counts as one), the last word may be unfinished (a prefix), and title and
-//! artist matches weigh more than album and tags. Every word must match somewhere; when that
-//! finds nothing, any word may match. `query` turns the words into tantivy queries in two passes
-//! (as typed first, typos second) and `expansion` finds typo and prefix matches cheaply; both
-//! exist so that a million manifests answer in milliseconds (issue 21). `judged` is the query set
-//! that keeps relevance honest.
+//! Queries are made for typing: a word in a title or artist may be misspelt after its first letter
+//! (one edit for words of 4-7 letters, and for a three-letter word that matches nothing, two for
+//! longer ones, a swap of two letters counts as one), the last word may be unfinished (a prefix),
+//! and title and artist matches weigh more than album and tags. Every word must match somewhere;
+//! when that finds nothing, any word may match. `query` turns the words into tantivy queries in two
+//! passes (as typed first, typos second), `expansion` finds typo and prefix matches cheaply and
+//! `alternatives` sums a word's matches without tantivy's windowed union; they exist so that a
+//! million manifests answer in milliseconds (issue 21). `judged` is the query set that keeps
+//! relevance honest.
 
 use std::path::Path;
 use std::sync::Mutex;

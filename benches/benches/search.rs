@@ -196,6 +196,17 @@ fn main() {
         .add(&judged_manifests)
         .expect("index the judged catalog");
     let judged = search_judged::queries();
+    // BUSKER_BENCH_MERGE=1 merges the index into one segment first (what fewer segments buy).
+    if std::env::var_os("BUSKER_BENCH_MERGE").is_some() {
+        let start = Instant::now();
+        match index.merge_segments() {
+            Ok(n) => println!(
+                "merged into {n} segment(s) in {:.1} s",
+                start.elapsed().as_secs_f64()
+            ),
+            Err(e) => println!("merge failed: {e}"),
+        }
+    }
 
     // Both strategies run each query in turn, so that neither profits from a cache the other
     // warmed.

@@ -252,6 +252,18 @@ impl SearchIndex {
         Ok(n)
     }
 
+    /// Merges every segment into one and returns how many segments the searcher then reads
+    /// (benches: what fewer segments would buy).
+    #[cfg(any(test, feature = "test-utils"))]
+    pub fn merge_segments(&self) -> Result<usize> {
+        let ids = self.index.searchable_segment_ids()?;
+        if ids.len() > 1 {
+            self.writer().merge(&ids).wait()?;
+        }
+        self.reader.reload()?;
+        Ok(self.reader.searcher().segment_readers().len())
+    }
+
     /// How many tracks are indexed.
     pub fn len(&self) -> usize {
         self.reader.searcher().num_docs() as usize

@@ -9,7 +9,8 @@
 //! judged query set (`core/tests/data/search-judged.tsv`) is added to the index and both report
 //! how many of its queries rank their track first. The last line is for scripts:
 //! `search manifests=N p50_ms=X p99_ms=Y hit_rate=Z` (Z the share of queries that found
-//! something).
+//! something). For profiling: `BUSKER_BENCH_INDEX=DIR` keeps the index in DIR and reuses it on
+//! the next run; `BUSKER_BENCH_SLOWEST=K` lists the K slowest queries of the new search.
 
 // A bench stops at the first failed setup step, as a test does.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -99,8 +100,13 @@ fn main() {
             .join(" ")
     };
 
+    // BUSKER_BENCH_INDEX=DIR keeps the index in DIR and, when DIR already holds one, reuses it
+    // instead of indexing again (the same seed gives the same titles): for profiling runs.
+    let kept = std::env::var_os("BUSKER_BENCH_INDEX").map(std::path::PathBuf::from);
     let dir = tempfile::tempdir().expect("temp dir");
-    let index = SearchIndex::open(&dir.path().join("index")).expect("index");
+    let index_dir = kept.clone().unwrap_or_else(|| dir.path().join("index"));
+    let reuse = kept.is_some() && index_dir.join("meta.json").exists();
+    let index = SearchIndex::open(&index_dir).expect("index");
     let mut titles = Vec::with_capacity(n);
     let start = Instant::now();
     let mut sign_secs = 0.0;
@@ -121,6 +127,10 @@ fn main() {
             disc: 0,
             cover: None,
         };
+        if reuse {
+            titles.push(t);
+            continue;
+        }
         let signing = Instant::now();
         let manifest = ManifestDraft {
             info,
@@ -139,10 +149,14 @@ fn main() {
         }
     }
     let index_secs = start.elapsed().as_secs_f64() - sign_secs;
-    println!(
-        "indexed {n} manifests in {index_secs:.1} s: {:.0} manifests/s (signing, {sign_secs:.1} s, not counted)",
-        n as f64 / index_secs
-    );
+    if reuse {
+        println!("reused the index in {}", index_dir.display());
+    } else {
+        println!(
+            "indexed {n} manifests in {index_secs:.1} s: {:.0} manifests/s (signing, {sign_secs:.1} s, not counted)",
+            n as f64 / index_secs
+        );
+    }
 
     let mut queries = Vec::new();
     for q in 0..1000 {
@@ -167,7 +181,7 @@ fn main() {
         };
         queries.push(query);
     }
-    let segments = std::fs::read_dir(dir.path().join("index"))
+    let segments = std::fs::read_dir(&index_dir)
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .filter(|e| e.path().extension().is_some_and(|x| x == "term"))
@@ -182,6 +196,17 @@ fn main() {
         .add(&judged_manifests)
         .expect("index the judged catalog");
     let judged = search_judged::queries();
+    // BUSKER_BENCH_MERGE=1 merges the index into one segment first (what fewer segments buy).
+    if std::env::var_os("BUSKER_BENCH_MERGE").is_some() {
+        let start = Instant::now();
+        match index.merge_segments() {
+            Ok(n) => println!(
+                "merged into {n} segment(s) in {:.1} s",
+                start.elapsed().as_secs_f64()
+            ),
+            Err(e) => println!("merge failed: {e}"),
+        }
+    }
 
     // Both strategies run each query in turn, so that neither profits from a cache the other
     // warmed.
@@ -192,6 +217,16 @@ fn main() {
         old.time(|| index.search_legacy(q, 20).expect("search"));
         one_pass.time(|| index.search_one_pass(q, 20).expect("search"));
         new.time(|| index.search(q, 20).expect("search"));
+    }
+    // BUSKER_BENCH_SLOWEST=K lists the K slowest queries of the new search (what p99 is made of).
+    let slowest: usize = std::env::var("BUSKER_BENCH_SLOWEST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut by_time: Vec<(f64, &String)> = new.millis.iter().copied().zip(&queries).collect();
+    by_time.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (ms, q) in by_time.iter().take(slowest) {
+        println!("slow: {ms:.2} ms {q:?}");
     }
     let judged_first = |search: &dyn Fn(&str) -> Vec<SearchHit>| {
         let misses = search_judged::misses(&judged, &judged_manifests, |q| {

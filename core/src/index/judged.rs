@@ -151,10 +151,12 @@ mod tests {
     }
 
     /// On a catalog this small no page fills as typed and no word has more than a handful of
-    /// completions, so the search must rank exactly as the one before issue 21 did.
+    /// completions, so the search must rank as the one before issue 21 did, but for the tracks
+    /// that only a typo in a word's first letter matched: those are no longer found.
     #[test]
     fn a_small_catalog_ranks_as_before() {
         let manifests = manifests();
+        let cat = catalog();
         let index = SearchIndex::in_memory().unwrap();
         index.add(&manifests).unwrap();
         let extra = [
@@ -167,15 +169,89 @@ mod tests {
             "back black",
         ];
         let queries = queries();
+        let mut dropped = 0;
         for q in queries.iter().map(|q| q.query.as_str()).chain(extra) {
             let new: Vec<_> = index.search(q, 10).unwrap().iter().map(|h| h.id).collect();
             let old: Vec<_> = index
-                .search_legacy(q, 10)
+                .search_legacy(q, 100)
                 .unwrap()
                 .iter()
                 .map(|h| h.id)
                 .collect();
-            assert_eq!(new, old, "{q:?}");
+            // The new hits come in the old order, and every old hit the new search passed over
+            // matched through a typo in some word's first letter.
+            let mut at = 0;
+            for id in &new {
+                let skipped = old[at..].iter().position(|o| o == id);
+                let skipped = skipped.unwrap_or_else(|| panic!("{q:?}: {id:?} not found before"));
+                for gone in &old[at..at + skipped] {
+                    let i = manifests.iter().position(|m| m.id() == *gone).unwrap();
+                    assert!(
+                        first_letter_typo(q, &cat[i]),
+                        "{q:?}: {} / {} dropped",
+                        cat[i].title,
+                        cat[i].artist
+                    );
+                    dropped += 1;
+                }
+                at += skipped + 1;
+            }
+            if new.len() < 10 {
+                for gone in &old[at..] {
+                    let i = manifests.iter().position(|m| m.id() == *gone).unwrap();
+                    assert!(
+                        first_letter_typo(q, &cat[i]),
+                        "{q:?}: {} dropped",
+                        cat[i].title
+                    );
+                    dropped += 1;
+                }
+            }
         }
+        assert!(dropped < 10, "{dropped} tracks dropped");
+    }
+
+    /// Whether some word of `query` is, in `track`'s title or artist, a word with another first
+    /// letter within the typo distance.
+    fn first_letter_typo(query: &str, track: &TrackInfo) -> bool {
+        let words = |s: &str| -> Vec<Vec<char>> {
+            s.to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(|w| w.chars().collect())
+                .collect()
+        };
+        let fields = [words(&track.title), words(&track.artist)].concat();
+        words(query).iter().any(|w| {
+            let max = usize::from(crate::index::query::distance(&w.iter().collect::<String>()))
+                .max(usize::from(w.len() == 3));
+            fields
+                .iter()
+                .any(|t| t.first() != w.first() && edits(w, t) <= max)
+        })
+    }
+
+    /// Optimal string alignment distance (a swap of neighbours is one edit).
+    fn edits(a: &[char], b: &[char]) -> usize {
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = best;
+            }
+        }
+        d[a.len()][b.len()]
     }
 }

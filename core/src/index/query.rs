@@ -1,7 +1,7 @@
 //! Typed words into tantivy queries that stay fast on a million manifests.
 //!
 //! A word matches, per field, its exact term (scored with BM25), terms within a few edits of it
-//! on title and artist (a typo), and, when it is the unfinished last word, terms that start with
+//! that start with the same letter on title and artist (a typo), and, when it is the unfinished last word, terms that start with
 //! it. Typo and prefix matches are worth a constant, as they always were. For issue 21 they are
 //! found by [`Expansion`]s, which read posting lists lazily, and typo matching runs in a second
 //! pass only: the first pass fuzzes just the words that match no term at all (an obvious typo)
@@ -17,7 +17,8 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Searcher, Term};
 
 use super::Fields;
-use super::expansion::{Expansion, Matcher, prefix_end};
+use super::alternatives::AnyOf;
+use super::expansion::{Expansion, Found, Matcher, prefix_end};
 use crate::error::Result;
 
 /// How many edits a word may have: none up to 3 letters, one up to 7, two beyond. Levenshtein
@@ -40,6 +41,11 @@ struct Word {
     known: bool,
     /// Accepts the terms within [`distance`] edits; built once, for title and artist.
     near: Option<Arc<DfaWrapper>>,
+    /// The word's first letter: typo matches start with it.
+    lead: String,
+    /// The terms its typo and prefix expansions found, for every pass of the search.
+    near_found: Arc<Found>,
+    prefix_found: Arc<Found>,
 }
 
 /// The words of one query against one searcher.
@@ -83,11 +89,15 @@ impl Plan {
                     Some(Arc::new(FuzzyTermQuery::new(term, d, true).automaton()?))
                 }
             };
+            let lead = text.chars().take(1).collect();
             plan.words.push(Word {
                 text,
                 prefix,
                 known,
                 near,
+                lead,
+                near_found: Arc::default(),
+                prefix_found: Arc::default(),
             });
         }
         Ok(plan)
@@ -116,9 +126,9 @@ impl Plan {
     }
 
     fn word_query(&self, word: &Word, fuzz: bool) -> Box<dyn Query> {
-        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
         let mut push = |query: Box<dyn Query>, boost: f32| {
-            alternatives.push((Occur::Should, Box::new(BoostQuery::new(query, boost))));
+            alternatives.push(Box::new(BoostQuery::new(query, boost)));
         };
         for (field, weight) in self.fields.weighted() {
             let term = Term::from_field_text(field, &word.text);
@@ -131,19 +141,36 @@ impl Plan {
             if weight >= 3.0
                 && let Some(near) = &word.near
             {
-                let matcher = if fuzz {
-                    Matcher::Near(near.clone())
+                let (matcher, found) = if fuzz {
+                    let automaton = near.clone();
+                    let lead = word.lead.clone();
+                    (Matcher::Near { automaton, lead }, word.near_found.clone())
                 } else {
-                    Matcher::Exact(word.text.clone())
+                    (Matcher::Exact(word.text.clone()), Arc::default())
                 };
-                push(Box::new(Expansion { field, matcher }), weight);
+                push(
+                    Box::new(Expansion {
+                        field,
+                        matcher,
+                        found,
+                    }),
+                    weight,
+                );
             }
             if word.prefix {
                 let matcher = Matcher::Prefix(word.text.clone());
-                push(Box::new(Expansion { field, matcher }), weight * 1.5);
+                let found = word.prefix_found.clone();
+                push(
+                    Box::new(Expansion {
+                        field,
+                        matcher,
+                        found,
+                    }),
+                    weight * 1.5,
+                );
             }
         }
-        Box::new(BooleanQuery::new(alternatives))
+        Box::new(AnyOf(alternatives))
     }
 }
 

@@ -17,7 +17,8 @@
 //! - peers connected for less than the grace period (a Kademlia query, a sync just started).
 //!
 //! Kademlia keeps peers it is no longer connected to in its routing table and dials them again
-//! when a query needs them. What is decided here is pure: time is passed in, and the event loop
+//! when a query needs them. It counts a peer disconnected in the middle of a query as failed
+//! (the query goes on with others); its requests are not seen here, so a trim may do that. What is decided here is pure: time is passed in, and the event loop
 //! hands over the peers the behaviours need ([`Conns::to_close`]).
 
 use std::collections::{HashMap, HashSet};

@@ -376,7 +376,7 @@ impl EventLoop {
                 }
                 if endpoint.is_dialer() {
                     let addr = endpoint.get_remote_address().clone();
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    dht::add_address(&mut self.swarm, &peer_id, addr);
                 }
                 let relayed = endpoint.is_relayed();
                 let addr = link_addr(&endpoint, peer_id);
@@ -448,10 +448,7 @@ impl EventLoop {
                     .map(without_peer)
                     .collect();
                 for addr in &listen {
-                    swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, addr.clone());
+                    dht::add_address(swarm, &peer_id, addr.clone());
                 }
                 let links = &self.links;
                 if (self.relays).note(links, peer_id, connection_id, &info.protocols, &listen) {

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use busker_core::model::{ArtistKeypair, Manifest, TrackId};
-use busker_core::net::{self, Client, NetEvent, NetworkConfig, PeerId};
+use busker_core::net::{self, Client, ConnectionTargets, NetEvent, NetworkConfig, PeerId};
 use busker_core::{catalog, radio, release, test_utils};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -66,6 +66,9 @@ pub struct Settings {
     /// Each peer's cap on open connections (`NetworkConfig::max_connections`; a node's own by
     /// default).
     pub max_connections: u32,
+    /// Each peer's connection manager watermarks (`NetworkConfig::connections`; a node's own
+    /// by default). `BUSKER_SCALE_CONN_HIGH=100000` turns it off in effect (the run before it).
+    pub connections: ConnectionTargets,
     /// Joining stops when it has taken this long; the run goes on with the peers that joined.
     pub join_budget: Duration,
 }
@@ -89,6 +92,14 @@ impl Settings {
             max_connections: env("BUSKER_SCALE_MAX_CONNECTIONS")
                 .map_or(NetworkConfig::loopback().max_connections, |n| n as u32),
             join_budget: Duration::from_secs(env("BUSKER_SCALE_JOIN_SECS").unwrap_or(600)),
+            connections: {
+                let default = ConnectionTargets::default();
+                ConnectionTargets {
+                    low: env("BUSKER_SCALE_CONN_LOW").map_or(default.low, |n| n as usize),
+                    high: env("BUSKER_SCALE_CONN_HIGH").map_or(default.high, |n| n as usize),
+                    ..default
+                }
+            },
         }
     }
 }
@@ -113,6 +124,8 @@ pub struct Report {
     pub bytes_per_peer_min: f64,
     /// Process RSS growth per peer, MiB.
     pub rss_per_peer_mb: f64,
+    /// Peers each peer was connected to once the network settled, on average.
+    pub mean_degree: f64,
 }
 
 impl Report {
@@ -196,13 +209,14 @@ fn services() -> net::Services {
 async fn spawn_peer(
     index: usize,
     seed: [u8; 32],
-    max_connections: u32,
+    settings: &Settings,
     arrivals: &Arrivals,
 ) -> (Peer, net::Multiaddr) {
     let config = NetworkConfig {
         listen: vec![net::memory_any_port()],
         memory_transport: true,
-        max_connections,
+        max_connections: settings.max_connections,
+        connections: settings.connections.clone(),
         ..NetworkConfig::loopback()
     };
     let key = net::keypair_from_seed(seed).unwrap();
@@ -245,7 +259,7 @@ async fn join(
             p.say(format!("joining stopped at {i} peers: over its budget"));
             break;
         }
-        let (peer, addr) = spawn_peer(i, rng.r#gen(), settings.max_connections, arrivals).await;
+        let (peer, addr) = spawn_peer(i, rng.r#gen(), settings, arrivals).await;
         let earlier: Vec<usize> =
             rand::seq::index::sample(rng, i.max(1), settings.dials.min(i)).into_vec();
         let dials = earlier.iter().map(|&j| peer.client.dial(addrs[j].clone()));
@@ -596,6 +610,7 @@ pub async fn run(settings: &Settings) -> Report {
         lookup_success: after,
         bytes_per_peer_min,
         rss_per_peer_mb: rss_per_peer / 1048576.0,
+        mean_degree: ends as f64 / n as f64,
     }
 }
 

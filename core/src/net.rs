@@ -32,6 +32,7 @@
 
 mod behaviour;
 mod client;
+mod conns;
 mod dht;
 mod event_loop;
 mod gate;
@@ -98,6 +99,37 @@ pub struct NetworkConfig {
     /// process on it, where TCP on loopback would need more file descriptors than the process
     /// may open.
     pub memory_transport: bool,
+    /// How many peers to stay connected to (see [`ConnectionTargets`]).
+    pub connections: ConnectionTargets,
+}
+
+/// The connection manager's watermarks: above `high` connected peers, the least recently used
+/// that nothing needs are disconnected until `low` are left. Kept whatever the count: the
+/// gossip mesh peers, peers with a request either way within the idle timeout (transfers,
+/// catalog sync, the radio tree), peers dialed on purpose (bootstrap, [`Client::dial`]),
+/// relays in use, and peers connected for less than `grace`. Gossipsub keeps every connection
+/// open (its streams count as use), so without this a peer ends connected to every peer its
+/// DHT queries ever reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionTargets {
+    /// Peers left connected after a trim.
+    pub low: usize,
+    /// Peers connected above which a trim starts.
+    pub high: usize,
+    /// How long a new connection is left alone.
+    pub grace: Duration,
+}
+
+impl Default for ConnectionTargets {
+    /// 25-50 peers: several times the gossip mesh (4-8 per topic), few enough that upkeep
+    /// stays small (about 108 KiB of memory and 560 bytes a minute per connection, SCALING.md).
+    fn default() -> Self {
+        Self {
+            low: 25,
+            high: 50,
+            grace: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Relaying through a third peer (circuit relay v2) and the direct upgrade after it (DCUtR).
@@ -201,6 +233,7 @@ impl NetworkConfig {
             relay: RelayConfig::default(),
             mdns: false,
             memory_transport: false,
+            connections: ConnectionTargets::default(),
         }
     }
 }

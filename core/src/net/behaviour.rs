@@ -189,6 +189,9 @@ impl Behaviour {
         // Records other peers put here are checked before they are stored (see
         // `EventLoop::on_inbound_record`): a forger must not overwrite an artist's profile.
         kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
+        // Peers enter the routing table through `dht::add_address` only (connected peers, at
+        // the addresses they listen on), never on hold for a full bucket (see there).
+        kad_config.set_kbucket_inserts(kad::BucketInserts::Manual);
         let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
         // Every Busker peer answers DHT queries; without this a peer on loopback (no confirmed
         // external address) would stay a client and the DHT would be empty.

@@ -212,6 +212,13 @@ impl Client {
             .await
     }
 
+    /// This peer's gossip mesh for `topic`: the peers it forwards every message to (see
+    /// [`super::ConnectionTargets`], which keeps them connected).
+    pub async fn mesh_peers(&self, topic: String) -> Result<Vec<PeerId>> {
+        self.call(|reply| Command::Gossip(gossip::Command::MeshPeers { topic, reply }))
+            .await
+    }
+
     /// Stores a record in the DHT under `key` (here and on the closest peers).
     pub async fn put_record(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         self.call(|reply| Command::Dht(dht::Command::PutRecord { key, value, reply }))

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use libp2p::kad::store::RecordStore as _;
-use libp2p::{PeerId, Swarm, kad};
+use libp2p::{Multiaddr, PeerId, Swarm, kad};
 use tokio::sync::oneshot;
 
 use super::RecordFilter;
@@ -70,6 +70,24 @@ pub(super) struct Dht {
     provided_early: HashMap<kad::RecordKey, usize>,
     /// Checks the records other peers store here.
     filter: Option<RecordFilter>,
+}
+
+/// Adds `addr` of `peer` to the routing table, unless `peer`'s bucket is full. Kademlia would
+/// put a newcomer to a full bucket on hold and dial the bucket's oldest entry, if disconnected,
+/// to see whether it is alive. With the connection manager (`conns.rs`) most entries are
+/// disconnected, so every new connection (whose identify lands here) set off one more dial, and
+/// each of those more: a storm. A full bucket keeps its entries instead (Kademlia prefers old
+/// peers anyway); one whose dial fails loses its address and its place, which makes room.
+/// Kademlia's own inserts are off (`BucketInserts::Manual`, `behaviour.rs`) for the same
+/// reason. The cost: an entry already in a full bucket does not learn a new address here.
+pub(super) fn add_address(swarm: &mut Swarm<Behaviour>, peer: &PeerId, addr: Multiaddr) {
+    let kad = &mut swarm.behaviour_mut().kad;
+    let full = kad
+        .kbucket(*peer)
+        .is_some_and(|bucket| bucket.num_entries() >= kad::K_VALUE.get());
+    if !full {
+        kad.add_address(peer, addr);
+    }
 }
 
 impl Dht {

@@ -4,7 +4,7 @@
 //! switch), [`Serving`] (inbound requests), [`Requests`] (this peer's own) and [`Gossip`].
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::Transport as _;
@@ -12,10 +12,12 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{Boxed, MemoryTransport, OptionalTransport};
 use libp2p::core::upgrade::Version;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, Swarm, autonat, dcutr, identify, mdns, request_response};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::{Multiaddr, PeerId, Swarm, autonat, dcutr, identify, mdns, request_response};
 use tokio::sync::{mpsc, oneshot};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
+use super::conns::{Conns, TRIM_EVERY};
 use super::dht::{self, Dht, PROVIDERS_GRACE};
 use super::gate::{self, Gate};
 use super::gossip::{self, Gossip};
@@ -61,6 +63,7 @@ struct EventLoop {
     serving: Serving,
     requests: Requests,
     gossip: Gossip,
+    conns: Conns,
 }
 
 /// Builds the swarm, starts the actor and returns its command sender and event receiver.
@@ -148,11 +151,17 @@ pub(super) async fn spawn(
         ),
         requests: Requests::default(),
         gossip,
+        conns: Conns::new(config.connections.clone(), idle),
     };
     event_loop.gate.enforce_loaded(&mut event_loop.swarm);
     for addr in config.bootstrap {
-        if let Err(e) = event_loop.swarm.dial(addr.clone()) {
-            tracing::warn!(%addr, error = %e, "cannot dial bootstrap peer");
+        // Bootstrap peers are kept connected (see `Conns`), whether or not the address names
+        // the peer.
+        let opts = DialOpts::from(addr.clone());
+        let id = opts.connection_id();
+        match event_loop.swarm.dial(opts) {
+            Ok(()) => event_loop.conns.pin_dial(id),
+            Err(e) => tracing::warn!(%addr, error = %e, "cannot dial bootstrap peer"),
         }
     }
     tokio::spawn(event_loop.run());
@@ -160,7 +169,7 @@ pub(super) async fn spawn(
 }
 
 /// A transport that yields authenticated, multiplexed connections.
-type Upgraded = Boxed<(libp2p::PeerId, StreamMuxerBox)>;
+type Upgraded = Boxed<(PeerId, StreamMuxerBox)>;
 
 /// libp2p's memory transport upgraded like TCP (Noise, then Yamux) when `on`; a transport that
 /// takes no address otherwise.
@@ -219,9 +228,12 @@ impl EventLoop {
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut relay_check = tokio::time::interval(RELAY_CHECK);
         relay_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut trim = tokio::time::interval(TRIM_EVERY);
+        trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = housekeeping.tick() => self.dht.answer_queries_in_grace(&mut self.swarm),
+                _ = trim.tick() => self.trim(),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = relay_check.tick() => self.relays.ensure(&mut self.swarm, &self.gate),
                 command = self.commands.recv() => match command {
@@ -242,6 +254,7 @@ impl EventLoop {
                     }
                 },
                 Some(served) = self.serving.rx.recv() => {
+                    self.conns.used(&served.1, Instant::now());
                     self.serving.on_served(&mut self.swarm, &mut self.gate, served);
                 }
             }
@@ -256,6 +269,33 @@ impl EventLoop {
         tracing::debug!("network actor stopped");
     }
 
+    /// Disconnects the peers the connection manager finds in excess (see `Conns`): the
+    /// behaviours' needs are the gossip mesh, the relays this peer listens through and the
+    /// peers reached through a relay.
+    fn trim(&mut self) {
+        let mut needed: HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_mesh_peers()
+            .copied()
+            .collect();
+        needed.extend(self.relays.reserved_on());
+        needed.extend(self.links.relayed_peers());
+        let excess = self.conns.to_close(Instant::now(), &needed);
+        if excess.is_empty() {
+            return;
+        }
+        tracing::debug!(
+            connected = self.conns.len(),
+            closing = excess.len(),
+            "over the connection target"
+        );
+        for peer in excess {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
     fn emit(&self, event: NetEvent) {
         if let Err(e) = self.events.try_send(event) {
             // Losing an announcement is harmless: anti-entropy fetches what gossip missed.
@@ -266,8 +306,17 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         let swarm = &mut self.swarm;
         match command {
-            Command::Links(c) => self.links.on_command(swarm, &self.gate, c),
+            Command::Links(c) => {
+                // A peer dialed on purpose is kept connected, even when it was already.
+                if let links::Command::Dial { addr, .. } = &c
+                    && let Some(peer) = super::peer_id_of(addr)
+                {
+                    self.conns.pin(peer);
+                }
+                self.links.on_command(swarm, &self.gate, c);
+            }
             Command::Request(c) => {
+                self.conns.used(&c.peer, Instant::now());
                 self.requests
                     .send(swarm, &self.gate, &self.links, &self.relays, c);
             }
@@ -327,7 +376,7 @@ impl EventLoop {
                 }
                 if endpoint.is_dialer() {
                     let addr = endpoint.get_remote_address().clone();
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    dht::add_address(&mut self.swarm, &peer_id, addr);
                 }
                 let relayed = endpoint.is_relayed();
                 let addr = link_addr(&endpoint, peer_id);
@@ -340,7 +389,8 @@ impl EventLoop {
                     relayed,
                     dialed: endpoint.is_dialer(),
                 };
-                self.links.opened(peer_id, link);
+                let asked = self.links.opened(peer_id, link);
+                (self.conns).opened(peer_id, connection_id, asked, Instant::now());
                 if !relayed {
                     close_relayed(&mut self.swarm, &self.links, peer_id);
                 }
@@ -370,6 +420,7 @@ impl EventLoop {
                     self.relays.lost(&peer_id);
                 }
                 if closed.gone {
+                    self.conns.gone(&peer_id);
                     self.gate.forget(&peer_id);
                     self.emit(NetEvent::PeerDisconnected { peer: peer_id });
                 }
@@ -397,10 +448,7 @@ impl EventLoop {
                     .map(without_peer)
                     .collect();
                 for addr in &listen {
-                    swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, addr.clone());
+                    dht::add_address(swarm, &peer_id, addr.clone());
                 }
                 let links = &self.links;
                 if (self.relays).note(links, peer_id, connection_id, &info.protocols, &listen) {
@@ -420,7 +468,10 @@ impl EventLoop {
                 Err(e) => tracing::debug!(peer = %remote_peer_id, error = %e, "hole punch failed"),
             },
             BehaviourEvent::RelayClient(event) => tracing::debug!(?event, "relay client"),
-            BehaviourEvent::Relay(event) => tracing::debug!(?event, "relay service"),
+            BehaviourEvent::Relay(event) => {
+                self.conns.on_relay_event(&event);
+                tracing::debug!(?event, "relay service");
+            }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 self.links.dial_lan_peers(swarm, &self.gate, found);
             }
@@ -443,6 +494,9 @@ impl EventLoop {
     }
 
     fn on_service_event(&mut self, index: usize, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        if let request_response::Event::Message { peer, .. } = &event {
+            self.conns.used(peer, Instant::now());
+        }
         match event {
             request_response::Event::Message {
                 peer,

@@ -32,6 +32,10 @@ pub(crate) enum Command {
         topic: String,
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    MeshPeers {
+        topic: String,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
 }
 
 /// The subscribed topics, by hash.
@@ -105,6 +109,11 @@ impl Gossip {
                     .filter(|p| !gate.is_banned(p))
                     .collect();
                 let _ = reply.send(peers);
+            }
+            Command::MeshPeers { topic, reply } => {
+                let hash = gossipsub::IdentTopic::new(topic).hash();
+                let mesh = swarm.behaviour().gossipsub.mesh_peers(&hash);
+                let _ = reply.send(mesh.copied().collect());
             }
         }
     }

@@ -170,12 +170,23 @@ impl Links {
             .collect()
     }
 
-    /// A connection came up: answers the dial that made it and records it.
-    pub(super) fn opened(&mut self, peer: PeerId, link: Link) {
-        if let Some(reply) = self.dials.remove(&link.id) {
+    /// A connection came up: answers the dial that made it and records it. Returns whether it
+    /// answered a dial asked for ([`Command::Dial`]).
+    pub(super) fn opened(&mut self, peer: PeerId, link: Link) -> bool {
+        let asked = self.dials.remove(&link.id);
+        let answered = asked.is_some();
+        if let Some(reply) = asked {
             let _ = reply.send(Ok(peer));
         }
         self.by_peer.entry(peer).or_default().push(link);
+        answered
+    }
+
+    /// Peers with a relayed connection.
+    pub(super) fn relayed_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        (self.by_peer.iter())
+            .filter(|(_, links)| links.iter().any(|l| l.relayed))
+            .map(|(p, _)| *p)
     }
 
     /// A dial failed, or its connection was refused.

@@ -145,6 +145,11 @@ impl Relays {
         self.use_relays && (self.nat_private || !swarm.external_addresses().any(|a| !is_relayed(a)))
     }
 
+    /// The relays this peer listens through (reservations pending or accepted).
+    pub(super) fn reserved_on(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.listeners.values().copied()
+    }
+
     /// Keeps up to `MAX_RELAYS` relay listeners while this peer wants them, none otherwise.
     pub(super) fn ensure(&mut self, swarm: &mut Swarm<Behaviour>, gate: &Gate) {
         if !self.wants_relay(swarm) {

@@ -5,7 +5,8 @@
 //! behind the broadcast (or with a segment already on air, a little closer; see
 //! [`schedule::choose_start`]); from then on segment `n` plays at that anchor plus the
 //! broadcast-time difference. Repair (`listener/repair.rs`): a segment that has not arrived by its
-//! expected arrival time (its play time minus the latency and [`super::SEND_AHEAD`]) plus
+//! expected arrival time (its play time less how far ahead of their play times the segments
+//! pushed so far came, a smoothed figure; before any, the latency and [`super::SEND_AHEAD`]) plus
 //! [`TuneOptions::repair_after`] is asked from a neighbour on the topic (another neighbour every
 //! [`REPAIR_RETRY`], the broadcaster at the third try) until its play time; a segment still
 //! missing then is counted late and skipped. Until playback starts, neighbours (and the
@@ -63,7 +64,8 @@ pub struct TuneOptions {
     /// Delay between a segment's broadcast (air) time and its playback. With the broadcaster's
     /// [`super::SEND_AHEAD`], a segment has this plus the lead to arrive: the jitter buffer.
     pub latency: Duration,
-    /// How long after its expected arrival a missing segment is asked from a neighbour.
+    /// How long after its expected arrival (see the module doc) a missing segment is asked from
+    /// a neighbour.
     pub repair_after: Duration,
     /// Stop after this much of the broadcast, played or skipped as late (`None`: until
     /// [`Tuning::stop`]): a listener ends even when the segments stop coming.
@@ -287,6 +289,9 @@ struct Listener {
     /// A segment named a codec setup not held here (its tune-in answer lacked it): the
     /// neighbours are asked again for their latest segments, which bring it.
     lacks_setup: bool,
+    /// How far ahead of its play time a pushed segment arrives, smoothed (see
+    /// `Listener::note_arrival`): a live channel's segments come with less lead than a file's.
+    ahead: Option<Duration>,
 }
 
 impl Listener {
@@ -371,6 +376,7 @@ pub(crate) fn tune(
         asking: HashSet::new(),
         recent_rounds: 0,
         lacks_setup: false,
+        ahead: None,
         packets: None,
     };
     let task = tokio::spawn(async move {
@@ -438,7 +444,9 @@ async fn run(
                 if drop_it {
                     l.report.dropped += 1;
                 } else {
+                    let seq = segment.seq();
                     l.insert(segment);
+                    l.note_arrival(seq);
                 }
             }
             Some((_, list)) = repairs.recv() => {

@@ -58,6 +58,20 @@ impl Listener {
         }
     }
 
+    /// Notes how far ahead of its play time segment `seq`, just pushed, came. A repair is asked
+    /// for when a segment is that much late (and [`super::TuneOptions::repair_after`] more):
+    /// taken as the latency and [`crate::radio::SEND_AHEAD`], a live channel's segments (with
+    /// 0.2-0.7 s of lead, not a second) were asked for before they could arrive, and came twice.
+    pub(super) fn note_arrival(&mut self, seq: u64) {
+        if self.next.is_none() || !self.buffer.contains_key(&seq) {
+            return;
+        }
+        let ahead = self
+            .play_time(seq)
+            .saturating_duration_since(tokio::time::Instant::now());
+        self.ahead = Some(self.ahead.map_or(ahead, |a| (a * 7 + ahead) / 8));
+    }
+
     /// Asks neighbours for segments that are overdue; returns when to look again.
     pub(super) async fn repair(
         &mut self,
@@ -79,7 +93,10 @@ impl Listener {
                 continue;
             }
             let arrival = due
-                .checked_sub(self.latency + crate::radio::SEND_AHEAD)
+                .checked_sub(
+                    self.ahead
+                        .unwrap_or(self.latency + crate::radio::SEND_AHEAD),
+                )
                 .unwrap_or(now);
             // A later segment is here already: this one was lost, ask now.
             let ask_at = if seq < newest {

@@ -14,8 +14,8 @@
 //! received per listener (median, max) beside the track file's own bitrate; and a line of bytes
 //! on the wire as libp2p counts them: the broadcaster's upload, each listener's download and
 //! upload (listeners relay); then, when they have stopped, what each peer receives in
-//! `BUSKER_RADIO_IDLE` seconds (10; 0 for none) with nobody tuned in: the background the wire
-//! figure includes.
+//! `BUSKER_RADIO_IDLE` seconds (10; 0 for none) with nobody tuned in, the background the wire
+//! figure includes, and as long again with the channel stopped (what its statuses cost).
 //!
 //! `cargo bench -p busker-benches --bench radio`; the same scenario runs from the end-to-end
 //! test binary as the ignored test `radio_figures`:
@@ -305,7 +305,14 @@ pub async fn radio_fifty_listeners() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10.0);
-    if idle > 0.0 {
+    // Then the same with the channel stopped: what its statuses cost the others.
+    for phase in ["nobody tuned in", "channel stopped"] {
+        if idle <= 0.0 {
+            break;
+        }
+        if phase == "channel stopped" {
+            broadcaster.radio_stop(&channel);
+        }
         let before: Vec<u64> = peers
             .iter()
             .map(|(_, n)| n.client().traffic().received)
@@ -319,7 +326,7 @@ pub async fn radio_fifty_listeners() {
             .map(|((_, n), b)| (n.client().traffic().received - b) as f64 * 8.0 / 1000.0 / secs)
             .collect();
         println!(
-            "background, nobody tuned in, {secs:.1} s: per peer received median {:.1} max {:.1} kbit/s",
+            "background, {phase}, {secs:.1} s: per peer received median {:.1} max {:.1} kbit/s",
             median(rates.clone()),
             rates.iter().copied().fold(0.0, f64::max),
         );

@@ -140,6 +140,16 @@ fn find_spring_of_love(h: &mut Harness<'_, App>, typed: &str) -> TrackId {
     h.state().model.search.hits[0].id
 }
 
+/// Waits for the library and the network to come up, then opens the Network view.
+fn open_network_view(h: &mut Harness<'_, App>) {
+    open(h);
+    step_until(h, "the network to start", |a| {
+        matches!(a.model.net.state, NetState::Up { .. })
+    });
+    h.get_by_role_and_label(Role::Button, "Network").click();
+    h.run_steps(2);
+}
+
 /// Types `addr` into the Network view's address field and presses Connect.
 fn dial_from_network_view(h: &mut Harness<'_, App>, addr: &str) {
     h.get_by_label(network::ADDRESS_LABEL).click();
@@ -288,12 +298,7 @@ fn the_radio_view_tunes_in_to_a_peers_channel_and_starts_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let player = RecordingPlayer::default();
     let mut h = app_on(dir.path(), &player);
-    open(&mut h);
-    step_until(&mut h, "the network to start", |a| {
-        matches!(a.model.net.state, NetState::Up { .. })
-    });
-    h.get_by_role_and_label(Role::Button, "Network").click();
-    h.run_steps(2);
+    open_network_view(&mut h);
     dial_from_network_view(&mut h, &seed_addr);
     step_until(&mut h, "the seed's channel to be heard of", |a| {
         a.model
@@ -441,12 +446,7 @@ fn a_peer_connected_in_the_network_view_shows_and_its_track_streams_into_the_pla
     let dir = tempfile::tempdir().unwrap();
     let wav = SharedWav::default();
     let mut h = recording_app_on(dir.path(), &wav);
-    open(&mut h);
-    step_until(&mut h, "the network to start", |a| {
-        matches!(a.model.net.state, NetState::Up { .. })
-    });
-    h.get_by_role_and_label(Role::Button, "Network").click();
-    h.run_steps(2);
+    open_network_view(&mut h);
 
     // A mistyped address is refused on the spot, with the reason.
     dial_from_network_view(&mut h, "192.0.2.1:4001");
@@ -1237,12 +1237,7 @@ fn a_peers_album_shows_its_cover_fetched_and_verified_without_fetching_the_audio
     let dir = tempfile::tempdir().unwrap();
     let player = RecordingPlayer::default();
     let mut h = app_on(dir.path(), &player);
-    open(&mut h);
-    step_until(&mut h, "the network to start", |a| {
-        matches!(a.model.net.state, NetState::Up { .. })
-    });
-    h.get_by_role_and_label(Role::Button, "Network").click();
-    h.run_steps(2);
+    open_network_view(&mut h);
     dial_from_network_view(&mut h, &seed_addr);
     step_until(&mut h, "the peer's track in the library", |a| {
         a.model.tracks.iter().any(|t| t.id == id && !t.local)
@@ -1520,12 +1515,7 @@ fn a_track_only_a_peer_knows_is_found_by_search_and_marked_from_peers() {
     }
     let player = RecordingPlayer::default();
     let mut h = app_on(dir.path(), &player);
-    open(&mut h);
-    step_until(&mut h, "the network to start", |a| {
-        matches!(a.model.net.state, NetState::Up { .. })
-    });
-    h.get_by_role_and_label(Role::Button, "Network").click();
-    h.run_steps(2);
+    open_network_view(&mut h);
     dial_from_network_view(&mut h, &seed_addr);
     step_until(&mut h, "the peer to connect", |a| {
         !a.model.net.status.peers.is_empty() && a.model.net.dialling.is_empty()

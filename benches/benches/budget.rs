@@ -18,10 +18,9 @@
 
 use std::time::{Duration, Instant};
 
-use busker_core::model::{
-    ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, Format, Manifest, ManifestDraft, TrackInfo,
-};
+use busker_core::model::{ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, Manifest, ManifestDraft};
 use busker_core::net::{self, NetworkConfig};
+use busker_core::test_utils;
 use busker_core::{Library, LibraryOptions, Listen, ListenKind, Node, NodeOptions, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -32,20 +31,12 @@ const QUERIES: usize = 50;
 
 fn manifest(key: &ArtistKeypair, i: u64, published_at: u64) -> Manifest {
     ManifestDraft {
-        info: TrackInfo {
-            title: format!("Track {i} of the bench"),
-            artist: format!("Artist {}", i % ARTISTS),
-            album: format!("Album {}", i / 10),
-            tags: vec!["bench".into()],
-            format: Format::Mp3,
-            codec: "mp3".into(),
-            sample_rate: 44_100,
-            channels: 2,
-            duration_ms: 180_000,
-            track: 0,
-            disc: 0,
-            cover: None,
-        },
+        info: test_utils::mp3_info(
+            format!("Track {i} of the bench"),
+            format!("Artist {}", i % ARTISTS),
+            format!("Album {}", i / 10),
+            vec!["bench".into()],
+        ),
         file_size: CHUNKS * u64::from(DEFAULT_CHUNK_SIZE) - 100,
         chunk_size: DEFAULT_CHUNK_SIZE,
         chunks: (0..CHUNKS)
@@ -166,12 +157,12 @@ fn main() {
             .expect("node");
         let addr = node.listen_addrs().await.expect("addrs")[0].clone();
         let key = net::keypair_from_seed([0x42; 32]).expect("key");
-        let services = busker_core::test_utils::empty_services();
+        let services = test_utils::empty_services();
         let (client, _events) = net::spawn(key, NetworkConfig::loopback(), services)
             .await
             .expect("raw peer");
         let peer = client.dial(addr).await.expect("dial");
-        let (_asker_dir, asker) = busker_core::test_utils::temp_library();
+        let (_asker_dir, asker) = test_utils::temp_library();
         let (mut local, mut remote, mut rank) = (Vec::new(), Vec::new(), Vec::new());
         let mut rng = StdRng::seed_from_u64(5);
         let mut found = 0;

@@ -26,10 +26,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use busker_core::model::{
-    ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, Format, Manifest, ManifestDraft, TrackId,
-    TrackInfo,
+    ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, Manifest, ManifestDraft, TrackId,
 };
 use busker_core::release::{Candidate, followed_first};
+use busker_core::test_utils;
 use busker_core::{Library, LibraryOptions, PublishOptions, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -92,20 +92,12 @@ fn run_child(mode: &str, dir: &Path) -> String {
 
 fn manifest(key: &ArtistKeypair, i: u64, content: u64, published_at: u64) -> Manifest {
     ManifestDraft {
-        info: TrackInfo {
-            title: format!("Track {i}"),
-            artist: format!("Artist {}", i % ARTISTS as u64),
-            album: format!("Album {}", i / 10),
-            tags: vec!["bench".into()],
-            format: Format::Mp3,
-            codec: "mp3".into(),
-            sample_rate: 44_100,
-            channels: 2,
-            duration_ms: 180_000,
-            track: 0,
-            disc: 0,
-            cover: None,
-        },
+        info: test_utils::mp3_info(
+            format!("Track {i}"),
+            format!("Artist {}", i % ARTISTS as u64),
+            format!("Album {}", i / 10),
+            vec!["bench".into()],
+        ),
         file_size: 4096,
         chunk_size: DEFAULT_CHUNK_SIZE,
         chunks: vec![ChunkHash::of(&content.to_le_bytes())],
@@ -165,7 +157,7 @@ fn write(dir: &Path, n: usize) -> f64 {
     );
     let wavs = tempfile::tempdir().expect("temp dir");
     for seed in 0..20 {
-        let file = busker_core::test_utils::write_wav(wavs.path(), "own.wav", 8_000, seed);
+        let file = test_utils::write_wav(wavs.path(), "own.wav", 8_000, seed);
         library
             .publish_file(&file, &PublishOptions::default())
             .expect("publish");

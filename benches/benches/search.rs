@@ -17,9 +17,8 @@
 
 use std::time::Instant;
 
-use busker_core::model::{
-    ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, Format, ManifestDraft, TrackInfo,
-};
+use busker_core::model::{ArtistKeypair, ChunkHash, DEFAULT_CHUNK_SIZE, ManifestDraft};
+use busker_core::test_utils;
 use busker_core::{SearchHit, SearchIndex, search_judged};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -113,20 +112,12 @@ fn main() {
     let mut batch = Vec::with_capacity(50_000);
     for i in 0..n {
         let t = title(&mut rng);
-        let info = TrackInfo {
-            title: t.clone(),
-            artist: artists[i % artists.len()].clone(),
-            album: title(&mut rng),
-            tags: vec![vocabulary[rng.gen_range(0..vocabulary.len())].clone()],
-            format: Format::Mp3,
-            codec: "mp3".into(),
-            sample_rate: 44_100,
-            channels: 2,
-            duration_ms: 180_000,
-            track: 0,
-            disc: 0,
-            cover: None,
-        };
+        let info = test_utils::mp3_info(
+            t.clone(),
+            artists[i % artists.len()].clone(),
+            title(&mut rng),
+            vec![vocabulary[rng.gen_range(0..vocabulary.len())].clone()],
+        );
         if reuse {
             titles.push(t);
             continue;

@@ -128,6 +128,30 @@ where
     }
 }
 
+/// What a three-minute 44.1 kHz stereo MP3 says of itself, with these names: the track info
+/// of the benches' made-up catalogs.
+pub fn mp3_info(
+    title: String,
+    artist: String,
+    album: String,
+    tags: Vec<String>,
+) -> crate::model::TrackInfo {
+    crate::model::TrackInfo {
+        title,
+        artist,
+        album,
+        tags,
+        format: crate::model::Format::Mp3,
+        codec: "mp3".into(),
+        sample_rate: 44_100,
+        channels: 2,
+        duration_ms: 180_000,
+        track: 0,
+        disc: 0,
+        cover: None,
+    }
+}
+
 /// A release of `content` titled `title`, signed by `key` and dated `published_at` (Unix
 /// seconds): what a peer would announce.
 pub fn signed_release(

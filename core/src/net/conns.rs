@@ -155,12 +155,17 @@ impl Conns {
         self.peers.len()
     }
 
+    /// Whether more peers are connected than the high watermark allows.
+    pub(super) fn over(&self) -> bool {
+        self.peers.len() > self.targets.high
+    }
+
     /// The peers to disconnect now: none while at most `high` are connected; otherwise the
     /// least recently used of those nothing keeps (see the module docs; `needed` are the peers
     /// the behaviours need: gossip mesh, relays, relayed connections), until `low` are left or
     /// none may go.
     pub(super) fn to_close(&self, now: Instant, needed: &HashSet<PeerId>) -> Vec<PeerId> {
-        if self.peers.len() <= self.targets.high {
+        if !self.over() {
             return Vec::new();
         }
         let excess = self.peers.len() - self.targets.low;

@@ -273,6 +273,10 @@ impl EventLoop {
     /// behaviours' needs are the gossip mesh, the relays this peer listens through and the
     /// peers reached through a relay.
     fn trim(&mut self) {
+        // The needs are gathered only when there is something to close.
+        if !self.conns.over() {
+            return;
+        }
         let mut needed: HashSet<PeerId> = self
             .swarm
             .behaviour()
